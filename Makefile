@@ -1,0 +1,42 @@
+# Roost: the two commands of the quick start are `make up` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+PY     := $(BIN)/python
+
+.PHONY: install install-dev up test lint typecheck pytest postgres clean bench
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check uv==0.13.9
+
+## install: create .venv and install Roost from the lock file
+install: $(BIN)/python
+	$(UV) pip install --quiet --python $(PY) -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+
+install-dev: install
+	$(UV) pip install --quiet --python $(PY) -r requirements-dev.lock
+
+## up: start Roost in the foreground with embedded defaults and the example app
+up: install
+	$(BIN)/roost up --example
+
+postgres:
+	@bash scripts/ensure-postgres.sh
+
+lint: install-dev
+	$(BIN)/ruff check roost tests bench examples
+	$(BIN)/mypy roost
+
+## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
+test: install-dev postgres lint
+	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q
+
+bench: install-dev
+	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock
+
+clean:
+	rm -rf $(VENV) .pg-test-url
