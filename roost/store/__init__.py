@@ -1,1 +1,1 @@
-"""roost.store."""
+"""The store: SQLAlchemy 2 models, sessions and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Every model, imported here so that Base.metadata knows all tables."""

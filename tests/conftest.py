@@ -1,0 +1,83 @@
+"""Shared fixtures: a store on SQLite and on PostgreSQL, free ports, condition waits."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from roost.store.session import make_engine, normalise_url
+
+PG_URL = os.environ.get("ROOST_TEST_POSTGRES_URL") or (
+    Path(__file__).resolve().parent.parent.joinpath(".pg-test-url").read_text().strip()
+    if Path(__file__).resolve().parent.parent.joinpath(".pg-test-url").exists()
+    else ""
+)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(cond: Callable[[], object], timeout: float = 30.0, interval: float = 0.05) -> object:
+    """Poll ``cond`` until it returns a truthy value; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = cond()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s (last value {last!r})")
+
+
+def _new_pg_database() -> tuple[str, Callable[[], None]]:
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: run `make test` (sets ROOST_TEST_POSTGRES_URL)")
+    name = "roost_test_" + uuid.uuid4().hex[:12]
+    admin = create_engine(normalise_url(PG_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    base, _, _ = normalise_url(PG_URL).rpartition("/")
+    url = f"{base}/{name}"
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL: once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'roost.db'}"
+        return
+    url, drop = _new_pg_database()
+    try:
+        yield url
+    finally:
+        drop()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database with every table created from the models."""
+    from roost.store.base import Base
+    from roost.store import models  # noqa: F401  (registers every model)
+
+    eng = make_engine(db_url)
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
