@@ -1,0 +1,35 @@
+"""The control plane's FastAPI application: REST API, dashboard and ingest endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, FastAPI
+
+from roost import __version__
+from roost.api import errors
+from roost.api.context import Context
+from roost.api.dashboard import views
+from roost.api.routers import apps, config, health
+
+# Routers that later subsystems register (their modules append here before create_app runs).
+EXTRA_ROUTERS: list[Callable[[Context], tuple[APIRouter, str]]] = []
+
+
+def create_app(ctx: Context) -> FastAPI:
+    """Build the FastAPI app for a running platform context."""
+    app = FastAPI(
+        title="Roost",
+        version=__version__,
+        description="Control plane API of Roost, a self-hosted platform for web applications. "
+        "Every endpoint except /api/v1/health needs `Authorization: Bearer <token>`.",
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    for module in (health, apps, config):
+        app.include_router(module.router, prefix="/api/v1")
+    for make in EXTRA_ROUTERS:
+        router, prefix = make(ctx)
+        app.include_router(router, prefix=prefix)
+    app.include_router(views.router)
+    return app

@@ -1,0 +1,61 @@
+"""FastAPI dependencies: the platform context, a store session per request, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from roost.api.context import Context
+from roost.core import tokens
+from roost.errors import Unauthorized
+
+SESSION_COOKIE = "roost_session"
+
+
+def get_context(request: Request) -> Context:
+    """The platform context stored on the FastAPI app."""
+    ctx: Context = request.app.state.ctx
+    return ctx
+
+
+def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
+    """A store session in one transaction: committed on success, rolled back on error."""
+    session = ctx.sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def bearer_token(request: Request) -> str:
+    """The token from the Authorization header, or from the dashboard's session cookie."""
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.cookies.get(SESSION_COOKIE, "")
+
+
+def get_actor(request: Request, ctx: Annotated[Context, Depends(get_context)]) -> str:
+    """The name of the authenticated caller; 401 when the token is missing or wrong."""
+    token = bearer_token(request)
+    if not token:
+        raise Unauthorized("missing API token: send 'Authorization: Bearer <token>' "
+                           "(`roost login URL --token T` sets it up for the CLI)")
+    with ctx.sessions.begin() as session:
+        found = tokens.verify(session, token)
+        if found is None:
+            raise Unauthorized("invalid API token: check ROOST_TOKEN or run `roost login`")
+        return found.name
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ActorDep = Annotated[str, Depends(get_actor)]
+ContextDep = Annotated[Context, Depends(get_context)]

@@ -1,0 +1,86 @@
+"""Apps, their maintainers and the audit log."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Response
+
+from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.api.schemas import AppCreate, AppOut, AuditOut, MaintainerIn, MaintainerOut
+from roost.core import apps, audit, maintainers
+from roost.store.models import App, Maintainer
+
+router = APIRouter(tags=["apps"])
+
+
+def maintainer_out(m: Maintainer) -> MaintainerOut:
+    """API view of a maintainer."""
+    return MaintainerOut(id=m.id, name=m.name, email=m.email, phone=m.phone, notify=m.notify_urls)
+
+
+def app_out(app: App, ctx: ContextDep) -> AppOut:
+    """API view of an app."""
+    s = ctx.settings
+    port = s.router_listen.rpartition(":")[2]
+    return AppOut(name=app.name, created_at=app.created_at,
+                  maintainers=[maintainer_out(m) for m in app.maintainers],
+                  web_url=f"http://{app.name}.{s.base_domain}:{port}")
+
+
+@router.get("/apps")
+def list_apps(session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[AppOut]:
+    """Every app."""
+    return [app_out(a, ctx) for a in apps.list_all(session)]
+
+
+@router.post("/apps", status_code=201)
+def create_app(body: AppCreate, session: SessionDep, ctx: ContextDep, actor: ActorDep) -> AppOut:
+    """Create an app."""
+    return app_out(apps.create(session, body.name, actor), ctx)
+
+
+@router.get("/apps/{app}")
+def get_app(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> AppOut:
+    """One app."""
+    return app_out(apps.get(session, app), ctx)
+
+
+@router.delete("/apps/{app}", status_code=204)
+def destroy_app(
+    app: str, session: SessionDep, actor: ActorDep, confirm: str = Query(default="")
+) -> Response:
+    """Destroy an app; ``confirm`` must repeat its name."""
+    apps.destroy(session, app, confirm, actor)
+    return Response(status_code=204)
+
+
+@router.get("/apps/{app}/maintainers")
+def list_maintainers(app: str, session: SessionDep, _: ActorDep) -> list[MaintainerOut]:
+    """The maintainers of an app."""
+    return [maintainer_out(m) for m in maintainers.list_for(session, app)]
+
+
+@router.post("/apps/{app}/maintainers", status_code=201)
+def add_maintainer(
+    app: str, body: MaintainerIn, session: SessionDep, actor: ActorDep
+) -> MaintainerOut:
+    """Add a maintainer."""
+    m = maintainers.add(session, app, body.name, body.email, body.phone, body.notify, actor)
+    return maintainer_out(m)
+
+
+@router.delete("/apps/{app}/maintainers/{email_or_phone}")
+def remove_maintainer(
+    app: str, email_or_phone: str, session: SessionDep, actor: ActorDep
+) -> MaintainerOut:
+    """Remove the maintainer with that email or phone."""
+    return maintainer_out(maintainers.remove(session, app, email_or_phone, actor))
+
+
+@router.get("/audit")
+def audit_log(
+    session: SessionDep, _: ActorDep, app: str | None = None,
+    limit: int = Query(default=100, ge=1, le=1000),
+) -> list[AuditOut]:
+    """The newest audit entries."""
+    return [AuditOut(at=e.at, actor=e.actor, action=e.action, app=e.app_name, summary=e.summary)
+            for e in audit.entries(session, app, limit)]

@@ -1,0 +1,49 @@
+"""Config vars of an app."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.api.hooks import after_config_change
+from roost.api.schemas import ConfigChange, ConfigSet, ConfigUnset
+from roost.core import config
+
+router = APIRouter(tags=["config"])
+MASK = "••••••••"
+
+
+@router.get("/apps/{app}/config")
+def get_config(
+    app: str, session: SessionDep, ctx: ContextDep, _: ActorDep, reveal: bool = False
+) -> dict[str, str]:
+    """An app's config vars; values are masked unless ``reveal`` is true."""
+    values = config.as_dict(session, ctx.cipher, app)
+    return values if reveal else {k: MASK for k in values}
+
+
+@router.get("/apps/{app}/config/{key}")
+def get_config_var(app: str, key: str, session: SessionDep, ctx: ContextDep, _: ActorDep
+                   ) -> dict[str, str]:
+    """One config var, revealed."""
+    return {key: config.get(session, ctx.cipher, app, key)}
+
+
+@router.patch("/apps/{app}/config")
+def set_config(
+    app: str, body: ConfigSet, session: SessionDep, ctx: ContextDep, actor: ActorDep
+) -> ConfigChange:
+    """Set config vars (all or none)."""
+    changed = config.set_many(session, ctx.cipher, app, body.vars, actor)
+    release = after_config_change(ctx, session, app, changed, actor) if changed else None
+    return ConfigChange(changed=changed, release=release)
+
+
+@router.post("/apps/{app}/config/unset")
+def unset_config(
+    app: str, body: ConfigUnset, session: SessionDep, ctx: ContextDep, actor: ActorDep
+) -> ConfigChange:
+    """Remove config vars (all or none)."""
+    changed = config.unset_many(session, app, body.keys, actor)
+    release = after_config_change(ctx, session, app, changed, actor)
+    return ConfigChange(changed=changed, release=release)

@@ -1,0 +1,43 @@
+"""The `roost` command: a thin client of the control plane API."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from roost.cli import apps, config, maintainers, system
+from roost.cli.client import CliError
+from roost.cli.output import fail
+
+cli = typer.Typer(
+    name="roost",
+    help="Roost: deploy, run and watch web apps on your own machines.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+cli.command("up")(system.up)
+cli.command("status")(system.status)
+cli.command("login")(system.login)
+cli.add_typer(apps.app, name="apps")
+cli.add_typer(maintainers.app, name="maintainers")
+cli.add_typer(config.app, name="config")
+
+# Later command groups register here: (typer app or function, name).
+EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []
+
+
+def main() -> None:
+    """Entry point of the `roost` console script."""
+    for group, name in EXTRA_GROUPS:
+        cli.add_typer(group, name=name)
+    try:
+        cli(standalone_mode=True)
+    except CliError as exc:
+        fail(exc.message)
+        sys.exit(exc.exit_code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""`roost up`, `roost status` and `roost login`."""
+
+from __future__ import annotations
+
+import httpx
+import typer
+
+from roost import credentials
+from roost.cli.client import Client, CliError, error_message
+from roost.cli.output import ok, print_json
+
+
+def up(example: bool = typer.Option(False, "--example", help="also deploy the example app")
+       ) -> None:
+    """Start Roost in the foreground (control plane, router, supervisor, monitors)."""
+    from roost import daemon
+    from roost.errors import RoostError
+    from roost.settings import load_settings
+
+    try:
+        settings = load_settings()
+        daemon.serve(settings, deploy_example=example)
+    except RoostError as exc:
+        raise CliError(str(exc), exit_code=2) from exc
+    except OSError as exc:
+        raise CliError(f"cannot start: {exc}", exit_code=2) from exc
+
+
+def status(json: bool = typer.Option(False, "--json")) -> None:
+    """Check that the platform answers and that the token is accepted."""
+    client = Client(timeout=10)
+    health = client.request("GET", "/health")
+    client.request("GET", "/apps")  # proves the token works, not just that a port is open
+    if json:
+        print_json({"url": client.creds.url, **health})
+        return
+    if health.get("status") != "ok":
+        raise CliError(f"Roost at {client.creds.url} answers but is {health.get('status')}: "
+                       f"store {health.get('store')}")
+    ok(f"Roost {health['version']} at {client.creds.url}: healthy")
+
+
+def login(
+    url: str = typer.Argument(..., help="the Roost server, e.g. https://roost.example.com"),
+    token: str = typer.Option(..., "--token", help="an API token of that server"),
+) -> None:
+    """Point the CLI at a Roost server and check the token."""
+    url = url.rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"invalid URL {url!r}: give it with http:// or https://")
+    try:
+        response = httpx.get(url + "/api/v1/apps", headers={"Authorization": f"Bearer {token}"},
+                             timeout=10)
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach {url}: {exc.__class__.__name__}; nothing saved") from exc
+    if response.status_code != 200:
+        raise CliError(f"{url} refused the token: {error_message(response)}; nothing saved")
+    path = credentials.write(credentials.roost_home(), credentials.Credentials(url, token))
+    ok(f"Logged in to {url} (saved in {path})")

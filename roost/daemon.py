@@ -1,0 +1,63 @@
+"""`roost up`: the control plane and every background service in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from roost.api.app import create_app
+from roost.api.context import Context
+from roost.platform import ensure_local_credentials, open_platform
+from roost.settings import Settings
+
+log = logging.getLogger("roost")
+
+# Services started with the platform: each takes the context and returns an async stopper.
+Starter = Callable[[Context], Awaitable[Callable[[], Awaitable[None]]]]
+STARTERS: list[tuple[str, Starter]] = []
+
+
+def build(settings: Settings, announce: Callable[[str], None] = print) -> tuple[Context, FastAPI]:
+    """Open the platform and build its web app, with services tied to the app's lifespan."""
+    ctx = open_platform(settings)
+    if ensure_local_credentials(ctx):
+        announce(f"Created an admin API token in {settings.home / 'credentials.json'}")
+    app = create_app(ctx)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        stoppers = []
+        for name, start in STARTERS:
+            log.info("starting %s", name)
+            stoppers.append(await start(ctx))
+        try:
+            yield {}
+        finally:
+            for stop in reversed(stoppers):
+                with contextlib.suppress(Exception):
+                    await stop()
+            ctx.engine.dispose()
+
+    app.router.lifespan_context = lifespan
+    return ctx, app
+
+
+def serve(
+    settings: Settings, announce: Callable[[str], None] = print, deploy_example: bool = False
+) -> None:
+    """Run the platform in the foreground until SIGINT or SIGTERM."""
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx, app = build(settings, announce)
+    host, port = settings.listen_host_port
+    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level,
+                            access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    announce(f"Roost control plane: {settings.api_url}  (dashboard at {settings.api_url}/)")
+    asyncio.run(server.serve())

@@ -1,0 +1,157 @@
+"""Roost's settings: ``ROOST_*`` environment variables over an optional ``roost.toml``.
+
+Read once into one typed :class:`Settings` object. Unknown keys and bad values stop
+start-up with a :class:`~roost.errors.ConfigError` naming the key (and the file, for
+``roost.toml``). Secrets may be given as ``ROOST_<KEY>_FILE`` pointing at a file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from roost.errors import ConfigError
+
+# Variables read by the CLI or the test harness, not by the server's settings.
+CLIENT_ONLY = {"ROOST_API_URL", "ROOST_TOKEN", "ROOST_TEST_POSTGRES_URL", "ROOST_TEST_PG_PORT",
+               "ROOST_TEST_PG_DATA"}
+
+
+def _host_port(value: str, key: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{key} must look like HOST:PORT (e.g. 127.0.0.1:7700), got {value!r}")
+    return value
+
+
+class Settings(BaseModel):
+    """Every setting of a Roost server, with its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    home: Path = Field(default_factory=lambda: Path.home() / ".roost")
+    database_url: str = ""
+    listen: str = "127.0.0.1:7700"
+    secret_key: str = ""
+    base_domain: str = "localhost"
+    router_listen: str = "127.0.0.1:8080"
+    router_admin: str = "127.0.0.1:2019"
+    object_store: str = ""
+    asset_url: str = ""
+    public_url: str = ""
+    max_build_seconds: int = Field(default=900, ge=10)
+    max_slug_mb: int = Field(default=500, ge=1)
+    max_processes_per_type: int = Field(default=20, ge=1)
+    sms_url: str = ""
+    smtp_url: str = ""
+    oncall: list[str] = Field(default_factory=list)
+    heartbeat_url: str = ""
+    advisory_sources: list[str] = Field(
+        default_factory=lambda: [
+            f"https://osv-vulnerabilities.storage.googleapis.com/{eco}/all.zip"
+            for eco in ("PyPI", "npm", "RubyGems")
+        ]
+    )
+    log_level: str = "info"
+
+    @field_validator("listen", "router_listen", "router_admin")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        return _host_port(value, "listen address")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return value.lower()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL, defaulting to SQLite inside ``home``."""
+        return self.database_url or f"sqlite:///{self.home / 'roost.db'}"
+
+    @property
+    def effective_object_store(self) -> str:
+        """The object store URL, defaulting to a directory inside ``home``."""
+        return self.object_store or f"file://{self.home / 'objects'}"
+
+    @property
+    def listen_host_port(self) -> tuple[str, int]:
+        """``listen`` split into host and port."""
+        host, _, port = self.listen.rpartition(":")
+        return host, int(port)
+
+    @property
+    def api_url(self) -> str:
+        """The URL the local CLI uses to reach this server."""
+        host, port = self.listen_host_port
+        if host in {"0.0.0.0", "::", ""}:
+            host = "127.0.0.1"
+        return self.public_url or f"http://{host}:{port}"
+
+
+FIELDS = set(Settings.model_fields)
+LIST_FIELDS = {"oncall", "advisory_sources"}
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith("ROOST_") or name in CLIENT_ONLY:
+            continue
+        key = name[len("ROOST_") :].lower()
+        if key.endswith("_file") and key[: -len("_file")] in FIELDS:
+            key = key[: -len("_file")]
+            try:
+                raw = Path(raw).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{name}: cannot read {raw}: {exc.strerror}") from exc
+        if key not in FIELDS:
+            raise ConfigError(
+                f"unknown setting {name}; known settings are "
+                + ", ".join("ROOST_" + f.upper() for f in sorted(FIELDS))
+            )
+        values[key] = [v.strip() for v in raw.split(",") if v.strip()] if key in LIST_FIELDS else raw
+    return values
+
+
+def _from_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    for key in data:
+        if key not in FIELDS:
+            raise ConfigError(f"{path}: unknown key {key!r}")
+    return data
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read settings from the environment and ``$ROOST_HOME/roost.toml``; refuse bad ones."""
+    env = dict(os.environ if environ is None else environ)
+    from_env = _from_env(env)
+    home = Path(from_env.get("home") or Path.home() / ".roost").expanduser()
+    toml_path = home / "roost.toml"
+    values: dict[str, Any] = _from_toml(toml_path) if toml_path.exists() else {}
+    values.update(from_env)
+    values["home"] = home
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        where = f" (from {toml_path})" if key in values and key not in from_env else ""
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"bad value for ROOST_{key.upper()}{where}: {msg}") from exc
