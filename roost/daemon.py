@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -60,4 +61,9 @@ def serve(
                             access_log=False, lifespan="on")
     server = uvicorn.Server(config)
     announce(f"Roost control plane: {settings.api_url}  (dashboard at {settings.api_url}/)")
+    # uvicorn re-raises the stop signal once it has shut down; with these no-op handlers in
+    # place that re-raise is harmless and a requested stop exits 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
     asyncio.run(server.serve())
+    announce("Roost stopped")

@@ -123,7 +123,8 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
                 f"unknown setting {name}; known settings are "
                 + ", ".join("ROOST_" + f.upper() for f in sorted(FIELDS))
             )
-        values[key] = [v.strip() for v in raw.split(",") if v.strip()] if key in LIST_FIELDS else raw
+        is_list = key in LIST_FIELDS
+        values[key] = [v.strip() for v in raw.split(",") if v.strip()] if is_list else raw
     return values
 
 

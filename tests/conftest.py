@@ -74,10 +74,39 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on a fresh database with every table created from the models."""
-    from roost.store.base import Base
     from roost.store import models  # noqa: F401  (registers every model)
+    from roost.store.base import Base
 
     eng = make_engine(db_url)
     Base.metadata.create_all(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def platform(db_url: str, tmp_path: Path) -> Iterator[object]:
+    """A migrated platform context (store, cipher, admin token) on a fresh database."""
+    from roost.platform import ensure_local_credentials, open_platform
+    from roost.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", database_url=db_url)
+    ctx = open_platform(settings)
+    ensure_local_credentials(ctx)
+    yield ctx
+    ctx.engine.dispose()
+
+
+@pytest.fixture
+def api(platform: object) -> Iterator[object]:
+    """A TestClient of the control plane, authenticated with the admin token."""
+    from fastapi.testclient import TestClient
+
+    from roost import credentials
+    from roost.api.app import create_app
+
+    ctx = platform
+    creds = credentials.read(ctx.settings.home)  # type: ignore[attr-defined]
+    assert creds is not None
+    with TestClient(create_app(ctx)) as client:  # type: ignore[arg-type]
+        client.headers["Authorization"] = f"Bearer {creds.token}"
+        yield client

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 import typer
+from typer._click.core import Context
 from typer.core import TyperGroup
 
 
@@ -14,13 +14,13 @@ class DefaultGroup(TyperGroup):
 
     default_command = "list"
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         """Insert the default command unless a subcommand or --help was given."""
         if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         """Hide the default command from help listings' order noise, keep the rest."""
         return [name for name in self.commands if name != self.default_command] + [
             self.default_command

@@ -22,7 +22,9 @@ def get(session: Session, cipher: Cipher, app_name: str, key: str) -> str:
     """One config var's value."""
     values = as_dict(session, cipher, app_name)
     if key not in values:
-        raise NotFound(f"{app_name} has no config var {key!r}; `roost config {app_name}` lists them")
+        raise NotFound(
+            f"{app_name} has no config var {key!r}; `roost config {app_name}` lists them"
+        )
     return values[key]
 
 

@@ -1,0 +1,82 @@
+"""A real `roost up` subprocess on free ports with a temporary ROOST_HOME."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port, wait_for
+
+ROOST = str(Path(sys.executable).with_name("roost"))
+
+
+@dataclass
+class Server:
+    """A running `roost up` and the environment that points the CLI at it."""
+
+    proc: subprocess.Popen[bytes]
+    home: Path
+    url: str
+    env: dict[str, str]
+    log: Path
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def roost(self, *args: str, input: str | None = None, timeout: float = 120
+              ) -> subprocess.CompletedProcess[str]:
+        """Run the installed `roost` command against this server."""
+        return subprocess.run([ROOST, *args], env=self.env, capture_output=True, text=True,
+                              input=input, timeout=timeout)
+
+
+def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
+    """Start `roost up` and wait until its health endpoint answers."""
+    home = tmp / "home"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+    env.update({"ROOST_HOME": str(home), "ROOST_LISTEN": f"127.0.0.1:{port}",
+                "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}",
+                "ROOST_ROUTER_ADMIN": f"127.0.0.1:{free_port()}"})
+    env.update(extra_env or {})
+    port = int(env["ROOST_LISTEN"].rpartition(":")[2])
+    log = tmp / f"roost-up-{port}.log"
+    proc = subprocess.Popen([ROOST, "up"], env=env, stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"roost up exited {proc.returncode}:\n{log.read_text()}")
+        try:
+            return httpx.get(url + "/api/v1/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, timeout=60)
+    return Server(proc=proc, home=home, url=url, env=env, log=log)
+
+
+def stop_server(server: Server) -> None:
+    """Stop `roost up` with SIGTERM and wait for it."""
+    if server.proc.poll() is None:
+        os.killpg(server.proc.pid, signal.SIGTERM)
+        try:
+            server.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh `roost up` on SQLite."""
+    srv = start_server(tmp_path)
+    yield srv
+    stop_server(srv)
