@@ -28,7 +28,7 @@ postgres:
 	@bash scripts/ensure-postgres.sh
 
 lint: install-dev
-	$(BIN)/ruff check roost tests bench examples
+	$(BIN)/ruff check .
 	$(BIN)/mypy roost
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
