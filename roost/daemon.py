@@ -13,7 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from roost.api.app import create_app
-from roost.api.context import Context
+from roost.context import Context
 from roost.platform import ensure_local_credentials, open_platform
 from roost.settings import Settings
 

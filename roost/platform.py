@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from roost import credentials
-from roost.api.context import Context
+from roost.context import Context
 from roost.core import tokens
 from roost.core.secrets import Cipher, load_or_create_key
 from roost.settings import Settings

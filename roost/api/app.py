@@ -8,9 +8,9 @@ from fastapi import APIRouter, FastAPI
 
 from roost import __version__
 from roost.api import errors
-from roost.api.context import Context
 from roost.api.dashboard import views
-from roost.api.routers import apps, config, health
+from roost.api.routers import apps, config, deploys, health, releases
+from roost.context import Context
 
 # Routers that later subsystems register (their modules append here before create_app runs).
 EXTRA_ROUTERS: list[Callable[[Context], tuple[APIRouter, str]]] = []
@@ -26,7 +26,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (health, apps, config):
+    for module in (health, apps, config, deploys, releases):
         app.include_router(module.router, prefix="/api/v1")
     for make in EXTRA_ROUTERS:
         router, prefix = make(ctx)

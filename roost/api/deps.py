@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from roost.api.context import Context
+from roost.context import Context
 from roost.core import tokens
 from roost.errors import Unauthorized
 

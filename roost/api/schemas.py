@@ -62,6 +62,7 @@ class ConfigChange(BaseModel):
 
     changed: list[str]
     release: int | None = None
+    error: str = ""
 
 
 class AuditOut(BaseModel):

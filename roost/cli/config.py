@@ -48,8 +48,8 @@ def config_set(
     data = Client().request("PATCH", f"/apps/{app_name}/config",
                             json={"vars": parse_pairs(pairs)})
     changed = ", ".join(data["changed"]) or "nothing (values unchanged)"
-    release = f"; release v{data['release']}" if data.get("release") else ""
-    ok(f"Set {changed} on {app_name}{release}")
+    ok(f"Set {changed} on {app_name}{_release_note(data)}")
+    _fail_if_not_restarted(app_name, data)
 
 
 @app.command("get")
@@ -68,5 +68,15 @@ def config_unset(
 ) -> None:
     """Remove config vars from APP."""
     data = Client().request("POST", f"/apps/{app_name}/config/unset", json={"keys": keys})
-    release = f"; release v{data['release']}" if data.get("release") else ""
-    ok(f"Unset {', '.join(data['changed'])} on {app_name}{release}")
+    ok(f"Unset {', '.join(data['changed'])} on {app_name}{_release_note(data)}")
+    _fail_if_not_restarted(app_name, data)
+
+
+def _release_note(data: dict[str, object]) -> str:
+    return f"; release v{data['release']}" if data.get("release") else ""
+
+
+def _fail_if_not_restarted(app_name: str, data: dict[str, object]) -> None:
+    if data.get("error"):
+        raise CliError(f"the config is saved but v{data['release']} of {app_name} did not "
+                       f"start, the previous release keeps serving: {data['error']}")

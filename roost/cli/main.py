@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from roost.cli import apps, config, maintainers, system
+from roost.cli import apps, config, deploy, maintainers, system
 from roost.cli.client import CliError
 from roost.cli.output import fail
 
@@ -23,6 +23,11 @@ cli.command("login")(system.login)
 cli.add_typer(apps.app, name="apps")
 cli.add_typer(maintainers.app, name="maintainers")
 cli.add_typer(config.app, name="config")
+cli.command("deploy")(deploy.deploy)
+cli.command("builds")(deploy.builds)
+cli.command("rollback")(deploy.rollback)
+cli.add_typer(deploy.releases_app, name="releases")
+cli.add_typer(deploy.buildpacks_app, name="buildpacks")
 
 # Later command groups register here: (typer app or function, name).
 EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []

@@ -71,3 +71,16 @@ def unset_many(session: Session, app_name: str, keys: list[str], actor: str) -> 
                  keys=keys)
     session.flush()
     return keys
+
+
+def replace_all(
+    session: Session, cipher: Cipher, app_name: str, values: dict[str, str], actor: str
+) -> None:
+    """Make the app's config exactly ``values`` (used by rollback)."""
+    app = apps.get(session, app_name)
+    app.config_vars.clear()
+    session.flush()
+    for key, value in values.items():
+        app.config_vars.append(ConfigVar(key=key, value_encrypted=cipher.encrypt(value)))
+    audit.record(session, actor, "config.replace", "restored config vars", app=app_name)
+    session.flush()

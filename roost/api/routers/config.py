@@ -35,8 +35,10 @@ def set_config(
 ) -> ConfigChange:
     """Set config vars (all or none)."""
     changed = config.set_many(session, ctx.cipher, app, body.vars, actor)
-    release = after_config_change(ctx, session, app, changed, actor) if changed else None
-    return ConfigChange(changed=changed, release=release)
+    if not changed:
+        return ConfigChange(changed=[])
+    release, error = after_config_change(ctx, session, app, changed, actor)
+    return ConfigChange(changed=changed, release=release, error=error)
 
 
 @router.post("/apps/{app}/config/unset")
@@ -45,5 +47,5 @@ def unset_config(
 ) -> ConfigChange:
     """Remove config vars (all or none)."""
     changed = config.unset_many(session, app, body.keys, actor)
-    release = after_config_change(ctx, session, app, changed, actor)
-    return ConfigChange(changed=changed, release=release)
+    release, error = after_config_change(ctx, session, app, changed, actor)
+    return ConfigChange(changed=changed, release=release, error=error)

@@ -1,5 +1,8 @@
 """Every model, imported here so that Base.metadata knows all tables."""
 
 from roost.store.models.apps import ApiToken, App, AuditEntry, ConfigVar, Maintainer
+from roost.store.models.releases import Build, DeployLock, Release
 
-__all__ = ["ApiToken", "App", "AuditEntry", "ConfigVar", "Maintainer"]
+__all__ = [
+    "ApiToken", "App", "AuditEntry", "Build", "ConfigVar", "DeployLock", "Maintainer", "Release",
+]

@@ -19,6 +19,10 @@ class App(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(30), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    buildpacks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    formation: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    current_release: Mapped[int | None] = mapped_column(Integer)
     maintainers: Mapped[list[Maintainer]] = relationship(
         back_populates="app", cascade="all, delete-orphan", order_by="Maintainer.id"
     )

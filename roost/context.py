@@ -1,4 +1,4 @@
-"""What the API needs from the running platform, handed to routers through app.state."""
+"""The running platform's shared parts, handed to the API, the daemon and the deployer."""
 
 from __future__ import annotations
 
@@ -21,3 +21,9 @@ class Context:
     sessions: sessionmaker[Session]
     cipher: Cipher
     services: dict[str, Any] = field(default_factory=dict)
+    # Deploy hooks by stage ("before_activate", "after_activate"): each takes a DeployStage.
+    hooks: dict[str, list[Any]] = field(default_factory=dict)
+
+    def hook(self, stage: str, func: Any) -> None:
+        """Register ``func`` to run at a deploy stage."""
+        self.hooks.setdefault(stage, []).append(func)

@@ -1,0 +1,109 @@
+"""Releases, rollback and buildpack settings of an app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.core import apps, audit, deploys, releases
+from roost.errors import InvalidInput
+from roost.store.models import Release
+
+router = APIRouter(tags=["releases"])
+
+
+class RollbackIn(BaseModel):
+    """Body of POST /apps/{app}/rollback."""
+
+    model_config = ConfigDict(extra="forbid")
+    release: str | None = Field(default=None, max_length=20,
+                                 description="e.g. v3; default: the previous release")
+
+
+class BuildpacksIn(BaseModel):
+    """Body of PUT /apps/{app}/buildpacks."""
+
+    model_config = ConfigDict(extra="forbid")
+    buildpacks: list[str] = Field(min_length=1, max_length=10)
+
+
+def release_out(r: Release, current: int | None) -> dict[str, Any]:
+    """API view of a release."""
+    return {"version": r.number, "status": r.status, "description": r.description,
+            "created_at": r.created_at, "actor": r.actor, "slug_key": r.slug_key,
+            "slug_size": r.slug_size, "process_types": r.process_types, "build": r.build_id,
+            "current": r.number == current, "error": r.error, "meta": r.meta}
+
+
+@router.get("/apps/{app}/releases")
+def list_releases(app: str, session: SessionDep, _: ActorDep) -> list[dict[str, Any]]:
+    """An app's releases, newest first."""
+    current = apps.get(session, app).current_release
+    return [release_out(r, current) for r in releases.list_for(session, app)]
+
+
+@router.get("/apps/{app}/releases/{version}")
+def get_release(app: str, version: str, session: SessionDep, ctx: ContextDep, _: ActorDep
+                ) -> dict[str, Any]:
+    """One release, with the names of its config vars."""
+    number = releases.parse_number(version)
+    r = releases.get(session, app, number)
+    out = release_out(r, apps.get(session, app).current_release)
+    out["config_keys"] = sorted(releases.config_of(r, ctx.cipher))
+    return out
+
+
+@router.post("/apps/{app}/rollback")
+async def rollback(app: str, body: RollbackIn, ctx: ContextDep, actor: ActorDep
+                   ) -> dict[str, Any]:
+    """Create a new release from an earlier one's slug and config, and activate it."""
+    target = releases.parse_number(body.release) if body.release else None
+
+    def work() -> dict[str, Any]:
+        app_id = deploys.acquire_lock(ctx, app, deploys.holder(actor))
+        try:
+            with ctx.sessions.begin() as session:
+                number = releases.for_rollback(session, ctx.cipher, app, target, actor).number
+            done = deploys.activate(ctx, app, number, lambda _e: None)
+            return release_out(done, done.number)
+        finally:
+            deploys.release_lock(ctx, app_id)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/apps/{app}/buildpacks")
+def get_buildpacks(app: str, session: SessionDep, _: ActorDep) -> dict[str, list[str]]:
+    """The app's buildpacks (empty: the app's .buildpacks file, else auto-detection)."""
+    return {"buildpacks": list(apps.get(session, app).buildpacks or [])}
+
+
+def _check_buildpack(ref: str) -> str:
+    ref = ref.strip()
+    if not ref or any(c.isspace() for c in ref):
+        raise InvalidInput(f"invalid buildpack {ref!r}: give a path, a git URL (with #ref) "
+                           "or a tarball URL")
+    return ref
+
+
+@router.put("/apps/{app}/buildpacks")
+def set_buildpacks(app: str, body: BuildpacksIn, session: SessionDep, actor: ActorDep
+                   ) -> dict[str, list[str]]:
+    """Set the app's buildpacks, in order."""
+    found = apps.get(session, app)
+    found.buildpacks = [_check_buildpack(b) for b in body.buildpacks]
+    audit.record(session, actor, "buildpacks.set", "set buildpacks", app=app,
+                 buildpacks=found.buildpacks)
+    return {"buildpacks": found.buildpacks}
+
+
+@router.delete("/apps/{app}/buildpacks")
+def clear_buildpacks(app: str, session: SessionDep, actor: ActorDep) -> dict[str, list[str]]:
+    """Go back to the .buildpacks file or auto-detection."""
+    apps.get(session, app).buildpacks = []
+    audit.record(session, actor, "buildpacks.clear", "cleared buildpacks", app=app)
+    return {"buildpacks": []}
