@@ -103,13 +103,17 @@ def run_step(
             *lines, pending = pending.split(b"\n")
             for raw in lines:
                 emit(raw)
+        # Output closed: the step is exiting; give it until the deadline to finish.
+        try:
+            code = proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired as exc:
+            raise StepTimeout(f"{argv[0]} still running at the deadline") from exc
     finally:
         _kill_group(proc)
         sel.close()
         proc.stdout.close()
     if pending:
         emit(pending)
-    code = proc.wait()
     return StepResult(code, "\n".join(captured), list(tail), time.monotonic() - start)
 
 
