@@ -9,6 +9,10 @@ import json
 import sys
 from pathlib import Path
 
+# First line of the output when pip must not resolve further (requirements files cannot
+# carry --no-deps themselves); bin/compile looks for it.
+NO_DEPS = "# roost: --no-deps"
+
 
 def _toml(path: Path) -> dict:
     try:
@@ -58,9 +62,9 @@ def main() -> None:
         return
     if (app / "uv.lock").is_file():
         lines = from_uv_lock(app)
-        extra = ["--no-deps"]  # uv.lock already lists the whole pinned graph
+        extra = [NO_DEPS]  # the lock already lists the whole pinned graph
     elif (app / "Pipfile.lock").is_file():
-        lines, extra = from_pipfile_lock(app), ["--no-deps"]
+        lines, extra = from_pipfile_lock(app), [NO_DEPS]
     else:
         project = _toml(app / "pyproject.toml").get("project", {})
         lines, extra = list(project.get("dependencies", [])), []
