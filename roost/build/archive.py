@@ -38,9 +38,10 @@ def _check_member(m: tarfile.TarInfo, target: Path, seen_files: set[str]) -> str
         if resolved == ".." or resolved.startswith("../"):
             raise UnsafeArchive(f"symlink {name!r} -> {link!r} points outside the target")
     if m.islnk():
-        link = posixpath.normpath(m.linkname.lstrip("./") or ".")
-        if m.linkname.startswith("/") or link == ".." or link.startswith("../"):
+        link_parts = [p for p in m.linkname.split("/") if p not in ("", ".")]
+        if m.linkname.startswith("/") or ".." in link_parts:
             raise UnsafeArchive(f"hard link {name!r} -> {m.linkname!r} points outside the target")
+        link = "/".join(link_parts)
         if link not in seen_files:
             raise UnsafeArchive(f"hard link {name!r} -> {m.linkname!r} targets no earlier file")
     # Defence in depth: a path that resolves (through links already on disk) outside.

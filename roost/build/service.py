@@ -232,8 +232,11 @@ def prune_caches(cache_root: Path, keep_apps: set[str] | None = None,
         stamp = lock.stat().st_mtime if lock.exists() else entry.stat().st_mtime
         stale = max_age_days is not None and now - stamp > max_age_days * 86400
         if gone or stale:
-            with app_lock(entry, entry.name):
-                shutil.rmtree(entry / "cache", ignore_errors=True)
+            try:
+                with app_lock(entry, entry.name):
+                    shutil.rmtree(entry / "cache", ignore_errors=True)
+            except Conflict:
+                continue  # a build is using it right now
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry.name)
     return removed
