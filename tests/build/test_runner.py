@@ -263,3 +263,20 @@ def test_tarball_buildpack_over_http(builder: Builder, tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(("files", "used", "types"), [
+    ({"Procfile": "web: ./run\n"}, ["procfile"], {"web": "./run"}),
+    ({"package.json": '{"name": "x", "version": "1.0.0", "scripts": {"start": "node s.js"}}',
+      "package-lock.json": '{"name": "x", "version": "1.0.0", "lockfileVersion": 3, '
+                           '"requires": true, '
+                           '"packages": {"": {"name": "x", "version": "1.0.0"}}}'},
+     ["nodejs"], {"web": "npm start"}),
+    ({"requirements.txt": "", "package.json": "{}", "Procfile": "web: python -m http.server\n"},
+     ["python"], {"web": "python -m http.server"}),
+], ids=["procfile", "nodejs-release-defaults", "python-before-nodejs"])
+def test_auto_detection_order(builder: Builder, files: dict[str, str], used: list[str],
+                              types: dict[str, str]) -> None:
+    result = builder(files)
+    assert result.buildpacks_used == used
+    assert result.process_types == types
