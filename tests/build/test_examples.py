@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from roost.build import BuildLimits, pack_source, remove_build_dir, run_build, unpack_slug
+from roost.build import BuildLimits, BuildResult, pack_source, remove_build_dir, run_build, unpack_slug
 from roost.errors import BuildError
 from roost.objectstore import ObjectStore, open_store
 from tests.build.helpers import make_source
@@ -102,7 +102,7 @@ def healthy(port: int) -> bool:
 
 
 def build_example(name: str, store: ObjectStore, tmp_path: Path, config: dict[str, str],
-                  lines: list[str], source: Path | None = None):  # noqa: ANN201
+                  lines: list[str], source: Path | None = None) -> BuildResult:
     """Pack an example like the CLI does, then build it."""
     src = source or pack_source(EXAMPLES / name, tmp_path / f"{name}.tgz")
     return run_build(src, name, config, [], store, tmp_path / "work", tmp_path / "cache",
