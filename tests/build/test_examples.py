@@ -20,7 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from roost.build import BuildLimits, BuildResult, pack_source, remove_build_dir, run_build, unpack_slug
+from roost.build import (
+    BuildLimits,
+    BuildResult,
+    pack_source,
+    remove_build_dir,
+    run_build,
+    unpack_slug,
+)
 from roost.errors import BuildError
 from roost.objectstore import ObjectStore, open_store
 from tests.build.helpers import make_source
