@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import shutil
 import time
 import uuid
@@ -118,6 +117,10 @@ def run_build(
     try:
         return _build(source_archive, app, config, buildpacks, store, work, cache_root / app,
                       on_output, limits, build_id, source_version or build_id, started)
+    except OSError as exc:  # disk full, permissions: still one clear build failure
+        shutil.rmtree(work, ignore_errors=True)
+        raise BuildError(f"build of {app} failed on the build host: {exc}",
+                         step="system") from exc
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -185,13 +188,9 @@ def _build(source_archive: Path, app: str, config: dict[str, str], buildpacks: l
     slug.unlink()
     _timed(durations, "total", started)
     on_output(f"-----> Build finished in {durations['total']:.1f}s")
-    return BuildResult(build_id, key, size, info.sha256 or _sha256(slug), types,
+    return BuildResult(build_id, key, size, info.sha256 or "", types,
                        [bp.name for bp, _ in chosen], durations, lockfiles, build_dir,
                        warnings=warnings)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
 def unpack_slug(store: ObjectStore, key: str, target: Path, work: Path) -> Path:
