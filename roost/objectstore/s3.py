@@ -1,0 +1,172 @@
+"""The ``s3://bucket/prefix`` backend through boto3 (AWS S3, MinIO, R2, moto)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+from roost.errors import NotFound, ObjectStoreError
+from roost.objectstore.base import CHUNK, Data, ObjectInfo, ObjectStore, check_key, sha256_of
+
+# S3 lower-cases user metadata keys; ours is stored under this name.
+SHA_KEY = "roost-sha256"
+
+
+class S3Store(ObjectStore):
+    """Objects in one bucket under an optional key prefix.
+
+    The endpoint comes from ``endpoint_url`` or ``AWS_ENDPOINT_URL``; credentials and
+    region from boto3's usual chain (environment, config files, instance role).
+    """
+
+    identifier = "s3"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"atomic_put", "signed_urls"})
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        try:
+            import boto3
+            from botocore.config import Config
+        except ImportError as exc:  # only the user who asked for s3:// needs boto3
+            raise ObjectStoreError("s3:// object store needs boto3: pip install boto3") from exc
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+        self.region = region or os.environ.get("AWS_REGION") or os.environ.get(
+            "AWS_DEFAULT_REGION") or "us-east-1"
+        with self._errors("connect", ""):
+            self.client: Any = boto3.session.Session().client(
+                "s3",
+                endpoint_url=self.endpoint_url,
+                region_name=self.region,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                              s3={"addressing_style": "path"} if self.endpoint_url else {}),
+            )
+
+    def _key(self, key: str) -> str:
+        return self.prefix + check_key(key)
+
+    @contextmanager
+    def _errors(self, op: str, key: str) -> Iterator[None]:
+        """Translate boto errors into one-line ObjectStoreErrors."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        where = f"s3://{self.bucket}/{self.prefix}{key}"
+        try:
+            yield
+        except ClientError as exc:
+            err = exc.response.get("Error", {})
+            code = str(err.get("Code", "?"))
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise NotFound(f"object {key!r} not found in s3://{self.bucket}") from exc
+            message = err.get("Message") or code
+            if code == "NoSuchBucket":
+                message = f"bucket {self.bucket!r} does not exist; create it first"
+            raise ObjectStoreError(f"{op} {where} failed: {code}: {message}") from exc
+        except BotoCoreError as exc:
+            raise ObjectStoreError(f"{op} {where} failed: {exc}") from exc
+
+    def put(
+        self,
+        key: str,
+        data: Data,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+        cache_control: str | None = None,
+        content_encoding: str | None = None,
+    ) -> ObjectInfo:
+        """Upload ``data``; files go through boto's managed (multipart) transfer."""
+        full = self._key(key)
+        digest, _ = sha256_of(data)
+        extra: dict[str, Any] = {"Metadata": {**(metadata or {}), SHA_KEY: digest}}
+        if content_type:
+            extra["ContentType"] = content_type
+        if cache_control:
+            extra["CacheControl"] = cache_control
+        if content_encoding:
+            extra["ContentEncoding"] = content_encoding
+        with self._errors("put", key):
+            if isinstance(data, bytes):
+                self.client.put_object(Bucket=self.bucket, Key=full, Body=data, **extra)
+            elif isinstance(data, Path):
+                self.client.upload_file(str(data), self.bucket, full, ExtraArgs=extra)
+            else:
+                self.client.upload_fileobj(data, self.bucket, full, ExtraArgs=extra)
+        info = self.head(key)
+        if info is None:
+            raise ObjectStoreError(f"put s3://{self.bucket}/{full}: object missing after upload")
+        return info
+
+    def head(self, key: str) -> ObjectInfo | None:
+        """HEAD the object; None when it does not exist."""
+        try:
+            with self._errors("head", key):
+                resp = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except NotFound:
+            return None
+        meta = dict(resp.get("Metadata") or {})
+        digest = meta.pop(SHA_KEY, None)
+        return ObjectInfo(
+            key=key,
+            size=int(resp["ContentLength"]),
+            last_modified=resp["LastModified"],
+            content_type=resp.get("ContentType"),
+            sha256=digest,
+            metadata=meta,
+            cache_control=resp.get("CacheControl"),
+            content_encoding=resp.get("ContentEncoding"),
+        )
+
+    def stream(self, key: str) -> Iterator[bytes]:
+        """GET the object and yield its body in chunks."""
+        with self._errors("get", key):
+            resp = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        return self._body(resp["Body"], key)
+
+    def _body(self, body: Any, key: str) -> Iterator[bytes]:
+        with self._errors("get", key):
+            try:
+                yield from body.iter_chunks(CHUNK)
+            finally:
+                body.close()
+
+    def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Objects under ``prefix`` (size and date only; ``head`` for metadata)."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        with self._errors("list", prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(
+                        key=obj["Key"][len(self.prefix):],
+                        size=int(obj["Size"]),
+                        last_modified=obj["LastModified"],
+                    )
+
+    def delete(self, key: str) -> None:
+        """DELETE the object (S3 treats a missing key as success)."""
+        with self._errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def url(self, key: str, expires_in: int | None = None) -> str:
+        """A presigned GET URL when ``expires_in`` is given, else the plain object URL."""
+        full = self._key(key)
+        if expires_in is not None:
+            with self._errors("sign", key):
+                return str(self.client.generate_presigned_url(
+                    "get_object", Params={"Bucket": self.bucket, "Key": full},
+                    ExpiresIn=expires_in))
+        if self.endpoint_url:
+            return f"{self.endpoint_url.rstrip('/')}/{self.bucket}/{full}"
+        return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{full}"
+
+    def close(self) -> None:
+        """Close boto's connection pool."""
+        self.client.close()

@@ -1,0 +1,72 @@
+"""Backend-specific behaviour: URL parsing, the file layout, S3 error translation."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from roost.errors import ConfigError, InvalidInput, ObjectStoreError
+from roost.objectstore import open_store
+from roost.objectstore.file import FileStore
+from roost.objectstore.s3 import S3Store
+from tests.objectstore.conftest import new_bucket
+
+
+def test_open_store_by_scheme(tmp_path: Path, s3_env: str) -> None:
+    fs = open_store(f"file://{tmp_path}/objs?public_url=https://assets.example/")
+    assert isinstance(fs, FileStore) and fs.identifier == "file"
+    assert fs.url("a/b.css") == "https://assets.example/a/b.css"
+    s3 = open_store("s3://bucket/pre/fix")
+    assert isinstance(s3, S3Store) and s3.identifier == "s3"
+    assert (s3.bucket, s3.prefix, s3.endpoint_url) == ("bucket", "pre/fix/", s3_env)
+    assert "signed_urls" in s3.capabilities
+    for bad in ["ftp://x/y", "file://relative/dir", "s3:///nobucket"]:
+        with pytest.raises(ConfigError):
+            open_store(bad)
+
+
+def test_file_store_lays_files_out_by_key(tmp_path: Path) -> None:
+    fs = open_store(f"file://{tmp_path}")
+    fs.put("assets/app.css", b"body{}", content_type="text/css")
+    assert (tmp_path / "assets" / "app.css").read_bytes() == b"body{}"
+    assert oct((tmp_path / "assets" / "app.css").stat().st_mode & 0o777) == "0o644"
+    assert not os.listdir(tmp_path / ".roost-tmp")
+    with pytest.raises(InvalidInput):
+        fs.put(".roost-meta/evil", b"x")
+    fs.delete("assets/app.css")
+    assert not (tmp_path / "assets").exists()  # empty directories are pruned
+
+
+def test_file_store_key_clash_is_one_clear_error(tmp_path: Path) -> None:
+    fs = open_store(f"file://{tmp_path}")
+    fs.put("a", b"file")
+    with pytest.raises(ObjectStoreError, match="clashes"):
+        fs.put("a/b", b"under a file")
+
+
+def test_s3_missing_bucket_is_one_clear_line(s3_env: str) -> None:
+    st = open_store("s3://no-such-bucket-roost")
+    with pytest.raises(ObjectStoreError) as err:
+        st.put("x", b"1")
+    assert "does not exist" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_s3_unreachable_endpoint_is_translated(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    st = open_store(f"s3://b?endpoint_url=http://127.0.0.1:{free_port()}")
+    st.client.meta.config.retries = {"max_attempts": 1}
+    with pytest.raises(ObjectStoreError, match="failed"):
+        st.head("x")
+
+
+def test_s3_prefix_isolates_keys(s3_env: str) -> None:
+    bucket = new_bucket(s3_env)
+    one, two = open_store(f"s3://{bucket}/one"), open_store(f"s3://{bucket}/two")
+    one.put("k", b"1")
+    assert two.head("k") is None
+    assert [o.key for o in one.list()] == ["k"]
