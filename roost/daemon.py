@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from roost.api.app import create_app
 from roost.context import Context
+from roost.core import deploys
 from roost.platform import ensure_local_credentials, open_platform
 from roost.settings import Settings
 
@@ -27,6 +28,7 @@ STARTERS: list[tuple[str, Starter]] = []
 def build(settings: Settings, announce: Callable[[str], None] = print) -> tuple[Context, FastAPI]:
     """Open the platform and build its web app, with services tied to the app's lifespan."""
     ctx = open_platform(settings)
+    deploys.clear_stale_locks(ctx)
     if ensure_local_credentials(ctx):
         announce(f"Created an admin API token in {settings.home / 'credentials.json'}")
     app = create_app(ctx)

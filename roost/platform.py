@@ -8,6 +8,7 @@ from roost import credentials
 from roost.context import Context
 from roost.core import tokens
 from roost.core.secrets import Cipher, load_or_create_key
+from roost.objectstore import open_store
 from roost.settings import Settings
 from roost.store.migrate import upgrade
 from roost.store.session import make_engine, make_sessionmaker
@@ -20,8 +21,10 @@ def open_platform(settings: Settings) -> Context:
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     cipher = Cipher(load_or_create_key(settings.home, settings.secret_key))
-    return Context(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
-                   cipher=cipher)
+    ctx = Context(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+                  cipher=cipher)
+    ctx.services["objects"] = open_store(settings.effective_object_store)
+    return ctx
 
 
 def ensure_local_credentials(ctx: Context) -> bool:

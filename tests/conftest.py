@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 
 from roost.store.session import make_engine, normalise_url
+from tests.wheelhouse import wheelhouse  # noqa: F401  (a session fixture for builds)
 
 PG_URL = os.environ.get("ROOST_TEST_POSTGRES_URL") or (
     Path(__file__).resolve().parent.parent.joinpath(".pg-test-url").read_text().strip()
