@@ -11,7 +11,7 @@ _STRINGS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"(?=\s*(?:,|\)|$))")
 _NUMBERS = re.compile(r"(?<![\w$.])-?\d+(?:\.\d+)?(?:e[+-]?\d+)?\b", re.I)
 _PARAMS = re.compile(r"\$\d+|%\(\w+\)s|%s|:\w+|\?")
 _LISTS = re.compile(r"\(\s*\?(?:\s*,\s*\?)+\s*\)")
-_VALUES = re.compile(r"(values\s*\(\s*\?[^)]*\))(?:\s*,\s*\(\s*\?[^)]*\))+", re.I)
+_VALUES = re.compile(r"(values\s*\([^()]*\))(?:\s*,\s*\([^()]*\))+", re.I)
 _SPACE = re.compile(r"\s+")
 
 MAX_SQL = 4000

@@ -137,7 +137,8 @@ def test_bad_requests_are_refused_without_breaking_the_receiver(engine: Engine) 
         assert r.status_code == 413
         assert httpx.post(url, content=bytes(2 * 1024 * 1024), headers=PB).status_code == 413
         # still serving after all that
-        ok = httpx.post(url, content=gzip.compress(good), headers={**PB, "content-encoding": "gzip"})
+        ok = httpx.post(url, content=gzip.compress(good),
+                        headers={**PB, "content-encoding": "gzip"})
         assert ok.status_code == 200
         live.service.flush()
     assert _table(engine)["GET /ok"].requests == 1  # type: ignore[attr-defined]
