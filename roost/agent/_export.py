@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from roost.agent._core import Trace, perf_counter_ns
-from roost.agent._otlp import encode_json, protobuf_encoder
+from roost.agent._otlp import encode_json
+from roost.agent._pb import encode_protobuf
 
 log = logging.getLogger("roost.agent")
 
@@ -64,9 +65,10 @@ class Agent:
                         if enabled is None else enabled)
         self.gzip = (env.get("OTEL_EXPORTER_OTLP_COMPRESSION") == "gzip") if gzip is None else gzip
         protocol = protocol or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
-        encoder = protobuf_encoder() if protocol != "http/json" else None
-        self._encode: Callable[[list[Trace], str], bytes] = encoder or encode_json
-        self.content_type = "application/x-protobuf" if encoder else "application/json"
+        as_json = protocol == "http/json"
+        self._encode: Callable[[list[Trace], str], bytes] = (
+            encode_json if as_json else encode_protobuf)
+        self.content_type = "application/json" if as_json else "application/x-protobuf"
         self.max_queue = max_queue
         self.batch_size = batch_size
         self.interval = interval
@@ -184,11 +186,11 @@ class Agent:
         self._backoff_until = 0.0
         if self._thread is None and self._queue:
             self._start()
-        self._wake.set()
         while time.monotonic() < deadline:
             if not self._queue and self._idle.wait(0.01):
                 return True
             self._wake.set()
+            time.sleep(0.002)  # let the exporter thread hold the GIL
         return False
 
     def stats(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Turning finished requests into OTLP export bodies: protobuf when available, else JSON."""
+"""Turning finished requests into OTLP/JSON export bodies (protobuf is in ``_pb``)."""
 
 from __future__ import annotations
 
@@ -71,43 +71,3 @@ def encode_json(traces: list[Trace], service: str) -> bytes:
         "scopeSpans": [{"scope": {"name": "roost.agent"}, "spans": spans}],
     }]}
     return json.dumps(body, separators=(",", ":")).encode()
-
-
-def protobuf_encoder() -> Any:
-    """A protobuf encoder function, or None when opentelemetry-proto is not installed."""
-    try:
-        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-            ExportTraceServiceRequest,
-        )
-    except ImportError:
-        return None
-
-    def encode(traces: list[Trace], service: str) -> bytes:
-        request = ExportTraceServiceRequest()
-        resource_spans = request.resource_spans.add()
-        kv = resource_spans.resource.attributes.add()
-        kv.key = "service.name"
-        kv.value.string_value = service
-        scope_spans = resource_spans.scope_spans.add()
-        scope_spans.scope.name = "roost.agent"
-        add = scope_spans.spans.add
-        for trace in traces:
-            for tid, sid, pid, name, kind, start, end, error, attrs in records(trace):
-                span = add(trace_id=tid, span_id=sid, parent_span_id=pid, name=name, kind=kind,
-                           start_time_unix_nano=start, end_time_unix_nano=end)
-                if error:
-                    span.status.code = 2
-                add_attr = span.attributes.add
-                for key, value in attrs:
-                    attr = add_attr(key=key)
-                    if isinstance(value, bool):
-                        attr.value.bool_value = value
-                    elif isinstance(value, int):
-                        attr.value.int_value = value
-                    elif isinstance(value, float):
-                        attr.value.double_value = value
-                    else:
-                        attr.value.string_value = str(value)
-        return request.SerializeToString()
-
-    return encode

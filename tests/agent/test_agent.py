@@ -63,7 +63,7 @@ def sink() -> Iterator[Sink]:
 
 
 def _wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    with span("render page", category="view"):
+    with span("render page", category="view", items=-3, ratio=0.5, cached=True):
         pass
     start_response("200 OK" if environ["PATH_INFO"] != "/boom" else "500 Oops", [])
     return [b"hi"]
@@ -99,6 +99,7 @@ def test_wsgi_spans_exported(sink: Sink, protocol: str) -> None:
     assert boom.error and not first.error
     view = [s for s in spans if s.kind == 1 and s.trace_id == first.trace_id][0]
     assert view.parent_id == first.span_id and view.attrs["roost.category"] == "view"
+    assert view.name == "render page"
     assert first.start <= view.start <= view.end <= first.end
 
 

@@ -65,7 +65,8 @@ def test_n_plus_one_found_in_real_agent_traces(engine: Engine) -> None:
     assert n1.kind == "n_plus_one" and n1.endpoint == "GET /authors/:id"
     assert "books WHERE author = ?" in n1.summary
     with transaction(make_sessionmaker(engine)) as s:
-        table = {e.endpoint: e for e in endpoint_table(s, APP, datetime.now(UTC) - timedelta(hours=1))}
+        since = datetime.now(UTC) - timedelta(hours=1)
+        table = {e.endpoint: e for e in endpoint_table(s, APP, since)}
         assert table["GET /authors/:id"].n_plus_one
         assert not table["GET /home"].n_plus_one
         [stored] = findings(s, APP)
@@ -99,7 +100,8 @@ def test_deploy_then_slower_endpoint_gives_exactly_one_regression(engine: Engine
     assert r.detail["p95_after_ms"] > r.detail["p95_before_ms"] * 4
     with transaction(make_sessionmaker(engine)) as s:
         assert check_regressions(s, datetime.now(UTC), rules) == []
-        table = {e.endpoint: e for e in endpoint_table(s, APP, datetime.now(UTC) - timedelta(hours=1))}
+        since = datetime.now(UTC) - timedelta(hours=1)
+        table = {e.endpoint: e for e in endpoint_table(s, APP, since)}
         assert table["GET /fast"].regressed_in == "v7"
         assert table["GET /steady"].regressed_in is None
 
