@@ -22,7 +22,6 @@ from roost.monitor.perf.traces import Request, Thresholds, TraceAssembler, analy
 log = logging.getLogger(__name__)
 
 MAX_PIECES = 200  # distinct span fingerprints kept per endpoint-minute
-MAX_SAMPLE_SPANS = 1000
 
 
 @dataclass
