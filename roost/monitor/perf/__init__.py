@@ -1,1 +1,1 @@
-"""roost.monitor.perf."""
+"""Performance monitoring: OTLP ingest, per-endpoint latency sketches, findings, queries."""
