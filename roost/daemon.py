@@ -12,6 +12,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
+from roost import services
 from roost.api.app import create_app
 from roost.context import Context
 from roost.core import deploys
@@ -22,7 +23,9 @@ log = logging.getLogger("roost")
 
 # Services started with the platform: each takes the context and returns an async stopper.
 Starter = Callable[[Context], Awaitable[Callable[[], Awaitable[None]]]]
-STARTERS: list[tuple[str, Starter]] = []
+STARTERS: list[tuple[str, Starter]] = [
+    ("perf monitor", services.start_perf),
+]
 
 
 def build(settings: Settings, announce: Callable[[str], None] = print) -> tuple[Context, FastAPI]:

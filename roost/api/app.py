@@ -9,11 +9,14 @@ from fastapi import APIRouter, FastAPI
 from roost import __version__
 from roost.api import errors
 from roost.api.dashboard import views
-from roost.api.routers import apps, config, deploys, health, releases
+from roost.api.routers import apps, config, deploys, health, perf, releases
 from roost.context import Context
 
-# Routers that later subsystems register (their modules append here before create_app runs).
-EXTRA_ROUTERS: list[Callable[[Context], tuple[APIRouter, str]]] = []
+
+def _service_routers() -> list[Callable[[Context], tuple[APIRouter, str]]]:
+    from roost import services
+
+    return [services.perf_router]
 
 
 def create_app(ctx: Context) -> FastAPI:
@@ -26,9 +29,9 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (health, apps, config, deploys, releases):
+    for module in (health, apps, config, deploys, releases, perf):
         app.include_router(module.router, prefix="/api/v1")
-    for make in EXTRA_ROUTERS:
+    for make in _service_routers():
         router, prefix = make(ctx)
         app.include_router(router, prefix=prefix)
     app.include_router(views.router)

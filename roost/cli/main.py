@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from roost.cli import apps, config, deploy, maintainers, system
+from roost.cli import apps, config, deploy, maintainers, perf, system
 from roost.cli.client import CliError
 from roost.cli.output import fail
 
@@ -26,6 +26,7 @@ cli.add_typer(config.app, name="config")
 cli.command("deploy")(deploy.deploy)
 cli.command("builds")(deploy.builds)
 cli.command("rollback")(deploy.rollback)
+cli.command("perf")(perf.perf)
 cli.add_typer(deploy.releases_app, name="releases")
 cli.add_typer(deploy.buildpacks_app, name="buildpacks")
 

@@ -67,7 +67,8 @@ def test_apps_maintainers_config(server: Server) -> None:
     refused(server, "config", "set", "shop", "9BAD=x", says="invalid config key")
     refused(server, "config", "unset", "shop", "NOPE", says="no config var")
     ok(server, "config", "unset", "shop", "EMPTY")
-    assert set(json.loads(ok(server, "config", "shop", "--json"))) == {"DATABASE_URL", "LINES"}
+    left = {k for k in json.loads(ok(server, "config", "shop", "--json")) if "OTEL" not in k}
+    assert left == {"DATABASE_URL", "LINES"}
 
     refused(server, "apps", "destroy", "shop", says="--confirm shop")
     ok(server, "apps", "destroy", "shop", "--confirm", "shop")

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Response
 
 from roost.api.deps import ActorDep, ContextDep, SessionDep
 from roost.api.schemas import AppCreate, AppOut, AuditOut, MaintainerIn, MaintainerOut
-from roost.core import apps, audit, maintainers
+from roost.core import apps, audit, maintainers, telemetry
 from roost.store.models import App, Maintainer
 
 router = APIRouter(tags=["apps"])
@@ -35,7 +35,9 @@ def list_apps(session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[AppOut]
 @router.post("/apps", status_code=201)
 def create_app(body: AppCreate, session: SessionDep, ctx: ContextDep, actor: ActorDep) -> AppOut:
     """Create an app."""
-    return app_out(apps.create(session, body.name, actor), ctx)
+    created = apps.create(session, body.name, actor)
+    telemetry.provision(session, ctx.cipher, created, ctx.settings.api_url)
+    return app_out(created, ctx)
 
 
 @router.get("/apps/{app}")

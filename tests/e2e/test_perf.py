@@ -1,0 +1,54 @@
+"""Traces from the OpenTelemetry SDK reach a live `roost up` and show in `roost perf`."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind
+
+from tests.conftest import wait_for
+from tests.e2e.conftest import Server
+from tests.e2e.test_foundation import ok
+
+
+def test_sdk_traces_show_in_roost_perf(server: Server) -> None:
+    ok(server, "apps", "create", "shop")
+    config = json.loads(ok(server, "config", "shop", "--reveal", "--json"))
+    assert config["OTEL_SERVICE_NAME"] == "shop"
+    assert config["OTEL_EXPORTER_OTLP_ENDPOINT"] == server.url
+    name, _, key = config["OTEL_EXPORTER_OTLP_HEADERS"].partition("=")
+
+    provider = TracerProvider(resource=Resource.create({"service.name": "shop"}))
+    exporter = OTLPSpanExporter(endpoint=config["OTEL_EXPORTER_OTLP_ENDPOINT"] + "/v1/traces",
+                                headers={name: key})
+    provider.add_span_processor(BatchSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    for i in range(40):
+        with tracer.start_as_current_span("GET /items/{id}", kind=SpanKind.SERVER,
+                                          attributes={"http.route": "/items/{id}",
+                                                      "http.request.method": "GET",
+                                                      "http.response.status_code": 200}):
+            with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT,
+                                              attributes={"db.system": "postgresql",
+                                                          "db.statement": f"SELECT {i}"}):
+                time.sleep(0.001)
+    provider.force_flush()
+    provider.shutdown()
+
+    def shown() -> list[dict[str, object]]:
+        rows = json.loads(ok(server, "perf", "shop", "--json"))
+        return [r for r in rows if r["requests"] == 40]
+
+    rows = wait_for(shown, timeout=30, interval=0.5)
+    assert isinstance(rows, list) and rows[0]["endpoint"].endswith("/items/{id}")
+    detail = json.loads(ok(server, "perf", "shop", str(rows[0]["endpoint"]), "--json"))
+    assert detail["stats"]["requests"] == 40 and "db" in detail["categories"]
+    missing = server.roost("perf", "shop", "GET /nope")
+    assert missing.returncode != 0 and "no traffic" in missing.stderr
+    bad = server.roost("perf", "shop", "--since", "forever")
+    assert bad.returncode != 0 and "invalid duration" in bad.stderr
