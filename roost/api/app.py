@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from roost import __version__
 from roost.api import errors
-from roost.api.dashboard import views
+from roost.api.dashboard import app_views, views
 from roost.api.routers import apps, config, deploys, health, perf, releases
 from roost.context import Context
 
@@ -35,4 +35,5 @@ def create_app(ctx: Context) -> FastAPI:
         router, prefix = make(ctx)
         app.include_router(router, prefix=prefix)
     app.include_router(views.router)
+    app.include_router(app_views.router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import httpx
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -29,14 +30,13 @@ def test_sdk_traces_show_in_roost_perf(server: Server) -> None:
     provider.add_span_processor(BatchSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
     for i in range(40):
+        root_attrs = {"http.route": "/items/{id}", "http.request.method": "GET",
+                      "http.response.status_code": 200}
+        db_attrs = {"db.system": "postgresql", "db.statement": f"SELECT {i}"}
         with tracer.start_as_current_span("GET /items/{id}", kind=SpanKind.SERVER,
-                                          attributes={"http.route": "/items/{id}",
-                                                      "http.request.method": "GET",
-                                                      "http.response.status_code": 200}):
-            with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT,
-                                              attributes={"db.system": "postgresql",
-                                                          "db.statement": f"SELECT {i}"}):
-                time.sleep(0.001)
+                                          attributes=root_attrs), \
+                tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=db_attrs):
+            time.sleep(0.001)  # gives the db span a measurable duration
     provider.force_flush()
     provider.shutdown()
 
@@ -52,3 +52,14 @@ def test_sdk_traces_show_in_roost_perf(server: Server) -> None:
     assert missing.returncode != 0 and "no traffic" in missing.stderr
     bad = server.roost("perf", "shop", "--since", "forever")
     assert bad.returncode != 0 and "invalid duration" in bad.stderr
+
+    browser = httpx.Client(base_url=server.url)
+    token = json.loads((server.home / "credentials.json").read_text())["token"]
+    browser.post("/login", data={"token": token})
+    page = browser.get("/apps/shop")
+    assert page.status_code == 200 and "/items/{id}" in page.text
+    endpoint_page = browser.get("/apps/shop/perf", params={"endpoint": rows[0]["endpoint"]})
+    assert endpoint_page.status_code == 200 and "<svg" in endpoint_page.text
+    trace_id = detail["samples"][0]["trace_id"]
+    trace_page = browser.get(f"/apps/shop/traces/{trace_id}")
+    assert trace_page.status_code == 200 and "SELECT" in trace_page.text

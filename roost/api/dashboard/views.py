@@ -23,11 +23,16 @@ router = APIRouter(include_in_schema=False)
 SECTIONS: list[Callable[[Request, Session], Markup]] = []
 
 
+def logged_in(request: Request, session: Session) -> bool:
+    """Whether the request carries a valid dashboard session."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    return bool(token) and tokens.verify(session, token) is not None
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SessionDep, ctx: ContextDep) -> Response:
     """The dashboard, or the login form when there is no valid session."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    if not token or tokens.verify(session, token) is None:
+    if not logged_in(request, session):
         return templates.TemplateResponse(request, "login.html", {"logged_in": False})
     listed = [app_out(a, ctx) for a in apps.list_all(session)]
     sections = [render(request, session) for render in SECTIONS]
