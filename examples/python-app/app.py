@@ -37,3 +37,11 @@ def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         return [body]
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"not found\n"]
+
+
+try:  # Roost's Python buildpack installs its agent; it reports traces to Roost's perf monitor.
+    from roost.agent import WSGIMiddleware
+except ImportError:  # run outside Roost: no tracing
+    pass
+else:
+    app = WSGIMiddleware(app)  # type: ignore[assignment]

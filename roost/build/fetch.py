@@ -89,6 +89,14 @@ def _fetch_tarball(ref: str, url: str, dest: Path, timeout: float) -> None:
         entries[0].rmdir()
 
 
+def _vendor_agent(vendor: Path) -> None:
+    """Ship roost.agent (stdlib only) with the Python buildpack; compile installs it."""
+    agent = Path(__file__).resolve().parent.parent / "agent"
+    shutil.copytree(agent, vendor / "roost" / "agent",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    (vendor / "roost" / "__init__.py").write_text('"""Roost\'s in-app agent."""\n')
+
+
 def fetch_buildpack(ref: str, dest: Path, env: dict[str, str], timeout: float = 300.0
                     ) -> Buildpack:
     """Make buildpack ``ref`` available under ``dest`` (a new directory) and return it.
@@ -102,6 +110,8 @@ def fetch_buildpack(ref: str, dest: Path, env: dict[str, str], timeout: float = 
         # A private copy per build: compile writes its ``export`` file beside bin/.
         shutil.copytree(BUILTIN_DIR / ref, dest, ignore=shutil.ignore_patterns(
             "__init__.py", "__pycache__"))
+        if ref == "python":
+            _vendor_agent(dest / "vendor")
         return Buildpack(ref, dest)
     url, _, rev = ref.partition("#")
     parts = urlsplit(url)

@@ -65,6 +65,7 @@ def test_slug_runs_by_hand(server: Server, wheelhouse: dict[str, str], tmp_path:
         names = tar.getnames()
     assert any(n.endswith("Procfile") for n in names)
     assert any(".venv" in n for n in names)
+    assert any(n.endswith("site-packages/roost/agent/wsgi.py") for n in names)
 
 
 def test_failed_build_creates_no_release(server: Server, tmp_path: Path) -> None:
