@@ -108,7 +108,7 @@ def expect(cond: object, shown: str, line: int | None, reason: str) -> None:
         raise ParseError(shown, line, reason)
 
 
-_JSON_OBJECT_KEY = re.compile(r'^[ \t]*"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{', re.MULTILINE)
+_JSON_OBJECT_KEY = re.compile(r'"((?:[^"\\\n]|\\.)*)"[ \t]*:[ \t]*\{')
 
 
 def object_key_lines(text: str) -> dict[str, int]:

@@ -38,7 +38,7 @@ def _ref_key(name: str, ref: Any) -> str | None:
     ref = str(ref)
     if ref.startswith(("link:", "file:")):
         return None
-    if "@" in ref[1:]:
+    if "@" in ref.split("(", 1)[0][1:]:
         return ref  # an alias: "real-name@1.0.0"
     return f"{name}@{ref}"
 

@@ -13,8 +13,9 @@ from roost.monitor.vulns.versions import PYPI
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
 _INCLUDE = re.compile(r"^(-r|--requirement)(\s+|=)(?P<file>\S+)$")
+_EDITABLE = re.compile(r"^(-e|--editable)(\s+|=)(?P<target>\S+)")
 # Options that take no part in which versions get installed.
-_OPTION = re.compile(r"^(-[cief]|--[a-z-]+)(\s|=|$)")
+_OPTION = re.compile(r"^(-[cif]|--[a-z-]+)(\s|=|$)")
 _HASH = re.compile(r"\s--hash[=\s]\S+")
 
 
@@ -66,10 +67,18 @@ def parse_requirements(text: str, shown: str, path: Path | None = None,
             out.extend(parse_requirements(read_text(target, shown_inc), shown_inc, target,
                                           _seen | {target}))
             continue
+        editable = _EDITABLE.match(line)
+        if editable:
+            where = editable.group("target")
+            egg = re.search(r"#egg=([\w.-]+)", where)
+            out.append(dep(PYPI, egg.group(1) if egg else where, where, shown, line=number,
+                           note="an editable install, not a pinned version"))
+            continue
         if _OPTION.match(line):
             continue
         if re.match(r"^[a-z+]+://|^\.{0,2}/", line):
-            out.append(dep(PYPI, line, line, shown, line=number,
+            name = line.split()[0].rstrip("/").rsplit("/", 1)[-1]
+            out.append(dep(PYPI, name, line.split()[0], shown, line=number,
                            note="a URL or path, not a pinned version"))
             continue
         try:
