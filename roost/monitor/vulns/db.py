@@ -132,7 +132,7 @@ def _store_batch(session: Session, batch: list[tuple[RecordSummary, bytes]],
             newest[summary.id] = (summary, raw)
     existing = dict(session.execute(
         select(Advisory.id, Advisory.modified).where(Advisory.id.in_(list(newest)))
-    ).tuples().all())
+    ).all())
     replace = [i for i, (s, _) in newest.items() if i in existing and s.modified > existing[i]]
     fresh = [i for i in newest if i not in existing]
     result.unchanged += len(newest) - len(replace) - len(fresh)
@@ -142,7 +142,7 @@ def _store_batch(session: Session, batch: list[tuple[RecordSummary, bytes]],
         old_keys = session.execute(
             select(AdvisoryPackage.ecosystem, AdvisoryPackage.name)
             .where(AdvisoryPackage.advisory_id.in_(replace))
-        ).tuples().all()
+        ).all()
         result.changed_keys.update(old_keys)
         session.execute(delete(AdvisoryPackage).where(AdvisoryPackage.advisory_id.in_(replace)))
         session.execute(delete(Advisory).where(Advisory.id.in_(replace)))
@@ -207,7 +207,7 @@ def stats(session: Session) -> DbStats:
     withdrawn = 0
     for ecos, is_withdrawn in session.execute(
         select(Advisory.ecosystems, Advisory.withdrawn.is_not(None))
-    ).tuples():
+    ):
         if is_withdrawn:
             withdrawn += 1
             continue

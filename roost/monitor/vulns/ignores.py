@@ -42,14 +42,14 @@ def alias_closure(session: Session, advisory_id: str) -> set[str]:
         found: set[str] = set()
         for adv_id, aliases in session.execute(select(Advisory.id, Advisory.aliases)
                                                .where(Advisory.id.in_(sorted(frontier))))\
-                .tuples():
+                :
             found.update({adv_id, *aliases})
         # Records that name one of ours as an alias (a GHSA listing the CVE we were given).
         for candidate in sorted(frontier):
             like = select(Advisory.id, Advisory.aliases).where(
                 _json_contains(candidate)
             )
-            for adv_id, aliases in session.execute(like).tuples():
+            for adv_id, aliases in session.execute(like):
                 if candidate in aliases:
                     found.update({adv_id, *aliases})
         frontier = found - ids

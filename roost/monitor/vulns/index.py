@@ -45,7 +45,7 @@ def load_advisories(session: Session, keys: Iterable[Key]) -> dict[Key, list[Ind
                 .where(AdvisoryPackage.ecosystem == eco,
                        AdvisoryPackage.name.in_(ordered[start : start + CHUNK]),
                        Advisory.withdrawn.is_(None))
-            ).tuples()
+            )
             for name, affected, adv_id, aliases, summary, severity, score in rows:
                 out[(eco, name)].append(IndexedAdvisory(
                     adv_id, tuple(aliases or ()), summary, severity, score,

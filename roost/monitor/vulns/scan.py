@@ -171,7 +171,7 @@ def _stored_dependencies(session: Session, keys: Iterable[Key]) -> dict[str, lis
                        AppDependency.evaluated, AppDependency.note)
                 .where(AppDependency.ecosystem == eco,
                        AppDependency.name.in_(names[start : start + CHUNK]))
-            ).tuples()
+            )
             for app, name, version, lockfile, dev, line, evaluated, note in rows:
                 by_app[app].append(Dependency(eco, name, version, lockfile, dev, line,
                                               evaluated, note))
@@ -206,7 +206,7 @@ def app_report(session: Session, app_name: str, now: datetime | None = None) -> 
         select(AppDependency.ecosystem, AppDependency.name, AppDependency.version,
                AppDependency.lockfile, AppDependency.line, AppDependency.evaluated,
                AppDependency.note).where(AppDependency.app_name == app_name)
-    ).tuples().all()
+    ).all()
     rows = session.scalars(select(VulnFinding).where(VulnFinding.app_name == app_name)
                            .order_by(VulnFinding.ecosystem, VulnFinding.package)).all()
     findings = [
