@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
-import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from roost.monitor.vulns.matcher import Entry, compile_json
 from roost.store.models.vulns import Advisory, AdvisoryPackage
 
 Key = tuple[str, str]
@@ -26,7 +25,7 @@ class IndexedAdvisory:
     summary: str
     severity: str | None
     score: float | None
-    entries: list[dict[str, Any]]
+    entries: tuple[Entry, ...]
 
 
 def load_advisories(session: Session, keys: Iterable[Key]) -> dict[Key, list[IndexedAdvisory]]:
@@ -49,6 +48,6 @@ def load_advisories(session: Session, keys: Iterable[Key]) -> dict[Key, list[Ind
             for name, affected, adv_id, aliases, summary, severity, score in rows:
                 out[(eco, name)].append(IndexedAdvisory(
                     adv_id, tuple(aliases or ()), summary, severity, score,
-                    orjson.loads(affected),
+                    compile_json(eco, affected),
                 ))
     return dict(out)

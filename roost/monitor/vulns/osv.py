@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from roost.monitor.vulns.cvss import base_score, level_for_score, normalise_level
-from roost.monitor.vulns.versions import (
-    Comparable,
-    base_ecosystem,
-    normalise_name,
-    parse_semver_range_version,
-    parse_version,
-)
+from roost.monitor.vulns.matcher import affects, compile_entries, lowest_fix
+from roost.monitor.vulns.versions import base_ecosystem, normalise_name
 
-Entry = Mapping[str, Any]  # one OSV ``affected`` entry, reduced to versions and ranges
-_ORDER = {"introduced": 0, "fixed": 1, "last_affected": 2}
+RawEntry = Mapping[str, Any]  # one OSV ``affected`` entry, reduced to versions and ranges
 
 
 @dataclass(frozen=True)
@@ -91,89 +85,11 @@ def summarise(record: Mapping[str, Any]) -> RecordSummary:
     )
 
 
-def _parser(ecosystem: str, range_type: str) -> Callable[[str], Comparable | None]:
-    if range_type == "SEMVER":
-        return parse_semver_range_version
-    return lambda text: parse_version(ecosystem, text)
-
-
-def _in_range(parse: Callable[[str], Comparable | None], events: Iterable[Any],
-              version: Comparable) -> bool:
-    from_start = False
-    points: list[tuple[Comparable, int, str]] = []
-    limits: list[Comparable] = []
-    for event in events:
-        if not isinstance(event, Mapping):
-            return False
-        for kind, text in event.items():
-            text = str(text)
-            if kind == "introduced" and text == "0":
-                from_start = True
-            elif kind == "limit":
-                if text != "*":
-                    parsed = parse(text)
-                    if parsed is None:
-                        return False
-                    limits.append(parsed)
-            elif kind in _ORDER:
-                parsed = parse(text)
-                if parsed is None:
-                    return False  # a range we cannot read must not guess
-                points.append((parsed, _ORDER[kind], kind))
-    points.sort(key=lambda p: (p[0], p[1]))
-    affected = from_start
-    for point, _, kind in points:
-        if kind == "introduced":
-            if version >= point:
-                affected = True
-        elif kind == "fixed":
-            if version >= point:
-                affected = False
-        elif version > point:
-            affected = False
-    if limits and not any(version < limit for limit in limits):
-        return False
-    return affected
-
-
-def is_affected(ecosystem: str, entries: Sequence[Entry], installed: str) -> bool:
+def is_affected(ecosystem: str, entries: Sequence[RawEntry], installed: str) -> bool:
     """True when ``installed`` is in an entry's ``versions`` or inside one of its ranges."""
-    eco_version = parse_version(ecosystem, installed)
-    for entry in entries:
-        for listed in entry.get("versions") or ():
-            if listed == installed:
-                return True
-            parsed = parse_version(ecosystem, listed)
-            if eco_version is not None and parsed is not None and parsed == eco_version:
-                return True
-        for rng in entry.get("ranges") or ():
-            kind = rng.get("type")
-            if kind == "SEMVER":
-                version = parse_semver_range_version(installed)
-            elif kind == "ECOSYSTEM":
-                version = eco_version
-            else:
-                continue  # GIT ranges name commits, not versions
-            if version is not None and _in_range(_parser(ecosystem, kind), rng["events"], version):
-                return True
-    return False
+    return affects(ecosystem, compile_entries(ecosystem, entries), installed)
 
 
-def lowest_fix_above(ecosystem: str, entries: Iterable[Entry], installed: str) -> str | None:
+def lowest_fix_above(ecosystem: str, entries: Iterable[RawEntry], installed: str) -> str | None:
     """The lowest ``fixed`` version above ``installed`` named by any of ``entries``."""
-    current = parse_version(ecosystem, installed)
-    if current is None:
-        return None
-    best: tuple[Comparable, str] | None = None
-    for entry in entries:
-        for rng in entry.get("ranges") or ():
-            if rng.get("type") not in ("ECOSYSTEM", "SEMVER"):
-                continue
-            for event in rng.get("events") or ():
-                text = event.get("fixed") if isinstance(event, Mapping) else None
-                if text is None:
-                    continue
-                parsed = parse_version(ecosystem, str(text))
-                if parsed is not None and parsed > current and (best is None or parsed < best[0]):
-                    best = (parsed, str(text))
-    return best[1] if best else None
+    return lowest_fix(ecosystem, compile_entries(ecosystem, entries), installed)

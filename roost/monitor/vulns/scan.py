@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from roost.errors import InvalidInput, NotFound
@@ -78,7 +79,7 @@ def scan_directory(path: Path, session: Session) -> ScanReport:
 def _store_dependencies(session: Session, app_name: str, deps: Sequence[Dependency]) -> None:
     session.execute(delete(AppDependency).where(AppDependency.app_name == app_name))
     if deps:
-        session.execute(insert(AppDependency), [
+        session.connection().execute(insert(cast(Table, AppDependency.__table__)), [
             {"app_name": app_name, "ecosystem": d.ecosystem, "name": d.name,
              "version": d.version[:255], "lockfile": d.lockfile, "line": d.line, "dev": d.dev,
              "evaluated": d.evaluated, "note": d.note[:255]}
@@ -86,44 +87,76 @@ def _store_dependencies(session: Session, app_name: str, deps: Sequence[Dependen
         ])
 
 
-def _apply(row: VulnFinding, f: Finding, now: datetime) -> None:
-    row.ids, row.version, row.lockfile, row.line = f.ids, f.version[:255], f.lockfile, f.line
-    row.summary, row.severity, row.score, row.fixed = f.summary, f.severity, f.score, f.fixed
-    row.dev, row.last_seen = f.dev, now
+_FIELDS = ("ids", "version", "lockfile", "line", "summary", "severity", "score", "fixed", "dev")
+
+
+def _values(f: Finding) -> dict[str, object]:
+    return {"ids": f.ids, "version": f.version[:255], "lockfile": f.lockfile, "line": f.line,
+            "summary": f.summary, "severity": f.severity, "score": f.score, "fixed": f.fixed,
+            "dev": f.dev}
+
+
+def _stored_findings(session: Session, app_name: str, scope: set[Key] | None
+                     ) -> list[dict[str, Any]]:
+    columns = [VulnFinding.id, VulnFinding.ecosystem, VulnFinding.package,
+               VulnFinding.first_seen] + [getattr(VulnFinding, c) for c in _FIELDS]
+    base = select(*columns).where(VulnFinding.app_name == app_name)
+    if scope is None:
+        return [dict(r._mapping) for r in session.execute(base)]
+    names = sorted({name for _, name in scope})
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(names), CHUNK):
+        query = base.where(VulnFinding.package.in_(names[start : start + CHUNK]))
+        rows.extend(dict(r._mapping) for r in session.execute(query)
+                    if (r.ecosystem, r.package) in scope)
+    return rows
 
 
 def _reconcile(session: Session, app_name: str, findings: list[Finding],
                scope: set[Key] | None, now: datetime) -> None:
-    """Update stored findings: keep ``first_seen`` for known flaws, mark the rest new."""
-    stored = [r for r in session.scalars(select(VulnFinding)
-                                         .where(VulnFinding.app_name == app_name))
-              if scope is None or (r.ecosystem, r.package) in scope]
-    by_key: dict[Key, list[VulnFinding]] = defaultdict(list)
+    """Update stored findings: keep ``first_seen`` for known flaws, mark the rest new.
+
+    Plain bulk statements rather than ORM objects: an app can have thousands of findings.
+    """
+    stored = _stored_findings(session, app_name, scope)
+    by_key: dict[Key, list[dict[str, Any]]] = defaultdict(list)
     for row in stored:
-        by_key[(row.ecosystem, row.package)].append(row)
+        by_key[(row["ecosystem"], row["package"])].append(row)
     used: set[int] = set()
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    touched: list[int] = []
     for f in findings:
         ids = set(f.ids)
-        rows = [r for r in by_key[f.key] if r.id not in used and ids & set(r.ids)]
-        if rows:
-            # Two stored findings can merge when a new alias links their groups.
-            keep = min(rows, key=lambda r: r.first_seen)
-            used.update(r.id for r in rows)
-            for extra in rows:
-                if extra is not keep:
-                    session.delete(extra)
-            _apply(keep, f, now)
-            f.first_seen, f.new = keep.first_seen, False
-        else:
-            row = VulnFinding(app_name=app_name, ecosystem=f.ecosystem, package=f.package,
-                              first_seen=now)
-            _apply(row, f, now)
-            session.add(row)
+        rows = [r for r in by_key[f.key] if r["id"] not in used and ids.intersection(r["ids"])]
+        values = _values(f)
+        if not rows:
+            inserts.append({"app_name": app_name, "ecosystem": f.ecosystem,
+                            "package": f.package, "first_seen": now, "last_seen": now,
+                            **values})
             f.first_seen, f.new = now, True
-    for row in stored:
-        if row.id not in used:
-            session.delete(row)
-    session.flush()
+            continue
+        # Two stored findings can merge when a new alias links their groups.
+        keep = min(rows, key=lambda r: r["first_seen"])
+        used.update(r["id"] for r in rows)
+        f.first_seen, f.new = keep["first_seen"], False
+        if any(keep[k] != v for k, v in values.items()):
+            updates.append({"id": keep["id"], "last_seen": now, **values})
+        else:
+            touched.append(keep["id"])
+    kept = set(touched) | {u["id"] for u in updates}
+    gone = [r["id"] for r in stored if r["id"] not in kept]
+    for start in range(0, len(gone), CHUNK):
+        session.execute(delete(VulnFinding).where(VulnFinding.id.in_(gone[start : start + CHUNK])))
+    for start in range(0, len(touched), CHUNK):
+        session.execute(update(VulnFinding)
+                        .where(VulnFinding.id.in_(touched[start : start + CHUNK]))
+                        .values(last_seen=now))
+    if updates:
+        session.execute(update(VulnFinding), updates)
+    if inserts:
+        # Core executemany: the ORM bulk path costs more than the insert itself here.
+        session.connection().execute(insert(cast(Table, VulnFinding.__table__)), inserts)
 
 
 def _mark_ignored(session: Session, app_name: str, findings: Iterable[Finding],

@@ -50,6 +50,23 @@ class SemVer:
         return text + (f"+{self.build}" if self.build else "")
 
 
+SemVerKey = tuple[int, int, int, int, tuple[_PreId, ...]]
+
+
+def semver_key(text: str) -> SemVerKey | None:
+    """The order key of a SemVer 2.0 version (a plain tuple: fastest to compare); None if
+    ``text`` is not one. Equal keys mean equal versions, build metadata aside."""
+    m = _SEMVER.match(text.strip())
+    if m is None:
+        return None
+    pre = m.group("pre")
+    pre_key: tuple[_PreId, ...] = tuple(
+        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")
+    ) if pre else ()
+    return (int(m.group("major")), int(m.group("minor")), int(m.group("patch")),
+            0 if pre else 1, pre_key)
+
+
 def parse_semver(text: str) -> SemVer | None:
     """Parse ``text`` as SemVer 2.0 (a leading ``v`` allowed); None when it is not one."""
     m = _SEMVER.match(text.strip())

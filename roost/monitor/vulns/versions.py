@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from packaging.version import InvalidVersion, Version
 
 from roost.monitor.vulns.rubygems import parse_gem_version
-from roost.monitor.vulns.semver import parse_semver
+from roost.monitor.vulns.semver import semver_key
 
 PYPI = "PyPI"
 NPM = "npm"
@@ -54,7 +54,7 @@ def parse_version(ecosystem: str, text: str) -> Comparable | None:
     if ecosystem == PYPI:
         return _pypi(text)
     if ecosystem == NPM:
-        return parse_semver(text)
+        return semver_key(text)
     if ecosystem == RUBYGEMS:
         return parse_gem_version(text)
     return None
@@ -63,4 +63,4 @@ def parse_version(ecosystem: str, text: str) -> Comparable | None:
 @lru_cache(maxsize=262144)
 def parse_semver_range_version(text: str) -> Comparable | None:
     """Parse a version of an OSV ``SEMVER`` range (strictly SemVer 2.0)."""
-    return parse_semver(text)
+    return semver_key(text)

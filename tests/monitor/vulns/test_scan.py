@@ -220,3 +220,27 @@ def test_outputs(factory: sessionmaker[Session], tmp_path: Path) -> None:
         "artifactLocation": {"uri": "requirements.txt"}, "region": {"startLine": 1}}
     assert "3.2.4" in first["message"]["text"]
     assert run["tool"]["driver"]["rules"][0]["properties"]["security-severity"] == "9.8"
+
+
+def test_findings_merge_when_a_new_alias_links_them(factory: sessionmaker[Session],
+                                                    tmp_path: Path) -> None:
+    pysec = record("PYSEC-2024-1", "PyPI", "flask", [{"introduced": "0"}, {"fixed": "2.3.3"}])
+    ghsa = record("GHSA-flsk-0000-0001", "PyPI", "flask", [{"introduced": "0"}, {"fixed": "2.3.3"}])
+    import_path(factory, write_dir(tmp_path / "osv1", [pysec, ghsa]))
+    app = tmp_path / "api"
+    app.mkdir()
+    (app / "requirements.txt").write_text("Flask==2.3.2\n")
+    early = datetime(2024, 1, 1, tzinfo=UTC)
+    with transaction(factory) as session:
+        first = scan_app_directory(session, "api", app, now=early)
+    assert len(first.findings) == 2 and len(first.new) == 2
+    linked = record("GHSA-flsk-0000-0001", "PyPI", "flask",
+                    [{"introduced": "0"}, {"fixed": "2.3.3"}], aliases=("PYSEC-2024-1",),
+                    modified="2024-02-01T00:00:00Z")
+    result = import_path(factory, write_dir(tmp_path / "osv2", [linked]))
+    with transaction(factory) as session:
+        report = rescan_affected(session, result.changed_keys)["api"]
+        rows = session.scalars(select(VulnFinding)).all()
+    assert [f.ids for f in report.findings] == [["GHSA-flsk-0000-0001", "PYSEC-2024-1"]]
+    assert report.new == [] and report.findings[0].first_seen == early
+    assert len(rows) == 1 and rows[0].first_seen == early
