@@ -1,0 +1,147 @@
+"""Benchmark: advisory import, one app scan, and re-scan of 100 apps after 100 advisories change.
+
+Run: PYTHONPATH=. /work/main/.venv/bin/python bench/vulns.py [--records 50000]
+No external peer runs here; the issue's targets are printed beside our figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from roost.monitor.vulns import import_path, rescan_affected, scan_app_directory
+from roost.store.base import Base
+from roost.store.session import make_engine, make_sessionmaker, transaction
+
+ECOSYSTEMS = ("PyPI", "npm", "RubyGems")
+TARGET_SCAN = 0.2
+TARGET_RESCAN = 2.0
+
+
+def _version(rng: random.Random) -> str:
+    return f"{rng.randint(0, 9)}.{rng.randint(0, 20)}.{rng.randint(0, 30)}"
+
+
+def _record(rng: random.Random, n: int, eco: str, name: str, modified: str) -> dict[str, Any]:
+    low = (rng.randint(0, 9), rng.randint(0, 20), rng.randint(0, 30))
+    fixed = f"{low[0]}.{low[1]}.{low[2] + rng.randint(1, 10)}"
+    introduced = "0" if rng.random() < 0.4 else f"{low[0]}.{low[1]}.{low[2]}"
+    return {
+        "id": f"GHSA-bench-{n:06d}",
+        "modified": modified,
+        "aliases": [f"CVE-2024-{n // 2:05d}"],  # pairs of records share a CVE
+        "summary": f"generated flaw {n} in {name}",
+        "severity": [{"type": "CVSS_V3",
+                      "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:L/A:N"}],
+        "affected": [{"package": {"ecosystem": eco, "name": name},
+                      "ranges": [{"type": "ECOSYSTEM",
+                                  "events": [{"introduced": introduced}, {"fixed": fixed}]}]}],
+    }
+
+
+def _names(eco: str, count: int) -> list[str]:
+    return [f"{eco.lower()}-pkg-{i}" for i in range(count)]
+
+
+def build_database(tmp: Path, rng: random.Random, records: int, per_eco: int
+                   ) -> tuple[Path, list[tuple[str, str]]]:
+    """An OSV all.zip of ``records`` generated records and the (eco, name) of each."""
+    owners: list[tuple[str, str]] = []
+    path = tmp / "all.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for n in range(records):
+            eco = ECOSYSTEMS[n % 3]
+            name = f"{eco.lower()}-pkg-{rng.randrange(per_eco)}"
+            owners.append((eco, name))
+            rec = _record(rng, n, eco, name, "2024-01-01T00:00:00Z")
+            archive.writestr(f"{rec['id']}.json", json.dumps(rec))
+    return path, owners
+
+
+def build_app(root: Path, rng: random.Random, per_eco: int, packages: int) -> None:
+    """One app with ``packages`` dependencies over a package-lock, requirements and Gemfile."""
+    share = packages // 3
+    root.mkdir(parents=True, exist_ok=True)
+    npm = rng.sample(_names("npm", per_eco), share)
+    lock = {"name": "app", "lockfileVersion": 3, "packages": {"": {"name": "app"}}}
+    for name in npm:
+        lock["packages"][f"node_modules/{name}"] = {"version": _version(rng),
+                                                   "dev": rng.random() < 0.3}
+    (root / "package-lock.json").write_text(json.dumps(lock, indent=2))
+    pypi = rng.sample(_names("PyPI", per_eco), share)
+    (root / "requirements.txt").write_text("".join(f"{n}=={_version(rng)}\n" for n in pypi))
+    gems = rng.sample(_names("RubyGems", per_eco), packages - 2 * share)
+    specs = "".join(f"    {n} ({_version(rng)})\n" for n in sorted(gems))
+    (root / "Gemfile.lock").write_text(
+        f"GEM\n  remote: https://rubygems.org/\n  specs:\n{specs}\nPLATFORMS\n  ruby\n"
+    )
+
+
+def main() -> None:
+    """Run the benchmark and print each figure beside its target."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--packages", type=int, default=2_000)
+    parser.add_argument("--apps", type=int, default=100)
+    args = parser.parse_args()
+    rng = random.Random(7)
+    per_eco = 6_000
+    with tempfile.TemporaryDirectory(prefix="roost-bench-vulns-") as tmp_name:
+        tmp = Path(tmp_name)
+        engine = make_engine(f"sqlite:///{tmp / 'roost.db'}")
+        Base.metadata.create_all(engine)
+        factory = make_sessionmaker(engine)
+
+        db_zip, owners = build_database(tmp, rng, args.records, per_eco)
+        started = time.perf_counter()
+        result = import_path(factory, db_zip)
+        import_s = time.perf_counter() - started
+        print(f"import      {result.added:>7} OSV records (zip)     {import_s:7.2f} s")
+
+        app_dir = tmp / "app"
+        build_app(app_dir, rng, per_eco, args.packages)
+        timings = []
+        for attempt in range(3):
+            started = time.perf_counter()
+            with transaction(factory) as session:
+                report = scan_app_directory(session, f"app-{attempt}", app_dir)
+            timings.append(time.perf_counter() - started)
+        print(f"scan one app, {report.dependencies} packages, {len(report.findings)} findings: "
+              f"first {timings[0]:.3f} s, best {min(timings):.3f} s   target < {TARGET_SCAN} s")
+
+        for n in range(3, args.apps):
+            with transaction(factory) as session:
+                scan_app_directory(session, f"app-{n}", app_dir)
+        used = {(d.ecosystem, d.package) for d in report.findings}
+        candidates = [i for i, key in enumerate(owners) if key in used]
+        changed_ids = rng.sample(candidates, 100)
+        changes = tmp / "changes.zip"
+        with zipfile.ZipFile(changes, "w") as archive:
+            for i in changed_ids:
+                eco, name = owners[i]
+                rec = _record(rng, i, eco, name, "2024-06-01T00:00:00Z")
+                archive.writestr(f"{rec['id']}.json", json.dumps(rec))
+        started = time.perf_counter()
+        update = import_path(factory, changes)
+        update_s = time.perf_counter() - started
+        started = time.perf_counter()
+        with transaction(factory) as session:
+            reports = rescan_affected(session, update.changed_keys)
+        rescan_s = time.perf_counter() - started
+        print(f"import 100 changed advisories ({len(update.changed_keys)} packages) "
+              f"{update_s:.3f} s")
+        print(f"re-scan {len(reports)} apps after 100 advisories changed: {rescan_s:.3f} s"
+              f"   target < {TARGET_RESCAN} s")
+        new = sum(len(r.new) for r in reports.values())
+        print(f"  ({new} new findings across those apps)")
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
