@@ -27,6 +27,7 @@ class DefaultGroup(TyperGroup):
         ]
 
 
-def group(help_text: str, **kwargs: Any) -> typer.Typer:
-    """A Typer group with a default ``list`` command."""
-    return typer.Typer(help=help_text, cls=DefaultGroup, **kwargs)
+def group(help_text: str, default: str = "list", **kwargs: Any) -> typer.Typer:
+    """A Typer group whose bare form runs its ``default`` command."""
+    cls = type(f"DefaultGroup_{default}", (DefaultGroup,), {"default_command": default})
+    return typer.Typer(help=help_text, cls=cls, **kwargs)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from roost.cli import apps, config, deploy, maintainers, perf, system
+from roost.cli import apps, config, deploy, maintainers, perf, system, vulns
 from roost.cli.client import CliError
 from roost.cli.output import fail
 
@@ -29,6 +29,7 @@ cli.command("rollback")(deploy.rollback)
 cli.command("perf")(perf.perf)
 cli.add_typer(deploy.releases_app, name="releases")
 cli.add_typer(deploy.buildpacks_app, name="buildpacks")
+cli.add_typer(vulns.app, name="vulns")
 
 # Later command groups register here: (typer app or function, name).
 EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []

@@ -1,0 +1,87 @@
+"""`roost vulns` against a real `roost up`: import, scan after build, re-scan, ignore."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.e2e.conftest import Server
+from tests.e2e.test_foundation import ok
+from tests.wheelhouse import EXAMPLES
+
+
+def advisory(osv_id: str, package: str, fixed: str, aliases: list[str],
+             severity: str = "HIGH") -> dict[str, object]:
+    return {"id": osv_id, "modified": "2026-11-01T00:00:00Z", "aliases": aliases,
+            "summary": f"flaw in {package}", "database_specific": {"severity": severity},
+            "affected": [{"package": {"ecosystem": "PyPI", "name": package},
+                          "ranges": [{"type": "ECOSYSTEM",
+                                      "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
+
+
+def write(dir_: Path, record: dict[str, object]) -> None:
+    dir_.mkdir(parents=True, exist_ok=True)
+    (dir_ / f"{record['id']}.json").write_text(json.dumps(record))
+
+
+def test_scan_import_build_hook_rescan_ignore(server: Server, wheelhouse: dict[str, str],
+                                              tmp_path: Path) -> None:
+    empty = server.roost("vulns", "scan", str(EXAMPLES / "python-app"))
+    assert empty.returncode == 2 and "empty" in empty.stderr.lower()
+
+    db = tmp_path / "osv"
+    write(db, advisory("GHSA-aaaa-bbbb-cccc", "gunicorn", "99.0", ["CVE-2026-0001"]))
+    write(db, advisory("PYSEC-2026-1", "gunicorn", "99.0", ["CVE-2026-0001"]))
+    assert "Imported 2 new" in ok(server, "vulns", "db", "import", str(db))
+    stats = json.loads(ok(server, "vulns", "db", "--json"))
+    assert stats["per_ecosystem"] == {"PyPI": 2}
+
+    local = server.roost("vulns", "scan", str(EXAMPLES / "python-app"), "--json")
+    assert local.returncode == 1, local.stderr
+    findings = json.loads(local.stdout)["findings"]
+    assert len(findings) == 1 and set(findings[0]["ids"]) >= {"GHSA-aaaa-bbbb-cccc",
+                                                              "PYSEC-2026-1", "CVE-2026-0001"}
+    assert findings[0]["fixed"] == "99.0"
+    sarif = server.roost("vulns", "scan", str(EXAMPLES / "python-app"), "--format", "sarif")
+    assert sarif.returncode == 1 and json.loads(sarif.stdout)["version"] == "2.1.0"
+
+    ok(server, "apps", "create", "py")
+    ok(server, "config", "set", "py", *(f"{k}={v}" for k, v in wheelhouse.items()))
+    deployed = server.roost("deploy", "py", str(EXAMPLES / "python-app"), timeout=300)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "new vulnerable dependencies" in deployed.stdout
+    shown = server.roost("vulns", "py", "--json")
+    assert shown.returncode == 1 and json.loads(shown.stdout)["findings"][0]["package"] == "gunicorn"
+
+    # A database update that concerns the deployed app re-scans it without a deploy.
+    more = tmp_path / "osv2"
+    write(more, advisory("GHSA-dddd-eeee-ffff", "gunicorn", "98.0", [], "CRITICAL"))
+    out = ok(server, "vulns", "db", "import", str(more))
+    assert "py: 1 new findings" in out
+    assert len(json.loads(server.roost("vulns", "py", "--json").stdout)["findings"]) == 2
+
+    ok(server, "vulns", "ignore", "py", "CVE-2026-0001", "--reason", "not reachable",
+       "--until", "2099-01-01")
+    ok(server, "vulns", "ignore", "py", "GHSA-dddd-eeee-ffff", "--reason", "patched in proxy")
+    clean = server.roost("vulns", "py")
+    assert clean.returncode == 0, clean.stdout
+    past = server.roost("vulns", "ignore", "py", "GHSA-dddd-eeee-ffff", "--reason", "x",
+                        "--until", "2000-01-01")
+    assert past.returncode != 0 and "past" in past.stderr
+
+
+def test_bad_input(server: Server, tmp_path: Path) -> None:
+    broken = tmp_path / "osv"
+    broken.mkdir()
+    (broken / "bad.json").write_text("{not json")
+    result = server.roost("vulns", "db", "import", str(broken))
+    assert result.returncode != 0 and "bad.json" in result.stderr
+    assert json.loads(ok(server, "vulns", "db", "--json"))["total"] == 0
+    lock = tmp_path / "package-lock.json"
+    lock.write_text('{"lockfileVersion": 3, "packages": ')
+    write(tmp_path / "db2", advisory("GHSA-x", "django", "4.0", []))
+    ok(server, "vulns", "db", "import", str(tmp_path / "db2"))
+    scan = server.roost("vulns", "scan", str(lock))
+    assert scan.returncode == 2 and "package-lock.json" in scan.stderr
+    missing = server.roost("vulns", "nope")
+    assert missing.returncode == 2 and "no app named" in missing.stderr
