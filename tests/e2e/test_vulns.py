@@ -51,7 +51,8 @@ def test_scan_import_build_hook_rescan_ignore(server: Server, wheelhouse: dict[s
     assert deployed.returncode == 0, deployed.stderr
     assert "new vulnerable dependencies" in deployed.stdout
     shown = server.roost("vulns", "py", "--json")
-    assert shown.returncode == 1 and json.loads(shown.stdout)["findings"][0]["package"] == "gunicorn"
+    assert shown.returncode == 1
+    assert json.loads(shown.stdout)["findings"][0]["package"] == "gunicorn"
 
     # A database update that concerns the deployed app re-scans it without a deploy.
     more = tmp_path / "osv2"
