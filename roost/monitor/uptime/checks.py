@@ -35,8 +35,12 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     if isinstance(exc, httpx.ConnectError):
-        text = str(exc) or type(exc).__name__
-        return "connection refused" if "refused" in text.lower() else f"connect: {text}"[:200]
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, ConnectionRefusedError) or "refused" in str(cause).lower():
+                return "connection refused"
+            cause = cause.__cause__ or cause.__context__
+        return f"connect: {exc or type(exc).__name__}"[:200]
     if isinstance(exc, ssl.SSLError):
         return f"TLS: {exc.reason or exc}"[:200]
     return f"{type(exc).__name__}: {exc}"[:200]

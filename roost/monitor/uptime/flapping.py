@@ -15,21 +15,24 @@ from sqlalchemy.orm import Session
 from roost.store.models.uptime import FlapEpisode, Monitor
 
 WINDOW = 21
-MIN_CHECKS = 8
+MIN_CHECKS = 2
 HIGH = 30.0
 LOW = 15.0
 
 
 def change_percent(history: str) -> float:
-    """Weighted percentage of state changes in ``history`` (a string of u/d outcomes)."""
-    n = len(history)
-    if n < 2:
-        return 0.0
+    """Weighted percentage of state changes in ``history`` (a string of u/d outcomes).
+
+    The share is always of the full window's transitions, so a short history (a new
+    monitor, one outage and its recovery) does not look like flapping.
+    """
+    history = history[-WINDOW:]
+    skipped = WINDOW - len(history)
     total = 0.0
-    for i in range(1, n):
+    for i in range(1, len(history)):
         if history[i] != history[i - 1]:
-            total += 0.8 + 0.4 * (i - 1) / max(n - 2, 1)
-    return 100.0 * total / (n - 1)
+            total += 0.8 + 0.4 * (skipped + i - 1) / (WINDOW - 2)
+    return 100.0 * total / (WINDOW - 1)
 
 
 def evaluate(session: Session, m: Monitor, now: datetime) -> None:
