@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,6 +107,7 @@ def claim(
         ids = list(session.scalars(pick))
         if not ids:
             return []
+        ids += _merge_partners(session, ids, free)
         # The WHERE repeats the lease test, so of two racing workers only one wins a row.
         session.execute(
             update(OutboxMessage)
@@ -126,6 +127,24 @@ def claim(
                     r.body, r.merge_part, r.attempts, token)
             for r in rows
         ]
+
+
+def _merge_partners(session: Session, ids: list[int], free: ColumnElement[bool]) -> list[int]:
+    """Open mergeable rows to the same addresses as the picked ones, due or not yet."""
+    targets = session.execute(
+        select(OutboxMessage.channel, OutboxMessage.address).distinct()
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.merge_part.is_not(None))
+    ).all()
+    extra: list[int] = []
+    for channel, address in targets:
+        extra += session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.channel == channel, OutboxMessage.address == address,
+                OutboxMessage.merge_part.is_not(None), OutboxMessage.status.in_(OPEN), free,
+                OutboxMessage.id.not_in(ids),
+            )
+        )
+    return extra
 
 
 def _finish(factory: sessionmaker[Session], ids: list[int], token: str, **values: object) -> int:

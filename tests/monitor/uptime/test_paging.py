@@ -187,7 +187,9 @@ def test_simultaneous_outages_merge_into_one_message(
         blog.stop()
         wait_for(lambda: receiver.to(a.phone), timeout=TIMEOUT)
         wait_checks(factory, m1, 5)
-        [body] = receiver.to(a.phone)
+        bodies = receiver.to(a.phone)
+        assert len(bodies) == 1, bodies
+        body = bodies[0]
         assert "DOWN shop" in body and "DOWN blog" in body
     finally:
         shop.stop()
