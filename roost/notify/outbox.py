@@ -82,9 +82,9 @@ def enqueue(
         return 0
     dialect = session.get_bind().dialect.name
     ins = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = ins(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedup"])
-    result = session.execute(stmt)
-    return max(int(getattr(result, "rowcount", 0) or 0), 0)
+    stmt = (ins(OutboxMessage).values(rows).on_conflict_do_nothing(index_elements=["dedup"])
+            .returning(OutboxMessage.id))
+    return len(session.execute(stmt).all())
 
 
 def claim(
