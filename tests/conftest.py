@@ -74,8 +74,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
     """An engine on a fresh database with every table created from the models."""
-    from roost.store.base import Base
     from roost.store import models  # noqa: F401  (registers every model)
+    from roost.store.base import Base
 
     eng = make_engine(db_url)
     Base.metadata.create_all(eng)

@@ -19,7 +19,6 @@ from roost.monitor.uptime.specs import (
     ReportIn,
     ReportOut,
 )
-from roost.store.session import transaction
 
 
 class LocalBackend:
@@ -32,12 +31,10 @@ class LocalBackend:
         self.factory, self.name, self.cfg = factory, name, cfg or engine.EngineConfig()
 
     def _claim(self) -> Claim:
-        with transaction(self.factory) as session:
-            return engine.claim_checks(session, self.name, cfg=self.cfg)
+        return engine.claim(self.factory, self.name, self.cfg)
 
     def _report(self, results: list[ProbeResult]) -> list[MonitorSpec]:
-        with transaction(self.factory) as session:
-            return engine.report_results(session, self.name, results, cfg=self.cfg)
+        return engine.report(self.factory, self.name, results, self.cfg)
 
     async def claim(self) -> Claim:
         """This probe's share."""

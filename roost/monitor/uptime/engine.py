@@ -15,17 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import InvalidInput
 from roost.monitor.uptime import flapping, stats
 from roost.monitor.uptime.specs import Claim, MonitorSpec, ProbeResult
 from roost.store.base import utcnow
 from roost.store.models.uptime import CheckResult, Incident, Monitor, Probe
+from roost.store.session import transaction
 
 # One process digests one batch at a time: SQLite has no row locks, and a probe's report
 # and the verifying probe's answer may arrive together.
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -49,12 +52,10 @@ def touch_probe(session: Session, name: str, now: datetime) -> None:
     """Record that ``name`` is alive."""
     if not name or len(name) > 100:
         raise InvalidInput("a probe needs a name of 1 to 100 characters")
-    probe = session.get(Probe, name)
-    if probe is None:
-        session.add(Probe(name=name, last_seen=now, registered_at=now))
-    else:
-        probe.last_seen = now
-    session.flush()
+    ins = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = ins(Probe).values(name=name, last_seen=now, registered_at=now)
+    session.execute(stmt.on_conflict_do_update(index_elements=["name"],
+                                               set_={"last_seen": now}))
 
 
 def live_probes(session: Session, now: datetime, cfg: EngineConfig) -> list[str]:
@@ -122,6 +123,20 @@ def report_results(
             select(Monitor).where(Monitor.verify_probe == probe_name, Monitor.paused.is_(False))
         ).all()
         return _specs(list(pending))
+
+
+def claim(factory: sessionmaker[Session], probe_name: str,
+          cfg: EngineConfig | None = None) -> Claim:
+    """:func:`claim_checks` in its own transaction (what the probe endpoint calls)."""
+    with _LOCK, transaction(factory) as session:
+        return claim_checks(session, probe_name, cfg=cfg)
+
+
+def report(factory: sessionmaker[Session], probe_name: str, results: list[ProbeResult],
+           cfg: EngineConfig | None = None) -> list[MonitorSpec]:
+    """:func:`report_results` in its own transaction, committed before another runs."""
+    with _LOCK, transaction(factory) as session:
+        return report_results(session, probe_name, results, cfg=cfg)
 
 
 def _open_incident(session: Session, monitor_id: int) -> Incident | None:

@@ -13,7 +13,12 @@ from roost.store.models.notify import OutboxMessage
 from roost.store.session import transaction
 from tests.conftest import wait_for
 from tests.monitor.uptime.conftest import (
-    TIMEOUT, People, Running, add_monitor, person, wait_checks,
+    TIMEOUT,
+    People,
+    Running,
+    add_monitor,
+    person,
+    wait_checks,
 )
 from tests.monitor.uptime.target import Target
 from tests.notify.receivers import Receiver

@@ -18,7 +18,13 @@ from roost.monitor.uptime.specs import CLAIM_PATH, RESULTS_PATH, Claim, ReportIn
 from roost.store.session import transaction
 from tests.conftest import free_port, wait_for
 from tests.monitor.uptime.conftest import (
-    FAST, TIMEOUT, People, Running, add_monitor, person, wait_checks,
+    FAST,
+    TIMEOUT,
+    People,
+    Running,
+    add_monitor,
+    person,
+    wait_checks,
 )
 from tests.monitor.uptime.target import Target
 from tests.notify.receivers import Receiver
@@ -31,17 +37,14 @@ def probe_api(factory: sessionmaker[Session]) -> FastAPI:
 
     @app.post(CLAIM_PATH)
     def claim(name: str) -> Claim:
-        with transaction(factory) as s:
-            return engine.claim_checks(s, name, cfg=cfg)
+        return engine.claim(factory, name, cfg)
 
     @app.post(RESULTS_PATH)
     async def results(name: str, request: Request) -> ReportOut:
         body = ReportIn.model_validate_json(await request.body())
 
-        def work() -> ReportOut:
-            with transaction(factory) as s:
-                return ReportOut(verify=engine.report_results(s, name, body.results, cfg=cfg))
-        return await asyncio.to_thread(work)
+        verify = await asyncio.to_thread(engine.report, factory, name, body.results, cfg)
+        return ReportOut(verify=verify)
 
     return app
 
