@@ -15,7 +15,6 @@ import json
 import os
 import resource
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -182,7 +181,8 @@ def main() -> None:
         for proc in (server, detect):
             proc.kill()
         receiver.stop()
-    covered = _covered(db_url, stats["window_start"], stats["window_end"])
+    # One interval plus the 2 s lag allowance: a check due at the window's edge counts.
+    covered = _covered(db_url, stats["window_start"], stats["window_start"] + INTERVAL + 2)
     rate = stats["checks"] / stats["wall"]
     cpu = 100 * stats["cpu_s"] / stats["wall"]
     print(f"achieved        {rate:8.1f} checks/s ({stats['checks']} in {stats['wall']:.1f} s; "
@@ -202,7 +202,6 @@ def main() -> None:
           "Gatus runs 3 checks at once by default; hosted monitors check every 1-5 min.")
     print(f"ratio           {args.monitors / 700:.0f}x the monitor count at which Uptime "
           f"Kuma's UI is reported to take 45 s per action")
-    _ = statistics  # percentiles above are exact order statistics
 
 
 if __name__ == "__main__":
