@@ -96,7 +96,9 @@ def test_failure_seen_from_one_probe_pages_nobody(
     for mid in ids:
         wait_checks(factory, mid, 6)
     notes = [i.note for i in _incidents(factory, include_unconfirmed=True)]
-    assert notes and all("seen down from far only; local saw it up" in n for n in notes)
+    assert any("seen down from far only; local saw it up" in n for n in notes)
+    # Under load a share may move between probes mid-outage; that too is no outage.
+    assert all("saw it up" in n or "before a second probe confirmed" in n for n in notes), notes
     assert _incidents(factory) == []
     assert receiver.attempts == []
 
