@@ -199,3 +199,11 @@ def test_simultaneous_outages_merge_into_one_message(
     finally:
         shop.stop()
         blog.stop()
+
+
+def test_heartbeat_url_is_pinged(
+    target: Target, run_service: Callable[..., Running],
+) -> None:
+    running = run_service(People(), heartbeat_url=target.url, heartbeat_s=0.1)
+    wait_for(lambda: target.requests >= 3, timeout=10)
+    assert running.service is not None and running.service.last_heartbeat_ok is not None
