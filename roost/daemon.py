@@ -25,6 +25,7 @@ log = logging.getLogger("roost")
 Starter = Callable[[Context], Awaitable[Callable[[], Awaitable[None]]]]
 STARTERS: list[tuple[str, Starter]] = [
     ("perf monitor", services.start_perf),
+    ("uptime monitor and notifier", services.start_uptime),
 ]
 
 

@@ -14,12 +14,15 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 
 from roost.context import Context
-from roost.core import telemetry
+from roost.core import recipients, telemetry
 from roost.core.deploys import DeployStage
 from roost.monitor.perf.flush import Finding
 from roost.monitor.perf.receiver import build_router
 from roost.monitor.perf.regress import record_deploy
 from roost.monitor.perf.service import PerfService
+from roost.monitor.uptime import service as uptime_service
+from roost.monitor.uptime.service import UptimeConfig
+from roost.notify.recipients import Recipient
 
 log = logging.getLogger("roost.services")
 Stopper = Callable[[], Awaitable[None]]
@@ -67,3 +70,27 @@ async def start_perf(ctx: Context) -> Stopper:
         await asyncio.to_thread(svc.stop)
 
     return stop
+
+
+def recipients_for(ctx: Context) -> Callable[[str], list[Recipient]]:
+    """The maintainers of an app, read from the store on each call."""
+    def lookup(app_name: str) -> list[Recipient]:
+        with ctx.sessions.begin() as session:
+            return recipients.for_app(session, app_name)
+
+    return lookup
+
+
+def oncall(ctx: Context) -> Callable[[], list[Recipient]]:
+    """The platform's on-call contacts from ROOST_ONCALL."""
+    people = recipients.parse_oncall(list(ctx.settings.oncall))
+    return lambda: list(people)
+
+
+async def start_uptime(ctx: Context) -> Stopper:
+    """Start the uptime probe, paging, the outbox worker and the heartbeat."""
+    s = ctx.settings
+    config = UptimeConfig(sms_url=s.sms_url, smtp_url=s.smtp_url, heartbeat_url=s.heartbeat_url)
+    service = await uptime_service.start(ctx.sessions, recipients_for(ctx), oncall(ctx), config)
+    ctx.services["uptime"] = service
+    return service.stop

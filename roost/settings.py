@@ -70,6 +70,25 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
+    @field_validator("oncall")
+    @classmethod
+    def _check_oncall(cls, value: list[str]) -> list[str]:
+        from roost.core.recipients import parse_oncall
+        from roost.errors import InvalidInput
+
+        try:
+            parse_oncall(value)
+        except InvalidInput as exc:
+            raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("sms_url")
+    @classmethod
+    def _check_sms(cls, value: str) -> str:
+        if value and not value.startswith("twilio://"):
+            raise ValueError("only twilio://SID:TOKEN@+FROMNUMBER is supported for SMS")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:

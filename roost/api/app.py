@@ -9,7 +9,16 @@ from fastapi import APIRouter, FastAPI
 from roost import __version__
 from roost.api import errors
 from roost.api.dashboard import app_views, views
-from roost.api.routers import apps, config, deploys, health, perf, releases, vulns
+from roost.api.routers import (
+    apps,
+    config,
+    deploys,
+    health,
+    perf,
+    releases,
+    uptime,
+    vulns,
+)
 from roost.context import Context
 
 
@@ -29,7 +38,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (health, apps, config, deploys, releases, perf, vulns):
+    for module in (health, apps, config, deploys, releases, perf, vulns, uptime):
         app.include_router(module.router, prefix="/api/v1")
     for make in _service_routers():
         router, prefix = make(ctx)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from roost.cli import apps, config, deploy, maintainers, perf, system, vulns
+from roost.cli import apps, config, deploy, maintainers, monitors, perf, system, vulns
 from roost.cli.client import CliError
 from roost.cli.output import fail
 
@@ -30,6 +30,11 @@ cli.command("perf")(perf.perf)
 cli.add_typer(deploy.releases_app, name="releases")
 cli.add_typer(deploy.buildpacks_app, name="buildpacks")
 cli.add_typer(vulns.app, name="vulns")
+cli.add_typer(monitors.monitors_app, name="monitors")
+cli.add_typer(monitors.incidents_app, name="incidents")
+cli.add_typer(monitors.maintenance_app, name="maintenance")
+cli.add_typer(monitors.notify_app, name="notify")
+cli.command("probe")(monitors.probe)
 
 # Later command groups register here: (typer app or function, name).
 EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []

@@ -15,7 +15,8 @@ from roost.settings import Settings
 
 
 def _app(tmp: Path):  # type: ignore[no-untyped-def]
-    ctx = open_platform(Settings(home=tmp, database_url=f"sqlite:///{tmp / 'fuzz.db'}"))
+    ctx = open_platform(Settings(home=tmp, database_url=f"sqlite:///{tmp / 'fuzz.db'}",
+                                 advisory_sources=[]))
     ensure_local_credentials(ctx)
     with ctx.sessions.begin() as s:
         from roost.core import apps

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.conftest import wait_for
 from tests.e2e.conftest import Server
 from tests.e2e.test_foundation import ok
+from tests.notify.receivers import Receiver
 from tests.wheelhouse import EXAMPLES
 
 
@@ -26,6 +28,15 @@ def write(dir_: Path, record: dict[str, object]) -> None:
 
 def test_scan_import_build_hook_rescan_ignore(server: Server, wheelhouse: dict[str, str],
                                               tmp_path: Path) -> None:
+    receiver = Receiver().start()
+    try:
+        run_flow(server, wheelhouse, tmp_path, receiver)
+    finally:
+        receiver.stop()
+
+
+def run_flow(server: Server, wheelhouse: dict[str, str], tmp_path: Path,
+             receiver: Receiver) -> None:
     empty = server.roost("vulns", "scan", str(EXAMPLES / "python-app"))
     assert empty.returncode == 2 and "empty" in empty.stderr.lower()
 
@@ -46,6 +57,8 @@ def test_scan_import_build_hook_rescan_ignore(server: Server, wheelhouse: dict[s
     assert sarif.returncode == 1 and json.loads(sarif.stdout)["version"] == "2.1.0"
 
     ok(server, "apps", "create", "py")
+    ok(server, "maintainers", "add", "py", "--name", "Ada", "--email", "ada@example.com",
+       "--notify", receiver.json_url("ada"))
     ok(server, "config", "set", "py", *(f"{k}={v}" for k, v in wheelhouse.items()))
     deployed = server.roost("deploy", "py", str(EXAMPLES / "python-app"), timeout=300)
     assert deployed.returncode == 0, deployed.stderr
@@ -53,6 +66,8 @@ def test_scan_import_build_hook_rescan_ignore(server: Server, wheelhouse: dict[s
     shown = server.roost("vulns", "py", "--json")
     assert shown.returncode == 1
     assert json.loads(shown.stdout)["findings"][0]["package"] == "gunicorn"
+    wait_for(lambda: any("gunicorn" in json.dumps(p) for p in receiver.json_posts), timeout=30)
+    assert sum("CVE-2026-0001" in json.dumps(p) for p in receiver.json_posts) == 1
 
     # A database update that concerns the deployed app re-scans it without a deploy.
     more = tmp_path / "osv2"
@@ -60,6 +75,8 @@ def test_scan_import_build_hook_rescan_ignore(server: Server, wheelhouse: dict[s
     out = ok(server, "vulns", "db", "import", str(more))
     assert "py: 1 new findings" in out
     assert len(json.loads(server.roost("vulns", "py", "--json").stdout)["findings"]) == 2
+    wait_for(lambda: any("GHSA-dddd-eeee-ffff" in json.dumps(p) for p in receiver.json_posts),
+             timeout=30)
 
     ok(server, "vulns", "ignore", "py", "CVE-2026-0001", "--reason", "not reachable",
        "--until", "2099-01-01")

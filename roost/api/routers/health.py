@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter
@@ -9,6 +10,7 @@ from sqlalchemy import text
 
 from roost import __version__
 from roost.api.deps import ContextDep
+from roost.monitor.uptime.service import liveness as uptime_liveness
 
 router = APIRouter(tags=["health"])
 
@@ -24,8 +26,7 @@ def health(ctx: ContextDep) -> dict[str, Any]:
         db_ok = False
     body: dict[str, Any] = {"status": "ok" if db_ok else "degraded", "version": __version__,
                             "store": "ok" if db_ok else "unreachable"}
-    for name, service in ctx.services.items():
-        liveness = getattr(service, "liveness", None)
-        if callable(liveness):
-            body[name] = liveness()
+    if db_ok:
+        with ctx.sessions() as session:
+            body["uptime"] = asdict(uptime_liveness(session))
     return body
