@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from roost import __version__
 from roost.api import errors
-from roost.api.dashboard import app_views, views
+from roost.api.dashboard import app_views, uptime_views, views
 from roost.api.routers import (
     apps,
     config,
@@ -45,4 +45,5 @@ def create_app(ctx: Context) -> FastAPI:
         app.include_router(router, prefix=prefix)
     app.include_router(views.router)
     app.include_router(app_views.router)
+    app.include_router(uptime_views.router)
     return app

@@ -86,7 +86,7 @@ def monitors_info(monitor_id: int = typer.Argument(..., metavar="ID"),
     ok(f"[bold]#{m['id']} {m['target']}[/bold] ({m['app_name']}, {m['kind']}, "
        f"every {m['interval_s']:.0f}s)")
     ok(f"  state:  {'paused' if m['paused'] else m['state']} since {m['state_since']}")
-    ok("  uptime: " + "  ".join(f"{k} {'-' if v is None else f'{v * 100:.3f}%'}"
+    ok("  uptime: " + "  ".join(f"{k} {'-' if v is None else f'{v:.3f}%'}"
                                 for k, v in data["uptime"].items()))
     if data["open_incident"]:
         inc = data["open_incident"]

@@ -65,6 +65,14 @@ def test_outage_pages_once_and_recovers(paging_server: Server, receiver: Receive
         target.start()
         wait_for(lambda: len(receiver.to(PHONE)) == 2, timeout=10 * 2 + 15, interval=0.5)
         assert json.loads(ok(srv, "incidents", "shop", "--open", "--json")) == []
+        status = httpx.get(srv.url + "/status/shop")
+        assert status.status_code == 200 and "90 days" in status.text
+        assert status.text.count('class="bar ') == 90
+        browser = httpx.Client(base_url=srv.url)
+        browser.post("/login", data={"token": json.loads(
+            (srv.home / "credentials.json").read_text())["token"]})
+        home = browser.get("/").text
+        assert "Monitors" in home and target.url in home
         health = httpx.get(srv.url + "/api/v1/health").json()
         assert health["uptime"]["monitors"] == 1 and health["uptime"]["last_check_age_s"] < 30
     finally:
