@@ -110,3 +110,13 @@ def test_monitor_commands_and_refusals(paging_server: Server) -> None:
     ok(srv, "maintenance", "remove", window)
     ok(srv, "monitors", "remove", monitor_id)
     assert json.loads(ok(srv, "monitors", "--json")) == []
+
+
+def test_without_providers_messages_go_to_console(server: Server) -> None:
+    ok(server, "apps", "create", "solo")
+    ok(server, "maintainers", "add", "solo", "--name", "Ada", "--phone", PHONE,
+       "--email", "ada@example.com")
+    out = ok(server, "notify", "test", "solo")
+    assert "console" in out
+    wait_for(lambda: f"sms to {PHONE}" in server.log.read_text(), timeout=10)
+    assert "email to ada@example.com" in server.log.read_text()

@@ -37,14 +37,17 @@ class Deliverer:
         self._own_client = client is None
         self.client = client or httpx.AsyncClient(timeout=timeout)
         self.channels: dict[str, Channel] = {"apprise": AppriseChannel()}
-        if sms_url:
-            self.channels["sms"] = sms_channel(sms_url, self.client)
-        if smtp_url:
-            self.channels["email"] = SmtpChannel(smtp_url, timeout=timeout)
+        from roost.notify.channels.console import ConsoleChannel
+
+        self.channels["sms"] = sms_channel(sms_url, self.client) if sms_url \
+            else ConsoleChannel("sms")
+        self.channels["email"] = SmtpChannel(smtp_url, timeout=timeout) if smtp_url \
+            else ConsoleChannel("email")
 
     def configured(self, channel: str) -> bool:
-        """Whether ``channel`` can be used on this platform."""
-        return channel in self.channels
+        """Whether ``channel`` reaches a real provider (not the console stand-in)."""
+        impl = self.channels.get(channel)
+        return impl is not None and impl.identifier != "console"
 
     async def send(self, channel: str, address: str, subject: str, body: str) -> str:
         """Send over ``channel``; a channel the platform lacks is a permanent failure."""
