@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from roost.context import Context
@@ -59,3 +59,5 @@ def get_actor(request: Request, ctx: Annotated[Context, Depends(get_context)]) -
 SessionDep = Annotated[Session, Depends(get_session)]
 ActorDep = Annotated[str, Depends(get_actor)]
 ContextDep = Annotated[Context, Depends(get_context)]
+# Ids in paths: positive and within a 32-bit column, so no store overflows on odd input.
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]

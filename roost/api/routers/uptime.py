@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.api.deps import ActorDep, ContextDep, IdPath, SessionDep
 from roost.core import apps, audit
 from roost.monitor.uptime import engine, incidents, monitors
 from roost.monitor.uptime.specs import (
@@ -38,16 +38,16 @@ class MonitorIn(BaseModel):
     method: str = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
     expected_status: str | None = Field(default=None, max_length=200, examples=["200-299,304"])
-    max_response_ms: int | None = None
+    max_response_ms: int | None = Field(default=None, ge=1, le=600_000)
     body_contains: str | None = Field(default=None, max_length=1000)
     body_regex: str | None = Field(default=None, max_length=1000)
     follow_redirects: bool = True
     verify_tls: bool = True
-    warn_days: int = 14
-    interval: float = 30.0
-    timeout: float | None = None
-    confirm: int = 2
-    recover: int = 2
+    warn_days: int = Field(default=14, ge=1, le=365)
+    interval: float = Field(default=30.0, ge=1, le=86_400, description="seconds, at least 10")
+    timeout: float | None = Field(default=None, gt=0, le=300)
+    confirm: int = Field(default=2, ge=1, le=100)
+    recover: int = Field(default=2, ge=1, le=100)
 
 
 class MaintenanceIn(BaseModel):
@@ -56,7 +56,7 @@ class MaintenanceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     start: datetime | None = None
     end: datetime | None = None
-    duration_s: float | None = None
+    duration_s: float | None = Field(default=None, gt=0, le=31 * 86_400)
     reason: str = Field(default="", max_length=300)
 
 
@@ -94,13 +94,13 @@ def add_monitor(app: str, body: MonitorIn, session: SessionDep, actor: ActorDep
 
 
 @router.get("/monitors/{monitor_id}")
-def monitor_info(monitor_id: int, session: SessionDep, _: ActorDep) -> MonitorInfo:
+def monitor_info(monitor_id: IdPath, session: SessionDep, _: ActorDep) -> MonitorInfo:
     """State, uptime over 24 h / 7 d / 30 d / 90 d, last checks, open incident."""
     return monitors.info(session, monitor_id)
 
 
 @router.post("/monitors/{monitor_id}/pause")
-def pause(monitor_id: int, session: SessionDep, actor: ActorDep) -> MonitorView:
+def pause(monitor_id: IdPath, session: SessionDep, actor: ActorDep) -> MonitorView:
     """Stop checking a monitor."""
     done = monitors.pause(session, monitor_id)
     audit.record(session, actor, "monitors.pause", f"paused monitor #{monitor_id}",
@@ -109,7 +109,7 @@ def pause(monitor_id: int, session: SessionDep, actor: ActorDep) -> MonitorView:
 
 
 @router.post("/monitors/{monitor_id}/resume")
-def resume(monitor_id: int, session: SessionDep, actor: ActorDep) -> MonitorView:
+def resume(monitor_id: IdPath, session: SessionDep, actor: ActorDep) -> MonitorView:
     """Check a paused monitor again."""
     done = monitors.resume(session, monitor_id)
     audit.record(session, actor, "monitors.resume", f"resumed monitor #{monitor_id}",
@@ -118,7 +118,7 @@ def resume(monitor_id: int, session: SessionDep, actor: ActorDep) -> MonitorView
 
 
 @router.delete("/monitors/{monitor_id}")
-def remove(monitor_id: int, session: SessionDep, actor: ActorDep) -> MonitorView:
+def remove(monitor_id: IdPath, session: SessionDep, actor: ActorDep) -> MonitorView:
     """Delete a monitor with its history."""
     done = monitors.remove(session, monitor_id)
     audit.record(session, actor, "monitors.remove", f"removed monitor #{monitor_id}",
@@ -136,7 +136,7 @@ def list_incidents(session: SessionDep, _: ActorDep, app: str | None = None,
 
 
 @router.post("/incidents/{incident_id}/ack")
-def ack(incident_id: int, session: SessionDep, actor: ActorDep) -> IncidentView:
+def ack(incident_id: IdPath, session: SessionDep, actor: ActorDep) -> IncidentView:
     """Acknowledge an incident: reminders and escalation stop."""
     done = incidents.ack(session, incident_id, actor)
     audit.record(session, actor, "incidents.ack", f"acknowledged incident #{incident_id}",
@@ -163,7 +163,7 @@ def add_maintenance(app: str, body: MaintenanceIn, session: SessionDep, actor: A
 
 
 @router.delete("/maintenance/{window_id}")
-def remove_maintenance(window_id: int, session: SessionDep, actor: ActorDep
+def remove_maintenance(window_id: IdPath, session: SessionDep, actor: ActorDep
                        ) -> MaintenanceView:
     """End a maintenance window early."""
     done = incidents.remove_maintenance(session, window_id)
