@@ -33,7 +33,7 @@ lint: install-dev
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
 test: install-dev postgres lint
-	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q
+	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2
 
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock

@@ -87,10 +87,19 @@ def test_bad_sms_url_refused(url: str) -> None:
         Deliverer(url)
 
 
-def test_missing_channel_is_permanent() -> None:
-    with pytest.raises(DeliveryError, match="ROOST_SMS_URL") as caught:
-        _send(Deliverer(), "sms", "+15550100001", "x")
+def test_unknown_channel_is_permanent() -> None:
+    with pytest.raises(DeliveryError, match="no pigeon channel") as caught:
+        _send(Deliverer(), "pigeon", "+15550100001", "x")
     assert caught.value.permanent
+
+
+def test_unconfigured_sms_goes_to_console(capsys: pytest.CaptureFixture[str]) -> None:
+    deliverer = Deliverer()
+    assert not deliverer.configured("sms")
+    answer = _send(deliverer, "sms", "+15550100001", "shop is down")
+    assert "console" in answer
+    out = capsys.readouterr().out
+    assert "sms to +15550100001" in out and "shop is down" in out
 
 
 def test_smtp_delivers(smtp: tuple[str, Inbox]) -> None:

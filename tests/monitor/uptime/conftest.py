@@ -27,7 +27,7 @@ from tests.notify.receivers import Receiver
 INTERVAL = 0.3
 FAST = UptimeConfig(
     flush_s=0.05, refresh_s=0.2, paging_s=0.05,
-    engine=EngineConfig(probe_dead_after_s=3.0, verify_timeout_s=5.0),
+    engine=EngineConfig(probe_dead_after_s=10.0, verify_timeout_s=15.0),
     paging=PagingPolicy(reminder_s=3600, escalate_after_s=3600, merge_delay_s=0.1),
     worker=WorkerPolicy(lease_s=5.0, poll_s=0.05, backoff_base_s=0.1, backoff_max_s=0.4,
                         buckets=TokenBuckets(capacity=50, refill_s=1.0)),
@@ -153,4 +153,4 @@ def person(n: int, app: str = "shop", **kw: object) -> Recipient:
                      phone=f"+1555010{n:04d}", **kw)  # type: ignore[arg-type]
 
 
-TIMEOUT = timedelta(seconds=INTERVAL * 2 + 10).total_seconds()
+TIMEOUT = timedelta(seconds=INTERVAL * 2 + 20).total_seconds()
