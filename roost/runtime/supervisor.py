@@ -1,0 +1,368 @@
+"""The supervisor: each app's formation as child processes, hot restarts, crash recovery.
+
+Deploys, restarts and scale-ups start the new web processes beside the old ones, wait for
+each to pass a health check on its own address, then move traffic and drain the old
+generation (SIGTERM, a grace period, SIGKILL). A generation that never becomes healthy
+takes no traffic: it is stopped and the deploy fails with its last output lines.
+
+Socket mode: the app's listening socket is bound once and kept for the app's whole life;
+every web process inherits it as fd 3 (systemd protocol) plus a private socket as fd 4
+that only the health check uses, since a check through the shared accept queue could be
+answered by the old generation. Port mode: each web process binds a fresh ``$PORT`` and
+the router is switched to the new ports once they are healthy.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from roost.errors import InvalidInput, NotFound, RuntimeFailure
+from roost.runtime import spawn
+from roost.runtime.health import wait_healthy
+from roost.runtime.logs import AppLogs
+from roost.runtime.model import AppState, Proc, ReleaseSpec
+from roost.runtime.router import Router
+
+log = logging.getLogger("roost.supervisor")
+CrashHook = Callable[[str, str, list[str]], None]
+
+
+@dataclass
+class Limits:
+    """Timings and bounds of the supervisor."""
+
+    health_timeout: float = 60.0
+    grace: float = 30.0
+    max_per_type: int = 20
+    backoff_max: float = 60.0
+    crash_window: float = 300.0
+    crash_limit: int = 5
+    user: str | None = None  # run apps as this user (when Roost runs as root)
+
+
+class Supervisor:
+    """Runs and watches every app's processes; drives the router."""
+
+    def __init__(self, router: Router, logs: AppLogs, limits: Limits | None = None,
+                 on_crash: CrashHook | None = None) -> None:
+        self.router = router
+        self.logs = logs
+        self.limits = limits or Limits()
+        self.on_crash = on_crash
+        self.apps: dict[str, AppState] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, daemon=True, name="supervisor")
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start watching processes."""
+        self._watcher.start()
+
+    def stop(self) -> None:
+        """Drain every app's processes and stop watching."""
+        self._stop.set()
+        for state in list(self.apps.values()):
+            with state.lock:
+                self._drain(state, list(state.procs.values()), wait=True)
+                state.procs.clear()
+
+    def state(self, app: str, hosts: list[str] | None = None) -> AppState:
+        """The app's runtime state (created on first use)."""
+        with self._lock:
+            found = self.apps.get(app)
+            if found is None:
+                found = self.apps[app] = AppState(name=app, hosts=hosts or [])
+            elif hosts is not None:
+                found.hosts = hosts
+            return found
+
+    # -- deploys -----------------------------------------------------------------------
+    def deploy(self, spec: ReleaseSpec, formation: dict[str, int], hosts: list[str]) -> None:
+        """Run ``spec`` with ``formation``, hot: the old generation serves until the new one
+        is healthy. Raises RuntimeFailure (old generation untouched) when it is not."""
+        state = self.state(spec.app, hosts)
+        formation = self.check_formation(spec, formation)
+        with state.lock:
+            if spec.mode == "socket" and state.shared_socket is None:
+                state.shared_socket = spawn.bind_socket()
+            new_web = [self._spawn(state, spec, "web", i)
+                       for i in range(1, formation.get("web", 0) + 1)]
+            self._await_healthy(state, spec, new_web)
+            old = list(state.procs.values())
+            state.spec, state.formation = spec, dict(formation)
+            state.procs = {p.name: p for p in new_web}
+            for ptype, count in formation.items():
+                if ptype != "web":
+                    for i in range(1, count + 1):
+                        proc = self._spawn(state, spec, ptype, i)
+                        proc.state = "up"
+                        state.procs[proc.name] = proc
+            self._route(state)
+            self.logs.event(spec.app, "deploy", f"v{spec.release} is live in {spec.mode} mode "
+                            f"({self._describe(formation)})")
+            self._drain(state, old, wait=False)
+
+    def check_formation(self, spec: ReleaseSpec, formation: dict[str, int]) -> dict[str, int]:
+        """Refuse unknown process types, negative counts and counts over the maximum."""
+        for ptype, count in formation.items():
+            if ptype not in spec.process_types:
+                known = ", ".join(sorted(spec.process_types)) or "none"
+                raise InvalidInput(f"{spec.app} has no process type {ptype!r} "
+                                   f"(its Procfile has: {known})")
+            if not isinstance(count, int) or count < 0:
+                raise InvalidInput(f"{ptype}={count}: a process count is 0 or more")
+            if count > self.limits.max_per_type:
+                raise InvalidInput(f"{ptype}={count} is over the limit of "
+                                   f"{self.limits.max_per_type} (ROOST_MAX_PROCESSES_PER_TYPE)")
+        return {k: v for k, v in formation.items() if k in spec.process_types}
+
+    def scale(self, app: str, changes: dict[str, int]) -> dict[str, int]:
+        """Change process counts; new web processes take traffic once healthy."""
+        state = self._running(app)
+        with state.lock:
+            spec = state.spec
+            assert spec is not None
+            formation = self.check_formation(spec, {**state.formation, **changes})
+            for ptype, count in changes.items():
+                current = sorted((p for p in state.procs.values() if p.ptype == ptype),
+                                 key=lambda p: p.index)
+                if count > len(current):
+                    used = {p.index for p in current}
+                    indexes = [i for i in range(1, count + len(current) + 1)
+                               if i not in used][: count - len(current)]
+                    added = [self._spawn(state, spec, ptype, i) for i in indexes]
+                    if ptype == "web":
+                        self._await_healthy(state, spec, added)
+                    for proc in added:
+                        proc.state = "up"
+                        state.procs[proc.name] = proc
+                else:
+                    removed = current[count:]
+                    for proc in removed:
+                        state.procs.pop(proc.name, None)
+                    self._route(state)
+                    self._drain(state, removed, wait=False)
+            state.formation = formation
+            self._route(state)
+            self.logs.event(app, "scale", self._describe(formation))
+            return dict(formation)
+
+    def restart(self, app: str, ptype: str | None = None) -> None:
+        """Restart every process (or one type): hot for web, stop-then-start for others."""
+        state = self._running(app)
+        with state.lock:
+            spec = state.spec
+            assert spec is not None
+            if ptype is not None and ptype not in spec.process_types:
+                raise InvalidInput(f"{app} has no process type {ptype!r}")
+        if ptype in (None, "web") and state.formation.get("web"):
+            self.deploy(spec, state.formation, state.hosts)
+            self.logs.event(app, "restart", "web processes restarted")
+            if ptype == "web":
+                return
+        with state.lock:
+            for proc in [p for p in state.procs.values()
+                         if p.ptype != "web" and (ptype is None or p.ptype == ptype)]:
+                self._drain(state, [proc], wait=True)
+                fresh = self._spawn(state, spec, proc.ptype, proc.index)
+                fresh.state = "up"
+                state.procs[fresh.name] = fresh
+            self.logs.event(app, "restart", f"{ptype or 'all'} processes restarted")
+
+    def remove(self, app: str) -> None:
+        """Stop an app's processes and forget it."""
+        state = self.apps.pop(app, None)
+        if state is None:
+            return
+        with state.lock:
+            self.router.remove_route(app)
+            self._drain(state, list(state.procs.values()), wait=True)
+            if state.shared_socket is not None:
+                state.shared_socket.close()
+
+    def set_hosts(self, app: str, hosts: list[str]) -> None:
+        """Change the host names an app answers to."""
+        state = self.state(app, hosts)
+        with state.lock:
+            self._route(state)
+
+    def ps(self, app: str) -> list[dict[str, object]]:
+        """The app's processes: type, number, state, release, uptime, restarts."""
+        state = self.apps.get(app)
+        if state is None:
+            return []
+        now = time.time()
+        return [{"name": p.name, "type": p.ptype, "number": p.index, "state": p.state,
+                 "release": p.release, "uptime_s": round(now - p.started_at, 1),
+                 "restarts": p.restarts, "pid": p.popen.pid}
+                for p in sorted(state.procs.values(), key=lambda p: (p.ptype, p.index))]
+
+    # -- internals ---------------------------------------------------------------------
+    def _running(self, app: str) -> AppState:
+        state = self.apps.get(app)
+        if state is None or state.spec is None:
+            raise NotFound(f"{app} has no running release: deploy it first (`roost deploy`)")
+        return state
+
+    def _describe(self, formation: dict[str, int]) -> str:
+        return " ".join(f"{k}={v}" for k, v in sorted(formation.items())) or "no processes"
+
+    def _spawn(self, state: AppState, spec: ReleaseSpec, ptype: str, index: int) -> Proc:
+        name = f"{ptype}.{index}"
+        extra = {"DYNO": name, "PS": name, "ROOST_RELEASE": f"v{spec.release}",
+                 "ROOST_APP": spec.app}
+        sockets = []
+        health_socket = None
+        address = None
+        if ptype == "web":
+            if spec.mode == "socket":
+                assert state.shared_socket is not None
+                health_socket = spawn.bind_socket(backlog=64)
+                sockets = [state.shared_socket, health_socket]
+                hp = health_socket.getsockname()[1]
+                address = f"127.0.0.1:{hp}"
+                extra["PORT"] = str(state.shared_socket.getsockname()[1])
+            else:
+                port = spawn.free_port()
+                extra["PORT"] = str(port)
+                address = f"127.0.0.1:{port}"
+        else:
+            extra["PORT"] = str(spawn.free_port())
+        env = spawn.environment(spec.env, extra, spec.directory)
+        proc_box: list[Proc] = []
+
+        def on_line(line: str) -> None:
+            self.logs.write(spec.app, f"app[{name}]", line)
+            if proc_box:
+                proc_box[0].output.append(line)
+
+        popen = spawn.spawn(spec.process_types[ptype], spec.directory, env, sockets, on_line,
+                            self.limits.user)
+        proc = Proc(ptype=ptype, index=index, release=spec.release, popen=popen,
+                    address=address, health_socket=health_socket)
+        proc_box.append(proc)
+        self.logs.event(spec.app, "supervisor",
+                        f"starting {name} (v{spec.release}): {spec.process_types[ptype]}")
+        return proc
+
+    def _await_healthy(self, state: AppState, spec: ReleaseSpec, procs: list[Proc]) -> None:
+        host = state.hosts[0] if state.hosts else "localhost"
+        for proc in procs:
+            assert proc.address is not None
+            why = wait_healthy(proc.address, spec.health_path, host,
+                               self.limits.health_timeout, proc.alive)
+            if why is None:
+                proc.state = "up"
+                continue
+            self._drain(state, procs, wait=True, grace=2.0)
+            tail = "\n".join(list(proc.output)[-15:])
+            self.logs.event(spec.app, "deploy", f"v{spec.release} failed: {proc.name} {why}")
+            raise RuntimeFailure(
+                f"v{spec.release} of {spec.app} did not become healthy: {proc.name} {why}; "
+                f"the previous release keeps serving. Last output:\n{tail or '(none)'}")
+
+    def _route(self, state: AppState) -> None:
+        if state.spec is None:
+            return
+        if state.spec.mode == "socket":
+            up = [state.shared_address] if any(
+                p.ptype == "web" and p.state == "up" for p in state.procs.values()) else []
+        else:
+            up = [p.address for p in state.procs.values()
+                  if p.ptype == "web" and p.state == "up" and p.address]
+        self.router.set_route(state.name, state.hosts, [u for u in up if u])
+
+    def _drain(self, state: AppState, procs: list[Proc], wait: bool,
+               grace: float | None = None) -> None:
+        for proc in procs:
+            proc.state = "stopping"
+            spawn.signal_group(proc.popen, signal.SIGTERM)
+        grace = self.limits.grace if grace is None else grace
+
+        def finish() -> None:
+            deadline = time.monotonic() + grace
+            for proc in procs:
+                try:
+                    proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+                except Exception:  # noqa: BLE001  past the grace period: kill the group
+                    spawn.signal_group(proc.popen, signal.SIGKILL)
+                    proc.popen.wait()
+                if proc.health_socket is not None:
+                    proc.health_socket.close()
+                proc.state = "stopped"
+
+        if wait:
+            finish()
+        else:
+            threading.Thread(target=finish, daemon=True, name=f"drain-{state.name}").start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.2):
+            for state in list(self.apps.values()):
+                if not state.lock.acquire(blocking=False):
+                    continue
+                try:
+                    self._check_app(state)
+                except Exception:  # noqa: BLE001  the watcher must outlive any one app
+                    log.exception("supervising %s failed", state.name)
+                finally:
+                    state.lock.release()
+
+    def _check_app(self, state: AppState) -> None:
+        now = time.monotonic()
+        changed = False
+        for proc in list(state.procs.values()):
+            if proc.state in ("up", "starting") and not proc.alive():
+                code = proc.popen.returncode
+                proc.crashes.append(now)
+                recent = [t for t in proc.crashes if now - t < self.limits.crash_window]
+                last = list(proc.output)[-10:]
+                if len(recent) >= self.limits.crash_limit:
+                    proc.state = "crashed"
+                    self.logs.event(state.name, "supervisor",
+                                    f"{proc.name} crashed {len(recent)} times in "
+                                    f"{self.limits.crash_window:.0f}s: marked crashed")
+                    if self.on_crash:
+                        self.on_crash(state.name, proc.name, last)
+                else:
+                    delay = min(2 ** (len(recent) - 1), self.limits.backoff_max)
+                    proc.state = "restarting"
+                    proc.restart_at = now + delay
+                    self.logs.event(state.name, "supervisor",
+                                    f"{proc.name} exited with {code}; restarting in {delay:.0f}s")
+                changed = True
+            elif proc.state == "restarting" and proc.restart_at and now >= proc.restart_at:
+                self._respawn(state, proc)
+                changed = True
+        if changed:
+            self._route(state)
+
+    def _respawn(self, state: AppState, old: Proc) -> None:
+        spec = state.spec
+        assert spec is not None
+        if old.health_socket is not None:
+            old.health_socket.close()
+        fresh = self._spawn(state, spec, old.ptype, old.index)
+        fresh.restarts, fresh.crashes = old.restarts + 1, old.crashes
+        state.procs[fresh.name] = fresh
+        if fresh.ptype != "web":
+            fresh.state = "up"
+            return
+        assert fresh.address is not None
+
+        def check() -> None:
+            why = wait_healthy(fresh.address or "", spec.health_path,
+                               state.hosts[0] if state.hosts else "localhost",
+                               self.limits.health_timeout, fresh.alive)
+            with state.lock:
+                if why is None and fresh.state == "starting":
+                    fresh.state = "up"
+                    self._route(state)
+
+        threading.Thread(target=check, daemon=True, name=f"health-{fresh.name}").start()
