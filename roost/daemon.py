@@ -26,6 +26,7 @@ Starter = Callable[[Context], Awaitable[Callable[[], Awaitable[None]]]]
 STARTERS: list[tuple[str, Starter]] = [
     ("perf monitor", services.start_perf),
     ("uptime monitor and notifier", services.start_uptime),
+    ("router and supervisor", services.start_runtime),
 ]
 
 

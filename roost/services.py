@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 
 from roost.context import Context
-from roost.core import recipients, telemetry
+from roost.core import alerts, recipients, releases, telemetry
 from roost.core.deploys import DeployStage
 from roost.monitor.perf.flush import Finding
 from roost.monitor.perf.receiver import build_router
@@ -23,6 +23,9 @@ from roost.monitor.perf.service import PerfService
 from roost.monitor.uptime import service as uptime_service
 from roost.monitor.uptime.service import UptimeConfig
 from roost.notify.recipients import Recipient
+from roost.runtime.service import Runtime
+from roost.runtime.supervisor import Limits
+from roost.store.models import Release
 
 log = logging.getLogger("roost.services")
 Stopper = Callable[[], Awaitable[None]]
@@ -94,3 +97,33 @@ async def start_uptime(ctx: Context) -> Stopper:
     service = await uptime_service.start(ctx.sessions, recipients_for(ctx), oncall(ctx), config)
     ctx.services["uptime"] = service
     return service.stop
+
+
+def runtime(ctx: Context) -> Runtime:
+    """The platform's runtime (router + supervisor), created on first use."""
+    found = ctx.services.get("runtime")
+    if found is None:
+        s = ctx.settings
+        limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,
+                        max_per_type=s.max_processes_per_type, user=s.app_user or None)
+        found = ctx.services["runtime"] = Runtime(
+            s.home, s.router_listen, s.router_admin, s.base_domain, ctx.services["objects"],
+            limits, on_crash=lambda app, dyno, lines: alerts.on_crash(ctx, app, dyno, lines))
+    return found
+
+
+async def start_runtime(ctx: Context) -> Stopper:
+    """Start the router and supervisor and bring every app back to its formation."""
+    rt = runtime(ctx)
+    await asyncio.to_thread(rt.start)
+
+    def env_of(release: Release) -> dict[str, str]:
+        return releases.config_of(release, ctx.cipher)
+
+    await asyncio.to_thread(rt.restore, ctx, env_of)
+
+    async def stop() -> None:
+        await asyncio.to_thread(rt.stop)
+        ctx.services.pop("runtime", None)
+
+    return stop

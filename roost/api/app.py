@@ -16,6 +16,7 @@ from roost.api.routers import (
     health,
     perf,
     releases,
+    runtime,
     uptime,
     vulns,
 )
@@ -38,7 +39,7 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (health, apps, config, deploys, releases, perf, vulns, uptime):
+    for module in (health, apps, config, deploys, releases, runtime, perf, vulns, uptime):
         app.include_router(module.router, prefix="/api/v1")
     for make in _service_routers():
         router, prefix = make(ctx)

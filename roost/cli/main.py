@@ -6,7 +6,17 @@ import sys
 
 import typer
 
-from roost.cli import apps, config, deploy, maintainers, monitors, perf, system, vulns
+from roost.cli import (
+    apps,
+    config,
+    deploy,
+    maintainers,
+    monitors,
+    perf,
+    runtime,
+    system,
+    vulns,
+)
 from roost.cli.client import CliError
 from roost.cli.output import fail
 
@@ -35,6 +45,12 @@ cli.add_typer(monitors.incidents_app, name="incidents")
 cli.add_typer(monitors.maintenance_app, name="maintenance")
 cli.add_typer(monitors.notify_app, name="notify")
 cli.command("probe")(monitors.probe)
+cli.command("ps")(runtime.ps)
+cli.command("scale")(runtime.scale)
+cli.command("restart")(runtime.restart)
+cli.command("run", context_settings={"allow_interspersed_args": False})(runtime.run)
+cli.command("logs")(runtime.logs)
+cli.add_typer(runtime.domains_app, name="domains")
 
 # Later command groups register here: (typer app or function, name).
 EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []

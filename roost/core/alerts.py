@@ -67,6 +67,17 @@ def on_perf_finding(ctx: Context, finding: PerfFinding) -> None:
                        "perf", subject, body)
 
 
+def on_crash(ctx: Context, app: str, dyno: str, last_lines: list[str]) -> None:
+    """Tell maintainers that a process keeps crashing and was given up on."""
+    subject = f"[roost] {app}: {dyno} keeps crashing"
+    tail = "\n".join(last_lines[-10:]) or "(no output)"
+    body = (f"{dyno} of {app} crashed repeatedly and is no longer restarted.\n"
+            f"Last output:\n{tail}\n\nSee roost logs {app} --source {dyno}; "
+            f"roost restart {app} tries again.")
+    stamp = hashlib.sha256(tail.encode()).hexdigest()[:12]
+    notify_maintainers(ctx, app, f"crash:{app}:{dyno}:{stamp}", "crash", subject, body)
+
+
 def install(ctx: Context) -> None:
     """Connect the monitors' finding hooks to the outbox."""
     ctx.hook("vuln_findings", lambda app, found: on_vuln_findings(ctx, app, found))

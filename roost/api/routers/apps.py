@@ -48,10 +48,15 @@ def get_app(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> AppO
 
 @router.delete("/apps/{app}", status_code=204)
 def destroy_app(
-    app: str, session: SessionDep, actor: ActorDep, confirm: str = Query(default="")
+    app: str, session: SessionDep, ctx: ContextDep, actor: ActorDep,
+    confirm: str = Query(default=""),
 ) -> Response:
     """Destroy an app; ``confirm`` must repeat its name."""
     apps.destroy(session, app, confirm, actor)
+    session.commit()
+    runtime = ctx.services.get("runtime")
+    if runtime is not None:
+        runtime.supervisor.remove(app)
     return Response(status_code=204)
 
 

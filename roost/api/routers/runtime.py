@@ -1,0 +1,188 @@
+"""Running apps: processes, scaling, restarts, one-off commands, logs and domains."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.context import Context
+from roost.core import apps, audit, releases
+from roost.errors import Conflict, InvalidInput, RuntimeFailure
+from roost.runtime import oneoff
+from roost.runtime.service import Runtime
+
+router = APIRouter(tags=["runtime"])
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class RestartIn(BaseModel):
+    """Body of POST /apps/{app}/restart."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str | None = Field(default=None, max_length=50)
+
+
+class RunIn(BaseModel):
+    """Body of POST /apps/{app}/run."""
+
+    model_config = ConfigDict(extra="forbid")
+    command: list[str] = Field(min_length=1, max_length=200)
+
+
+class DomainIn(BaseModel):
+    """Body of POST /apps/{app}/domains."""
+
+    model_config = ConfigDict(extra="forbid")
+    hostname: str = Field(min_length=1, max_length=253)
+
+
+def _runtime(ctx: Context) -> Runtime:
+    found: Runtime | None = ctx.services.get("runtime")
+    if found is None:
+        raise RuntimeFailure("the runtime is not running in this server")
+    return found
+
+
+@router.get("/apps/{app}/ps")
+def ps(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[dict[str, Any]]:
+    """The app's processes."""
+    apps.get(session, app)
+    found = ctx.services.get("runtime")
+    return found.supervisor.ps(app) if found else []
+
+
+@router.post("/apps/{app}/scale")
+async def scale(app: str, body: dict[str, int], ctx: ContextDep, actor: ActorDep
+                ) -> dict[str, int]:
+    """Set process counts, e.g. ``{"web": 2, "worker": 1}``."""
+    def work() -> dict[str, int]:
+        with ctx.sessions.begin() as session:
+            apps.get(session, app)
+        formation = _runtime(ctx).scale(ctx, app, body)
+        with ctx.sessions.begin() as session:
+            audit.record(session, actor, "ps.scale", " ".join(f"{k}={v}" for k, v in
+                                                             sorted(body.items())), app=app)
+        return formation
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/apps/{app}/restart")
+async def restart(app: str, body: RestartIn, ctx: ContextDep, actor: ActorDep
+                  ) -> dict[str, str]:
+    """Restart the app's processes (hot for web)."""
+    def work() -> None:
+        with ctx.sessions.begin() as session:
+            apps.get(session, app)
+        _runtime(ctx).supervisor.restart(app, body.type)
+        with ctx.sessions.begin() as session:
+            audit.record(session, actor, "ps.restart", f"restarted {body.type or 'all'}", app=app)
+
+    await run_in_threadpool(work)
+    return {"restarted": body.type or "all"}
+
+
+@router.post("/apps/{app}/run", responses={200: {"content": {"application/x-ndjson": {}}}})
+async def run(app: str, body: RunIn, ctx: ContextDep, actor: ActorDep) -> StreamingResponse:
+    """Run a one-off command with the app's environment; stream output, then the exit code."""
+    def prepare() -> Any:
+        with ctx.sessions.begin() as session:
+            found = apps.get(session, app)
+            current = releases.current(session, found)
+            if current is None:
+                raise Conflict(f"{app} has no release yet: deploy it first")
+            env = releases.config_of(current, ctx.cipher)
+            audit.record(session, actor, "ps.run", shlex.join(body.command)[:200], app=app)
+        return _runtime(ctx).spec(app, current, env)
+
+    spec = await run_in_threadpool(prepare)
+    command = shlex.join(body.command) if len(body.command) > 1 else body.command[0]
+
+    def events() -> Iterator[bytes]:
+        for item in oneoff.run(spec, command, ctx.settings.app_user or None):
+            if isinstance(item, int):
+                yield orjson.dumps({"type": "exit", "code": item}) + b"\n"
+            else:
+                yield orjson.dumps({"type": "output", "line": item}) + b"\n"
+
+    return StreamingResponse(events(), media_type="application/x-ndjson")
+
+
+@router.get("/apps/{app}/logs", response_model=None)
+def logs(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep,
+         lines: int = Query(default=100, ge=0, le=10_000),
+         source: str | None = Query(default=None, max_length=50),
+         follow: bool = False,
+         follow_seconds: float = Query(default=3600, gt=0, le=86_400)
+         ) -> PlainTextResponse | StreamingResponse:
+    """The app's log: the last ``lines`` lines, then new ones when ``follow`` is set."""
+    apps.get(session, app)
+    store = _runtime(ctx).logs
+    past = store.tail(app, lines, source)
+    if not follow:
+        return PlainTextResponse("".join(line + "\n" for line in past))
+
+    def stream() -> Iterator[bytes]:
+        for line in past:
+            yield (line + "\n").encode()
+        for line in store.follow(app, source, stop_after=follow_seconds):
+            yield (line + "\n").encode()
+
+    return StreamingResponse(stream(), media_type="text/plain")
+
+
+@router.get("/apps/{app}/domains")
+def list_domains(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[str]:
+    """Host names the app answers to, the default one first."""
+    found = apps.get(session, app)
+    return [f"{app}.{ctx.settings.base_domain}", *(found.settings or {}).get("domains", [])]
+
+
+@router.post("/apps/{app}/domains", status_code=201)
+def add_domain(app: str, body: DomainIn, session: SessionDep, ctx: ContextDep,
+               actor: ActorDep) -> list[str]:
+    """Add a custom domain."""
+    host = body.hostname.strip().lower().rstrip(".")
+    if not HOSTNAME.fullmatch(host):
+        raise InvalidInput(f"invalid hostname {body.hostname!r}: give a name like www.example.com")
+    found = apps.get(session, app)
+    for other in apps.list_all(session):
+        taken = [f"{other.name}.{ctx.settings.base_domain}",
+                 *(other.settings or {}).get("domains", [])]
+        if host in taken:
+            raise Conflict(f"{host} already routes to {other.name}")
+    found.settings = {**(found.settings or {}),
+                      "domains": [*(found.settings or {}).get("domains", []), host]}
+    audit.record(session, actor, "domains.add", f"added {host}", app=app)
+    _apply_hosts(ctx, app, found.settings["domains"])
+    return [f"{app}.{ctx.settings.base_domain}", *found.settings["domains"]]
+
+
+@router.delete("/apps/{app}/domains/{hostname}")
+def remove_domain(app: str, hostname: str, session: SessionDep, ctx: ContextDep,
+                  actor: ActorDep) -> list[str]:
+    """Remove a custom domain."""
+    found = apps.get(session, app)
+    current = list((found.settings or {}).get("domains", []))
+    if hostname not in current:
+        raise InvalidInput(f"{hostname} is not a custom domain of {app}")
+    current.remove(hostname)
+    found.settings = {**(found.settings or {}), "domains": current}
+    audit.record(session, actor, "domains.remove", f"removed {hostname}", app=app)
+    _apply_hosts(ctx, app, current)
+    return [f"{app}.{ctx.settings.base_domain}", *current]
+
+
+def _apply_hosts(ctx: Context, app: str, domains: list[str]) -> None:
+    found = ctx.services.get("runtime")
+    if found is not None and app in found.supervisor.apps:
+        found.supervisor.set_hosts(app, [f"{app}.{ctx.settings.base_domain}", *domains])

@@ -1,0 +1,188 @@
+"""The runtime inside `roost up`: router + supervisor + logs, and release activation.
+
+``Runtime.activate`` is the deploy pipeline's last step: it fetches the release's slug,
+unpacks it into ``$ROOST_HOME/apps/APP/vN`` (kept for reuse and rollback) and hands it to
+the supervisor for a hot swap. ``restore`` brings every app back to its recorded
+formation when `roost up` starts again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from roost.errors import InvalidInput, RuntimeFailure
+from roost.objectstore import ObjectStore
+from roost.runtime.logs import AppLogs
+from roost.runtime.model import ReleaseSpec
+from roost.runtime.router import Router
+from roost.runtime.supervisor import CrashHook, Limits, Supervisor
+from roost.store.models import App, Release
+
+log = logging.getLogger("roost.runtime")
+KEEP_RELEASE_DIRS = 3
+
+
+class Runtime:
+    """Runs every app's current release behind the router."""
+
+    def __init__(self, home: Path, router_listen: str, router_admin: str, base_domain: str,
+                 store: ObjectStore, limits: Limits | None = None,
+                 on_crash: CrashHook | None = None) -> None:
+        self.home = home
+        self.base_domain = base_domain
+        self.store = store
+        self.router_port = router_listen.rpartition(":")[2]
+        self.router = Router(router_listen, router_admin, home / "router")
+        self.logs = AppLogs(home / "logs")
+        self.limits = limits or Limits()
+        self.supervisor = Supervisor(self.router, self.logs, self.limits, on_crash)
+        self._pidfile = home / "router" / "app-pids.json"
+
+    def start(self) -> None:
+        """Start the router and the supervisor (stopping leftovers of a crashed run)."""
+        self._kill_leftovers()
+        self.router.start()
+        self.supervisor.start()
+
+    def stop(self) -> None:
+        """Drain every app, then stop the router."""
+        self.supervisor.stop()
+        self.router.stop()
+        self._pidfile.unlink(missing_ok=True)
+
+    # -- addresses ---------------------------------------------------------------------
+    def hosts(self, app: App) -> list[str]:
+        """The host names an app answers to."""
+        return [f"{app.name}.{self.base_domain}", *(app.settings or {}).get("domains", [])]
+
+    def web_url(self, app_name: str) -> str:
+        """The app's URL through the router."""
+        return f"http://{app_name}.{self.base_domain}:{self.router_port}"
+
+    # -- activation --------------------------------------------------------------------
+    def release_dir(self, app: str, number: int, slug_key: str) -> Path:
+        """The unpacked slug of a release, fetched and unpacked on first use."""
+        from roost.build.service import unpack_slug
+
+        target = self.home / "apps" / app / f"v{number}"
+        if (target / ".roost-unpacked").exists():
+            return target
+        tmp = target.with_name(f".v{number}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        unpack_slug(self.store, slug_key, tmp, self.home / "apps" / ".work")
+        (tmp / ".roost-unpacked").write_text(slug_key)
+        if self.limits.user and os.geteuid() == 0:
+            shutil.chown(tmp, self.limits.user)
+            for root, dirs, files in os.walk(tmp):
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), *_ids(self.limits.user))
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+        return target
+
+    def spec(self, app: str, release: Release, env: dict[str, str]) -> ReleaseSpec:
+        """A runnable spec for a release (its slug unpacked)."""
+        if not release.slug_key:
+            raise RuntimeFailure(f"v{release.number} of {app} has no slug to run")
+        directory = self.release_dir(app, release.number, release.slug_key)
+        app_json: dict[str, Any] = {}
+        try:
+            loaded = json.loads((directory / "app.json").read_text())
+            app_json = loaded if isinstance(loaded, dict) else {}
+        except (OSError, ValueError):
+            pass
+        return ReleaseSpec(app=app, release=release.number, directory=directory, env=env,
+                           process_types=dict(release.process_types), app_json=app_json)
+
+    def activate(self, ctx: Any, app_name: str, release: Release, env: dict[str, str],
+                 emit: Callable[[dict[str, Any]], None]) -> None:
+        """Hot-swap the app to ``release``; raise RuntimeFailure when it does not start."""
+        with ctx.sessions.begin() as session:
+            app = session.scalar(select(App).where(App.name == app_name))
+            assert app is not None
+            formation = dict(app.formation or {})
+            hosts = self.hosts(app)
+        spec = self.spec(app_name, release, env)
+        if not formation:
+            formation = {"web": 1} if "web" in spec.process_types else {}
+        formation = {k: v for k, v in formation.items() if k in spec.process_types}
+        emit({"type": "step", "step": "release",
+              "message": f"starting {_describe(formation)} in {spec.mode} mode"})
+        self.supervisor.deploy(spec, formation, hosts)
+        with ctx.sessions.begin() as session:
+            app = session.scalar(select(App).where(App.name == app_name))
+            assert app is not None
+            app.formation = formation
+        self._record_pids()
+        self._prune(app_name, keep=release.number)
+        emit({"type": "step", "step": "release", "message": f"live at {self.web_url(app_name)}"})
+
+    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]]) -> None:
+        """Run every app's current release again (after `roost up` restarts)."""
+        with ctx.sessions.begin() as session:
+            rows = [(a.name, a.formation, self.hosts(a), r, env_of(r)) for a, r in session.execute(
+                select(App, Release).join(Release, (Release.app_id == App.id)
+                                          & (Release.number == App.current_release)))]
+        for name, formation, hosts, release, env in rows:
+            try:
+                spec = self.spec(name, release, env)
+                self.supervisor.deploy(spec, dict(formation or {}), hosts)
+            except Exception as exc:  # noqa: BLE001  one broken app must not stop the rest
+                log.error("could not restore %s v%s: %s", name, release.number, exc)
+                self.logs.event(name, "supervisor", f"could not restart v{release.number}: {exc}")
+        self._record_pids()
+
+    def scale(self, ctx: Any, app_name: str, changes: dict[str, int]) -> dict[str, int]:
+        """Change the formation and record it."""
+        if not changes:
+            raise InvalidInput("give at least one TYPE=N, e.g. web=2")
+        formation = self.supervisor.scale(app_name, changes)
+        with ctx.sessions.begin() as session:
+            app = session.scalar(select(App).where(App.name == app_name))
+            assert app is not None
+            app.formation = formation
+        self._record_pids()
+        return formation
+
+    def _prune(self, app: str, keep: int) -> None:
+        base = self.home / "apps" / app
+        dirs = sorted((d for d in base.glob("v*") if d.name[1:].isdigit()),
+                      key=lambda d: int(d.name[1:]))
+        for old in dirs[:-KEEP_RELEASE_DIRS]:
+            if old.name != f"v{keep}":
+                shutil.rmtree(old, ignore_errors=True)
+
+    def _record_pids(self) -> None:
+        pids = [p.popen.pid for s in self.supervisor.apps.values() for p in s.procs.values()]
+        self._pidfile.parent.mkdir(parents=True, exist_ok=True)
+        self._pidfile.write_text(json.dumps(pids))
+
+    def _kill_leftovers(self) -> None:
+        try:
+            pids = json.loads(self._pidfile.read_text())
+        except (OSError, ValueError):
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.killpg(int(pid), signal.SIGKILL)
+
+
+def _ids(user: str) -> tuple[int, int]:
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _describe(formation: dict[str, int]) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(formation.items())) or "no processes"
