@@ -1,0 +1,61 @@
+"""Process supervision: environment, logs, crashes, scaling rules and one-off runs."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from roost.errors import InvalidInput
+from roost.runtime import oneoff
+from tests.conftest import wait_for
+from tests.runtime.conftest import Platform
+
+HOST = "shop.localhost"
+
+
+def test_environment_profile_and_logs(platform: Platform) -> None:
+    spec = platform.spec("shop", 1, "port", extra={"GREETING": "hi there"}, health=None,
+                         types={"web": "python3 -m http.server $PORT --bind 127.0.0.1",
+                                "worker": "echo \"$GREETING from $DYNO $FROM_PROFILE\"; "
+                                          "exec sleep 60"})
+    (spec.directory / ".profile.d").mkdir()
+    (spec.directory / ".profile.d" / "x.sh").write_text("export FROM_PROFILE=profiled\n")
+    platform.supervisor.deploy(spec, {"web": 1, "worker": 1}, [HOST])
+    wait_for(lambda: platform.logs.tail("shop", 50, source="worker.1"), timeout=10)
+    [line] = platform.logs.tail("shop", 50, source="worker.1")
+    assert line.endswith("app[worker.1]: hi there from worker.1 profiled")
+    assert httpx.get(platform.url(), headers={"Host": HOST}).status_code == 200
+    assert any("roost[deploy]" in x for x in platform.logs.tail("shop", 50, source="roost"))
+
+
+def test_crash_backoff_then_crashed_and_maintainers_told(platform: Platform) -> None:
+    spec = platform.spec("shop", 1, "port", health=None,
+                         types={"web": "python3 -m http.server $PORT --bind 127.0.0.1",
+                                "worker": "echo working; exit 1"})
+    platform.supervisor.deploy(spec, {"web": 1, "worker": 1}, [HOST])
+    wait_for(lambda: any(p["state"] == "crashed" for p in platform.supervisor.ps("shop")),
+             timeout=30)
+    crashed = [p for p in platform.supervisor.ps("shop") if p["state"] == "crashed"]
+    assert crashed[0]["name"] == "worker.1" and crashed[0]["restarts"] == 2
+    assert platform.supervisor.crashes == [("shop", "worker.1")]  # type: ignore[attr-defined]
+    log = "\n".join(platform.logs.tail("shop", 100))
+    assert "restarting in 1s" in log and "restarting in 2s" in log and "marked crashed" in log
+
+
+@pytest.mark.parametrize(("change", "says"), [
+    ({"worker": 1}, "no process type 'worker'"),
+    ({"web": -1}, "0 or more"),
+    ({"web": 99}, "over the limit"),
+])
+def test_scale_refusals_change_nothing(platform: Platform, change: dict[str, int],
+                                       says: str) -> None:
+    platform.supervisor.deploy(platform.spec("shop", 1, "port"), {"web": 1}, [HOST])
+    with pytest.raises(InvalidInput, match=says):
+        platform.supervisor.scale("shop", change)
+    assert [p["name"] for p in platform.supervisor.ps("shop")] == ["web.1"]
+
+
+def test_one_off_run_streams_output_and_exit_code(platform: Platform) -> None:
+    spec = platform.spec("shop", 1, "port", extra={"SECRET": "s3"})
+    out = list(oneoff.run(spec, "echo $SECRET $DYNO; echo err >&2; exit 7"))
+    assert out == ["s3 run.1", "err", 7]
