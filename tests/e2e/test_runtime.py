@@ -1,0 +1,128 @@
+"""Running apps through the CLI: router URL, ps, scale, logs, run, domains, restarts."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import httpx
+
+from tests.conftest import wait_for
+from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.test_foundation import ok
+from tests.wheelhouse import EXAMPLES
+
+
+def router(server: Server) -> str:
+    return "http://" + server.env["ROOST_ROUTER_LISTEN"]
+
+
+def get(server: Server, host: str, path: str = "/") -> httpx.Response:
+    return httpx.get(router(server) + path, headers={"Host": host}, timeout=10)
+
+
+def test_example_runs_behind_router(server: Server, wheelhouse: dict[str, str]) -> None:
+    ok(server, "apps", "create", "py")
+    ok(server, "config", "set", "py", *(f"{k}={v}" for k, v in wheelhouse.items()))
+    deployed = server.roost("deploy", "py", str(EXAMPLES / "python-app"), timeout=300)
+    assert deployed.returncode == 0, deployed.stderr
+    page = get(server, "py.localhost")
+    assert page.status_code == 200 and "Release v1" in page.text
+
+    ps = json.loads(ok(server, "ps", "py", "--json"))
+    assert [(p["name"], p["state"]) for p in ps] == [("web.1", "up")]
+
+    # A config change under load: a new release, hot, nothing dropped.
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        for _ in range(2000):
+            if stop.is_set():
+                return
+            try:
+                r = get(server, "py.localhost", "/health")
+                if r.status_code != 200:
+                    failures.append(str(r.status_code))
+            except httpx.HTTPError as exc:
+                failures.append(repr(exc))
+
+    t = threading.Thread(target=hammer)
+    t.start()
+    try:
+        ok(server, "config", "set", "py", "GREETING=hello")
+        ok(server, "scale", "py", "web=2")
+        ok(server, "restart", "py")
+        ok(server, "scale", "py", "web=1")
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    assert failures == []
+    assert "Release v2" in get(server, "py.localhost").text
+
+    out = server.roost("run", "py", "--", "python", "-c",
+                       "import os; print(os.environ['GREETING']); raise SystemExit(4)")
+    assert out.returncode == 4 and out.stdout.strip() == "hello"
+
+    logs = ok(server, "logs", "py", "-n", "200")
+    assert "app[web.1]" in logs and "roost[deploy]" in logs
+    only_roost = ok(server, "logs", "py", "--source", "roost")
+    assert "app[" not in only_roost
+
+    ok(server, "domains", "add", "py", "www.example.com")
+    assert get(server, "www.example.com", "/health").status_code == 200
+    taken = server.roost("domains", "add", "py", "www.example.com")
+    assert taken.returncode != 0 and "already routes" in taken.stderr
+    bad = server.roost("domains", "add", "py", "not a host")
+    assert bad.returncode != 0 and "invalid hostname" in bad.stderr
+
+    for args, says in [(["scale", "py", "worker=1"], "no process type"),
+                       (["scale", "py", "web=-2"], "0 or more"),
+                       (["scale", "py", "web=999"], "over the limit"),
+                       (["scale", "py", "web"], "TYPE=N")]:
+        result = server.roost(*args)
+        assert result.returncode != 0 and says in result.stderr, (args, result.stderr)
+    assert len(json.loads(ok(server, "ps", "py", "--json"))) == 1
+
+    ok(server, "rollback", "py", "v1")
+    assert "Release v3" in get(server, "py.localhost").text
+    gone = server.roost("run", "py", "--", "sh", "-c", "echo ${GREETING:-unset}")
+    assert gone.stdout.strip() == "unset"  # v1's config came back with its slug
+
+
+def test_broken_release_keeps_old_serving(server: Server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    ok(server, "apps", "create", "web")
+    src = tmp_path / "web"
+    src.mkdir()
+    (src / "Procfile").write_text("web: python3 -m http.server $PORT --bind 127.0.0.1\n")
+    (src / "index.html").write_text("version one\n")
+    assert server.roost("deploy", "web", str(src)).returncode == 0
+    assert "version one" in get(server, "web.localhost").text
+    (src / "Procfile").write_text("web: echo starting; exit 1\n")
+    (src / "index.html").write_text("version two\n")
+    result = server.roost("deploy", "web", str(src))
+    assert result.returncode != 0 and "did not become healthy" in result.stderr
+    assert "version one" in get(server, "web.localhost").text
+    releases = json.loads(ok(server, "releases", "web", "--json"))
+    assert [(r["version"], r["status"]) for r in releases] == [(2, "failed"), (1, "succeeded")]
+
+
+def test_restart_of_roost_up_restores_apps(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    srv = start_server(tmp_path)
+    try:
+        ok(srv, "apps", "create", "web")
+        src = tmp_path / "web"
+        src.mkdir()
+        (src / "Procfile").write_text("web: python3 -m http.server $PORT --bind 127.0.0.1\n")
+        (src / "index.html").write_text("still here\n")
+        assert srv.roost("deploy", "web", str(src)).returncode == 0
+        ok(srv, "scale", "web", "web=2")
+    finally:
+        stop_server(srv)
+    again = start_server(tmp_path, {k: v for k, v in srv.env.items() if k.startswith("ROOST_")})
+    try:
+        wait_for(lambda: get(again, "web.localhost").status_code == 200, timeout=30)
+        assert "still here" in get(again, "web.localhost").text
+        assert len(json.loads(ok(again, "ps", "web", "--json"))) == 2
+    finally:
+        stop_server(again)
