@@ -115,6 +115,7 @@ def runtime(ctx: Context) -> Runtime:
 async def start_runtime(ctx: Context) -> Stopper:
     """Start the router and supervisor and bring every app back to its formation."""
     rt = runtime(ctx)
+    watch_web_apps(ctx)
     await asyncio.to_thread(rt.start)
 
     def env_of(release: Release) -> dict[str, str]:
@@ -127,3 +128,32 @@ async def start_runtime(ctx: Context) -> Stopper:
         ctx.services.pop("runtime", None)
 
     return stop
+
+
+def watch_web_apps(ctx: Context) -> None:
+    """Give every app with a web process an uptime monitor on its router URL (after deploy)."""
+    from roost.monitor.uptime import monitors
+
+    def ensure_monitor(stage: DeployStage) -> None:
+        rt: Runtime | None = ctx.services.get("runtime")
+        if rt is None:
+            return
+        with ctx.sessions.begin() as session:
+            release = releases.get(session, stage.app, stage.release)
+            if "web" not in release.process_types:
+                return
+            owned = [m for m in monitors.list_monitors(session, stage.app) if m.owner == "app"]
+            if owned:
+                return
+            state = rt.supervisor.apps.get(stage.app)
+            path = state.spec.health_path if state and state.spec else None
+            # *.localhost resolves in browsers, not in every resolver: dial the router
+            # itself and name the app in the Host header.
+            host, _, port = ctx.settings.router_listen.rpartition(":")
+            if host in ("0.0.0.0", "::", ""):
+                host = "127.0.0.1"
+            monitors.create(session, stage.app, f"http://{host}:{port}{path or '/'}",
+                            headers={"Host": f"{stage.app}.{ctx.settings.base_domain}"},
+                            owner="app")
+
+    ctx.hook("after_activate", ensure_monitor)

@@ -31,6 +31,10 @@ def test_example_runs_behind_router(server: Server, wheelhouse: dict[str, str]) 
 
     ps = json.loads(ok(server, "ps", "py", "--json"))
     assert [(p["name"], p["state"]) for p in ps] == [("web.1", "up")]
+    [monitor] = json.loads(ok(server, "monitors", "py", "--json"))
+    assert monitor["owner"] == "app" and monitor["target"].endswith("/health")
+    wait_for(lambda: json.loads(ok(server, "monitors", "info", str(monitor["id"]), "--json"))
+             ["monitor"]["state"] == "up", timeout=90, interval=1)
 
     # A config change under load: a new release, hot, nothing dropped.
     failures: list[str] = []
