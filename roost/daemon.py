@@ -21,6 +21,11 @@ from roost.settings import Settings
 
 log = logging.getLogger("roost")
 
+
+def say(message: str) -> None:
+    """Print a line for the person running `roost up`, at once."""
+    print(message, flush=True)
+
 # Services started with the platform: each takes the context and returns an async stopper.
 Starter = Callable[[Context], Awaitable[Callable[[], Awaitable[None]]]]
 STARTERS: list[tuple[str, Starter]] = [
@@ -30,7 +35,8 @@ STARTERS: list[tuple[str, Starter]] = [
 ]
 
 
-def build(settings: Settings, announce: Callable[[str], None] = print) -> tuple[Context, FastAPI]:
+def build(settings: Settings, announce: Callable[[str], None] = say,
+          deploy_example: bool = False) -> tuple[Context, FastAPI]:
     """Open the platform and build its web app, with services tied to the app's lifespan."""
     ctx = open_platform(settings)
     deploys.clear_stale_locks(ctx)
@@ -44,6 +50,10 @@ def build(settings: Settings, announce: Callable[[str], None] = print) -> tuple[
         for name, start in STARTERS:
             log.info("starting %s", name)
             stoppers.append(await start(ctx))
+        if deploy_example:
+            from roost.example import start_in_background
+
+            start_in_background(ctx, announce)
         try:
             yield {}
         finally:
@@ -57,12 +67,12 @@ def build(settings: Settings, announce: Callable[[str], None] = print) -> tuple[
 
 
 def serve(
-    settings: Settings, announce: Callable[[str], None] = print, deploy_example: bool = False
+    settings: Settings, announce: Callable[[str], None] = say, deploy_example: bool = False
 ) -> None:
     """Run the platform in the foreground until SIGINT or SIGTERM."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx, app = build(settings, announce)
+    ctx, app = build(settings, announce, deploy_example)
     host, port = settings.listen_host_port
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level,
                             access_log=False, lifespan="on")
