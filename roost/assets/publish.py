@@ -190,13 +190,15 @@ def publish(
     progress: ProgressCallback | None = None,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     now: datetime | None = None,
+    full_check: bool = False,
 ) -> PublishResult:
     """Publish ``source_dir`` as release ``release`` of ``app``.
 
     Uploads only what the store lacks, writes the manifest into ``release_dir`` (when
-    given) and beside the assets. Raises InvalidInput for a bad file (named) and
-    ObjectStoreError, in one line, when the store fails: nothing is then half-published
-    as far as the app can tell, because the manifest is written last.
+    given) and beside the assets. ``full_check`` lists the whole prefix instead of
+    trusting the stored manifests (a repair after objects were deleted by hand).
+    Raises InvalidInput for a bad file (named) and ObjectStoreError, in one line, when
+    the store fails: the app sees nothing half-published, as the manifest comes last.
     """
     started = time.monotonic()
     check_app_name(app)
@@ -210,9 +212,13 @@ def publish(
         with ThreadPoolExecutor(max_workers=max(1, workers),
                                 thread_name_prefix="assets") as pool:
             sources = list(pool.map(lambda p: read_source(root, p), paths))
-            inv = take_inventory(store, app, pool, previous_manifest)
-            inv.verify(pool, (hashed_name(s.path, s.sha256) for s in sources))
-            inv.verify(pool, (s.path for s in sources if has_digest(s.path)))
+            inv = take_inventory(store, app, pool, previous_manifest, full=full_check)
+            inv.verify(pool, [s.path if has_digest(s.path) else hashed_name(s.path, s.sha256)
+                              for s in sources])
+            # Only a kept name that holds other bytes falls back to our hashed name.
+            inv.verify(pool, [hashed_name(s.path, s.sha256) for s in sources
+                              if has_digest(s.path) and inv.present(s.path)
+                              and inv.sha256(s.path) != s.sha256])
             plan = make_plan(app, sources, inv)
             for item in plan.unchanged:
                 manifest.entries[item.source.path] = _entry(item, item.variants or {})

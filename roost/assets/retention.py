@@ -92,11 +92,16 @@ def gc(
     prefix = app_prefix(app)
     result.deleted = [prefix + key for key in doomed]
     if not dry_run and doomed:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            try:
-                list(pool.map(store.delete, result.deleted))
-            except ObjectStoreError as exc:
-                raise ObjectStoreError(f"assets gc of {app} stopped: {exc}") from exc
+        # Manifests go first: a publish trusts that a stored manifest's keys exist, so an
+        # interrupted gc must never leave a manifest whose objects are gone.
+        manifests = [k for k in result.deleted if manifest_release(k[len(prefix):]) is not None]
+        try:
+            for key in manifests:
+                store.delete(key)
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                list(pool.map(store.delete, [k for k in result.deleted if k not in manifests]))
+        except ObjectStoreError as exc:
+            raise ObjectStoreError(f"assets gc of {app} stopped: {exc}") from exc
     return result
 
 
