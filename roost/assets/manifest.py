@@ -105,7 +105,7 @@ class Manifest:
 
     def dumps(self) -> bytes:
         """The manifest serialised."""
-        return json.dumps(self.to_json(), indent=1, sort_keys=False).encode()
+        return json.dumps(self.to_json(), separators=(",", ":")).encode()
 
     @classmethod
     def loads(cls, data: bytes, where: str) -> Manifest:

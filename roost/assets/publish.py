@@ -32,8 +32,8 @@ from roost.assets.source import (
     IN_MEMORY_BYTES,
     SourceFile,
     check_app_name,
+    hash_files,
     list_files,
-    read_source,
 )
 from roost.errors import InvalidInput, ObjectStoreError, RoostError
 from roost.objectstore import ObjectStore, check_key
@@ -211,7 +211,7 @@ def publish(
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers),
                                 thread_name_prefix="assets") as pool:
-            sources = list(pool.map(lambda p: read_source(root, p), paths))
+            sources = hash_files(root, paths, pool)
             inv = take_inventory(store, app, pool, previous_manifest, full=full_check)
             inv.verify(pool, [s.path if has_digest(s.path) else hashed_name(s.path, s.sha256)
                               for s in sources])
