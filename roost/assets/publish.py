@@ -211,8 +211,12 @@ def publish(
     try:
         with ThreadPoolExecutor(max_workers=max(1, workers),
                                 thread_name_prefix="assets") as pool:
-            sources = hash_files(root, paths, pool)
-            inv = take_inventory(store, app, pool, previous_manifest, full=full_check)
+            # Reading the stored manifests overlaps with hashing the folder.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assets-inv") as side:
+                pending_inv = side.submit(take_inventory, store, app, pool, previous_manifest,
+                                          full_check)
+                sources = hash_files(root, paths, pool)
+                inv = pending_inv.result()
             inv.verify(pool, [s.path if has_digest(s.path) else hashed_name(s.path, s.sha256)
                               for s in sources])
             # Only a kept name that holds other bytes falls back to our hashed name.
