@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -48,6 +49,8 @@ class S3Store(ObjectStore):
                 endpoint_url=self.endpoint_url,
                 region_name=self.region,
                 config=Config(retries={"max_attempts": 3, "mode": "standard"},
+                              # Callers upload from thread pools (asset publishing uses 16).
+                              max_pool_connections=32,
                               s3={"addressing_style": "path"} if self.endpoint_url else {}),
             )
 
@@ -85,7 +88,7 @@ class S3Store(ObjectStore):
     ) -> ObjectInfo:
         """Upload ``data``; files go through boto's managed (multipart) transfer."""
         full = self._key(key)
-        digest, _ = sha256_of(data)
+        digest, size = sha256_of(data)
         extra: dict[str, Any] = {"Metadata": {**(metadata or {}), SHA_KEY: digest}}
         if content_type:
             extra["ContentType"] = content_type
@@ -100,10 +103,11 @@ class S3Store(ObjectStore):
                 self.client.upload_file(str(data), self.bucket, full, ExtraArgs=extra)
             else:
                 self.client.upload_fileobj(data, self.bucket, full, ExtraArgs=extra)
-        info = self.head(key)
-        if info is None:
-            raise ObjectStoreError(f"put s3://{self.bucket}/{full}: object missing after upload")
-        return info
+        # A successful PUT is authoritative; a HEAD to read back what we just sent would
+        # double the requests of every upload.
+        return ObjectInfo(key=key, size=size, last_modified=datetime.now(UTC),
+                          content_type=content_type, sha256=digest, metadata=dict(metadata or {}),
+                          cache_control=cache_control, content_encoding=content_encoding)
 
     def head(self, key: str) -> ObjectInfo | None:
         """HEAD the object; None when it does not exist."""
