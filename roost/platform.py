@@ -6,7 +6,7 @@ import os
 
 from roost import credentials
 from roost.context import Context
-from roost.core import alerts, tokens, vulnwatch
+from roost.core import alerts, assetflow, tokens, vulnwatch
 from roost.core.secrets import Cipher, load_or_create_key
 from roost.objectstore import open_store
 from roost.settings import Settings
@@ -24,6 +24,7 @@ def open_platform(settings: Settings) -> Context:
     ctx = Context(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
                   cipher=cipher)
     ctx.services["objects"] = open_store(settings.effective_object_store)
+    assetflow.install(ctx)
     vulnwatch.install(ctx)
     alerts.install(ctx)
     return ctx

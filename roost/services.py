@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 
 from roost.context import Context
-from roost.core import alerts, recipients, releases, telemetry
+from roost.core import alerts, assetflow, recipients, releases, telemetry
 from roost.core.deploys import DeployStage
 from roost.monitor.perf.flush import Finding
 from roost.monitor.perf.receiver import build_router
@@ -109,6 +109,8 @@ def runtime(ctx: Context) -> Runtime:
         found = ctx.services["runtime"] = Runtime(
             s.home, s.router_listen, s.router_admin, s.base_domain, ctx.services["objects"],
             limits, on_crash=lambda app, dyno, lines: alerts.on_crash(ctx, app, dyno, lines))
+        found.prepare = lambda release, directory, env: assetflow.prepare(
+            ctx, release, directory, env)
     return found
 
 
@@ -117,6 +119,7 @@ async def start_runtime(ctx: Context) -> Stopper:
     rt = runtime(ctx)
     watch_web_apps(ctx)
     await asyncio.to_thread(rt.start)
+    await asyncio.to_thread(assetflow.refresh_routes, ctx)
 
     def env_of(release: Release) -> dict[str, str]:
         return releases.config_of(release, ctx.cipher)

@@ -11,6 +11,7 @@ from roost.api import errors
 from roost.api.dashboard import app_views, uptime_views, views
 from roost.api.routers import (
     apps,
+    assets,
     config,
     deploys,
     health,
@@ -39,7 +40,8 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (health, apps, config, deploys, releases, runtime, perf, vulns, uptime):
+    for module in (health, apps, config, deploys, releases, runtime, assets, perf, vulns,
+                   uptime):
         app.include_router(module.router, prefix="/api/v1")
     for make in _service_routers():
         router, prefix = make(ctx)

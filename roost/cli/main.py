@@ -8,6 +8,7 @@ import typer
 
 from roost.cli import (
     apps,
+    assets,
     config,
     deploy,
     maintainers,
@@ -51,6 +52,7 @@ cli.command("restart")(runtime.restart)
 cli.command("run", context_settings={"allow_interspersed_args": False})(runtime.run)
 cli.command("logs")(runtime.logs)
 cli.add_typer(runtime.domains_app, name="domains")
+cli.add_typer(assets.app, name="assets")
 
 # Later command groups register here: (typer app or function, name).
 EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []

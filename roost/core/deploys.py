@@ -107,6 +107,8 @@ def activate(ctx: Context, app_name: str, number: int, emit: Emit,
     try:
         _run_hooks("before_activate", stage)
         if activator is not None:
+            with ctx.sessions.begin() as session:  # hooks may have added to the release
+                release = releases.get(session, app_name, number)
             emit({"type": "step", "step": "release", "message": f"starting v{number}"})
             activator.activate(ctx, app_name, release, env, emit)
     except RoostError as exc:

@@ -47,6 +47,8 @@ class Runtime:
         self.limits = limits or Limits()
         self.supervisor = Supervisor(self.router, self.logs, self.limits, on_crash)
         self._pidfile = home / "router" / "app-pids.json"
+        # Called with (release, its directory, its env) before it runs: adds asset files/vars.
+        self.prepare: Callable[[Release, Path, dict[str, str]], None] | None = None
 
     def start(self) -> None:
         """Start the router and the supervisor (stopping leftovers of a crashed run)."""
@@ -101,6 +103,9 @@ class Runtime:
             app_json = loaded if isinstance(loaded, dict) else {}
         except (OSError, ValueError):
             pass
+        env = dict(env)
+        if self.prepare is not None:
+            self.prepare(release, directory, env)
         return ReleaseSpec(app=app, release=release.number, directory=directory, env=env,
                            process_types=dict(release.process_types), app_json=app_json)
 

@@ -1,0 +1,143 @@
+"""Static assets in the deploy pipeline: publish before a release takes traffic, hand the
+app its ``ASSET_HOST`` and manifest, serve the asset host from the router, collect garbage.
+
+A release records which release's manifest it uses (``meta["assets_release"]``): a config
+change or a rollback reuses the manifest of the build it runs, so it always finds its files.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from roost.assets import MANIFEST_RELPATH, find_assets_dir, publish
+from roost.assets.manifest import app_prefix, manifest_rel_key
+from roost.assets.retention import gc, keep_window, stats
+from roost.assets.serve import asset_base_url, caddy_asset_routes
+from roost.context import Context
+from roost.core import apps, releases
+from roost.core.deploys import DeployStage
+from roost.errors import InvalidInput
+from roost.store.models import App, Release
+
+
+def base_url(ctx: Context, app: str) -> str:
+    """The app's ``ASSET_HOST``."""
+    s = ctx.settings
+    return asset_base_url(app, object_store=s.effective_object_store, asset_url=s.asset_url,
+                          base_domain=s.base_domain, router_listen=s.router_listen)
+
+
+def publish_release(stage: DeployStage) -> None:
+    """Publish the built app's static folder for its new release (a before-activate hook)."""
+    ctx = stage.ctx
+    if stage.build_dir is None:
+        return
+    with ctx.sessions.begin() as session:
+        override = (apps.get(session, stage.app).settings or {}).get("assets_dir")
+    folder = find_assets_dir(stage.build_dir, override)
+    if folder is None:
+        return
+    started = time.monotonic()
+    last = [0.0]
+
+    def progress(p: Any) -> None:
+        if time.monotonic() - last[0] > 1 or p.files_done == p.files_total:
+            last[0] = time.monotonic()
+            stage.emit({"type": "output", "line": f"       assets {p.files_done}/{p.files_total}"
+                        f" files, {p.bytes_done // 1024} KB"})
+
+    result = publish(ctx.services["objects"], stage.app, stage.release, folder,
+                     base_url=base_url(ctx, stage.app), progress=progress)
+    with ctx.sessions.begin() as session:
+        release = releases.get(session, stage.app, stage.release)
+        release.meta = {**release.meta, "assets_release": stage.release,
+                        "asset_host": base_url(ctx, stage.app)}
+    stage.emit({"type": "step", "step": "assets", "message":
+                f"published {result.files_uploaded} new and {len(result.plan.unchanged)} "
+                f"unchanged assets from {folder.name}/ in {time.monotonic() - started:.1f}s"})
+    refresh_routes(ctx)
+
+
+def prepare(ctx: Context, release: Release, directory: Path, env: dict[str, str]) -> None:
+    """Put the release's asset manifest in its directory and the asset vars in its env."""
+    number = (release.meta or {}).get("assets_release")
+    if not number:
+        return
+    with ctx.sessions.begin() as session:
+        app = session.get(App, release.app_id)
+        assert app is not None
+        name = app.name
+    target = directory / MANIFEST_RELPATH
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        key = app_prefix(name) + manifest_rel_key(int(number))
+        target.write_bytes(ctx.services["objects"].get(key))
+    env["ASSET_HOST"] = str(release.meta.get("asset_host") or base_url(ctx, name))
+    env["ROOST_ASSET_MANIFEST"] = str(target)
+
+
+def refresh_routes(ctx: Context) -> None:
+    """Serve every app's assets from the router when the store is a local directory."""
+    runtime = ctx.services.get("runtime")
+    url = ctx.settings.effective_object_store
+    if runtime is None or not url.startswith("file://"):
+        return
+    root = Path(url[len("file://"):].split("?", 1)[0])
+    with ctx.sessions.begin() as session:
+        names = {a.name: [f"http://{h}:{runtime.router_port}" for h in runtime.hosts(a)]
+                 for a in apps.list_all(session)}
+    runtime.router.set_extra("assets", caddy_asset_routes(
+        root, base_domain=ctx.settings.base_domain, apps=names))
+
+
+def kept_releases(ctx: Context, app: str, previous: int = 5) -> list[int]:
+    """Manifest releases used by the current release and the ``previous`` ones before it."""
+    with ctx.sessions.begin() as session:
+        found = apps.get(session, app)
+        rows = list(session.scalars(select(Release).where(Release.app_id == found.id)))
+        current = found.current_release or 0
+    numbers = keep_window([r.number for r in rows], current, previous)
+    used = {int(r.meta["assets_release"]) for r in rows
+            if r.number in numbers and (r.meta or {}).get("assets_release")}
+    return sorted(used)
+
+
+def collect(ctx: Context, app: str, dry_run: bool = False) -> Any:
+    """Delete the app's assets no kept release refers to (older than an hour)."""
+    return gc(ctx.services["objects"], app, kept_releases(ctx, app), dry_run=dry_run)
+
+
+def plan(ctx: Context, app: str) -> Any:
+    """What publishing the current release's static folder would do (a dry run)."""
+    runtime = ctx.services.get("runtime")
+    with ctx.sessions.begin() as session:
+        found = apps.get(session, app)
+        current = releases.current(session, found)
+        override = (found.settings or {}).get("assets_dir")
+    if current is None or current.slug_key is None:
+        raise InvalidInput(f"{app} has no deployed release to publish assets from")
+    if runtime is None:
+        raise InvalidInput("the runtime is not running in this server")
+    directory = runtime.release_dir(app, current.number, current.slug_key)
+    folder = find_assets_dir(directory, override)
+    if folder is None:
+        raise InvalidInput(f"{app} has no public/, static/ or staticfiles/ folder; "
+                           f"set one with `roost assets set {app} --dir DIR`")
+    return publish(ctx.services["objects"], app, current.number, folder,
+                   base_url=base_url(ctx, app), dry_run=True)
+
+
+def usage(ctx: Context, app: str) -> Any:
+    """Count, total size and last publish of the app's assets."""
+    with ctx.sessions.begin() as session:
+        apps.get(session, app)
+    return stats(ctx.services["objects"], app)
+
+
+def install(ctx: Context) -> None:
+    """Register the publish hook."""
+    ctx.hook("before_activate", publish_release)
