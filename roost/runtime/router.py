@@ -173,5 +173,5 @@ class Router:
                                "try_duration": self.try_duration, "try_interval": "50ms"},
             "health_checks": {"passive": {"fail_duration": "5s", "max_fails": 1}},
             "transport": {"protocol": "http", "dial_timeout": "2s",
-                          "keep_alive": {"idle_timeout": "2s"}},
+                          "keep_alive": {"idle_timeout": "2s", "max_idle_conns_per_host": 128}},
         }
