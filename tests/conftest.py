@@ -111,3 +111,13 @@ def api(platform: object) -> Iterator[object]:
     with TestClient(create_app(ctx)) as client:  # type: ignore[arg-type]
         client.headers["Authorization"] = f"Bearer {creds.token}"
         yield client
+
+
+@pytest.fixture
+def receiver() -> Iterator[object]:
+    """The SMS provider's endpoint (Twilio wire format) and an Apprise json:// sink."""
+    from tests.notify.receivers import Receiver
+
+    r = Receiver().start()
+    yield r
+    r.stop()

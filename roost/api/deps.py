@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from roost.context import Context
 from roost.core import tokens
 from roost.errors import Unauthorized
+from roost.store.session import transaction
 
 SESSION_COOKIE = "roost_session"
 
@@ -23,15 +24,8 @@ def get_context(request: Request) -> Context:
 
 def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
     """A store session in one transaction: committed on success, rolled back on error."""
-    session = ctx.sessions()
-    try:
+    with transaction(ctx.sessions) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def bearer_token(request: Request) -> str:

@@ -19,13 +19,6 @@ PHONE = "+15551230001"
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def paging_server(tmp_path: Path, receiver: Receiver) -> Iterator[Server]:
     srv = start_server(tmp_path, {"ROOST_SMS_URL": receiver.sms_url})
     yield srv

@@ -32,14 +32,6 @@ class Inbox(Message):
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A Twilio-format and json:// receiver."""
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def smtp() -> Iterator[tuple[str, Inbox]]:
     """A real SMTP server (aiosmtpd) on 127.0.0.1."""
     inbox = Inbox()

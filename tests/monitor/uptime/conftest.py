@@ -98,14 +98,6 @@ def target() -> Iterator[Target]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """The SMS provider's endpoint (Twilio wire format) and an Apprise json:// sink."""
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture
 def run_service(
     factory: sessionmaker[Session], receiver: Receiver,
 ) -> Iterator[Callable[..., Running]]:
