@@ -32,6 +32,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("perf monitor", services.start_perf),
     ("uptime monitor and notifier", services.start_uptime),
     ("router and supervisor", services.start_runtime),
+    ("daily asset collection", services.start_asset_gc),
 ]
 
 

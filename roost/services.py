@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 
 from roost.context import Context
 from roost.core import alerts, assetflow, recipients, releases, telemetry
+from roost.core import apps as apps_core
 from roost.core.deploys import DeployStage
 from roost.monitor.perf.flush import Finding
 from roost.monitor.perf.receiver import build_router
@@ -160,3 +161,35 @@ def watch_web_apps(ctx: Context) -> None:
                             owner="app")
 
     ctx.hook("after_activate", ensure_monitor)
+
+
+async def start_asset_gc(ctx: Context, every_s: float = 86_400.0) -> Stopper:
+    """Collect unused assets of every app once a day (the first run a minute after start)."""
+    stop = asyncio.Event()
+
+    def collect_all() -> None:
+        with ctx.sessions.begin() as session:
+            names = [a.name for a in apps_core.list_all(session)]
+        for name in names:
+            try:
+                assetflow.collect(ctx, name)
+            except Exception:  # noqa: BLE001  one app's store trouble must not stop the rest
+                log.exception("asset gc of %s failed", name)
+
+    async def loop() -> None:
+        delay = 60.0
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+                return
+            except TimeoutError:
+                await asyncio.to_thread(collect_all)
+                delay = every_s
+
+    task = asyncio.create_task(loop())
+
+    async def halt() -> None:
+        stop.set()
+        await task
+
+    return halt
