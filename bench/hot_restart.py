@@ -54,10 +54,12 @@ class Load:
             try:
                 try:
                     r = self._send(client, kind)
-                except httpx.RemoteProtocolError as exc:
+                except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
                     # The router's reload closed an idle keep-alive connection; nothing was
                     # processed, so the request is resent at once, as browsers do.
-                    if "without sending a response" not in str(exc):
+                    text = str(exc)
+                    if kind == "fresh" or not ("without sending a response" in text
+                                               or "Connection reset by peer" in text):
                         raise
                     with self.lock:
                         self.reconnects += 1
