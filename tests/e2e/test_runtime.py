@@ -31,6 +31,16 @@ def test_example_runs_behind_router(server: Server, wheelhouse: dict[str, str]) 
 
     ps = json.loads(ok(server, "ps", "py", "--json"))
     assert [(p["name"], p["state"]) for p in ps] == [("web.1", "up")]
+
+    # The example app reports its traffic through roost.agent to the perf monitor.
+    for _ in range(20):
+        get(server, "py.localhost")
+
+    def traced() -> bool:
+        rows = json.loads(ok(server, "perf", "py", "--json"))
+        return any(r["endpoint"].endswith(" /") and r["requests"] >= 20 for r in rows)
+
+    wait_for(traced, timeout=60, interval=1)
     [monitor] = json.loads(ok(server, "monitors", "py", "--json"))
     assert monitor["owner"] == "app" and monitor["target"].endswith("/health")
     wait_for(lambda: json.loads(ok(server, "monitors", "info", str(monitor["id"]), "--json"))
