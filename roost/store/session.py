@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,11 +36,14 @@ def make_engine(url: str) -> Engine:
     """Create an engine for ``url`` with Roost's per-backend settings."""
     url = normalise_url(url)
     try:
+        # orjson parses JSON columns several times faster than the standard library.
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15},
+                                   json_deserializer=orjson.loads)
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                   json_deserializer=orjson.loads)
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(f"cannot open database {url!r}: {exc}") from exc
     return engine
