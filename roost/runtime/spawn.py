@@ -107,3 +107,9 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     """Send ``sig`` to the process's whole group (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def set_priority(proc: subprocess.Popen[bytes], niceness: int) -> None:
+    """Set the scheduling niceness of the process's whole group (best effort)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        os.setpriority(os.PRIO_PGRP, proc.pid, niceness)

@@ -30,6 +30,7 @@ from roost.runtime.router import Router
 
 log = logging.getLogger("roost.supervisor")
 CrashHook = Callable[[str, str, list[str]], None]
+BOOT_NICENESS = 10
 
 
 @dataclass
@@ -253,6 +254,10 @@ class Supervisor:
 
     def _await_healthy(self, state: AppState, spec: ReleaseSpec, procs: list[Proc]) -> None:
         host = state.hosts[0] if state.hosts else "localhost"
+        # A booting generation runs at low priority so that the one serving keeps the CPU;
+        # it gets normal priority back once healthy (when Roost may raise priorities).
+        for proc in procs:
+            spawn.set_priority(proc.popen, BOOT_NICENESS)
         for proc in procs:
             assert proc.address is not None
             why = wait_healthy(proc.address, spec.health_path, host,
@@ -266,6 +271,8 @@ class Supervisor:
             raise RuntimeFailure(
                 f"v{spec.release} of {spec.app} did not become healthy: {proc.name} {why}; "
                 f"the previous release keeps serving. Last output:\n{tail or '(none)'}")
+        for proc in procs:
+            spawn.set_priority(proc.popen, 0)
 
     def _route(self, state: AppState) -> None:
         if state.spec is None:
