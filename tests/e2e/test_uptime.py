@@ -75,7 +75,7 @@ def test_outage_pages_once_and_recovers(paging_server: Server, receiver: Receive
 def test_monitor_commands_and_refusals(paging_server: Server) -> None:
     srv = paging_server
     ok(srv, "apps", "create", "shop")
-    out = ok(srv, "monitors", "add", "shop", "--url", "https://example.invalid/health",
+    out = ok(srv, "monitors", "add", "shop", "--url", "http://127.0.0.1:9/health",
              "--expect", "200-299", "--interval", "60")
     monitor_id = out.split("#")[1].split()[0]
     listed = json.loads(ok(srv, "monitors", "shop", "--json"))
