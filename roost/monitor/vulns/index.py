@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import select
+import orjson
+from sqlalchemy import Text, select, type_coerce
 from sqlalchemy.orm import Session
 
 from roost.monitor.vulns.matcher import Entry, compile_json
@@ -28,6 +31,19 @@ class IndexedAdvisory:
     entries: tuple[Entry, ...]
 
 
+@lru_cache(maxsize=65536)
+def _aliases_text(text: str) -> tuple[str, ...]:
+    return tuple(orjson.loads(text) or ())
+
+
+def _aliases(raw: Any) -> tuple[str, ...]:
+    # Read as text to skip the ORM's per-row JSON processing (PostgreSQL's driver may
+    # hand back a list already).
+    if isinstance(raw, str):
+        return _aliases_text(raw)
+    return tuple(raw or ())
+
+
 def load_advisories(session: Session, keys: Iterable[Key]) -> dict[Key, list[IndexedAdvisory]]:
     """Live advisories for each (ecosystem, name) key that has any."""
     by_eco: dict[str, set[str]] = defaultdict(set)
@@ -39,7 +55,8 @@ def load_advisories(session: Session, keys: Iterable[Key]) -> dict[Key, list[Ind
         for start in range(0, len(ordered), CHUNK):
             rows = session.execute(
                 select(AdvisoryPackage.name, AdvisoryPackage.affected, Advisory.id,
-                       Advisory.aliases, Advisory.summary, Advisory.severity, Advisory.score)
+                       type_coerce(Advisory.aliases, Text), Advisory.summary,
+                       Advisory.severity, Advisory.score)
                 .join(Advisory, Advisory.id == AdvisoryPackage.advisory_id)
                 .where(AdvisoryPackage.ecosystem == eco,
                        AdvisoryPackage.name.in_(ordered[start : start + CHUNK]),
@@ -47,7 +64,7 @@ def load_advisories(session: Session, keys: Iterable[Key]) -> dict[Key, list[Ind
             )
             for name, affected, adv_id, aliases, summary, severity, score in rows:
                 out[(eco, name)].append(IndexedAdvisory(
-                    adv_id, tuple(aliases or ()), summary, severity, score,
+                    adv_id, _aliases(aliases), summary, severity, score,
                     compile_json(eco, affected),
                 ))
     return dict(out)
