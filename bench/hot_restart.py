@@ -51,6 +51,7 @@ class Run:
     samples: list[Sample] = field(default_factory=list)
     swaps: list[tuple[float, float]] = field(default_factory=list)
     deploy_seconds: list[float] = field(default_factory=list)
+    roost_cpu: float = 0.0  # CPU seconds of the supervisor's process over all deploys
 
     def during_swap(self, t: float) -> bool:
         """Whether a request starting at ``t`` overlapped a swap."""
@@ -135,6 +136,7 @@ def scenario(bench: Bench, mode: str) -> Run:
                          args=(f"http://127.0.0.1:{bench.router_port}", stop, send))
     loader.start()
     time.sleep(STEADY_BEFORE)
+    cpu = time.process_time()
     for release in range(2, DEPLOYS + 2):
         spec = bench.spec(release, mode, app=app)
         began = time.monotonic()
@@ -143,6 +145,7 @@ def scenario(bench: Bench, mode: str) -> Run:
         run.swaps.append((began, ended))
         run.deploy_seconds.append(ended - began)
     time.sleep(SWAP_TAIL + STEADY_AFTER)
+    run.roost_cpu = time.process_time() - cpu  # includes draining the last generation
     stop.set()
     run.samples = [Sample(*row) for row in receive.recv()]
     loader.join()
@@ -169,7 +172,8 @@ def report(mode: str, run: Run) -> None:
     p99_swap, p99_steady = pct(swap, 99), pct(steady, 99)
     print(f"{mode} mode: {DEPLOYS} deploys (median {statistics.median(run.deploy_seconds):.2f}s "
           f"each), {len(run.samples)} requests sent, {len(failed)} failed, "
-          f"{len(releases)} releases answered")
+          f"{len(releases)} releases answered, supervisor CPU "
+          f"{run.roost_cpu / DEPLOYS * 1000:.0f} ms per deploy")
     print(f"  steady state  n={len(steady):5d}  p50 {pct(steady, 50):6.1f} ms  "
           f"p99 {p99_steady:6.1f} ms   (peer: the same run without swaps)")
     print(f"  during swaps  n={len(swap):5d}  p50 {pct(swap, 50):6.1f} ms  "

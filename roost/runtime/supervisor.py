@@ -42,6 +42,7 @@ class Limits:
     backoff_max: float = 60.0
     crash_window: float = 300.0
     crash_limit: int = 5
+    settle: float = 1.0  # port mode: seconds old processes keep serving after a switch
     user: str | None = None  # run apps as this user (when Roost runs as root)
 
 
@@ -106,7 +107,7 @@ class Supervisor:
             self._route(state)
             self.logs.event(spec.app, "deploy", f"v{spec.release} is live in {spec.mode} mode "
                             f"({self._describe(formation)})")
-            self._drain(state, old, wait=False)
+            self._drain(state, old, wait=False, settle=self._settle(spec))
 
     def check_formation(self, spec: ReleaseSpec, formation: dict[str, int]) -> dict[str, int]:
         """Refuse unknown process types, negative counts and counts over the maximum."""
@@ -147,7 +148,7 @@ class Supervisor:
                     for proc in removed:
                         state.procs.pop(proc.name, None)
                     self._route(state)
-                    self._drain(state, removed, wait=False)
+                    self._drain(state, removed, wait=False, settle=self._settle(spec))
             state.formation = formation
             self._route(state)
             self.logs.event(app, "scale", self._describe(formation))
@@ -209,6 +210,13 @@ class Supervisor:
         if state is None or state.spec is None:
             raise NotFound(f"{app} has no running release: deploy it first (`roost deploy`)")
         return state
+
+    def _settle(self, spec: ReleaseSpec) -> float:
+        # Port mode: a process that gets SIGTERM closes its own listening socket, resetting
+        # connections the router dialled just before it switched and that still wait in that
+        # socket's queue; so it keeps serving a moment after the switch. In socket mode the
+        # queue is shared with the new generation and nothing waits in it unserved.
+        return self.limits.settle if spec.mode == "port" else 0.0
 
     def _describe(self, formation: dict[str, int]) -> str:
         return " ".join(f"{k}={v}" for k, v in sorted(formation.items())) or "no processes"
@@ -279,13 +287,17 @@ class Supervisor:
         self.router.set_route(state.name, state.hosts, [u for u in up if u])
 
     def _drain(self, state: AppState, procs: list[Proc], wait: bool,
-               grace: float | None = None) -> None:
+               grace: float | None = None, settle: float = 0.0) -> None:
+        """SIGTERM ``procs`` (after ``settle`` seconds), SIGKILL what outlives the grace."""
         for proc in procs:
             proc.state = "stopping"
-            spawn.signal_group(proc.popen, signal.SIGTERM)
         grace = self.limits.grace if grace is None else grace
 
         def finish() -> None:
+            if settle:
+                time.sleep(settle)
+            for proc in procs:
+                spawn.signal_group(proc.popen, signal.SIGTERM)
             deadline = time.monotonic() + grace
             for proc in procs:
                 try:
