@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from roost.errors import InvalidInput, NotFound, RuntimeFailure
-from roost.runtime import spawn
+from roost.runtime import spawn, users
 from roost.runtime.health import wait_healthy
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import AppState, Proc, ReleaseSpec
@@ -43,7 +43,7 @@ class Limits:
     crash_window: float = 300.0
     crash_limit: int = 5
     settle: float = 1.0  # port mode: seconds old processes keep serving after a switch
-    user: str | None = None  # run apps as this user (when Roost runs as root)
+    user: str | None = None  # run apps as this user when Roost runs as root (see users.py)
 
 
 class Supervisor:
@@ -54,6 +54,8 @@ class Supervisor:
         self.router = router
         self.logs = logs
         self.limits = limits or Limits()
+        # "auto" becomes a concrete user once, so release directories are chowned to it.
+        self.limits.user = users.resolve(self.limits.user)
         self.on_crash = on_crash
         self.apps: dict[str, AppState] = {}
         self._lock = threading.Lock()
