@@ -10,17 +10,43 @@ Needs `wrk` (apt-get install wrk).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 from bench.runtime_common import HOST, bench_platform, gunicorn
 
 SECONDS = 4
 ROUNDS = 5
 CONNECTIONS = 32
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by ``pids`` (from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every process in a process group (the app: gunicorn's master and workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if os.getpgid(int(entry.name)) == pgid:
+                    pids.append(int(entry.name))
+    return pids
 
 
 def wrk(url: str, host: str | None = None) -> tuple[float, int]:
@@ -52,13 +78,18 @@ def main() -> None:
         direct: list[float] = []
         routed: list[float] = []
         errors = 0
+        app_pids = group_pids(next(iter(bench.supervisor.apps["bench"].procs.values())).popen.pid)
+        caddy = [bench.router.proc.pid] if bench.router.proc else []
+        cpu = {"direct": [0.0, 0.0], "routed": [0.0, 0.0]}  # app, router CPU seconds
         for _ in range(ROUNDS):
-            rate, err = wrk(direct_url)
-            direct.append(rate)
-            errors += err
-            rate, err = wrk(routed_url, HOST)
-            routed.append(rate)
-            errors += err
+            for name, url, host, rates in (("direct", direct_url, None, direct),
+                                           ("routed", routed_url, HOST, routed)):
+                app0, caddy0 = cpu_seconds(app_pids), cpu_seconds(caddy)
+                rate, err = wrk(url, host)
+                cpu[name][0] += cpu_seconds(app_pids) - app0
+                cpu[name][1] += cpu_seconds(caddy) - caddy0
+                rates.append(rate)
+                errors += err
     best_direct, best_routed = max(direct), max(routed)
     print(f"router benchmark: wrk -t1 -c{CONNECTIONS} -d{SECONDS}s GET /, "
           f"best of {ROUNDS} alternating runs, one gunicorn gthread worker, 16 threads")
@@ -70,6 +101,11 @@ def main() -> None:
     per_round = statistics.median(r / d for d, r in zip(direct, routed, strict=True))
     print(f"  routed / direct, best      {ratio:9.0%}   (target >= 70%)")
     print(f"  routed / direct, median of rounds {per_round:.0%}   errors: {errors}")
+    for name, rates in (("direct", direct), ("routed", routed)):
+        requests = sum(rates) * SECONDS
+        app_us, router_us = (c / requests * 1e6 for c in cpu[name])
+        print(f"  CPU per request, {name}: app {app_us:5.0f} us, router {router_us:5.0f} us "
+              f"(on {os.cpu_count()} cores, shared with wrk and anything else running)")
 
 
 if __name__ == "__main__":

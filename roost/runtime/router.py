@@ -5,6 +5,12 @@ Each app has a route matching its host names and a reverse proxy over its upstre
 meets a draining or dead process is sent to another one). An app without upstreams gets
 a plain 503 page; so does one whose upstreams all fail. Extra routes (the asset host)
 are added by other subsystems.
+
+Every configuration load is a full Caddy reload, which re-binds the listener and closes idle
+client keep-alive connections. So upstream lists are not part of the configuration: Caddy
+reads them as SRV records from :class:`~roost.runtime.upstreams.UpstreamResolver` (refreshed
+every ``refresh``), and only host names, extra routes or an app going to or from zero
+upstreams load a new configuration. Caddy skips identical loads, and so do we.
 """
 
 from __future__ import annotations
