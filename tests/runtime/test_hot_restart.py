@@ -101,3 +101,27 @@ def test_no_web_process_gets_a_clear_503(platform: Platform) -> None:
     assert r.status_code == 503 and "no healthy process" in r.text
     unknown = httpx.get(platform.url(), headers={"Host": "nope.localhost"}, timeout=10)
     assert unknown.status_code == 404
+
+
+def test_socket_mode_release_that_boots_but_fails_its_check_takes_no_traffic(
+        platform: Platform) -> None:
+    from roost.errors import RuntimeFailure
+
+    sup = platform.supervisor
+    sup.limits.health_timeout = 3
+    sup.deploy(platform.spec("shop", 1, "socket"), {"web": 2}, [HOST])
+    load = Load(platform.url(), HOST).start(max_seconds=30)
+    try:
+        wait_for(lambda: load.sent >= 20, timeout=20)
+        # gunicorn boots and serves every path but /health: through a shared accept queue
+        # it would answer users for as long as the check keeps failing.
+        with pytest.raises(RuntimeFailure, match="answered 500"):
+            sup.deploy(platform.spec("shop", 2, "socket", extra={"BROKEN_HEALTH": "1"}),
+                       {"web": 2}, [HOST])
+        before = load.sent
+        wait_for(lambda: load.sent >= before + 10, timeout=20)
+    finally:
+        load.finish()
+    assert load.failed == [], load.failed[:5]
+    assert load.seen == {"v1"}
+    assert [p["release"] for p in sup.ps("shop")] == [1, 1]
