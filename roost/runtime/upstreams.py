@@ -132,7 +132,11 @@ class UpstreamResolver:
                 return  # closed
             try:
                 reply = self.answer(packet)
-                if reply is not None:
-                    self._sock.sendto(reply, peer)
             except Exception:  # noqa: BLE001  one bad packet must not stop the resolver
                 log.exception("upstream resolver failed on a query")
+                continue
+            if reply is not None:
+                try:
+                    self._sock.sendto(reply, peer)
+                except OSError:
+                    return  # closed while answering

@@ -95,3 +95,19 @@ def test_apps_run_unprivileged_when_roost_is_root(platform: Platform) -> None:
             sup.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_logs_rotate_at_their_size_limit_and_keep_the_newest(tmp_path: Path) -> None:
+    from roost.runtime.logs import AppLogs
+
+    logs = AppLogs(tmp_path, max_bytes=2000)
+    for i in range(200):
+        logs.write("shop", "app[web.1]" if i % 2 else "roost[deploy]", f"line {i}")
+    assert logs.path("shop").stat().st_size <= 2000 + 100
+    assert logs.path("shop").with_suffix(".log.1").exists()
+    assert logs.tail("shop", 2)[-1].endswith("app[web.1]: line 199")
+    assert [x.rsplit(" ", 1)[1] for x in logs.tail("shop", 3, source="roost")] == [
+        "194", "196", "198"]
+    logs.remove("shop")
+    logs.write("shop", "roost[deploy]", "fresh")
+    assert [x.split(": ", 1)[1] for x in logs.tail("shop", 10)] == ["fresh"]
