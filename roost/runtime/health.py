@@ -8,6 +8,11 @@ from collections.abc import Callable
 
 import httpx
 
+# One client for every check: building one per request costs ~20 ms of CPU (its SSL
+# context), paid several times per new process exactly while a swap is under way. No
+# keep-alive, so each check opens a connection of its own, as a client would.
+_CLIENT = httpx.Client(trust_env=False, limits=httpx.Limits(max_keepalive_connections=0))
+
 
 def check_once(address: str, path: str | None, host: str, timeout: float = 2.0) -> str | None:
     """None when healthy, else why not (one attempt)."""
@@ -19,7 +24,7 @@ def check_once(address: str, path: str | None, host: str, timeout: float = 2.0) 
         except OSError as exc:
             return f"TCP connect to {address} failed: {exc.strerror or exc}"
     try:
-        r = httpx.get(f"http://{address}{path}", headers={"Host": host}, timeout=timeout)
+        r = _CLIENT.get(f"http://{address}{path}", headers={"Host": host}, timeout=timeout)
     except httpx.HTTPError as exc:
         return f"GET {path} failed: {exc.__class__.__name__}"
     if r.status_code >= 400:

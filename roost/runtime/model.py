@@ -95,7 +95,7 @@ class AppState:
 
     @property
     def shared_address(self) -> str | None:
-        """host:port of the socket the app keeps for its whole life (socket mode)."""
+        """host:port of the current generation's listening socket (socket mode)."""
         if self.shared_socket is None:
             return None
         host, port = self.shared_socket.getsockname()[:2]

@@ -5,6 +5,12 @@ Each app has a route matching its host names and a reverse proxy over its upstre
 meets a draining or dead process is sent to another one). An app without upstreams gets
 a plain 503 page; so does one whose upstreams all fail. Extra routes (the asset host)
 are added by other subsystems.
+
+Every configuration load is a full Caddy reload, which re-binds the listener and closes idle
+client keep-alive connections. So upstream lists are not part of the configuration: Caddy
+reads them as SRV records from :class:`~roost.runtime.upstreams.UpstreamResolver` (refreshed
+every ``refresh``), and only host names, extra routes or an app going to or from zero
+upstreams load a new configuration. Caddy skips identical loads, and so do we.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +31,8 @@ from typing import Any
 import httpx
 
 from roost.errors import RuntimeFailure
+from roost.runtime.kernel import migrate_queued_connections
+from roost.runtime.upstreams import UpstreamResolver, app_name
 
 log = logging.getLogger("roost.router")
 
@@ -59,19 +68,33 @@ class Router:
     """Runs Caddy and pushes the whole routing table to it on every change."""
 
     def __init__(self, listen: str, admin: str, state_dir: Path,
-                 try_duration: str = "5s") -> None:
+                 try_duration: str = "5s", tune_kernel: bool = True) -> None:
         self.listen = listen
         self.admin = admin
         self.state_dir = state_dir
         self.try_duration = try_duration
+        self.tune_kernel = tune_kernel
+        self.resolver: UpstreamResolver | None = None  # serves upstream lists (upstreams.py)
+        self.refresh = "100ms"  # how stale Caddy's copy of an upstream list may be
+        self.loads = 0  # configurations Caddy has loaded (each one is a full reload)
+        self._loaded: str | None = None
+        self._restore_kernel: Callable[[], None] = lambda: None
         self.routes: dict[str, Route] = {}
         self.extra: dict[str, list[dict[str, Any]]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
+        # Kept for the router's life: a client per call costs ~20 ms of CPU (SSL context).
+        self._admin = httpx.Client(base_url=f"http://{admin}", trust_env=False, timeout=15)
 
     def start(self) -> None:
         """Start Caddy and load an initial (empty) configuration."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.tune_kernel:
+            self._restore_kernel = migrate_queued_connections()
+        if self.resolver is None:
+            self.resolver = UpstreamResolver()
+            for app, route in self.routes.items():
+                self.resolver.set(app, route.upstreams)
         boot = self.state_dir / "caddy-boot.json"
         boot.write_text(json.dumps({"admin": {"listen": self.admin}}))
         env = {**os.environ, "XDG_DATA_HOME": str(self.state_dir / "data"),
@@ -86,7 +109,7 @@ class Router:
                 tail = (self.state_dir / "caddy.log").read_text(errors="replace")[-600:]
                 raise RuntimeFailure(f"the router (caddy) exited at start: {tail.strip()}")
             try:
-                httpx.get(f"http://{self.admin}/config/", timeout=1)
+                self._admin.get("/config/", timeout=1)
                 break
             except httpx.HTTPError:
                 time.sleep(0.05)
@@ -103,18 +126,31 @@ class Router:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._restore_kernel()
+        self._restore_kernel = lambda: None
+        if self.resolver is not None:
+            self.resolver.close()
+            self.resolver = None
+        self._loaded = None
 
     def set_route(self, app: str, hosts: list[str], upstreams: list[str]) -> None:
-        """Route ``hosts`` to ``upstreams`` (empty: answer 503) and apply it."""
+        """Route ``hosts`` to ``upstreams`` (empty: answer 503) and apply it.
+
+        A new upstream list reaches Caddy through the resolver within ``refresh``, without a
+        reload; only new host names or a change to or from no upstreams reload Caddy."""
         with self._lock:
             self.routes[app] = Route(sorted(set(hosts)), list(upstreams))
-            self._push_locked()
+            if self.resolver is not None:
+                self.resolver.set(app, upstreams)
+            self._push_locked(force=False)
 
     def remove_route(self, app: str) -> None:
         """Forget an app's route."""
         with self._lock:
             self.routes.pop(app, None)
-            self._push_locked()
+            if self.resolver is not None:
+                self.resolver.remove(app)
+            self._push_locked(force=False)
 
     def set_extra(self, name: str, routes: list[dict[str, Any]]) -> None:
         """Install extra Caddy routes under ``name`` (placed before the app routes)."""
@@ -127,25 +163,30 @@ class Router:
         with self._lock:
             self._push_locked()
 
-    def _push_locked(self) -> None:
+    def _push_locked(self, force: bool = True) -> None:
         if self.proc is None:
             return
         config = self.config()
+        text = json.dumps(config, sort_keys=True)
+        if not force and text == self._loaded:
+            return
         try:
-            r = httpx.post(f"http://{self.admin}/load", json=config, timeout=15)
+            r = self._admin.post("/load", json=config)
         except httpx.HTTPError as exc:
             raise RuntimeFailure(f"the router did not take its configuration: {exc}") from exc
         if r.status_code >= 400:
             raise RuntimeFailure(f"the router refused its configuration: {r.text[:300]}")
+        self._loaded = text
+        self.loads += 1
 
     def config(self) -> dict[str, Any]:
         """The full Caddy JSON configuration."""
         routes: list[dict[str, Any]] = []
         for extra in self.extra.values():
             routes.extend(extra)
-        for route in self.routes.values():
-            routes.append({"match": [{"host": route.hosts}], "handle": [self._handler(route)],
-                           "terminal": True})
+        for app, route in sorted(self.routes.items()):
+            routes.append({"match": [{"host": route.hosts}],
+                           "handle": [self._handler(app, route)], "terminal": True})
         unavailable = {"handler": "static_response", "status_code": 503,
                        "headers": {"Content-Type": ["text/html; charset=utf-8"],
                                    "Retry-After": ["5"]},
@@ -160,18 +201,25 @@ class Router:
                 "logging": {"logs": {"default": {"level": "ERROR"}}},
                 "apps": {"http": {"servers": {"roost": server}}}}
 
-    def _handler(self, route: Route) -> dict[str, Any]:
+    def _handler(self, app: str, route: Route) -> dict[str, Any]:
         if not route.upstreams:
             return {"handler": "static_response", "status_code": 503,
                     "headers": {"Content-Type": ["text/html; charset=utf-8"],
                                 "Retry-After": ["5"]},
                     "body": UNAVAILABLE}
-        return {
+        handler: dict[str, Any] = {
             "handler": "reverse_proxy",
-            "upstreams": [{"dial": u} for u in route.upstreams],
             "load_balancing": {"selection_policy": {"policy": "round_robin"},
                                "try_duration": self.try_duration, "try_interval": "50ms"},
             "health_checks": {"passive": {"fail_duration": "5s", "max_fails": 1}},
             "transport": {"protocol": "http", "dial_timeout": "2s",
                           "keep_alive": {"idle_timeout": "2s", "max_idle_conns_per_host": 128}},
         }
+        if self.resolver is None:  # not started: a plain, static configuration
+            handler["upstreams"] = [{"dial": u} for u in route.upstreams]
+            return handler
+        resolver = {"addresses": [self.resolver.address]}
+        handler["dynamic_upstreams"] = {"source": "srv", "name": app_name(app),
+                                        "refresh": self.refresh, "resolver": resolver}
+        handler["transport"]["resolver"] = resolver  # SRV targets are names under our zone
+        return handler

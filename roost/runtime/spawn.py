@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import socket
 import subprocess
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from roost.errors import RuntimeFailure
+from roost.runtime import users
 
 # Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
 # through a high range so that no move overwrites another, then sets LISTEN_PID to its own
@@ -35,15 +34,10 @@ BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 def user_ids(name: str | None) -> tuple[int, int] | None:
-    """(uid, gid) of the user apps run as; None to run as Roost's own user."""
-    if not name or os.geteuid() != 0:
-        return None
-    try:
-        entry = pwd.getpwnam(name)
-    except KeyError as exc:
-        raise RuntimeFailure(f"ROOST_APP_USER {name!r} does not exist on this host; create it "
-                             "(useradd --system roost-app) or unset the setting") from exc
-    return entry.pw_uid, entry.pw_gid
+    """(uid, gid) of the user apps run as (``auto``: see roost.runtime.users); None to run
+    as Roost's own user."""
+    resolved = users.resolve(name)
+    return None if resolved is None else users.ids(resolved)
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0, backlog: int = 1024) -> socket.socket:
@@ -84,7 +78,10 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
         env["LISTEN_FDNAMES"] = ":".join(["web", "health"][: len(fds)])
     else:
         env.pop("LISTEN_FDS", None)
-    ids = user_ids(user)
+    resolved = users.resolve(user)
+    ids = users.ids(resolved) if resolved else None
+    if resolved:
+        users.make_reachable(cwd, resolved)
     proc = subprocess.Popen(
         ["bash", "-c", SHIM], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds,

@@ -5,24 +5,31 @@ each to pass a health check on its own address, then move traffic and drain the 
 generation (SIGTERM, a grace period, SIGKILL). A generation that never becomes healthy
 takes no traffic: it is stopped and the deploy fails with its last output lines.
 
-Socket mode: the app's listening socket is bound once and kept for the app's whole life;
-every web process inherits it as fd 3 (systemd protocol) plus a private socket as fd 4
-that only the health check uses, since a check through the shared accept queue could be
-answered by the old generation. Port mode: each web process binds a fresh ``$PORT`` and
-the router is switched to the new ports once they are healthy.
+Socket mode: the supervisor binds each generation's listening socket before its processes
+start and keeps it until the last of them has exited; every web process of the generation
+inherits it as fd 3 (systemd protocol) plus a private socket as fd 4 that only its health
+check uses. Crash restarts and scale-ups join the current generation's socket, so its
+accept queue holds requests across them and the router is untouched. A deploy or restart
+binds a new socket: a process accepts from any socket it holds as soon as it has booted,
+so a release sharing the old queue would answer users before (or without ever) passing
+its check; on its own socket it takes traffic only once the router is switched to it.
+Port mode: each web process binds a fresh ``$PORT``. In both modes the switch reaches the
+router through its upstream resolver, without a Caddy reload, and the old generation keeps
+serving ``settle`` seconds longer, past the router's refresh, before it gets SIGTERM.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from roost.errors import InvalidInput, NotFound, RuntimeFailure
-from roost.runtime import spawn
+from roost.runtime import spawn, users
 from roost.runtime.health import wait_healthy
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import AppState, Proc, ReleaseSpec
@@ -43,7 +50,8 @@ class Limits:
     backoff_max: float = 60.0
     crash_window: float = 300.0
     crash_limit: int = 5
-    user: str | None = None  # run apps as this user (when Roost runs as root)
+    settle: float = 1.0  # seconds old processes keep serving after the router switched
+    user: str | None = None  # run apps as this user when Roost runs as root (see users.py)
 
 
 class Supervisor:
@@ -54,6 +62,8 @@ class Supervisor:
         self.router = router
         self.logs = logs
         self.limits = limits or Limits()
+        # "auto" becomes a concrete user once, so release directories are chowned to it.
+        self.limits.user = users.resolve(self.limits.user)
         self.on_crash = on_crash
         self.apps: dict[str, AppState] = {}
         self._lock = threading.Lock()
@@ -90,12 +100,16 @@ class Supervisor:
         state = self.state(spec.app, hosts)
         formation = self.check_formation(spec, formation)
         with state.lock:
-            if spec.mode == "socket" and state.shared_socket is None:
-                state.shared_socket = spawn.bind_socket()
-            new_web = [self._spawn(state, spec, "web", i)
+            listener = spawn.bind_socket() if spec.mode == "socket" else None
+            new_web = [self._spawn(state, spec, "web", i, listener)
                        for i in range(1, formation.get("web", 0) + 1)]
-            self._await_healthy(state, spec, new_web)
+            try:
+                self._await_healthy(state, spec, new_web)
+            finally:
+                if listener is not None and any(p.state != "up" for p in new_web):
+                    listener.close()
             old = list(state.procs.values())
+            old_listener, state.shared_socket = state.shared_socket, listener
             state.spec, state.formation = spec, dict(formation)
             state.procs = {p.name: p for p in new_web}
             for ptype, count in formation.items():
@@ -107,7 +121,7 @@ class Supervisor:
             self._route(state)
             self.logs.event(spec.app, "deploy", f"v{spec.release} is live in {spec.mode} mode "
                             f"({self._describe(formation)})")
-            self._drain(state, old, wait=False)
+            self._drain(state, old, wait=False, settle=self.limits.settle, close=old_listener)
 
     def check_formation(self, spec: ReleaseSpec, formation: dict[str, int]) -> dict[str, int]:
         """Refuse unknown process types, negative counts and counts over the maximum."""
@@ -148,7 +162,7 @@ class Supervisor:
                     for proc in removed:
                         state.procs.pop(proc.name, None)
                     self._route(state)
-                    self._drain(state, removed, wait=False)
+                    self._drain(state, removed, wait=False, settle=self._settle(spec))
             state.formation = formation
             self._route(state)
             self.logs.event(app, "scale", self._describe(formation))
@@ -211,10 +225,18 @@ class Supervisor:
             raise NotFound(f"{app} has no running release: deploy it first (`roost deploy`)")
         return state
 
+    def _settle(self, spec: ReleaseSpec) -> float:
+        # Scaling down in port mode: a process that gets SIGTERM closes its own listening
+        # socket, resetting connections the router sent before its upstream list changed and
+        # that still wait in that socket's queue; so it keeps serving a moment longer. In
+        # socket mode the queue is shared with the processes that stay.
+        return self.limits.settle if spec.mode == "port" else 0.0
+
     def _describe(self, formation: dict[str, int]) -> str:
         return " ".join(f"{k}={v}" for k, v in sorted(formation.items())) or "no processes"
 
-    def _spawn(self, state: AppState, spec: ReleaseSpec, ptype: str, index: int) -> Proc:
+    def _spawn(self, state: AppState, spec: ReleaseSpec, ptype: str, index: int,
+               listener: socket.socket | None = None) -> Proc:
         name = f"{ptype}.{index}"
         extra = {"DYNO": name, "PS": name, "ROOST_RELEASE": f"v{spec.release}",
                  "ROOST_APP": spec.app}
@@ -223,12 +245,13 @@ class Supervisor:
         address = None
         if ptype == "web":
             if spec.mode == "socket":
-                assert state.shared_socket is not None
+                listener = listener or state.shared_socket
+                assert listener is not None
                 health_socket = spawn.bind_socket(backlog=64)
-                sockets = [state.shared_socket, health_socket]
+                sockets = [listener, health_socket]
                 hp = health_socket.getsockname()[1]
                 address = f"127.0.0.1:{hp}"
-                extra["PORT"] = str(state.shared_socket.getsockname()[1])
+                extra["PORT"] = str(listener.getsockname()[1])
             else:
                 port = spawn.free_port()
                 extra["PORT"] = str(port)
@@ -286,13 +309,19 @@ class Supervisor:
         self.router.set_route(state.name, state.hosts, [u for u in up if u])
 
     def _drain(self, state: AppState, procs: list[Proc], wait: bool,
-               grace: float | None = None) -> None:
+               grace: float | None = None, settle: float = 0.0,
+               close: socket.socket | None = None) -> None:
+        """SIGTERM ``procs`` (after ``settle`` seconds), SIGKILL what outlives the grace,
+        then close ``close`` (their generation's listening socket)."""
         for proc in procs:
             proc.state = "stopping"
-            spawn.signal_group(proc.popen, signal.SIGTERM)
         grace = self.limits.grace if grace is None else grace
 
         def finish() -> None:
+            if settle:
+                time.sleep(settle)
+            for proc in procs:
+                spawn.signal_group(proc.popen, signal.SIGTERM)
             deadline = time.monotonic() + grace
             for proc in procs:
                 try:
@@ -303,6 +332,8 @@ class Supervisor:
                 if proc.health_socket is not None:
                     proc.health_socket.close()
                 proc.state = "stopped"
+            if close is not None:
+                close.close()
 
         if wait:
             finish()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import httpx
 import pytest
 
 from roost.errors import InvalidInput
-from roost.runtime import oneoff
+from roost.runtime import oneoff, users
+from roost.runtime.model import ReleaseSpec
+from roost.runtime.supervisor import Limits, Supervisor
 from tests.conftest import wait_for
 from tests.runtime.conftest import Platform
 
@@ -59,3 +66,48 @@ def test_one_off_run_streams_output_and_exit_code(platform: Platform) -> None:
     spec = platform.spec("shop", 1, "port", extra={"SECRET": "s3"})
     out = list(oneoff.run(spec, "echo $SECRET $DYNO; echo err >&2; exit 7"))
     assert out == ["s3 run.1", "err", 7]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run apps as another user")
+def test_apps_run_unprivileged_when_roost_is_root(platform: Platform) -> None:
+    # A release outside the fixture's 0700 directories; system binaries only, since the
+    # test venv's interpreter may live where other users cannot reach it.
+    directory = Path(tempfile.mkdtemp(prefix="roost-user-test-"))
+    try:
+        (directory / "data.txt").write_text("readable\n")
+        spec = ReleaseSpec(app="shop", release=1, directory=directory, env={},
+                           process_types={"web": "/usr/bin/python3 -m http.server $PORT "
+                                                 "--bind 127.0.0.1"})
+        out = list(oneoff.run(spec, "id -un; cat data.txt; touch made-here && echo wrote",
+                              "auto"))
+        user = users.resolve("auto")
+        assert user in ("roost-app", "nobody")
+        assert out == [user, "readable", "wrote", 0]
+        sup = Supervisor(platform.router, platform.logs, Limits(user="auto", health_timeout=15))
+        sup.start()
+        try:
+            sup.deploy(spec, {"web": 1}, [HOST])
+            [proc] = sup.ps("shop")
+            owner = Path(f"/proc/{proc['pid']}").stat().st_uid
+            assert owner == users.ids(user)[0] != 0
+            assert httpx.get(platform.url("/data.txt"), headers={"Host": HOST}).text == "readable\n"
+        finally:
+            sup.stop()
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_logs_rotate_at_their_size_limit_and_keep_the_newest(tmp_path: Path) -> None:
+    from roost.runtime.logs import AppLogs
+
+    logs = AppLogs(tmp_path, max_bytes=2000)
+    for i in range(200):
+        logs.write("shop", "app[web.1]" if i % 2 else "roost[deploy]", f"line {i}")
+    assert logs.path("shop").stat().st_size <= 2000 + 100
+    assert logs.path("shop").with_suffix(".log.1").exists()
+    assert logs.tail("shop", 2)[-1].endswith("app[web.1]: line 199")
+    assert [x.rsplit(" ", 1)[1] for x in logs.tail("shop", 3, source="roost")] == [
+        "194", "196", "198"]
+    logs.remove("shop")
+    logs.write("shop", "roost[deploy]", "fresh")
+    assert [x.split(": ", 1)[1] for x in logs.tail("shop", 10)] == ["fresh"]

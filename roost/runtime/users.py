@@ -1,0 +1,99 @@
+"""The unprivileged user app processes run as when Roost itself runs as root.
+
+``ROOST_APP_USER`` names it: ``auto`` picks a dedicated system user ``roost-app`` (created
+with useradd on first use; ``nobody`` when that fails), any other name is used as given
+(it must exist), and empty keeps apps running as Roost's own user. Without root nothing
+changes: a process cannot switch users anyway.
+
+A release directory is handed to that user (chowned: apps may write into their own
+directory, as on Heroku) and every directory above it is made traversable for others
+(``o+x`` only: nothing becomes listable or readable that was not).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import stat
+import subprocess
+import threading
+from pathlib import Path
+from typing import NoReturn
+
+from roost.errors import RuntimeFailure
+
+log = logging.getLogger("roost.supervisor")
+AUTO = "auto"
+DEDICATED = "roost-app"
+_lock = threading.Lock()
+_prepared: set[tuple[Path, int]] = set()
+
+
+def resolve(requested: str | None) -> str | None:
+    """The user name apps run as, or None to keep Roost's own user."""
+    if not requested or os.geteuid() != 0:
+        return None
+    if requested != AUTO:
+        _entry(requested)
+        return requested
+    with _lock:
+        if not _exists(DEDICATED):
+            try:
+                subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
+                                "/nonexistent", "--shell", "/usr/sbin/nologin", DEDICATED],
+                               check=True, capture_output=True, timeout=30)
+                log.info("created the system user %s to run apps", DEDICATED)
+            except (OSError, subprocess.SubprocessError) as exc:
+                log.warning("could not create user %s (%s); apps run as nobody", DEDICATED, exc)
+                _entry("nobody")
+                return "nobody"
+    return DEDICATED
+
+
+def ids(name: str) -> tuple[int, int]:
+    """(uid, gid) of a user."""
+    entry = _entry(name)
+    return entry.pw_uid, entry.pw_gid
+
+
+def make_reachable(directory: Path, user: str) -> None:
+    """Give ``directory`` to ``user`` and let it traverse every directory above."""
+    uid, gid = ids(user)
+    directory = directory.resolve()
+    key = (directory, uid)
+    with _lock:
+        if key in _prepared:
+            return
+        if directory.stat().st_uid != uid:
+            os.chown(directory, uid, gid)
+            for root, dirs, files in os.walk(directory):
+                for name in dirs + files:
+                    os.lchown(os.path.join(root, name), uid, gid)
+        for parent in directory.parents:
+            mode = parent.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+                log.warning("made %s traversable (o+x) so %s can reach its releases",
+                            parent, user)
+        _prepared.add(key)
+
+
+def _exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _entry(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return _missing(name)
+
+
+def _missing(name: str) -> NoReturn:
+    raise RuntimeFailure(f"ROOST_APP_USER {name!r} does not exist on this host; create it "
+                         f"(useradd --system {name}), use `auto`, or leave it empty")

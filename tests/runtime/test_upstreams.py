@@ -1,0 +1,86 @@
+"""The upstream resolver answers real DNS queries over UDP the way Caddy asks them."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterator
+
+import pytest
+
+from roost.runtime.upstreams import SRV, UpstreamResolver, app_name
+
+
+def query(resolver: UpstreamResolver, name: str, qtype: int, qid: int = 7) -> bytes:
+    """Send one query and return the raw response."""
+    host, _, port = resolver.address.removeprefix("udp/").rpartition(":")
+    packet = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        packet += bytes([len(label)]) + label.encode()
+    packet += b"\0" + struct.pack("!HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(packet, (host, int(port)))
+        return s.recv(512)
+
+
+def parse(reply: bytes) -> tuple[int, int, list[tuple[int, bytes]]]:
+    """(rcode, id, [(type, rdata)]) of a response with one question."""
+    qid, flags, _, ancount = struct.unpack("!HHHH", reply[:8])
+    i = 12
+    while reply[i]:
+        i += 1 + reply[i]
+    i += 5
+    answers = []
+    for _ in range(ancount):
+        rtype, _, _, length = struct.unpack("!HHIH", reply[i + 2 : i + 12])
+        answers.append((rtype, reply[i + 12 : i + 12 + length]))
+        i += 12 + length
+    return flags & 0xF, qid, answers
+
+
+def target(rdata: bytes) -> tuple[int, str]:
+    """(port, target name) of SRV record data."""
+    port = struct.unpack("!H", rdata[4:6])[0]
+    labels, i = [], 6
+    while rdata[i]:
+        labels.append(rdata[i + 1 : i + 1 + rdata[i]].decode())
+        i += 1 + rdata[i]
+    return port, ".".join(labels)
+
+
+@pytest.fixture
+def resolver() -> Iterator[UpstreamResolver]:
+    """A running resolver."""
+    found = UpstreamResolver()
+    yield found
+    found.close()
+
+
+def test_srv_and_a_records_follow_the_upstream_list(resolver: UpstreamResolver) -> None:
+    resolver.set("shop", ["127.0.0.1:8001", "127.0.0.2:8002"])
+    rcode, qid, answers = parse(query(resolver, app_name("shop"), SRV, qid=41))
+    assert (rcode, qid) == (0, 41)
+    found = sorted(target(rdata) for _, rdata in answers)
+    assert found == [(8001, "127-0-0-1.ip.roost"), (8002, "127-0-0-2.ip.roost")]
+    rcode, _, [(rtype, rdata)] = parse(query(resolver, "127-0-0-2.ip.roost", 1))
+    assert (rcode, rtype, socket.inet_ntoa(rdata)) == (0, 1, "127.0.0.2")
+    assert parse(query(resolver, "127-0-0-2.ip.roost", 28))[2] == []  # no AAAA
+
+    resolver.set("shop", ["127.0.0.1:9000"])
+    assert [target(r) for _, r in parse(query(resolver, app_name("shop"), SRV))[2]] == [
+        (9000, "127-0-0-1.ip.roost")]
+    resolver.remove("shop")
+    assert parse(query(resolver, app_name("shop"), SRV))[0] == 3  # NXDOMAIN
+
+
+def test_garbage_is_ignored_and_odd_app_names_get_valid_labels(
+        resolver: UpstreamResolver) -> None:
+    host, _, port = resolver.address.removeprefix("udp/").rpartition(":")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"\x00\x01garbage", (host, int(port)))
+    name = app_name("Shop_Été")
+    assert all(len(label) <= 63 for label in name.split("."))
+    resolver.set("Shop_Été", ["127.0.0.1:8001"])
+    assert len(parse(query(resolver, name, SRV))[2]) == 1
+    assert parse(query(resolver, "nope.up.roost", SRV))[0] == 3
