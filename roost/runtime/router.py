@@ -75,7 +75,10 @@ class Router:
         self.try_duration = try_duration
         self.tune_kernel = tune_kernel
         self.resolver: UpstreamResolver | None = None  # serves upstream lists (upstreams.py)
-        self.refresh = "100ms"  # how stale Caddy's copy of an upstream list may be
+        # How stale Caddy's copy of an upstream list may be. Caddy refreshes it under a lock
+        # every request waits on, so a lookup whose UDP answer got lost would stall traffic
+        # for the resolver timeout: look up rarely. Old processes outlive it (Limits.settle).
+        self.refresh = "1s"
         self.loads = 0  # configurations Caddy has loaded (each one is a full reload)
         self._loaded: str | None = None
         self._restore_kernel: Callable[[], None] = lambda: None

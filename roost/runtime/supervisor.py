@@ -49,7 +49,8 @@ class Limits:
     backoff_max: float = 60.0
     crash_window: float = 300.0
     crash_limit: int = 5
-    settle: float = 1.0  # seconds old processes keep serving after the router switched
+    settle: float = 2.0  # seconds old processes keep serving after the router switched
+    # (longer than the router's upstream refresh, 1 s)
     user: str | None = None  # run apps as this user when Roost runs as root (see users.py)
 
 
