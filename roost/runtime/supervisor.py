@@ -49,8 +49,7 @@ class Limits:
     backoff_max: float = 60.0
     crash_window: float = 300.0
     crash_limit: int = 5
-    settle: float = 2.0  # seconds old processes keep serving after the router switched
-    # (longer than the router's upstream refresh, 1 s)
+    settle: float = 1.0  # seconds old processes keep serving once traffic has moved
     user: str | None = None  # run apps as this user when Roost runs as root (see users.py)
 
 
@@ -119,6 +118,10 @@ class Supervisor:
                         proc.state = "up"
                         state.procs[proc.name] = proc
             self._route(state)
+            if any(p.ptype == "web" for p in old):
+                # The router picks up a new upstream list within its refresh interval; wait
+                # it out so that traffic has moved to this release when deploy returns.
+                time.sleep(self.router.refresh_seconds)
             self.logs.event(spec.app, "deploy", f"v{spec.release} is live in {spec.mode} mode "
                             f"({self._describe(formation)})")
             self._drain(state, old, wait=False, settle=self.limits.settle, close=old_listener)
