@@ -67,6 +67,7 @@ class Supervisor:
         self.apps: dict[str, AppState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._drains: list[threading.Thread] = []  # background drains still running
         self._watcher = threading.Thread(target=self._watch, daemon=True, name="supervisor")
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -76,11 +77,13 @@ class Supervisor:
 
     def stop(self) -> None:
         """Drain every app's processes and stop watching."""
-        self._stop.set()
+        self._stop.set()  # background drains skip what is left of their settle time
         for state in list(self.apps.values()):
             with state.lock:
                 self._drain(state, list(state.procs.values()), wait=True)
                 state.procs.clear()
+        for thread in list(self._drains):  # old generations and scaled-down processes
+            thread.join()
 
     def state(self, app: str, hosts: list[str] | None = None) -> AppState:
         """The app's runtime state (created on first use)."""
@@ -316,7 +319,7 @@ class Supervisor:
 
         def finish() -> None:
             if settle:
-                time.sleep(settle)
+                self._stop.wait(settle)
             for proc in procs:
                 spawn.signal_group(proc.popen, signal.SIGTERM)
             deadline = time.monotonic() + grace
@@ -335,7 +338,15 @@ class Supervisor:
         if wait:
             finish()
         else:
-            threading.Thread(target=finish, daemon=True, name=f"drain-{state.name}").start()
+            def tracked() -> None:
+                try:
+                    finish()
+                finally:
+                    self._drains.remove(thread)
+
+            thread = threading.Thread(target=tracked, daemon=True, name=f"drain-{state.name}")
+            self._drains.append(thread)
+            thread.start()
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
