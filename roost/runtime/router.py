@@ -9,7 +9,7 @@ are added by other subsystems.
 Every configuration load is a full Caddy reload, which re-binds the listener and closes idle
 client keep-alive connections. So upstream lists are not part of the configuration: Caddy
 reads them as SRV records from :class:`~roost.runtime.upstreams.UpstreamResolver` (refreshed
-every ``refresh``), and only host names, extra routes or an app going to or from zero
+every ``refresh_seconds``), and only host names, extra routes or an app going to or from zero
 upstreams load a new configuration. Caddy skips identical loads, and so do we.
 """
 
@@ -75,7 +75,10 @@ class Router:
         self.try_duration = try_duration
         self.tune_kernel = tune_kernel
         self.resolver: UpstreamResolver | None = None  # serves upstream lists (upstreams.py)
-        self.refresh = "100ms"  # how stale Caddy's copy of an upstream list may be
+        # How stale Caddy's copy of an upstream list may be: a deploy waits this long after a
+        # switch, so traffic has moved when it returns. Not much shorter: Caddy refreshes the
+        # list under a lock that requests wait on, so every lookup is a (tiny) exposure.
+        self.refresh_seconds = 0.25
         self.loads = 0  # configurations Caddy has loaded (each one is a full reload)
         self._loaded: str | None = None
         self._restore_kernel: Callable[[], None] = lambda: None
@@ -136,7 +139,7 @@ class Router:
     def set_route(self, app: str, hosts: list[str], upstreams: list[str]) -> None:
         """Route ``hosts`` to ``upstreams`` (empty: answer 503) and apply it.
 
-        A new upstream list reaches Caddy through the resolver within ``refresh``, without a
+        A new upstream list reaches Caddy through the resolver within ``refresh_seconds``, no
         reload; only new host names or a change to or from no upstreams reload Caddy."""
         with self._lock:
             self.routes[app] = Route(sorted(set(hosts)), list(upstreams))
@@ -220,6 +223,7 @@ class Router:
             return handler
         resolver = {"addresses": [self.resolver.address]}
         handler["dynamic_upstreams"] = {"source": "srv", "name": app_name(app),
-                                        "refresh": self.refresh, "resolver": resolver}
+                                        "refresh": f"{round(self.refresh_seconds * 1000)}ms",
+                                        "resolver": resolver}
         handler["transport"]["resolver"] = resolver  # SRV targets are names under our zone
         return handler

@@ -50,7 +50,7 @@ class Limits:
     backoff_max: float = 60.0
     crash_window: float = 300.0
     crash_limit: int = 5
-    settle: float = 1.0  # seconds old processes keep serving after the router switched
+    settle: float = 1.0  # seconds old processes keep serving once traffic has moved
     user: str | None = None  # run apps as this user when Roost runs as root (see users.py)
 
 
@@ -68,6 +68,7 @@ class Supervisor:
         self.apps: dict[str, AppState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._drains: list[threading.Thread] = []  # background drains still running
         self._watcher = threading.Thread(target=self._watch, daemon=True, name="supervisor")
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -77,11 +78,13 @@ class Supervisor:
 
     def stop(self) -> None:
         """Drain every app's processes and stop watching."""
-        self._stop.set()
+        self._stop.set()  # background drains skip what is left of their settle time
         for state in list(self.apps.values()):
             with state.lock:
                 self._drain(state, list(state.procs.values()), wait=True)
                 state.procs.clear()
+        for thread in list(self._drains):  # old generations and scaled-down processes
+            thread.join()
 
     def state(self, app: str, hosts: list[str] | None = None) -> AppState:
         """The app's runtime state (created on first use)."""
@@ -119,6 +122,10 @@ class Supervisor:
                         proc.state = "up"
                         state.procs[proc.name] = proc
             self._route(state)
+            if any(p.ptype == "web" for p in old):
+                # The router picks up a new upstream list within its refresh interval; wait
+                # it out so that traffic has moved to this release when deploy returns.
+                time.sleep(self.router.refresh_seconds)
             self.logs.event(spec.app, "deploy", f"v{spec.release} is live in {spec.mode} mode "
                             f"({self._describe(formation)})")
             self._drain(state, old, wait=False, settle=self.limits.settle, close=old_listener)
@@ -319,7 +326,7 @@ class Supervisor:
 
         def finish() -> None:
             if settle:
-                time.sleep(settle)
+                self._stop.wait(settle)
             for proc in procs:
                 spawn.signal_group(proc.popen, signal.SIGTERM)
             deadline = time.monotonic() + grace
@@ -338,7 +345,15 @@ class Supervisor:
         if wait:
             finish()
         else:
-            threading.Thread(target=finish, daemon=True, name=f"drain-{state.name}").start()
+            def tracked() -> None:
+                try:
+                    finish()
+                finally:
+                    self._drains.remove(thread)
+
+            thread = threading.Thread(target=tracked, daemon=True, name=f"drain-{state.name}")
+            self._drains.append(thread)
+            thread.start()
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):

@@ -111,3 +111,14 @@ def test_logs_rotate_at_their_size_limit_and_keep_the_newest(tmp_path: Path) -> 
     logs.remove("shop")
     logs.write("shop", "roost[deploy]", "fresh")
     assert [x.split(": ", 1)[1] for x in logs.tail("shop", 10)] == ["fresh"]
+
+
+def test_stop_leaves_no_process_behind_even_mid_drain(platform: Platform) -> None:
+    sup = platform.supervisor
+    sup.deploy(platform.spec("shop", 1, "port"), {"web": 2}, [HOST])
+    pids = [int(p["pid"]) for p in sup.ps("shop")]  # type: ignore[call-overload]
+    sup.scale("shop", {"web": 1})  # web.2 now waits out its settle time before SIGTERM
+    sup.stop()
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)
