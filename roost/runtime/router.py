@@ -87,7 +87,9 @@ class Router:
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         # Kept for the router's life: a client per call costs ~20 ms of CPU (SSL context).
-        self._admin = httpx.Client(base_url=f"http://{admin}", trust_env=False, timeout=15)
+        # No keep-alive: Caddy closes its admin connections when it loads a configuration.
+        self._admin = httpx.Client(base_url=f"http://{admin}", trust_env=False, timeout=15,
+                                   limits=httpx.Limits(max_keepalive_connections=0))
 
     def start(self) -> None:
         """Start Caddy and load an initial (empty) configuration."""
@@ -174,7 +176,10 @@ class Router:
         if not force and text == self._loaded:
             return
         try:
-            r = self._admin.post("/load", json=config)
+            try:
+                r = self._admin.post("/load", json=config)
+            except httpx.TransportError:  # a load is idempotent: one more try
+                r = self._admin.post("/load", json=config)
         except httpx.HTTPError as exc:
             raise RuntimeFailure(f"the router did not take its configuration: {exc}") from exc
         if r.status_code >= 400:
