@@ -41,7 +41,8 @@ def wait_for(cond: Callable[[], object], timeout: float = 30.0, interval: float 
     raise AssertionError(f"condition not met within {timeout}s (last value {last!r})")
 
 
-def _new_pg_database() -> tuple[str, Callable[[], None]]:
+def new_pg_database() -> tuple[str, Callable[[], None]]:
+    """A fresh PostgreSQL database: its URL and a function that drops it."""
     if not PG_URL:
         pytest.skip("PostgreSQL not configured: run `make test` (sets ROOST_TEST_POSTGRES_URL)")
     name = "roost_test_" + uuid.uuid4().hex[:12]
@@ -65,7 +66,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'roost.db'}"
         return
-    url, drop = _new_pg_database()
+    url, drop = new_pg_database()
     try:
         yield url
     finally:

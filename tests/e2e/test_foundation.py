@@ -132,12 +132,14 @@ def test_sigterm_stops_cleanly_and_restart_keeps_data(tmp_path: Path) -> None:
         stop_server(again)
 
 
-def test_postgres_store(tmp_path: Path, db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("covered by the SQLite server tests")
+def test_postgres_store(tmp_path: Path) -> None:
+    from tests.conftest import new_pg_database
+
+    db_url, drop = new_pg_database()
     srv = start_server(tmp_path, {"ROOST_DATABASE_URL": db_url})
     try:
         ok(srv, "apps", "create", "pg-app")
         assert "pg-app" in ok(srv, "apps")
     finally:
         stop_server(srv)
+        drop()

@@ -33,10 +33,14 @@ def test_sdk_traces_show_in_roost_perf(server: Server) -> None:
         root_attrs = {"http.route": "/items/{id}", "http.request.method": "GET",
                       "http.response.status_code": 200}
         db_attrs = {"db.system": "postgresql", "db.statement": f"SELECT {i}"}
+        start = time.time_ns()
         with tracer.start_as_current_span("GET /items/{id}", kind=SpanKind.SERVER,
-                                          attributes=root_attrs), \
-                tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=db_attrs):
-            time.sleep(0.001)  # gives the db span a measurable duration
+                                          attributes=root_attrs, start_time=start,
+                                          end_on_exit=False) as root:
+            db = tracer.start_span("SELECT", kind=SpanKind.CLIENT, attributes=db_attrs,
+                                   start_time=start + 100_000)
+            db.end(end_time=start + 2_100_000)  # a 2 ms query inside a 3 ms request
+        root.end(end_time=start + 3_000_000)
     provider.force_flush()
     provider.shutdown()
 

@@ -28,6 +28,7 @@ class Receiver:
     fail_status: int = 500
     hang: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     @property
     def sms_url(self) -> str:
@@ -75,7 +76,7 @@ class Receiver:
                     hang = receiver.hang
                     failing = time.monotonic() < receiver.fail_until
                 if hang:
-                    time.sleep(3600)
+                    receiver.stopped.wait(3600)  # hangs like a stuck provider until stop()
                 if failing:
                     self._answer(receiver.fail_status, b'{"message": "provider trouble"}')
                     return
@@ -98,5 +99,6 @@ class Receiver:
 
     def stop(self) -> None:
         """Stop serving."""
+        self.stopped.set()
         self.server.shutdown()
         self.server.server_close()
