@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roost.errors import InvalidInput
+
 SOCKET_SERVERS = ("gunicorn", "puma", "unicorn", "hypercorn")
 
 
@@ -100,3 +102,24 @@ class AppState:
             return None
         host, port = self.shared_socket.getsockname()[:2]
         return f"{host}:{port}"
+
+
+def describe_formation(formation: dict[str, int]) -> str:
+    """``web=2 worker=1``, or ``no processes``."""
+    return " ".join(f"{k}={v}" for k, v in sorted(formation.items())) or "no processes"
+
+
+def check_formation(spec: ReleaseSpec, formation: dict[str, int],
+                    max_per_type: int) -> dict[str, int]:
+    """Refuse unknown process types, negative counts and counts over ``max_per_type``."""
+    for ptype, count in formation.items():
+        if ptype not in spec.process_types:
+            known = ", ".join(sorted(spec.process_types)) or "none"
+            raise InvalidInput(f"{spec.app} has no process type {ptype!r} "
+                               f"(its Procfile has: {known})")
+        if not isinstance(count, int) or count < 0:
+            raise InvalidInput(f"{ptype}={count}: a process count is 0 or more")
+        if count > max_per_type:
+            raise InvalidInput(f"{ptype}={count} is over the limit of {max_per_type} "
+                               "(ROOST_MAX_PROCESSES_PER_TYPE)")
+    return {k: v for k, v in formation.items() if k in spec.process_types}

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime.logs import AppLogs
-from roost.runtime.model import ReleaseSpec
+from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
 from roost.runtime.supervisor import CrashHook, Limits, Supervisor
 from roost.store.models import App, Release
@@ -122,7 +122,7 @@ class Runtime:
             formation = {"web": 1} if "web" in spec.process_types else {}
         formation = {k: v for k, v in formation.items() if k in spec.process_types}
         emit({"type": "step", "step": "release",
-              "message": f"starting {_describe(formation)} in {spec.mode} mode"})
+              "message": f"starting {describe_formation(formation)} in {spec.mode} mode"})
         self.supervisor.deploy(spec, formation, hosts)
         with ctx.sessions.begin() as session:
             app = session.scalar(select(App).where(App.name == app_name))
@@ -187,7 +187,3 @@ def _ids(user: str) -> tuple[int, int]:
 
     entry = pwd.getpwnam(user)
     return entry.pw_uid, entry.pw_gid
-
-
-def _describe(formation: dict[str, int]) -> str:
-    return " ".join(f"{k}={v}" for k, v in sorted(formation.items())) or "no processes"

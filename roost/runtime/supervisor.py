@@ -32,7 +32,13 @@ from roost.errors import InvalidInput, NotFound, RuntimeFailure
 from roost.runtime import spawn, users
 from roost.runtime.health import wait_healthy
 from roost.runtime.logs import AppLogs
-from roost.runtime.model import AppState, Proc, ReleaseSpec
+from roost.runtime.model import (
+    AppState,
+    Proc,
+    ReleaseSpec,
+    check_formation,
+    describe_formation,
+)
 from roost.runtime.router import Router
 
 log = logging.getLogger("roost.supervisor")
@@ -127,22 +133,12 @@ class Supervisor:
                 # it out so that traffic has moved to this release when deploy returns.
                 time.sleep(self.router.refresh_seconds)
             self.logs.event(spec.app, "deploy", f"v{spec.release} is live in {spec.mode} mode "
-                            f"({self._describe(formation)})")
+                            f"({describe_formation(formation)})")
             self._drain(state, old, wait=False, settle=self.limits.settle, close=old_listener)
 
     def check_formation(self, spec: ReleaseSpec, formation: dict[str, int]) -> dict[str, int]:
         """Refuse unknown process types, negative counts and counts over the maximum."""
-        for ptype, count in formation.items():
-            if ptype not in spec.process_types:
-                known = ", ".join(sorted(spec.process_types)) or "none"
-                raise InvalidInput(f"{spec.app} has no process type {ptype!r} "
-                                   f"(its Procfile has: {known})")
-            if not isinstance(count, int) or count < 0:
-                raise InvalidInput(f"{ptype}={count}: a process count is 0 or more")
-            if count > self.limits.max_per_type:
-                raise InvalidInput(f"{ptype}={count} is over the limit of "
-                                   f"{self.limits.max_per_type} (ROOST_MAX_PROCESSES_PER_TYPE)")
-        return {k: v for k, v in formation.items() if k in spec.process_types}
+        return check_formation(spec, formation, self.limits.max_per_type)
 
     def scale(self, app: str, changes: dict[str, int]) -> dict[str, int]:
         """Change process counts; new web processes take traffic once healthy."""
@@ -172,7 +168,7 @@ class Supervisor:
                     self._drain(state, removed, wait=False, settle=self._settle(spec))
             state.formation = formation
             self._route(state)
-            self.logs.event(app, "scale", self._describe(formation))
+            self.logs.event(app, "scale", describe_formation(formation))
             return dict(formation)
 
     def restart(self, app: str, ptype: str | None = None) -> None:
@@ -238,9 +234,6 @@ class Supervisor:
         # that still wait in that socket's queue; so it keeps serving a moment longer. In
         # socket mode the queue is shared with the processes that stay.
         return self.limits.settle if spec.mode == "port" else 0.0
-
-    def _describe(self, formation: dict[str, int]) -> str:
-        return " ".join(f"{k}={v}" for k, v in sorted(formation.items())) or "no processes"
 
     def _spawn(self, state: AppState, spec: ReleaseSpec, ptype: str, index: int,
                listener: socket.socket | None = None) -> Proc:
