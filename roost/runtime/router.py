@@ -120,7 +120,13 @@ class Router:
                 time.sleep(0.05)
         else:
             raise RuntimeFailure(f"the router's admin API at {self.admin} did not answer")
+        self.resolver.watch(self.proc.pid)
         self.push()
+
+    def pids(self) -> list[int]:
+        """Process ids of Caddy and the upstream resolver (each leads its own session)."""
+        found = [self.proc.pid] if self.proc and self.proc.poll() is None else []
+        return found + ([self.resolver.pid] if self.resolver is not None else [])
 
     def stop(self) -> None:
         """Stop Caddy."""
@@ -227,8 +233,10 @@ class Router:
             handler["upstreams"] = [{"dial": u} for u in route.upstreams]
             return handler
         resolver = {"addresses": [self.resolver.address]}
+        # grace_period: when the resolver is gone (Roost itself stopped or crashed), Caddy
+        # keeps routing to the last list it got instead of failing every request.
         handler["dynamic_upstreams"] = {"source": "srv", "name": app_name(app),
                                         "refresh": f"{round(self.refresh_seconds * 1000)}ms",
-                                        "resolver": resolver}
+                                        "grace_period": "720h", "resolver": resolver}
         handler["transport"]["resolver"] = resolver  # SRV targets are names under our zone
         return handler

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ class Runtime:
         self._kill_leftovers()
         self.router.start()
         self.supervisor.start()
+        self._record_pids()
 
     def stop(self) -> None:
         """Drain every app, then stop the router."""
@@ -169,6 +171,7 @@ class Runtime:
 
     def _record_pids(self) -> None:
         pids = [p.popen.pid for s in self.supervisor.apps.values() for p in s.procs.values()]
+        pids += self.router.pids()  # a crashed Roost leaves Caddy serving: the next start ends it
         self._pidfile.parent.mkdir(parents=True, exist_ok=True)
         self._pidfile.write_text(json.dumps(pids))
 
@@ -177,9 +180,24 @@ class Runtime:
             pids = json.loads(self._pidfile.read_text())
         except (OSError, ValueError):
             return
+        killed = []
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
                 os.killpg(int(pid), signal.SIGKILL)
+                killed.append(int(pid))
+        deadline = time.monotonic() + 10  # their ports are free once they are gone
+        while killed and time.monotonic() < deadline:
+            killed = [pid for pid in killed if _group_alive(pid)]
+            time.sleep(0.02)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether the group's leader still runs (a zombie holds no port any more)."""
+    try:
+        state = Path(f"/proc/{pgid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def _ids(user: str) -> tuple[int, int]:

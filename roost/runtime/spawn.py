@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import socket
 import subprocess
 import threading
@@ -107,6 +108,20 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
 
 
 def set_priority(proc: subprocess.Popen[bytes], niceness: int) -> None:
-    """Set the scheduling niceness of the process's whole group (best effort)."""
+    """Set the scheduling niceness of the process's whole group (best effort).
+
+    Each app process leads its own session, and where the kernel groups sessions for
+    scheduling (autogroup), a niceness only ranks threads inside their session: the session's
+    own weight (/proc/PID/autogroup) is what ranks it against other sessions, so both are set.
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
         os.setpriority(os.PRIO_PGRP, proc.pid, niceness)
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{proc.pid}/autogroup").write_text(str(niceness))
+
+
+def may_raise_priority() -> bool:
+    """Whether Roost may give a process back the niceness 0 it took from it (root, or an
+    RLIMIT_NICE that allows it)."""
+    soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
+    return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= 20

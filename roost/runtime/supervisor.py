@@ -43,7 +43,7 @@ from roost.runtime.router import Router
 
 log = logging.getLogger("roost.supervisor")
 CrashHook = Callable[[str, str, list[str]], None]
-BOOT_NICENESS = 10
+LOW_NICENESS = 19  # booting and draining generations
 
 
 @dataclass
@@ -277,10 +277,13 @@ class Supervisor:
 
     def _await_healthy(self, state: AppState, spec: ReleaseSpec, procs: list[Proc]) -> None:
         host = state.hosts[0] if state.hosts else "localhost"
-        # A booting generation runs at low priority so that the one serving keeps the CPU;
-        # it gets normal priority back once healthy (when Roost may raise priorities).
+        # A booting generation runs at the lowest priority so that the one serving keeps the
+        # CPU; it gets normal priority back once healthy. Roost lowers it only when it may
+        # raise it again: a release must not serve for good at niceness 19.
+        lowered = spawn.may_raise_priority()
         for proc in procs:
-            spawn.set_priority(proc.popen, BOOT_NICENESS)
+            if lowered:
+                spawn.set_priority(proc.popen, LOW_NICENESS)
         for proc in procs:
             assert proc.address is not None
             why = wait_healthy(proc.address, spec.health_path, host,
@@ -295,7 +298,8 @@ class Supervisor:
                 f"v{spec.release} of {spec.app} did not become healthy: {proc.name} {why}; "
                 f"the previous release keeps serving. Last output:\n{tail or '(none)'}")
         for proc in procs:
-            spawn.set_priority(proc.popen, 0)
+            if lowered:
+                spawn.set_priority(proc.popen, 0)
 
     def _route(self, state: AppState) -> None:
         if state.spec is None:
@@ -321,6 +325,9 @@ class Supervisor:
             if settle:
                 self._stop.wait(settle)
             for proc in procs:
+                # Its in-flight requests still finish, but its shutdown work (interpreters
+                # tearing down) waits for CPU time the serving generation does not need.
+                spawn.set_priority(proc.popen, LOW_NICENESS)
                 spawn.signal_group(proc.popen, signal.SIGTERM)
             deadline = time.monotonic() + grace
             for proc in procs:

@@ -7,6 +7,15 @@ scale and crash), so it does not go through the configuration at all: each app's
 Caddy's ``srv`` dynamic upstreams, looked up (at most every ``refresh``) from this small
 resolver, and only host names or an app going to or from zero processes reload Caddy.
 
+The responder runs in a small process of its own (``python -m roost.runtime.upstreams``):
+Caddy refreshes a list while holding a lock that every request to the app waits on, so the
+answer must come at once, never behind the busy supervisor's GIL. The parent sends it each
+list change as a JSON line on its stdin and waits for the acknowledgement. When the parent
+goes away (stdin closes), the responder goes on answering with the last lists for as long as
+the Caddy it serves runs, so a crash of Roost does not take the apps offline; the next start
+of Roost stops both (runtime/service.py). Caddy also keeps its last lists if lookups fail
+(``grace_period`` in router.py).
+
 Names: ``<app label>.up.roost.`` answers SRV records whose targets are
 ``<a-b-c-d>.ip.roost.``, which answer A records for the address a.b.c.d. Anything else
 is NXDOMAIN; AAAA queries for our names get an empty answer so dialing stays on IPv4.
@@ -15,11 +24,18 @@ is NXDOMAIN; AAAA queries for our names get an empty answer so dialing stays on 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import os
 import re
+import selectors
 import socket
 import struct
+import subprocess
+import sys
 import threading
+
+from roost.errors import RuntimeFailure
 
 log = logging.getLogger("roost.router")
 ZONE = "roost"
@@ -59,40 +75,21 @@ def _question(packet: bytes) -> tuple[str, int, int] | None:
     return ".".join(labels).lower(), qtype, i + 5
 
 
-class UpstreamResolver:
-    """A UDP DNS responder for the router's upstream lists; runs in a daemon thread."""
+class UpstreamTable:
+    """The records, and the DNS answers built from them."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind((host, 0))
-        self._records: dict[str, list[tuple[str, int]]] = {}
-        self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._serve, daemon=True, name="upstream-dns")
-        self._thread.start()
+    def __init__(self) -> None:
+        self.records: dict[str, list[tuple[str, int]]] = {}
 
-    @property
-    def address(self) -> str:
-        """``udp/host:port`` as Caddy's resolver settings want it."""
-        host, port = self._sock.getsockname()[:2]
-        return f"udp/{host}:{port}"
-
-    def set(self, app: str, upstreams: list[str]) -> None:
-        """Publish ``upstreams`` (host:port, IPv4) for ``app``."""
-        parsed = []
-        for upstream in upstreams:
-            host, _, port = upstream.rpartition(":")
-            parsed.append((str(ipaddress.IPv4Address(host)), int(port)))
-        with self._lock:
-            self._records[app_name(app)] = parsed
-
-    def remove(self, app: str) -> None:
-        """Forget an app's records."""
-        with self._lock:
-            self._records.pop(app_name(app), None)
-
-    def close(self) -> None:
-        """Stop answering."""
-        self._sock.close()
+    def apply(self, command: dict[str, object]) -> None:
+        """Apply one change: ``{"set": name, "records": [[ip, port], ...]}`` or
+        ``{"remove": name}``."""
+        if "set" in command:
+            rows = command.get("records") or []
+            assert isinstance(rows, list)
+            self.records[str(command["set"])] = [(str(ip), int(port)) for ip, port in rows]
+        else:
+            self.records.pop(str(command.get("remove")), None)
 
     def answer(self, packet: bytes) -> bytes | None:
         """The response to one query packet (None: ignore it)."""
@@ -111,8 +108,7 @@ class UpstreamResolver:
                 if qtype == A:
                     answers.append(struct.pack("!HHHIH", 0xC00C, A, 1, 0, 4) + ip.packed)
         else:
-            with self._lock:
-                records = self._records.get(name)
+            records = self.records.get(name)
             known = records is not None
             if records and qtype == SRV:
                 for ip_text, port in records:
@@ -124,19 +120,133 @@ class UpstreamResolver:
         header = struct.pack("!HHHHHH", qid, flags, 1, len(answers), 0, 0)
         return header + packet[12:end] + b"".join(answers)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                packet, peer = self._sock.recvfrom(512)
-            except OSError:
-                return  # closed
-            try:
-                reply = self.answer(packet)
-            except Exception:  # noqa: BLE001  one bad packet must not stop the resolver
-                log.exception("upstream resolver failed on a query")
-                continue
-            if reply is not None:
+
+class UpstreamResolver:
+    """Runs the responder process and sends it every upstream list change."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "roost.runtime.upstreams", host],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._in, self._out = self._proc.stdin, self._proc.stdout
+        first = self._out.readline().decode().strip()
+        if not first.isdigit():
+            raise RuntimeFailure(f"the router's upstream resolver did not start ({first!r})")
+        self._address = f"udp/{host}:{first}"
+        self._lock = threading.Lock()
+
+    @property
+    def address(self) -> str:
+        """``udp/host:port`` as Caddy's resolver settings want it."""
+        return self._address
+
+    @property
+    def pid(self) -> int:
+        """The responder process's id (it leads its own session)."""
+        return self._proc.pid
+
+    def watch(self, pid: int) -> None:
+        """Keep answering after Roost is gone for as long as process ``pid`` (Caddy) runs."""
+        self._send({"watch": pid})
+
+    def set(self, app: str, upstreams: list[str]) -> None:
+        """Publish ``upstreams`` (host:port, IPv4) for ``app``; served once this returns."""
+        parsed = []
+        for upstream in upstreams:
+            host, _, port = upstream.rpartition(":")
+            parsed.append([str(ipaddress.IPv4Address(host)), int(port)])
+        self._send({"set": app_name(app), "records": parsed})
+
+    def remove(self, app: str) -> None:
+        """Forget an app's records."""
+        self._send({"remove": app_name(app)})
+
+    def close(self) -> None:
+        """Stop answering."""
+        with self._lock:
+            if self._proc.poll() is None:
+                self._in.close()
                 try:
-                    self._sock.sendto(reply, peer)
-                except OSError:
-                    return  # closed while answering
+                    self._proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._proc.kill()
+                    self._proc.wait()
+            self._out.close()
+
+    def _send(self, command: dict[str, object]) -> None:
+        with self._lock:
+            try:
+                self._in.write(json.dumps(command).encode() + b"\n")
+                self._in.flush()
+                ack = self._out.readline()
+            except (OSError, ValueError) as exc:
+                raise RuntimeFailure(f"the router's upstream resolver is gone: {exc}") from exc
+            if ack != b"ok\n":
+                raise RuntimeFailure("the router's upstream resolver stopped answering")
+
+
+def serve(sock: socket.socket, commands: int, out: int) -> None:
+    """Answer queries on ``sock`` and apply the JSON-line changes read from fd ``commands``
+    (acknowledging each on fd ``out``); once ``commands`` closes, go on only while the
+    watched process runs."""
+    table = UpstreamTable()
+    selector = selectors.DefaultSelector()
+    selector.register(sock, selectors.EVENT_READ)
+    selector.register(commands, selectors.EVENT_READ)
+    pending = b""
+    watched: int | None = None
+    orphaned = False
+    while not orphaned or _alive(watched):
+        for key, _ in selector.select(timeout=1.0 if orphaned else None):
+            if key.fileobj is sock:
+                _reply(sock, table)
+                continue
+            chunk = os.read(commands, 65536)
+            if not chunk:
+                selector.unregister(commands)
+                orphaned = True
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                command = json.loads(line)
+                if "watch" in command:
+                    watched = int(command["watch"])
+                else:
+                    table.apply(command)
+                os.write(out, b"ok\n")
+
+
+def _reply(sock: socket.socket, table: UpstreamTable) -> None:
+    try:
+        packet, peer = sock.recvfrom(512)
+        reply = table.answer(packet)
+        if reply is not None:
+            sock.sendto(reply, peer)
+    except Exception:  # noqa: BLE001  one bad packet must not stop the resolver
+        log.exception("upstream resolver failed on a query")
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def main() -> None:
+    """Entry point of the responder process: bind, print the port, serve."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1", 0))
+    os.write(1, f"{sock.getsockname()[1]}\n".encode())
+    serve(sock, 0, 1)
+
+
+if __name__ == "__main__":
+    main()

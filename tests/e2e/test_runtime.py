@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import threading
+from pathlib import Path
 
 import httpx
 
@@ -15,6 +18,14 @@ from tests.wheelhouse import EXAMPLES
 
 def router(server: Server) -> str:
     return "http://" + server.env["ROOST_ROUTER_LISTEN"]
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie nobody reaped is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def get(server: Server, host: str, path: str = "/") -> httpx.Response:
@@ -138,5 +149,33 @@ def test_restart_of_roost_up_restores_apps(tmp_path) -> None:  # type: ignore[no
         wait_for(lambda: get(again, "web.localhost").status_code == 200, timeout=30)
         assert "still here" in get(again, "web.localhost").text
         assert len(json.loads(ok(again, "ps", "web", "--json"))) == 2
+    finally:
+        stop_server(again)
+
+
+def test_roost_up_starts_again_after_a_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    srv = start_server(tmp_path)
+    try:
+        ok(srv, "apps", "create", "web")
+        src = tmp_path / "web"
+        src.mkdir()
+        (src / "Procfile").write_text("web: python3 -m http.server $PORT --bind 127.0.0.1\n")
+        (src / "index.html").write_text("still here\n")
+        assert srv.roost("deploy", "web", str(src)).returncode == 0
+        old_pid = json.loads(ok(srv, "ps", "web", "--json"))[0]["pid"]
+    finally:
+        os.kill(srv.proc.pid, signal.SIGKILL)  # roost up alone: no drain, no cleanup
+        srv.proc.wait()
+    # The crashed run's Caddy, resolver and app processes still hold their ports: the new
+    # run ends them first.
+    again = start_server(tmp_path, {k: v for k, v in srv.env.items() if k.startswith("ROOST_")})
+    try:
+        wait_for(lambda: get(again, "web.localhost").status_code == 200, timeout=30)
+        # Every answer comes from the new run (Caddy shares its port with SO_REUSEPORT, so a
+        # leftover router would take a share of the requests to a process that is gone).
+        answers = {get(again, "web.localhost").text for _ in range(30)}
+        assert answers == {"still here\n"}
+        [proc] = json.loads(ok(again, "ps", "web", "--json"))
+        assert proc["pid"] != old_pid and not running(old_pid)
     finally:
         stop_server(again)

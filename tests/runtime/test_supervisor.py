@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from roost.errors import InvalidInput
-from roost.runtime import oneoff, users
+from roost.runtime import oneoff, spawn, users
 from roost.runtime.model import ReleaseSpec
 from roost.runtime.supervisor import Limits, Supervisor
 from tests.conftest import wait_for
@@ -122,3 +122,61 @@ def test_stop_leaves_no_process_behind_even_mid_drain(platform: Platform) -> Non
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)
+
+
+PRIORITY_APP = '''
+import http.server, os, signal
+
+def state():
+    try:
+        group = open("/proc/self/autogroup").read().split()[-1]
+    except OSError:  # a kernel without autogroup
+        group = "-"
+    return f"{os.getpriority(os.PRIO_PROCESS, 0)} {group}"
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/health":
+            with open("boot.txt", "a") as out:
+                out.write(state() + "\\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+def stop(*args):
+    with open("term.txt", "w") as out:
+        out.write(state())
+    os._exit(0)
+
+signal.signal(signal.SIGTERM, stop)
+http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+'''
+
+
+def test_booting_and_draining_generations_yield_the_cpu(platform: Platform) -> None:
+    """A new release boots, and an old one shuts down, at the lowest priority (its session's
+    too), so the generation serving users keeps the CPU; the new one serves at normal
+    priority once healthy."""
+    sup = platform.supervisor
+    command = "exec python3 prio.py"
+    specs = [platform.spec("shop", n, "port", web=command) for n in (1, 2)]
+    for spec in specs:
+        (spec.directory / "prio.py").write_text(PRIORITY_APP)
+    has_groups = Path("/proc/self/autogroup").exists()
+    low = 19 if spawn.may_raise_priority() else 0  # lowered only when it can be restored
+    sup.deploy(specs[0], {"web": 1}, [HOST])
+    booted = (specs[0].directory / "boot.txt").read_text().split("\n")[0]
+    assert booted == f"{low} {low if has_groups else '-'}"
+    pid = sup.apps["shop"].procs["web.1"].popen.pid
+    assert os.getpriority(os.PRIO_PROCESS, pid) == 0
+    if has_groups:
+        assert Path(f"/proc/{pid}/autogroup").read_text().split()[-1] == "0"
+
+    sup.deploy(specs[1], {"web": 1}, [HOST])
+    term = specs[0].directory / "term.txt"
+    wait_for(term.exists, timeout=15)
+    assert term.read_text() == f"19 {19 if has_groups else '-'}"

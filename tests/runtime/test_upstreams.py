@@ -1,14 +1,27 @@
-"""The upstream resolver answers real DNS queries over UDP the way Caddy asks them."""
+"""The upstream resolver answers real DNS queries over UDP the way Caddy asks them, from a
+process of its own; Caddy outlives it with the lists it last got."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import multiprocessing
+import os
+import signal
 import socket
 import struct
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from roost.runtime.router import Router
 from roost.runtime.upstreams import SRV, UpstreamResolver, app_name
+from tests.conftest import free_port
 
 
 def query(resolver: UpstreamResolver, name: str, qtype: int, qid: int = 7) -> bytes:
@@ -84,3 +97,56 @@ def test_garbage_is_ignored_and_odd_app_names_get_valid_labels(
     resolver.set("Shop_Été", ["127.0.0.1:8001"])
     assert len(parse(query(resolver, name, SRV))[2]) == 1
     assert parse(query(resolver, "nope.up.roost", SRV))[0] == 3
+
+
+
+def run_router(state_dir: str, upstream: str, out: Any) -> None:
+    """A Roost stand-in in its own process: a router with one app's route, then idle."""
+    router = Router(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", Path(state_dir),
+                    tune_kernel=False)
+    router.start()
+    router.set_route("shop", ["shop.localhost"], [upstream])
+    out.send((router.listen, router.refresh_seconds, router.pids()))
+    threading.Event().wait(120)  # until the test kills this process
+
+
+def test_a_crashed_roost_leaves_the_router_serving_its_last_upstreams(
+        tmp_path: Path) -> None:
+    """If Roost itself dies, Caddy keeps sending each app's traffic where it last knew."""
+    app = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=app.serve_forever, daemon=True).start()
+    ctx = multiprocessing.get_context("spawn")
+    receive, send = ctx.Pipe(duplex=False)
+    roost = ctx.Process(target=run_router,
+                        args=(str(tmp_path), f"127.0.0.1:{app.server_port}", send))
+    roost.start()
+    listen, refresh, pids = receive.recv()
+    try:
+        os.kill(roost.pid, signal.SIGKILL)
+        roost.join()
+        answers = []
+        deadline = time.monotonic() + 8 * refresh  # many of the router's refreshes
+        with httpx.Client(timeout=5) as client:
+            while time.monotonic() < deadline and len(answers) < 500:
+                r = client.get(f"http://{listen}/", headers={"Host": "shop.localhost"})
+                answers.append((r.status_code, r.text))
+        assert set(answers) == {(200, "hello")}
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+        app.shutdown()
+
+
+class Hello(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with ``hello``."""
+
+    def do_GET(self) -> None:  # noqa: N802  (the http.server API)
+        """Say hello."""
+        self.send_response(200)
+        self.send_header("Content-Length", "5")
+        self.end_headers()
+        self.wfile.write(b"hello")
+
+    def log_message(self, *args: object) -> None:
+        """Keep the test output quiet."""
