@@ -46,7 +46,7 @@ class Settings(BaseModel):
     max_build_seconds: int = Field(default=900, ge=10)
     max_slug_mb: int = Field(default=500, ge=1)
     max_processes_per_type: int = Field(default=20, ge=1)
-    app_user: str = ""  # when root, run apps as: a user name, "auto" (see runtime/users.py)
+    app_user: str = "auto"  # when root, run apps as: a user, "auto", "" = root (runtime/users.py)
     health_timeout_seconds: float = Field(default=60.0, gt=0)
     grace_seconds: float = Field(default=30.0, ge=0)
     sms_url: str = ""

@@ -1,6 +1,6 @@
 """The unprivileged user app processes run as when Roost itself runs as root.
 
-``ROOST_APP_USER`` names it: ``auto`` picks a dedicated system user ``roost-app`` (created
+``ROOST_APP_USER`` names it: ``auto`` (the default) picks a dedicated system user ``roost-app`` (created
 with useradd on first use; ``nobody`` when that fails), any other name is used as given
 (it must exist), and empty keeps apps running as Roost's own user. Without root nothing
 changes: a process cannot switch users anyway.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import signal
 import threading
 from pathlib import Path
@@ -42,6 +43,9 @@ def test_example_runs_behind_router(server: Server, wheelhouse: dict[str, str]) 
 
     ps = json.loads(ok(server, "ps", "py", "--json"))
     assert [(p["name"], p["state"]) for p in ps] == [("web.1", "up")]
+    # Roost runs as root here, so by default its apps do not: a system user of their own.
+    owner = Path(f"/proc/{ps[0]['pid']}").stat().st_uid
+    assert owner == (pwd.getpwnam("roost-app").pw_uid if os.geteuid() == 0 else os.geteuid())
 
     # The example app reports its traffic through roost.agent to the perf monitor.
     for _ in range(20):
