@@ -1,9 +1,9 @@
 """The unprivileged user app processes run as when Roost itself runs as root.
 
-``ROOST_APP_USER`` names it: ``auto`` (the default) picks a dedicated system user ``roost-app`` (created
-with useradd on first use; ``nobody`` when that fails), any other name is used as given
-(it must exist), and empty keeps apps running as Roost's own user. Without root nothing
-changes: a process cannot switch users anyway.
+``ROOST_APP_USER`` names it: ``auto`` (the default) picks a dedicated system user
+``roost-app`` (created with useradd on first use; ``nobody`` when that fails), any other
+name is used as given (it must exist), and empty keeps apps running as Roost's own user.
+Without root nothing changes: a process cannot switch users anyway.
 
 A release directory is handed to that user (chowned: apps may write into their own
 directory, as on Heroku) and every directory above it is made traversable for others
