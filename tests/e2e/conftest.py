@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +39,23 @@ class Server:
                               input=input, timeout=timeout)
 
 
+def home_for(tmp: Path) -> Path:
+    """The ROOST_HOME of a test: outside pytest's own temporary root, which pytest keeps at
+    mode 700 (resetting it at each worker's start), so that the unprivileged user apps run as
+    (Roost runs as root here) can reach the releases inside."""
+    digest = hashlib.sha256(str(tmp).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "roost-e2e" / digest / "home"
+
+
+@pytest.fixture(autouse=True)
+def _remove_home(tmp_path: Path) -> Iterator[None]:
+    yield
+    shutil.rmtree(home_for(tmp_path).parent, ignore_errors=True)
+
+
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     """Start `roost up` and wait until its health endpoint answers."""
-    home = tmp / "home"
+    home = home_for(tmp)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
     env.update({"ROOST_HOME": str(home), "ROOST_LISTEN": f"127.0.0.1:{port}",
