@@ -61,7 +61,7 @@ class S3Store(ObjectStore):
             )
             http = URLLib3Session(verify=session.get_config_variable("ca_bundle") or True,
                                   max_pool_connections=POOL_CONNECTIONS, timeout=60)
-            self.direct = DirectPut(self.client, session.get_credentials(), bucket,
+            self.direct = DirectPut(self.client, session.get_credentials(),
                                     self.client.meta.region_name, http)
 
     def _key(self, key: str) -> str:
@@ -120,6 +120,7 @@ class S3Store(ObjectStore):
         with self._errors("put", key):
             if isinstance(data, bytes):
                 self.client.put_object(Bucket=self.bucket, Key=full, Body=data, **extra)
+                self.direct.learn(full)
             elif isinstance(data, Path):
                 self.client.upload_file(str(data), self.bucket, full, ExtraArgs=extra)
             else:
