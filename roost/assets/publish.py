@@ -248,7 +248,8 @@ def _gc_paused() -> Iterator[None]:
 
     Planning a few thousand files allocates enough objects to set off a full collection,
     which walks every object in the process (boto's service models alone are tens of
-    thousands) to free nothing: about a tenth of a second, half a re-publish.
+    thousands) to free nothing: a tenth of a second or more, a fifth of a re-publish of
+    5,000 files.
     """
     enabled = gc.isenabled()
     gc.disable()
