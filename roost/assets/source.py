@@ -25,7 +25,7 @@ class SourceFile:
     """One file of the assets folder: its logical path (``/``-separated) and content hash."""
 
     path: str
-    disk_path: Path
+    disk_path: str
     size: int
     sha256: str
 
@@ -86,45 +86,54 @@ def find_assets_dir(build_dir: Path, override: str | None = None) -> Path | None
     return None
 
 
-def _digest(path: Path, buf: bytearray) -> tuple[str, int]:
+def _digest(path: str, buf: bytearray, view: memoryview) -> tuple[str, int]:
     digest = hashlib.sha256()
-    view = memoryview(buf)
     size = 0
-    with path.open("rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        while n := os.readv(fd, (buf,)):
             digest.update(view[:n])
             size += n
+    finally:
+        os.close(fd)
     return digest.hexdigest(), size
 
 
-def list_files(source_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> list[Path]:
-    """Every regular file under ``source_dir`` (following symlinks that stay inside it).
+def _inside_root(root: str, target: str) -> bool:
+    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def list_files(source_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+               ) -> list[tuple[str, str]]:
+    """Every regular file under ``source_dir`` (following symlinks that stay inside it), as
+    ``(logical path, path on disk)`` pairs sorted by logical path.
 
     Raises InvalidInput naming the path for a symlink that leads outside the folder, a
     file over ``max_file_bytes``, or anything that is neither a file nor a folder.
     """
-    root = source_dir.resolve()
-    found: list[Path] = []
+    # Plain strings rather than Paths: a few thousand files would spend more time in
+    # pathlib than in reading the directories.
+    root = str(source_dir.resolve())
+    found: list[tuple[str, str]] = []
     # Each folder carries the real paths of its ancestors: a symlink back up would loop.
-    stack: list[tuple[Path, frozenset[Path]]] = [(root, frozenset({root}))]
+    stack: list[tuple[str, str, frozenset[str]]] = [(root, "", frozenset({root}))]
     while stack:
-        folder, ancestors = stack.pop()
+        folder, rel_folder, ancestors = stack.pop()
         with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                path = Path(entry.path)
-                rel = path.relative_to(root).as_posix()
+            for entry in entries:
+                rel = rel_folder + entry.name
                 if entry.is_symlink():
-                    target = path.resolve()
-                    if target != root and root not in target.parents:
+                    target = os.path.realpath(entry.path)
+                    if not _inside_root(root, target):
                         raise InvalidInput(
                             f"assets: symlink {rel} points outside the assets folder")
-                    if not target.exists():
+                    if not os.path.exists(target):
                         raise InvalidInput(f"assets: symlink {rel} is broken")
                 if entry.is_dir():
-                    real = path.resolve()
+                    real = os.path.realpath(entry.path)
                     if real in ancestors:
                         raise InvalidInput(f"assets: symlink {rel} loops back to a parent")
-                    stack.append((path, ancestors | {real}))
+                    stack.append((entry.path, rel + "/", ancestors | {real}))
                     continue
                 if not entry.is_file():
                     raise InvalidInput(f"assets: {rel} is not a regular file")
@@ -132,32 +141,35 @@ def list_files(source_dir: Path, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -
                 if size > max_file_bytes:
                     raise InvalidInput(
                         f"assets: {rel} is {size} bytes, over the limit of {max_file_bytes}")
-                found.append(path)
+                found.append((rel, entry.path))
+    found.sort()
     return found
 
 
-def _hash_chunk(root: Path, paths: list[Path]) -> list[SourceFile]:
+def _hash_chunk(files: list[tuple[str, str]]) -> list[SourceFile]:
     buf = bytearray(HASH_BUFFER)  # one buffer per thread: no allocation per file
+    view = memoryview(buf)
     out = []
-    for path in paths:
-        rel = path.relative_to(root).as_posix()
+    for rel, path in files:
         try:
-            digest, size = _digest(path, buf)
+            digest, size = _digest(path, buf, view)
         except OSError as exc:
             raise InvalidInput(f"assets: cannot read {rel}: {exc.strerror}") from exc
         out.append(SourceFile(rel, path, size, digest))
     return out
 
 
-def hash_files(root: Path, paths: list[Path], pool: ThreadPoolExecutor,
+def hash_files(files: list[tuple[str, str]], pool: ThreadPoolExecutor,
                threads: int = 0) -> list[SourceFile]:
-    """Hash the files from :func:`list_files` (``root`` resolved) into SourceFiles.
+    """Hash the files from :func:`list_files` into SourceFiles, in the same order.
 
     A few long-running tasks, one per core, beat one task per file: hashing releases
     the GIL, but scheduling five thousand small tasks does not.
     """
-    n = max(1, min(threads or os.cpu_count() or 2, len(paths) or 1))
-    chunks = [paths[i::n] for i in range(n)]
-    parts = list(pool.map(lambda chunk: _hash_chunk(root, chunk), chunks))
-    order = {path: i for i, path in enumerate(paths)}
-    return sorted((f for part in parts for f in part), key=lambda f: order[f.disk_path])
+    n = max(1, min(threads or os.cpu_count() or 2, len(files) or 1))
+    parts = list(pool.map(_hash_chunk, [files[i::n] for i in range(n)]))
+    # Chunk i holds files i, i+n, i+2n...: interleave them back.
+    out: list[SourceFile] = [parts[0][0]] * len(files) if files else []
+    for i, part in enumerate(parts):
+        out[i::n] = part
+    return out

@@ -14,6 +14,7 @@ from roost.objectstore.base import CHUNK, Data, ObjectInfo, ObjectStore, check_k
 
 # S3 lower-cases user metadata keys; ours is stored under this name.
 SHA_KEY = "roost-sha256"
+POOL_CONNECTIONS = 32
 
 
 class S3Store(ObjectStore):
@@ -35,7 +36,11 @@ class S3Store(ObjectStore):
     ) -> None:
         try:
             import boto3
+            import botocore.session
             from botocore.config import Config
+            from botocore.httpsession import URLLib3Session
+
+            from roost.objectstore.s3_direct import DirectPut
         except ImportError as exc:  # only the user who asked for s3:// needs boto3
             raise ObjectStoreError("s3:// object store needs boto3: pip install boto3") from exc
         self.bucket = bucket
@@ -44,15 +49,20 @@ class S3Store(ObjectStore):
         self.region = region or os.environ.get("AWS_REGION") or os.environ.get(
             "AWS_DEFAULT_REGION") or "us-east-1"
         with self._errors("connect", ""):
-            self.client: Any = boto3.session.Session().client(
+            session = botocore.session.get_session()
+            self.client: Any = boto3.session.Session(botocore_session=session).client(
                 "s3",
                 endpoint_url=self.endpoint_url,
                 region_name=self.region,
                 config=Config(retries={"max_attempts": 3, "mode": "standard"},
                               # Callers upload from thread pools (asset publishing uses 16).
-                              max_pool_connections=32,
+                              max_pool_connections=POOL_CONNECTIONS,
                               s3={"addressing_style": "path"} if self.endpoint_url else {}),
             )
+            http = URLLib3Session(verify=session.get_config_variable("ca_bundle") or True,
+                                  max_pool_connections=POOL_CONNECTIONS, timeout=60)
+            self.direct = DirectPut(self.client, session.get_credentials(),
+                                    self.client.meta.region_name, http)
 
     def _key(self, key: str) -> str:
         return self.prefix + check_key(key)
@@ -96,18 +106,25 @@ class S3Store(ObjectStore):
             extra["CacheControl"] = cache_control
         if content_encoding:
             extra["ContentEncoding"] = content_encoding
-        with self._errors("put", key):
-            if isinstance(data, bytes):
-                self.client.put_object(Bucket=self.bucket, Key=full, Body=data, **extra)
-            elif isinstance(data, Path):
-                self.client.upload_file(str(data), self.bucket, full, ExtraArgs=extra)
-            else:
-                self.client.upload_fileobj(data, self.bucket, full, ExtraArgs=extra)
+        # Small bodies go out in one signed request (see s3_direct); anything that does not
+        # succeed that way goes through boto, which retries and names the error.
+        if not (isinstance(data, bytes) and self.direct.put(full, data, _headers(extra))):
+            self._put_with_client(full, key, data, extra)
         # A successful PUT is authoritative; a HEAD to read back what we just sent would
         # double the requests of every upload.
         return ObjectInfo(key=key, size=size, last_modified=datetime.now(UTC),
                           content_type=content_type, sha256=digest, metadata=dict(metadata or {}),
                           cache_control=cache_control, content_encoding=content_encoding)
+
+    def _put_with_client(self, full: str, key: str, data: Data, extra: dict[str, Any]) -> None:
+        with self._errors("put", key):
+            if isinstance(data, bytes):
+                self.client.put_object(Bucket=self.bucket, Key=full, Body=data, **extra)
+                self.direct.learn(full)
+            elif isinstance(data, Path):
+                self.client.upload_file(str(data), self.bucket, full, ExtraArgs=extra)
+            else:
+                self.client.upload_fileobj(data, self.bucket, full, ExtraArgs=extra)
 
     def head(self, key: str) -> ObjectInfo | None:
         """HEAD the object; None when it does not exist."""
@@ -172,5 +189,16 @@ class S3Store(ObjectStore):
         return f"https://{self.bucket}.s3.{self.region}.amazonaws.com/{full}"
 
     def close(self) -> None:
-        """Close boto's connection pool."""
+        """Close boto's connection pools."""
         self.client.close()
+        self.direct.http.close()
+
+
+def _headers(extra: dict[str, Any]) -> dict[str, str]:
+    """The HTTP headers ``put_object`` would send for ``extra`` (its ExtraArgs)."""
+    headers = {f"x-amz-meta-{k}": v for k, v in extra["Metadata"].items()}
+    for arg, header in (("ContentType", "Content-Type"), ("CacheControl", "Cache-Control"),
+                        ("ContentEncoding", "Content-Encoding")):
+        if arg in extra:
+            headers[header] = extra[arg]
+    return headers

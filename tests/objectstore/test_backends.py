@@ -70,3 +70,41 @@ def test_s3_prefix_isolates_keys(s3_env: str) -> None:
     one.put("k", b"1")
     assert two.head("k") is None
     assert [o.key for o in one.list()] == ["k"]
+
+
+def test_s3_small_put_is_one_signed_request(s3_env: str) -> None:
+    st = open_store(f"s3://{new_bucket(s3_env)}/pre")
+    assert isinstance(st, S3Store)
+    through_boto: list[str] = []
+    real = st.client.put_object
+    st.client.put_object = lambda **kw: through_boto.append(kw["Key"]) or real(**kw)
+    st.put("first", b"1")  # the first PUT goes through boto, which shows where PUTs go
+    assert through_boto == ["pre/first"] and st.direct.base == f"{s3_env}/{st.bucket}/"
+    key = "css/a b+ü~(1).css"  # keys that need percent-encoding in the URL
+    st.put(key, b"body{}", content_type="text/css", cache_control="public",
+           content_encoding="br", metadata={"source-sha256": "abc"})
+    head = st.head(key)
+    assert head is not None and st.get(key) == b"body{}"
+    assert (head.content_type, head.cache_control, head.content_encoding) == (
+        "text/css", "public", "br")
+    assert head.metadata == {"source-sha256": "abc"} and head.sha256
+    assert [o.key for o in st.list()] == [key, "first"]
+    assert through_boto == ["pre/first"]  # signed and sent directly, not through put_object
+    big = b"x" * (9 * 1024 * 1024)  # over the direct limit: boto's managed upload
+    st.put("big.bin", big)
+    assert through_boto == ["pre/first", "pre/big.bin"] and st.get("big.bin") == big
+
+
+def test_s3_rejected_direct_put_falls_back_to_boto(s3_env: str) -> None:
+    st = open_store(f"s3://{new_bucket(s3_env)}")
+    assert isinstance(st, S3Store)
+    # The direct request goes to a bucket that does not exist and is answered 404:
+    # boto's put_object must store the object where it belongs.
+    st.put("first", b"0")
+    st.direct.base = f"{s3_env}/no-such-bucket-roost/"
+    st.put("k", b"1", content_type="text/plain")
+    head = st.head("k")
+    assert head is not None and head.content_type == "text/plain" and st.get("k") == b"1"
+    st.direct.base = f"{s3_env}/{st.bucket}/"
+    st.put("k", b"2")
+    assert st.get("k") == b"2" and st.direct.enabled
