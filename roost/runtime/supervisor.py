@@ -21,7 +21,6 @@ serving ``settle`` seconds longer, past the router's refresh, before it gets SIG
 from __future__ import annotations
 
 import logging
-import signal
 import socket
 import threading
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass
 
 from roost.errors import InvalidInput, NotFound, RuntimeFailure
 from roost.runtime import spawn, users
+from roost.runtime.drain import LOW_NICENESS, Drainer
 from roost.runtime.health import wait_healthy
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import (
@@ -43,7 +43,6 @@ from roost.runtime.router import Router
 
 log = logging.getLogger("roost.supervisor")
 CrashHook = Callable[[str, str, list[str]], None]
-LOW_NICENESS = 19  # booting and draining generations
 
 
 @dataclass
@@ -74,7 +73,7 @@ class Supervisor:
         self.apps: dict[str, AppState] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._drains: list[threading.Thread] = []  # background drains still running
+        self._drainer = Drainer(self._stop)
         self._watcher = threading.Thread(target=self._watch, daemon=True, name="supervisor")
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -89,8 +88,7 @@ class Supervisor:
             with state.lock:
                 self._drain(state, list(state.procs.values()), wait=True)
                 state.procs.clear()
-        for thread in list(self._drains):  # old generations and scaled-down processes
-            thread.join()
+        self._drainer.join()  # old generations and scaled-down processes
 
     def state(self, app: str, hosts: list[str] | None = None) -> AppState:
         """The app's runtime state (created on first use)."""
@@ -315,45 +313,8 @@ class Supervisor:
     def _drain(self, state: AppState, procs: list[Proc], wait: bool,
                grace: float | None = None, settle: float = 0.0,
                close: socket.socket | None = None) -> None:
-        """SIGTERM ``procs`` (after ``settle`` seconds), SIGKILL what outlives the grace,
-        then close ``close`` (their generation's listening socket)."""
-        for proc in procs:
-            proc.state = "stopping"
         grace = self.limits.grace if grace is None else grace
-
-        def finish() -> None:
-            if settle:
-                self._stop.wait(settle)
-            for proc in procs:
-                # Its in-flight requests still finish, but its shutdown work (interpreters
-                # tearing down) waits for CPU time the serving generation does not need.
-                spawn.set_priority(proc.popen, LOW_NICENESS)
-                spawn.signal_group(proc.popen, signal.SIGTERM)
-            deadline = time.monotonic() + grace
-            for proc in procs:
-                try:
-                    proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except Exception:  # noqa: BLE001  past the grace period: kill the group
-                    spawn.signal_group(proc.popen, signal.SIGKILL)
-                    proc.popen.wait()
-                if proc.health_socket is not None:
-                    proc.health_socket.close()
-                proc.state = "stopped"
-            if close is not None:
-                close.close()
-
-        if wait:
-            finish()
-        else:
-            def tracked() -> None:
-                try:
-                    finish()
-                finally:
-                    self._drains.remove(thread)
-
-            thread = threading.Thread(target=tracked, daemon=True, name=f"drain-{state.name}")
-            self._drains.append(thread)
-            thread.start()
+        self._drainer.drain(state.name, procs, wait, grace, settle, close)
 
     def _watch(self) -> None:
         while not self._stop.wait(0.2):
