@@ -112,12 +112,11 @@ def _finding(ecosystem: str, package: str, group: list[IndexedAdvisory],
     worst = max(group, key=lambda a: (level_rank(a.severity), a.score or 0.0))
     hits = sorted(hits, key=lambda d: (parse_version(ecosystem, d.version) is None, d.lockfile))
     top = max(hits, key=lambda d: parse_version(ecosystem, d.version))  # type: ignore[arg-type,return-value]
-    entries = [e for adv in group for e in adv.entries]
     return Finding(
         ecosystem=ecosystem, package=package, version=top.version, lockfile=top.lockfile,
         line=top.line, ids=ids, summary=by_pref[0].summary, severity=worst.severity,
         score=max((a.score for a in group if a.score is not None), default=None),
-        fixed=lowest_fix(ecosystem, entries, top.version),
+        fixed=lowest_fix(ecosystem, [adv.entries for adv in group], top.version),
         dev=all(d.dev for d in hits),
         locations=[Location(d.lockfile, d.version, d.line, d.dev) for d in hits],
     )
