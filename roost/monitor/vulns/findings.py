@@ -10,7 +10,7 @@ from datetime import datetime
 from roost.monitor.vulns.cvss import level_rank
 from roost.monitor.vulns.index import IndexedAdvisory, Key
 from roost.monitor.vulns.lockfiles.base import Dependency
-from roost.monitor.vulns.matcher import affects, lowest_fix
+from roost.monitor.vulns.matcher import affects, decode, lowest_fix
 from roost.monitor.vulns.versions import parse_version
 
 _ID_PREFERENCE = ("CVE-", "GHSA-")
@@ -116,7 +116,7 @@ def _finding(ecosystem: str, package: str, group: list[IndexedAdvisory],
         ecosystem=ecosystem, package=package, version=top.version, lockfile=top.lockfile,
         line=top.line, ids=ids, summary=by_pref[0].summary, severity=worst.severity,
         score=max((a.score for a in group if a.score is not None), default=None),
-        fixed=lowest_fix(ecosystem, [adv.entries for adv in group], top.version),
+        fixed=lowest_fix(ecosystem, [decode(adv.matcher) for adv in group], top.version),
         dev=all(d.dev for d in hits),
         locations=[Location(d.lockfile, d.version, d.line, d.dev) for d in hits],
     )
@@ -148,8 +148,9 @@ def match(dependencies: Sequence[Dependency], advisories: Mapping[Key, list[Inde
             continue
         hits: dict[str, list[Dependency]] = defaultdict(list)
         for adv in candidates:
+            matcher = decode(adv.matcher)
             for d in by_key[key]:
-                if affects(key[0], adv.entries, d.version):
+                if affects(key[0], matcher, d.version):
                     hits[adv.id].append(d)
         matched = [a for a in candidates if a.id in hits]
         for group in group_advisories(matched):

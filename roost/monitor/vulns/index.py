@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Table, Text, case, select, type_coerce
 from sqlalchemy.orm import Session
 
 from roost.monitor.vulns.lockfiles.base import Dependency
-from roost.monitor.vulns.matcher import FORMAT, Matcher, affects, load_matcher
+from roost.monitor.vulns.matcher import FORMAT, affects, decode, usable_matcher_json
 from roost.store.models.vulns import Advisory, AdvisoryPackage
 
 Key = tuple[str, str]
@@ -26,15 +26,15 @@ _ADVISORIES = cast(Table, Advisory.__table__)
 
 @dataclass(frozen=True, slots=True)
 class IndexedAdvisory:
-    """A live (not withdrawn) advisory as it applies to one package; ``entries`` is its
-    compiled matcher (``roost.monitor.vulns.matcher``)."""
+    """A live (not withdrawn) advisory as it applies to one package; ``matcher`` is the JSON
+    text of its compiled matcher (``roost.monitor.vulns.matcher``)."""
 
     id: str
     aliases: tuple[str, ...]
     summary: str
     severity: str | None
     score: float | None
-    entries: Matcher
+    matcher: str
 
 
 def stale_matcher() -> ColumnElement[bool]:
@@ -73,8 +73,8 @@ def _chunks(names: Iterable[str]) -> Iterable[list[str]]:
 
 def _matchers(session: Session, keys: Iterable[Key],
               versions: Mapping[Key, Collection[str]] | None
-              ) -> list[tuple[str, str, str, Matcher]]:
-    """(ecosystem, name, advisory id, matcher) of every index row of ``keys``; with
+              ) -> list[tuple[str, str, str, str]]:
+    """(ecosystem, name, advisory id, matcher text) of every index row of ``keys``; with
     ``versions``, only rows affecting one of the key's versions."""
     by_eco: dict[str, set[str]] = defaultdict(set)
     for eco, name in keys:
@@ -82,7 +82,7 @@ def _matchers(session: Session, keys: Iterable[Key],
     c = _PACKAGES.c
     # The raw entries only where the stored matcher cannot be used as it is.
     legacy = case((stale_matcher(), c.affected), else_=None)
-    found: list[tuple[str, str, str, Matcher]] = []
+    found: list[tuple[str, str, str, str]] = []
     for eco, names in by_eco.items():
         for chunk in _chunks(names):
             rows = session.execute(
@@ -90,11 +90,11 @@ def _matchers(session: Session, keys: Iterable[Key],
                 .where(c.ecosystem == eco, c.name.in_(chunk))
             )
             for name, adv_id, stored, affected in rows:
-                matcher = load_matcher(eco, stored, affected)
-                if versions is not None and not any(
-                    affects(eco, matcher, v) for v in versions.get((eco, name), ())
-                ):
-                    continue
+                matcher = usable_matcher_json(eco, stored, affected)
+                if versions is not None:
+                    decoded = decode(matcher)
+                    if not any(affects(eco, decoded, v) for v in versions.get((eco, name), ())):
+                        continue
                 found.append((eco, name, adv_id, matcher))
     return found
 

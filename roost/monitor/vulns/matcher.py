@@ -91,19 +91,27 @@ def matcher_json(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> str:
     return orjson.dumps(compile_entries(ecosystem, entries)).decode()
 
 
+_CURRENT = f"[{FORMAT},"
+
+
 @lru_cache(maxsize=4096)
 def _compile_stored(ecosystem: str, affected: str) -> str:
     return matcher_json(ecosystem, orjson.loads(affected))
 
 
-def load_matcher(ecosystem: str, stored: str | None, affected: str | None) -> Matcher:
-    """Decode a stored matcher; one missing or of an older format is compiled from the raw
-    ``affected`` entries instead (an index written before matchers were stored)."""
-    if stored is not None:
-        matcher: Matcher = orjson.loads(stored)
-        if matcher[0] == FORMAT:
-            return matcher
-    return orjson.loads(_compile_stored(ecosystem, affected or "[]"))
+def usable_matcher_json(ecosystem: str, stored: str | None, affected: str | None) -> str:
+    """The stored matcher text when it is of this format; else one compiled from the raw
+    ``affected`` entries (an index written before matchers were stored, or by another Roost)."""
+    if stored is not None and stored.startswith(_CURRENT):
+        return stored
+    return _compile_stored(ecosystem, affected or "[]")
+
+
+def decode(text: str) -> Matcher:
+    """A matcher from its JSON text (decoded where used: holding the text, not the lists,
+    keeps a scan's garbage-collector work small)."""
+    matcher: Matcher = orjson.loads(text)
+    return matcher
 
 
 def _in_range(rng: list[Any], version: VersionKey) -> bool:

@@ -10,8 +10,7 @@ from typing import Any
 from roost.monitor.vulns.cvss import base_score, level_for_score, normalise_level
 from roost.monitor.vulns.matcher import (
     affects,
-    compile_entries,
-    load_matcher,
+    decode,
     lowest_fix,
     matcher_json,
 )
@@ -96,10 +95,9 @@ def is_affected(ecosystem: str, entries: Sequence[RawEntry], installed: str) -> 
 
     The entries go through the stored form (compiled, JSON, decoded), as a scan sees them.
     """
-    stored = load_matcher(ecosystem, matcher_json(ecosystem, entries), None)
-    return affects(ecosystem, stored, installed)
+    return affects(ecosystem, decode(matcher_json(ecosystem, entries)), installed)
 
 
 def lowest_fix_above(ecosystem: str, entries: Iterable[RawEntry], installed: str) -> str | None:
     """The lowest ``fixed`` version above ``installed`` named by any of ``entries``."""
-    return lowest_fix(ecosystem, [compile_entries(ecosystem, entries)], installed)
+    return lowest_fix(ecosystem, [decode(matcher_json(ecosystem, entries))], installed)

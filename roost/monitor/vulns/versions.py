@@ -70,7 +70,7 @@ def pep440_key(text: str) -> VersionKey | None:
     return key
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=16384)
 def parse_version(ecosystem: str, text: str) -> VersionKey | None:
     """The order key of ``text`` by the rules of ``ecosystem``; None when it is not a version
     there. Keys of one ecosystem compare as its versions do (never mutate a returned key)."""
@@ -83,7 +83,7 @@ def parse_version(ecosystem: str, text: str) -> VersionKey | None:
     return None
 
 
-@lru_cache(maxsize=262144)
+@lru_cache(maxsize=16384)
 def parse_semver_range_version(text: str) -> VersionKey | None:
     """Parse a version of an OSV ``SEMVER`` range (strictly SemVer 2.0)."""
     return semver_key(text)
