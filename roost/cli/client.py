@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from roost import credentials
+
+if TYPE_CHECKING:
+    import httpx  # imported where a request is made: commands that need no server start faster
 
 
 class CliError(Exception):
@@ -32,6 +33,8 @@ class Client:
     """Sends authenticated requests to the API and decodes its answers."""
 
     def __init__(self, creds: credentials.Credentials | None = None, timeout: float = 30.0):
+        import httpx
+
         self.creds = creds or _target()
         self.http = httpx.Client(
             base_url=self.creds.url,
@@ -48,6 +51,8 @@ class Client:
 
     def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send a request and return the response, raising CliError on error statuses."""
+        import httpx
+
         try:
             response = self.http.request(method, "/api/v1" + path, **kwargs)
         except httpx.TransportError as exc:

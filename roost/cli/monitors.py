@@ -7,7 +7,6 @@ import signal
 from datetime import datetime
 from typing import Any
 
-import httpx
 import typer
 
 from roost.cli.client import Client, CliError
@@ -213,6 +212,8 @@ def probe(name: str = typer.Option(..., "--name", help="this location's name, e.
           api: str = typer.Option(..., "--api", help="the control plane URL"),
           token: str = typer.Option(..., "--token", help="an API token")) -> None:
     """Run an uptime probe in another location, reporting to the control plane."""
+    import httpx
+
     from roost.monitor.uptime.probe import run_probe
 
     async def main() -> None:

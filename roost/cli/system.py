@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
 import typer
 
 from roost import credentials
@@ -48,6 +47,8 @@ def login(
     url = url.rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise CliError(f"invalid URL {url!r}: give it with http:// or https://")
+    import httpx
+
     try:
         response = httpx.get(url + "/api/v1/apps", headers={"Authorization": f"Bearer {token}"},
                              timeout=10)

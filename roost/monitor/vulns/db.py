@@ -10,13 +10,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
+from typing import cast
 
-import httpx
 import orjson
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import InvalidInput, ParseError, RoostError
+from roost.monitor.vulns.index import stale_matcher
+from roost.monitor.vulns.matcher import matcher_json
 from roost.monitor.vulns.osv import RecordSummary, summarise
 from roost.store.base import utcnow
 from roost.store.models.vulns import Advisory, AdvisoryPackage, AdvisorySource
@@ -78,6 +80,8 @@ def _zip_members(path: Path, shown: str) -> Iterator[tuple[str, bytes]]:
 
 
 def _download(url: str, into: Path) -> None:
+    import httpx  # only imports from a URL need it; a scan should not pay for it
+
     try:
         with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
             if response.status_code != 200:
@@ -157,7 +161,7 @@ def _store_batch(session: Session, batch: list[tuple[RecordSummary, bytes]],
     ])
     packages = [
         {"ecosystem": key[0], "name": key[1], "advisory_id": s.id,
-         "affected": orjson.dumps(entries).decode()}
+         "affected": orjson.dumps(entries).decode(), "matcher": matcher_json(key[0], entries)}
         for s, _ in write for key, entries in s.packages.items()
     ]
     if packages:
@@ -174,6 +178,7 @@ def import_records(session: Session, files: Iterable[tuple[str, bytes]],
     while batch := list(islice(stream, BATCH)):
         _store_batch(session, batch, result)
         total += len(batch)
+    compile_missing_matchers(session)
     row = session.get(AdvisorySource, source)
     if row is None:
         session.add(AdvisorySource(source=source, imported_at=utcnow(), records=total))
@@ -224,4 +229,23 @@ def stats(session: Session) -> DbStats:
 
 def is_empty(session: Session) -> bool:
     """True when no advisory has been imported yet."""
-    return session.scalar(select(Advisory.id).limit(1)) is None
+    table = cast(Table, Advisory.__table__)  # Core: a cold ``roost vulns scan`` asks this first
+    return session.execute(select(table.c.id).limit(1)).first() is None
+
+
+def compile_missing_matchers(session: Session) -> int:
+    """Compile the matcher of index rows stored without one, or in an older format (an index
+    written by an earlier Roost); returns how many rows were compiled."""
+    table = cast(Table, AdvisoryPackage.__table__)
+    c = table.c
+    rows = session.execute(
+        select(c.ecosystem, c.name, c.advisory_id, c.affected).where(stale_matcher())
+    ).all()
+    write = update(table).where(c.ecosystem == bindparam("eco"), c.name == bindparam("pkg"),
+                                c.advisory_id == bindparam("adv"))
+    for start in range(0, len(rows), BATCH):
+        session.execute(write, [
+            {"eco": eco, "pkg": name, "adv": adv, "matcher": matcher_json(eco, orjson.loads(raw))}
+            for eco, name, adv, raw in rows[start : start + BATCH]
+        ])
+    return len(rows)

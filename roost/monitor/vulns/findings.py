@@ -10,7 +10,7 @@ from datetime import datetime
 from roost.monitor.vulns.cvss import level_rank
 from roost.monitor.vulns.index import IndexedAdvisory, Key
 from roost.monitor.vulns.lockfiles.base import Dependency
-from roost.monitor.vulns.matcher import affects, lowest_fix
+from roost.monitor.vulns.matcher import affects, decode, lowest_fix
 from roost.monitor.vulns.versions import parse_version
 
 _ID_PREFERENCE = ("CVE-", "GHSA-")
@@ -112,12 +112,11 @@ def _finding(ecosystem: str, package: str, group: list[IndexedAdvisory],
     worst = max(group, key=lambda a: (level_rank(a.severity), a.score or 0.0))
     hits = sorted(hits, key=lambda d: (parse_version(ecosystem, d.version) is None, d.lockfile))
     top = max(hits, key=lambda d: parse_version(ecosystem, d.version))  # type: ignore[arg-type,return-value]
-    entries = [e for adv in group for e in adv.entries]
     return Finding(
         ecosystem=ecosystem, package=package, version=top.version, lockfile=top.lockfile,
         line=top.line, ids=ids, summary=by_pref[0].summary, severity=worst.severity,
         score=max((a.score for a in group if a.score is not None), default=None),
-        fixed=lowest_fix(ecosystem, entries, top.version),
+        fixed=lowest_fix(ecosystem, [decode(adv.matcher) for adv in group], top.version),
         dev=all(d.dev for d in hits),
         locations=[Location(d.lockfile, d.version, d.line, d.dev) for d in hits],
     )
@@ -149,8 +148,9 @@ def match(dependencies: Sequence[Dependency], advisories: Mapping[Key, list[Inde
             continue
         hits: dict[str, list[Dependency]] = defaultdict(list)
         for adv in candidates:
+            matcher = decode(adv.matcher)
             for d in by_key[key]:
-                if affects(key[0], adv.entries, d.version):
+                if affects(key[0], matcher, d.version):
                     hits[adv.id].append(d)
         matched = [a for a in candidates if a.id in hits]
         for group in group_advisories(matched):

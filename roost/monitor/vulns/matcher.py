@@ -1,63 +1,43 @@
-"""OSV ``affected`` entries compiled once (versions parsed, events sorted) for fast matching."""
+"""OSV ``affected`` entries compiled to a compact, JSON-ready matcher, and matching with it.
+
+A matcher is compiled once, at import, from everything one advisory says about one package,
+and stored beside it; a scan decodes it and compares order keys, parsing no advisory version:
+
+    [FORMAT, versions, keys, ranges, fixes]
+
+- ``versions``: the ``versions`` lists as written (an exact string match always counts);
+- ``keys``: the order keys of those that parse (``1.0`` matches a listed ``1.0.0``);
+- ``ranges``: ECOSYSTEM and SEMVER ranges, each ``[semver, from_start, limits, events]`` with
+  ``events`` sorted ``[key, kind]`` pairs (0 introduced, 1 fixed, 2 last_affected);
+- ``fixes``: ``[key, text]`` for every ``fixed`` event, to name the lowest fix above a version.
+
+The union over entries is kept: a version is affected when any entry affects it, and the
+fixes of all entries are candidates, so merging entries changes no answer.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
-from roost.monitor.vulns.versions import Comparable, parse_semver_range_version, parse_version
+from roost.monitor.vulns.versions import VersionKey, parse_semver_range_version, parse_version
 
+FORMAT = 1  # bump when the layout or the keys change: stored matchers are then recompiled
+Matcher = list[Any]
 _ORDER = {"introduced": 0, "fixed": 1, "last_affected": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Range:
-    """One ECOSYSTEM or SEMVER range with its events parsed and sorted."""
-
-    semver: bool
-    from_start: bool
-    points: tuple[tuple[Comparable, int], ...]  # (version, 0 introduced / 1 fixed / 2 last)
-    limits: tuple[Comparable, ...]
-
-    def contains(self, version: Comparable) -> bool:
-        """The OSV evaluation: walk sorted events, toggling affected status."""
-        affected = self.from_start
-        for point, kind in self.points:
-            if kind == 0:
-                if version >= point:
-                    affected = True
-            elif kind == 1:
-                if version >= point:
-                    affected = False
-            elif version > point:
-                affected = False
-        if affected and self.limits:
-            return any(version < limit for limit in self.limits)
-        return affected
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One ``affected`` entry: explicit versions plus ranges, and its ``fixed`` versions."""
-
-    raw_versions: frozenset[str]
-    versions: tuple[Comparable, ...]
-    ranges: tuple[Range, ...]
-    fixes: tuple[tuple[Comparable, str], ...]
-
-
-def _range(ecosystem: str, rng: Mapping[str, Any]) -> Range | None:
+def _range(ecosystem: str, rng: Mapping[str, Any]) -> list[Any] | None:
     semver = rng.get("type") == "SEMVER"
-    parse: Callable[[str], Comparable | None] = (
+    parse: Callable[[str], VersionKey | None] = (
         parse_semver_range_version if semver else lambda t: parse_version(ecosystem, t)
     )
     from_start = False
-    points: list[tuple[Comparable, int]] = []
-    limits: list[Comparable] = []
+    events: list[list[Any]] = []
+    limits: list[VersionKey] = []
     for event in rng.get("events") or ():
         if not isinstance(event, Mapping):
             return None
@@ -74,19 +54,25 @@ def _range(ecosystem: str, rng: Mapping[str, Any]) -> Range | None:
                 if kind == "limit":
                     limits.append(parsed)
                 else:
-                    points.append((parsed, _ORDER[kind]))
-    points.sort(key=lambda p: (p[0], p[1]))
-    return Range(semver, from_start, tuple(points), tuple(limits))
+                    events.append([parsed, _ORDER[kind]])
+    events.sort()
+    return [int(semver), int(from_start), limits, events]
 
 
-def compile_entries(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> tuple[Entry, ...]:
-    """Parse every version of ``entries`` once, by the rules of ``ecosystem``."""
-    out: list[Entry] = []
+def compile_entries(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> Matcher:
+    """The matcher of one package's ``affected`` entries, every version parsed once."""
+    versions: dict[str, None] = {}  # ordered, without repeats
+    keys: list[VersionKey] = []
+    ranges: list[list[Any]] = []
+    fixes: list[list[Any]] = []
     for entry in entries:
-        raw = frozenset(str(v) for v in entry.get("versions") or ())
-        parsed = tuple(p for v in raw if (p := parse_version(ecosystem, v)) is not None)
-        ranges: list[Range] = []
-        fixes: list[tuple[Comparable, str]] = []
+        for raw in entry.get("versions") or ():
+            text = str(raw)
+            if text in versions:
+                continue
+            versions[text] = None
+            if (key := parse_version(ecosystem, text)) is not None:
+                keys.append(key)
         for rng in entry.get("ranges") or ():
             if rng.get("type") not in ("ECOSYSTEM", "SEMVER"):
                 continue  # GIT ranges name commits, not versions
@@ -94,41 +80,80 @@ def compile_entries(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> tup
             if compiled is not None:
                 ranges.append(compiled)
             for event in rng.get("events") or ():
-                text = event.get("fixed") if isinstance(event, Mapping) else None
-                if text is not None and (p := parse_version(ecosystem, str(text))) is not None:
-                    fixes.append((p, str(text)))
-        out.append(Entry(raw, parsed, tuple(ranges), tuple(fixes)))
-    return tuple(out)
+                fixed = event.get("fixed") if isinstance(event, Mapping) else None
+                if fixed is not None and (key := parse_version(ecosystem, str(fixed))) is not None:
+                    fixes.append([key, str(fixed)])
+    return [FORMAT, list(versions), keys, ranges, fixes]
 
 
-@lru_cache(maxsize=131072)
-def compile_json(ecosystem: str, text: str) -> tuple[Entry, ...]:
-    """compile_entries over the stored JSON of an index row (cached: rows repeat across scans)."""
-    return compile_entries(ecosystem, orjson.loads(text))
+def matcher_json(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> str:
+    """compile_entries as the JSON text stored in the advisory index."""
+    return orjson.dumps(compile_entries(ecosystem, entries)).decode()
 
 
-def affects(ecosystem: str, entries: Sequence[Entry], installed: str) -> bool:
-    """True when ``installed`` is listed in, or inside a range of, any entry."""
+_CURRENT = f"[{FORMAT},"
+
+
+@lru_cache(maxsize=4096)
+def _compile_stored(ecosystem: str, affected: str) -> str:
+    return matcher_json(ecosystem, orjson.loads(affected))
+
+
+def usable_matcher_json(ecosystem: str, stored: str | None, affected: str | None) -> str:
+    """The stored matcher text when it is of this format; else one compiled from the raw
+    ``affected`` entries (an index written before matchers were stored, or by another Roost)."""
+    if stored is not None and stored.startswith(_CURRENT):
+        return stored
+    return _compile_stored(ecosystem, affected or "[]")
+
+
+def decode(text: str) -> Matcher:
+    """A matcher from its JSON text (decoded where used: holding the text, not the lists,
+    keeps a scan's garbage-collector work small)."""
+    matcher: Matcher = orjson.loads(text)
+    return matcher
+
+
+def _in_range(rng: list[Any], version: VersionKey) -> bool:
+    # The OSV evaluation: walk sorted events, toggling affected status.
+    affected = bool(rng[1])
+    for point, kind in rng[3]:
+        if kind == 0:
+            if version >= point:
+                affected = True
+        elif kind == 1:
+            if version >= point:
+                affected = False
+        elif version > point:
+            affected = False
+    if affected and rng[2]:
+        return any(version < limit for limit in rng[2])
+    return affected
+
+
+def affects(ecosystem: str, matcher: Matcher, installed: str) -> bool:
+    """True when ``installed`` is listed by, or inside a range of, ``matcher``."""
+    if installed in matcher[1]:
+        return True
     version = parse_version(ecosystem, installed)
-    semver: Comparable | None | bool = False  # parsed lazily: SEMVER ranges are rare
-    for entry in entries:
-        if installed in entry.raw_versions or (version is not None and version in entry.versions):
-            return True
-        for rng in entry.ranges:
-            if rng.semver:
-                if semver is False:
-                    semver = parse_semver_range_version(installed)
-                if semver is not None and not isinstance(semver, bool) and rng.contains(semver):
-                    return True
-            elif version is not None and rng.contains(version):
+    if version is not None and version in matcher[2]:
+        return True
+    semver: VersionKey | None | bool = False  # parsed lazily: SEMVER ranges are rare
+    for rng in matcher[3]:
+        if rng[0]:
+            if semver is False:
+                semver = parse_semver_range_version(installed)
+            if isinstance(semver, list) and _in_range(rng, semver):
                 return True
+        elif version is not None and _in_range(rng, version):
+            return True
     return False
 
 
-def lowest_fix(ecosystem: str, entries: Iterable[Entry], installed: str) -> str | None:
-    """The lowest ``fixed`` version above ``installed`` named by any entry."""
+def lowest_fix(ecosystem: str, matchers: Iterable[Matcher], installed: str) -> str | None:
+    """The lowest ``fixed`` version above ``installed`` named by any of ``matchers``."""
     current = parse_version(ecosystem, installed)
     if current is None:
         return None
-    above = [fix for entry in entries for fix in entry.fixes if fix[0] > current]
-    return min(above, key=lambda f: f[0])[1] if above else None
+    above = [fix for m in matchers for fix in m[4] if fix[0] > current]
+    return str(min(above, key=lambda f: f[0])[1]) if above else None

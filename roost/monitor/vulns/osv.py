@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from roost.monitor.vulns.cvss import base_score, level_for_score, normalise_level
-from roost.monitor.vulns.matcher import affects, compile_entries, lowest_fix
+from roost.monitor.vulns.matcher import (
+    affects,
+    decode,
+    lowest_fix,
+    matcher_json,
+)
 from roost.monitor.vulns.versions import base_ecosystem, normalise_name
 
 RawEntry = Mapping[str, Any]  # one OSV ``affected`` entry, reduced to versions and ranges
@@ -86,10 +91,13 @@ def summarise(record: Mapping[str, Any]) -> RecordSummary:
 
 
 def is_affected(ecosystem: str, entries: Sequence[RawEntry], installed: str) -> bool:
-    """True when ``installed`` is in an entry's ``versions`` or inside one of its ranges."""
-    return affects(ecosystem, compile_entries(ecosystem, entries), installed)
+    """True when ``installed`` is in an entry's ``versions`` or inside one of its ranges.
+
+    The entries go through the stored form (compiled, JSON, decoded), as a scan sees them.
+    """
+    return affects(ecosystem, decode(matcher_json(ecosystem, entries)), installed)
 
 
 def lowest_fix_above(ecosystem: str, entries: Iterable[RawEntry], installed: str) -> str | None:
     """The lowest ``fixed`` version above ``installed`` named by any of ``entries``."""
-    return lowest_fix(ecosystem, compile_entries(ecosystem, entries), installed)
+    return lowest_fix(ecosystem, [decode(matcher_json(ecosystem, entries))], installed)

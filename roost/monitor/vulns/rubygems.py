@@ -79,3 +79,34 @@ def parse_gem_version(text: str) -> GemVersion | None:
         int(s) if s.isdigit() else s for s in _SEGMENT.findall(normal)
     ]
     return GemVersion(text, _canonical(segments))
+
+
+GemKey = list[int | str]
+
+
+def gem_key(text: str) -> GemKey | None:
+    """The order key of a gem version (None when it is not one): plain lists compare as
+    ``Gem::Version`` does and come back unchanged from JSON.
+
+    ``Gem::Version`` pads the shorter version with zeros and ranks letters below numbers, so
+    each run of zeros is folded into the segment after it: ``(0, zeros, letters)`` or
+    ``(2, -zeros, number)``, closed by ``1`` (the zeros that pad forever). Where one version
+    has fewer zeros before a segment, the other's zero meets that segment: a number wins
+    (hence ``-zeros``), letters lose (hence ``zeros``); the end sorts between the two kinds.
+    """
+    parsed = parse_gem_version(text)
+    if parsed is None:
+        return None
+    key: GemKey = []
+    zeros = 0
+    for segment in parsed.segments:
+        if isinstance(segment, str):
+            key += (0, zeros, segment)
+        elif segment == 0:
+            zeros += 1
+            continue
+        else:
+            key += (2, -zeros, segment)
+        zeros = 0
+    key.append(1)
+    return key

@@ -9,18 +9,29 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from roost.errors import InvalidInput, NotFound
 from roost.monitor.vulns.db import is_empty
 from roost.monitor.vulns.findings import Finding, Location, NotEvaluated, match
 from roost.monitor.vulns.ignores import ignored_ids
-from roost.monitor.vulns.index import CHUNK, Key, load_advisories
+from roost.monitor.vulns.index import (
+    CHUNK,
+    IndexedAdvisory,
+    Key,
+    installed_versions,
+    load_advisories,
+)
 from roost.monitor.vulns.lockfiles import find_lockfiles, parse_lockfile
 from roost.monitor.vulns.lockfiles.base import Dependency
 from roost.store.base import utcnow
 from roost.store.models.vulns import AppDependency, VulnFinding
+
+# Core tables for the scan path: plain rows and bulk statements, without the ORM's mapper
+# set-up and session synchronisation (a build's scan runs in a fresh process).
+_DEPS = cast(Table, AppDependency.__table__)
+_FINDINGS = cast(Table, VulnFinding.__table__)
 
 
 @dataclass
@@ -62,6 +73,13 @@ def collect(path: Path) -> tuple[list[str], list[Dependency]]:
     return [str(f.relative_to(path)) for f in files], deps
 
 
+def _advisories_of(session: Session, deps: Sequence[Dependency]
+                   ) -> dict[Key, list[IndexedAdvisory]]:
+    # Only advisories that affect an installed version: the others cannot become findings.
+    versions = installed_versions(deps)
+    return load_advisories(session, versions, versions)
+
+
 def ensure_database(session: Session) -> None:
     """Refuse to scan against an empty advisory database (it would report nothing)."""
     if is_empty(session):
@@ -72,14 +90,14 @@ def scan_directory(path: Path, session: Session) -> ScanReport:
     """Scan a lockfile or directory without storing anything (``roost vulns scan PATH``)."""
     ensure_database(session)
     names, deps = collect(path)
-    findings, not_evaluated = match(deps, load_advisories(session, {d.key for d in deps}))
+    findings, not_evaluated = match(deps, _advisories_of(session, deps))
     return ScanReport(None, names, len(deps), findings, not_evaluated)
 
 
 def _store_dependencies(session: Session, app_name: str, deps: Sequence[Dependency]) -> None:
-    session.execute(delete(AppDependency).where(AppDependency.app_name == app_name))
+    session.execute(delete(_DEPS).where(_DEPS.c.app_name == app_name))
     if deps:
-        session.connection().execute(insert(cast(Table, AppDependency.__table__)), [
+        session.execute(insert(_DEPS), [
             {"app_name": app_name, "ecosystem": d.ecosystem, "name": d.name,
              "version": d.version[:255], "lockfile": d.lockfile, "line": d.line, "dev": d.dev,
              "evaluated": d.evaluated, "note": d.note[:255]}
@@ -98,15 +116,15 @@ def _values(f: Finding) -> dict[str, object]:
 
 def _stored_findings(session: Session, app_name: str, scope: set[Key] | None
                      ) -> list[dict[str, Any]]:
-    columns = [VulnFinding.id, VulnFinding.ecosystem, VulnFinding.package,
-               VulnFinding.first_seen] + [getattr(VulnFinding, c) for c in _FIELDS]
-    base = select(*columns).where(VulnFinding.app_name == app_name)
+    c = _FINDINGS.c
+    columns = [c.id, c.ecosystem, c.package, c.first_seen] + [c[name] for name in _FIELDS]
+    base = select(*columns).where(c.app_name == app_name)
     if scope is None:
         return [dict(r._mapping) for r in session.execute(base)]
     names = sorted({name for _, name in scope})
     rows: list[dict[str, Any]] = []
     for start in range(0, len(names), CHUNK):
-        query = base.where(VulnFinding.package.in_(names[start : start + CHUNK]))
+        query = base.where(c.package.in_(names[start : start + CHUNK]))
         rows.extend(dict(r._mapping) for r in session.execute(query)
                     if (r.ecosystem, r.package) in scope)
     return rows
@@ -141,22 +159,21 @@ def _reconcile(session: Session, app_name: str, findings: list[Finding],
         used.update(r["id"] for r in rows)
         f.first_seen, f.new = keep["first_seen"], False
         if any(keep[k] != v for k, v in values.items()):
-            updates.append({"id": keep["id"], "last_seen": now, **values})
+            updates.append({"finding_id": keep["id"], "last_seen": now, **values})
         else:
             touched.append(keep["id"])
-    kept = set(touched) | {u["id"] for u in updates}
+    kept = set(touched) | {u["finding_id"] for u in updates}
     gone = [r["id"] for r in stored if r["id"] not in kept]
+    c = _FINDINGS.c
     for start in range(0, len(gone), CHUNK):
-        session.execute(delete(VulnFinding).where(VulnFinding.id.in_(gone[start : start + CHUNK])))
+        session.execute(delete(_FINDINGS).where(c.id.in_(gone[start : start + CHUNK])))
     for start in range(0, len(touched), CHUNK):
-        session.execute(update(VulnFinding)
-                        .where(VulnFinding.id.in_(touched[start : start + CHUNK]))
+        session.execute(update(_FINDINGS).where(c.id.in_(touched[start : start + CHUNK]))
                         .values(last_seen=now))
     if updates:
-        session.execute(update(VulnFinding), updates)
+        session.execute(update(_FINDINGS).where(c.id == bindparam("finding_id")), updates)
     if inserts:
-        # Core executemany: the ORM bulk path costs more than the insert itself here.
-        session.connection().execute(insert(cast(Table, VulnFinding.__table__)), inserts)
+        session.execute(insert(_FINDINGS), inserts)
 
 
 def _mark_ignored(session: Session, app_name: str, findings: Iterable[Finding],
@@ -176,7 +193,7 @@ def scan_app(session: Session, app_name: str, lockfiles: Sequence[Path],
     deps: list[Dependency] = []
     for path in lockfiles:
         deps.extend(parse_lockfile(path, root))
-    findings, not_evaluated = match(deps, load_advisories(session, {d.key for d in deps}))
+    findings, not_evaluated = match(deps, _advisories_of(session, deps))
     _store_dependencies(session, app_name, deps)
     _reconcile(session, app_name, findings, None, now)
     _mark_ignored(session, app_name, findings, now)
@@ -198,12 +215,11 @@ def _stored_dependencies(session: Session, keys: Iterable[Key]) -> dict[str, lis
     for eco, names in by_eco.items():
         names.sort()
         for start in range(0, len(names), CHUNK):
+            c = _DEPS.c
             rows = session.execute(
-                select(AppDependency.app_name, AppDependency.name, AppDependency.version,
-                       AppDependency.lockfile, AppDependency.dev, AppDependency.line,
-                       AppDependency.evaluated, AppDependency.note)
-                .where(AppDependency.ecosystem == eco,
-                       AppDependency.name.in_(names[start : start + CHUNK]))
+                select(c.app_name, c.name, c.version, c.lockfile, c.dev, c.line, c.evaluated,
+                       c.note)
+                .where(c.ecosystem == eco, c.name.in_(names[start : start + CHUNK]))
             )
             for app, name, version, lockfile, dev, line, evaluated, note in rows:
                 by_app[app].append(Dependency(eco, name, version, lockfile, dev, line,
@@ -220,7 +236,7 @@ def rescan_affected(session: Session, changed_keys: Iterable[Key],
     now = now or utcnow()
     keys = set(changed_keys)
     by_app = _stored_dependencies(session, keys)
-    advisories = load_advisories(session, {d.key for deps in by_app.values() for d in deps})
+    advisories = _advisories_of(session, [d for deps in by_app.values() for d in deps])
     reports: dict[str, ScanReport] = {}
     for app_name in sorted(by_app):
         deps = by_app[app_name]

@@ -50,21 +50,27 @@ class SemVer:
         return text + (f"+{self.build}" if self.build else "")
 
 
-SemVerKey = tuple[int, int, int, int, tuple[_PreId, ...]]
+SemVerKey = list[int | str]
 
 
 def semver_key(text: str) -> SemVerKey | None:
-    """The order key of a SemVer 2.0 version (a plain tuple: fastest to compare); None if
-    ``text`` is not one. Equal keys mean equal versions, build metadata aside."""
+    """The order key of a SemVer 2.0 version; None if ``text`` is not one.
+
+    A flat list ``[major, minor, patch, release?, (kind, number, text) per prerelease id...]``:
+    plain lists compare as the versions do (build metadata ignored) and come back unchanged
+    from JSON, so keys can be stored at import and compared at scan time.
+    """
     m = _SEMVER.match(text.strip())
     if m is None:
         return None
     pre = m.group("pre")
-    pre_key: tuple[_PreId, ...] = tuple(
-        (0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")
-    ) if pre else ()
-    return (int(m.group("major")), int(m.group("minor")), int(m.group("patch")),
-            0 if pre else 1, pre_key)
+    key: SemVerKey = [int(m.group("major")), int(m.group("minor")), int(m.group("patch")),
+                      0 if pre else 1]
+    if pre:
+        for p in pre.split("."):
+            # Numeric identifiers sort below alphanumeric ones, numbers numerically.
+            key += (0, int(p), "") if p.isdigit() else (1, 0, p)
+    return key
 
 
 def parse_semver(text: str) -> SemVer | None:

@@ -38,7 +38,9 @@ class Advisory(Base):
 
 class AdvisoryPackage(Base):
     """Index row: an advisory affects (ecosystem, normalised name); ``affected`` holds the
-    record's versions and ranges for that package as compact JSON."""
+    record's versions and ranges for that package as compact JSON, ``matcher`` the same
+    compiled for matching (versions parsed to order keys, events sorted; see
+    ``roost.monitor.vulns.matcher``), so a scan parses no advisory version."""
 
     __tablename__ = "vuln_advisory_packages"
 
@@ -48,6 +50,7 @@ class AdvisoryPackage(Base):
         ForeignKey("vuln_advisories.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     affected: Mapped[str] = mapped_column(Text)
+    matcher: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class AdvisorySource(Base):

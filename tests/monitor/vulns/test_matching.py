@@ -10,7 +10,7 @@ from roost.monitor.vulns.cvss import base_score, level_for_score
 from roost.monitor.vulns.findings import match
 from roost.monitor.vulns.index import IndexedAdvisory
 from roost.monitor.vulns.lockfiles.base import dep
-from roost.monitor.vulns.matcher import compile_entries
+from roost.monitor.vulns.matcher import matcher_json
 from roost.monitor.vulns.osv import is_affected, lowest_fix_above, record_severity, summarise
 from roost.monitor.vulns.versions import NPM, PYPI, RUBYGEMS
 
@@ -143,8 +143,8 @@ def test_summarise_normalises_names_and_drops_git_ranges() -> None:
 def _adv(id_: str, aliases: tuple[str, ...], fixed: str, severity: str = "high"
          ) -> IndexedAdvisory:
     eco = PYPI if id_ != "GHSA-m" else NPM
-    entries = compile_entries(eco, [{"ranges": [rng({"introduced": "0"}, {"fixed": fixed})]}])
-    return IndexedAdvisory(id_, aliases, f"summary of {id_}", severity, None, entries)
+    matcher = matcher_json(eco, [{"ranges": [rng({"introduced": "0"}, {"fixed": fixed})]}])
+    return IndexedAdvisory(id_, aliases, f"summary of {id_}", severity, None, matcher)
 
 
 def test_pysec_and_ghsa_merge_into_one_finding() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import InvalidInput, NotFound, ParseError
@@ -25,7 +25,7 @@ from roost.monitor.vulns import (
     to_sarif,
     unignore,
 )
-from roost.store.models.vulns import AppDependency, VulnFinding
+from roost.store.models.vulns import AdvisoryPackage, AppDependency, VulnFinding
 from roost.store.session import make_sessionmaker, transaction
 from tests.monitor.vulns.osvdata import record, write_dir
 
@@ -244,3 +244,24 @@ def test_findings_merge_when_a_new_alias_links_them(factory: sessionmaker[Sessio
     assert [f.ids for f in report.findings] == [["GHSA-flsk-0000-0001", "PYSEC-2024-1"]]
     assert report.new == [] and report.findings[0].first_seen == early
     assert len(rows) == 1 and rows[0].first_seen == early
+
+
+def test_index_rows_without_a_matcher_still_match_and_get_one(factory: sessionmaker[Session],
+                                                              tmp_path: Path) -> None:
+    # An index written before matchers were stored (NULL), or in an older format.
+    import_path(factory, write_dir(tmp_path / "osv", _advisories()))
+    app = _app(tmp_path / "shop")
+    with factory() as session:
+        expected = to_json(scan_directory(app, session))
+    with transaction(factory) as session:
+        session.execute(update(AdvisoryPackage).values(matcher=None))
+        session.execute(update(AdvisoryPackage).where(AdvisoryPackage.name == "lodash")
+                        .values(matcher='[0,["4.17.20"],[],[],[]]'))
+    with factory() as session:
+        assert to_json(scan_directory(app, session)) == expected
+    react = record("GHSA-rect-0000-0001", "npm", "react", [{"introduced": "0"}])
+    import_path(factory, write_dir(tmp_path / "osv2", [react]))  # any import fills them in
+    with factory() as session:
+        stored = session.scalars(select(AdvisoryPackage.matcher)).all()
+        assert len(stored) == 6 and all(m is not None and m.startswith("[1,") for m in stored)
+        assert to_json(scan_directory(app, session)) == expected

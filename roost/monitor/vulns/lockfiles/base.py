@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from roost.errors import ParseError
 from roost.monitor.vulns.versions import normalise_name
 
@@ -76,6 +74,8 @@ def load_json(text: str, shown: str) -> dict[str, Any]:
 
 def load_yaml(text: str, shown: str) -> dict[str, Any]:
     """Parse a YAML mapping, with the failing line in the error."""
+    import yaml  # only pnpm and yarn berry lockfiles are YAML: other scans skip the import
+
     try:
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:

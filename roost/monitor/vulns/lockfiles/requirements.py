@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-from packaging.requirements import InvalidRequirement, Requirement
+from typing import TYPE_CHECKING
 
 from roost.errors import ParseError
 from roost.monitor.vulns.lockfiles.base import Dependency, dep, read_text
 from roost.monitor.vulns.versions import PYPI
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 _COMMENT = re.compile(r"(^|\s)#.*$")
 _INCLUDE = re.compile(r"^(-r|--requirement)(\s+|=)(?P<file>\S+)$")
@@ -17,6 +19,11 @@ _EDITABLE = re.compile(r"^(-e|--editable)(\s+|=)(?P<target>\S+)")
 # Options that take no part in which versions get installed.
 _OPTION = re.compile(r"^(-[cif]|--[a-z-]+)(\s|=|$)")
 _HASH = re.compile(r"\s--hash[=\s]\S+")
+# The usual line, ``name==1.2.3``: what packaging would make of it is plain, so it is read
+# directly (a lockfile holds thousands); anything else goes through packaging's parser.
+_SIMPLE_PIN = re.compile(
+    r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*==\s*(?P<version>[0-9]+(?:\.[0-9]+)*)$"
+)
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -81,8 +88,16 @@ def parse_requirements(text: str, shown: str, path: Path | None = None,
             out.append(dep(PYPI, name, line.split()[0], shown, line=number,
                            note="a URL or path, not a pinned version"))
             continue
+        spec = _HASH.sub("", " " + line).strip()
+        simple = _SIMPLE_PIN.match(spec)
+        if simple:
+            out.append(dep(PYPI, simple.group("name"), simple.group("version"), shown,
+                           line=number))
+            continue
+        from packaging.requirements import InvalidRequirement, Requirement
+
         try:
-            req = Requirement(_HASH.sub("", " " + line).strip())
+            req = Requirement(spec)
         except InvalidRequirement as exc:
             raise ParseError(shown, number, f"invalid requirement: {exc}") from exc
         version = _pinned(req)
