@@ -105,3 +105,17 @@ def test_dashboard_login_and_listing(api: TestClient) -> None:
 def test_openapi_spec_served(api: TestClient) -> None:
     spec = api.get("/openapi.json").json()
     assert "/api/v1/apps" in spec["paths"]
+
+
+@pytest.mark.parametrize("result", [
+    {"monitor_id": 2**63, "at": "2026-01-01T00:00:00Z", "ok": False},
+    {"monitor_id": 0, "at": "2026-01-01T00:00:00Z", "ok": False},
+    {"monitor_id": 1, "at": "2026-01-01T00:00:00Z", "ok": True, "status": 2**40},
+    {"monitor_id": 1, "at": "2026-01-01T00:00:00Z", "ok": True, "latency_ms": -1},
+])
+def test_probe_results_out_of_range_are_422(api: TestClient, result: dict[str, Any]) -> None:
+    """A probe's report naming an impossible monitor id or status is refused, not a 500."""
+    r = api.post("/api/v1/probes/far/results", json={"results": [result]})
+    assert r.status_code == 422 and r.json()["error"]["code"]
+    field = next(k for k in ("monitor_id", "status", "latency_ms") if k in r.text)
+    assert field in r.json()["error"]["message"]

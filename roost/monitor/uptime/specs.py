@@ -36,11 +36,11 @@ class MonitorSpec(BaseModel):
 class ProbeResult(BaseModel):
     """One check's outcome as a probe reports it."""
 
-    monitor_id: int
+    monitor_id: int = Field(ge=1, le=2**31 - 1)  # a stored monitor's id
     at: datetime
     ok: bool
-    status: int | None = None
-    latency_ms: float = 0.0
+    status: int | None = Field(default=None, ge=0, le=999)  # the HTTP status, if any
+    latency_ms: float = Field(default=0.0, ge=0, allow_inf_nan=False)
     error: str | None = None
     body_head: str | None = None
     # A re-check asked for by the control plane to confirm another probe's finding.
