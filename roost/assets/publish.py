@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from roost.assets.compress import compress_variants
+from roost.assets.cssrefs import rewrite_all
 from roost.assets.inventory import Inventory, take_inventory
 from roost.assets.manifest import (
     VARIANT_SUFFIX,
@@ -26,6 +28,7 @@ from roost.assets.names import (
     REVALIDATE,
     compressible,
     content_type,
+    extension,
     has_digest,
     hashed_name,
 )
@@ -151,8 +154,8 @@ def _upload_one(store: ObjectStore, app: str, item: PlannedFile, inv: Inventory,
     src = item.source
     full = app_prefix(app) + item.key
     ctype = content_type(src.path)
-    data: bytes | Path = Path(src.disk_path)
-    if src.size <= IN_MEMORY_BYTES or _wants_variants(src):
+    data: bytes | Path = Path(src.disk_path) if src.body is None else src.body
+    if src.body is None and (src.size <= IN_MEMORY_BYTES or _wants_variants(src)):
         try:
             with open(src.disk_path, "rb") as fh:
                 data = fh.read()
@@ -270,13 +273,58 @@ def _survey(store: ObjectStore, app: str, root: Path, pool: ThreadPoolExecutor,
             pending_inv = side.submit(take_inventory, store, app, pool, previous, full_check)
             sources = hash_files(list_files(root, max_file_bytes), pool)
             inv = pending_inv.result()
+        # Stylesheets are named after their rewritten bytes, which need the final names of
+        # everything else first.
+        sheets = [s for s in sources if _rewritable(s)]
+        others = [s for s in sources if not _rewritable(s)]
         inv.verify(pool, [s.path if has_digest(s.path) else hashed_name(s.path, s.sha256)
-                          for s in sources])
+                          for s in others])
         # Only a kept name that holds other bytes falls back to our hashed name.
-        inv.verify(pool, [hashed_name(s.path, s.sha256) for s in sources
+        inv.verify(pool, [hashed_name(s.path, s.sha256) for s in others
                           if has_digest(s.path) and inv.present(s.path)
                           and inv.sha256(s.path) != s.sha256])
+        if sheets:
+            keys = {s.path: _key_for(app, s, inv) for s in others}
+            rewritten = {s.path: s for s in _rewrite_sheets(sheets, keys, pool)}
+            sources = [rewritten.get(s.path, s) for s in sources]
+            inv.verify(pool, [hashed_name(s.path, s.sha256) for s in rewritten.values()])
         return inv, make_plan(app, sources, inv)
+
+
+def _rewritable(src: SourceFile) -> bool:
+    """Whether ``src`` is a stylesheet of ours whose references are rewritten (a bundler's
+    digested output already refers to its siblings by their final names)."""
+    return (extension(src.path) == ".css" and not has_digest(src.path)
+            and src.size <= MAX_COMPRESS_BYTES)
+
+
+def _read(src: SourceFile) -> bytes:
+    try:
+        with open(src.disk_path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InvalidInput(f"assets: cannot read {src.path}: {exc.strerror}") from exc
+
+
+def _rewrite_sheets(sheets: list[SourceFile], keys: dict[str, str], pool: ThreadPoolExecutor,
+                    ) -> list[SourceFile]:
+    """The stylesheets with their references rewritten (see :mod:`roost.assets.cssrefs`);
+    one whose bytes did not change keeps its hash and is uploaded from disk as before."""
+    by_path = {s.path: s for s in sheets}
+    read = dict(zip(by_path, pool.map(_read, sheets), strict=True))
+    hashes: dict[str, str] = {}
+
+    def name_for(path: str, body: bytes) -> str:
+        hashes[path] = (by_path[path].sha256 if body is read[path]
+                        else hashlib.sha256(body).hexdigest())
+        return hashed_name(path, hashes[path])
+
+    out = []
+    for path, body in rewrite_all(read, keys, name_for).items():
+        src = by_path[path]
+        out.append(src if body is read[path]
+                   else SourceFile(path, src.disk_path, len(body), hashes[path], body))
+    return out
 
 
 def _entry(item: PlannedFile, variants: dict[str, Stored]) -> Entry:
