@@ -62,6 +62,11 @@ def resolve(ref: str, css_path: str) -> tuple[str, str, str] | None:
 
 def _refs(data: bytes) -> list[tuple[int, int, str]]:
     """Each reference outside comments as (start, end, text) of its URL in ``data``."""
+    # Most stylesheets of a re-publish refer to nothing: two substring searches rule them
+    # out some twenty times faster than the full expression scans them.
+    low = data.lower()
+    if b"url(" not in low and b"@import" not in low:
+        return []
     found = []
     for match in _TOKENS.finditer(data):
         if match.group("comment") is not None:
