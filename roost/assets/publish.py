@@ -1,4 +1,8 @@
-"""Publishing an app's static files to the object store: plan, then upload what is missing."""
+"""Publishing an app's static files to the object store: plan, then upload what is missing.
+
+Stylesheets are published with their references to other files rewritten to those files'
+published names (:mod:`roost.assets.cssrefs`); their keys and hashes are of the rewritten bytes.
+"""
 
 from __future__ import annotations
 
