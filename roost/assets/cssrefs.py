@@ -4,16 +4,17 @@
 ``fonts/inter.3f2a9c1b07.woff2``, so before a stylesheet is hashed its references are
 rewritten, as Django's ManifestStaticFilesStorage and Propshaft do:
 
-* ``url(...)`` (bare, ``"..."`` or ``'...'``) and ``@import "..."`` / ``@import '...'``
-  (``@import url(...)`` is a ``url(...)``) are rewritten when they resolve, relative to the
-  stylesheet's folder, to another file of the published set. Only the last path segment
-  changes (``../fonts/inter.woff2`` -> ``../fonts/inter.3f2a9c1b07.woff2``); a ``?query`` or
-  ``#fragment`` is kept.
+* ``url(...)`` (bare, ``"..."`` or ``'...'``), ``@import "..."`` / ``@import '...'``
+  (``@import url(...)`` is a ``url(...)``) and ``/*# sourceMappingURL=... */`` are
+  rewritten when they resolve, relative to the stylesheet's folder, to another file of the
+  published set. Only the last path segment changes (``../fonts/inter.woff2`` ->
+  ``../fonts/inter.3f2a9c1b07.woff2``); a ``?query`` or ``#fragment`` is kept.
 * Left as they are: URLs with a scheme (``http:``, ``https:``, ``data:``...), ``//host``
   URLs, ``#fragment``-only references, references to files outside the set or outside the
-  assets folder, and anything inside ``/* comments */``. Root-relative references
-  (``/fonts/x.woff2``) are left too: Django rewrites them only when they start with its
-  ``STATIC_URL``, and Roost does not know under which path the app serves its files.
+  assets folder, and anything inside other ``/* comments */`` or other quoted strings
+  (``content: "url(x)"``). Root-relative references (``/fonts/x.woff2``) are left too:
+  Django rewrites them only when they start with its ``STATIC_URL``, and Roost does not
+  know under which path the app serves its files.
 * A stylesheet referring to another rewritten stylesheet needs that one's final name, so
   stylesheets are rewritten depth first, the referenced ones before the referring one. In a
   cycle (``a.css`` imports ``b.css`` which imports ``a.css``) the reference that closes the
@@ -30,16 +31,18 @@ from urllib.parse import quote, unquote
 
 _TOKENS = re.compile(
     rb"""
-      (?P<comment>/\*.*?(?:\*/|\Z))
+      /\*[#@]\s*sourceMappingURL=(?P<map>[^\s*]+)\s*\*/
+    | (?P<comment>/\*.*?(?:\*/|\Z))
     | \burl\(\s*(?:"(?P<dq>[^"\n]*)"|'(?P<sq>[^'\n]*)'|(?P<bare>[^"'()\s]+))\s*\)
     | @import\s*(?:"(?P<idq>[^"\n]*)"|'(?P<isq>[^'\n]*)')
+    | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
     """,
     re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
-_REF_GROUPS = ("dq", "sq", "bare", "idq", "isq")
+_REF_GROUPS = ("dq", "sq", "bare", "idq", "isq", "map")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 # Characters kept as they are when a published name is put into a URL.
-_SAFE = "!$&'*+,;=:@-._~"
+_SAFE = "!$&*+,;=:@-._~"
 
 NameOf = Callable[[str], "str | None"]
 """Logical path -> published key (relative to the app prefix), or None to leave it."""
@@ -65,11 +68,11 @@ def _refs(data: bytes) -> list[tuple[int, int, str]]:
     # Most stylesheets of a re-publish refer to nothing: two substring searches rule them
     # out some twenty times faster than the full expression scans them.
     low = data.lower()
-    if b"url(" not in low and b"@import" not in low:
+    if b"url(" not in low and b"@import" not in low and b"sourcemappingurl=" not in low:
         return []
     found = []
     for match in _TOKENS.finditer(data):
-        if match.group("comment") is not None:
+        if match.group("comment") is not None or match.group("string") is not None:
             continue
         for group in _REF_GROUPS:
             raw = match.group(group)

@@ -28,6 +28,9 @@ body { background: url("img/bg.png") no-repeat; }
 .root { background: url(/img/bg.png); }
 .filter { filter: url(#blur); }
 /* an old rule: url(img/bg.png) */
+.quote::before { content: "url(img/bg.png) /*"; }
+.after-quote { background: url(img/bg.png); }
+/*# sourceMappingURL=app.css.map */
 """ + b".pad { padding: 1px; }\n" * 40
 THEME_CSS = b".dark { background: url(img/bg.png); }\n" * 30
 
@@ -39,6 +42,7 @@ def _tree(root: Path) -> Path:
         "css/theme.css": THEME_CSS,
         "css/img/bg.png": PNG,
         "fonts/inter.woff2": FONT,
+        "css/app.css.map": b'{"version":3,"sources":[],"mappings":""}',
         # A bundler's output: its references are its own business.
         "css/vendor-3f2a9c1b.css": b".v { background: url(img/bg.png); }\n" * 30,
     }
@@ -66,9 +70,12 @@ def test_published_stylesheet_names_the_hashed_files(store: Counting, tmp_path: 
     assert f"@import url({theme_key.removeprefix('css/')});" in text
     assert f"url(../fonts/inter.{_short(FONT)}.woff2?v=4#iefix)" in text
     assert f'url("img/bg.{_short(PNG)}.png")' in text
+    assert f".after-quote {{ background: url(img/bg.{_short(PNG)}.png); }}" in text
+    assert f"/*# sourceMappingURL={entries['css/app.css.map'].key.removeprefix('css/')} */" in text
     for kept in ("url('missing.woff')", "url(https://cdn.example.com/x.png)",
                  "url(//cdn.example.com/y.png)", "url(data:image/png;base64,iVBORw0KGgo=)",
-                 "url(/img/bg.png)", "url(#blur)", "/* an old rule: url(img/bg.png) */"):
+                 "url(/img/bg.png)", "url(#blur)", "/* an old rule: url(img/bg.png) */",
+                 'content: "url(img/bg.png) /*";'):
         assert kept in text
     # The key, the stored hash and the manifest are those of the rewritten bytes.
     assert app_key == f"css/app.{_short(body)}.css"
