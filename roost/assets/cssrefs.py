@@ -88,8 +88,12 @@ def _refs(data: bytes) -> list[tuple[int, int, str]]:
 
 def references(data: bytes, css_path: str) -> list[str]:
     """The logical paths the stylesheet ``css_path`` (holding ``data``) refers to."""
+    return _targets(_refs(data), css_path)
+
+
+def _targets(refs: list[tuple[int, int, str]], css_path: str) -> list[str]:
     out = []
-    for _, _, text in _refs(data):
+    for _, _, text in refs:
         resolved = resolve(text, css_path)
         if resolved is not None:
             out.append(resolved[0])
@@ -98,9 +102,14 @@ def references(data: bytes, css_path: str) -> list[str]:
 
 def rewrite(data: bytes, css_path: str, name_of: NameOf) -> bytes:
     """``data`` with every reference to a published file replaced by its published name."""
+    return _rewrite(data, _refs(data), css_path, name_of)
+
+
+def _rewrite(data: bytes, refs: list[tuple[int, int, str]], css_path: str, name_of: NameOf,
+             ) -> bytes:
     pieces: list[bytes] = []
     last = 0
-    for start, end, text in _refs(data):
+    for start, end, text in refs:
         resolved = resolve(text, css_path)
         if resolved is None:
             continue
@@ -127,6 +136,7 @@ def rewrite_all(sheets: dict[str, bytes], keys: dict[str, str],
     body)`` gives a rewritten stylesheet's key from its final bytes. Returns the final bytes
     of each stylesheet, which are ``data`` itself when nothing in it changed.
     """
+    found = {path: _refs(data) for path, data in sheets.items()}
     done: dict[str, bytes] = {}
     final_keys = dict(keys)
     visiting: set[str] = set()
@@ -149,12 +159,12 @@ def rewrite_all(sheets: dict[str, bytes], keys: dict[str, str],
                 continue
             stack.pop()
             visiting.discard(current)
-            body = rewrite(sheets[current], current, name_of)
+            body = _rewrite(sheets[current], found[current], current, name_of)
             done[current] = body
             final_keys[current] = name_for(current, body)
 
     def _pending(path: str) -> list[str]:
-        deps = {p for p in references(sheets[path], path) if p in sheets and p != path}
+        deps = {p for p in _targets(found[path], path) if p in sheets and p != path}
         return sorted(deps, reverse=True)
 
     for path in sorted(sheets):

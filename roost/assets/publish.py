@@ -289,7 +289,7 @@ def _survey(store: ObjectStore, app: str, root: Path, pool: ThreadPoolExecutor,
                           and inv.sha256(s.path) != s.sha256])
         if sheets:
             keys = {s.path: _key_for(app, s, inv) for s in others}
-            rewritten = {s.path: s for s in _rewrite_sheets(sheets, keys, pool)}
+            rewritten = {s.path: s for s in _rewrite_sheets(sheets, keys)}
             sources = [rewritten.get(s.path, s) for s in sources]
             inv.verify(pool, [hashed_name(s.path, s.sha256) for s in rewritten.values()])
         return inv, make_plan(app, sources, inv)
@@ -310,12 +310,13 @@ def _read(src: SourceFile) -> bytes:
         raise InvalidInput(f"assets: cannot read {src.path}: {exc.strerror}") from exc
 
 
-def _rewrite_sheets(sheets: list[SourceFile], keys: dict[str, str], pool: ThreadPoolExecutor,
-                    ) -> list[SourceFile]:
+def _rewrite_sheets(sheets: list[SourceFile], keys: dict[str, str]) -> list[SourceFile]:
     """The stylesheets with their references rewritten (see :mod:`roost.assets.cssrefs`);
     one whose bytes did not change keeps its hash and is uploaded from disk as before."""
     by_path = {s.path: s for s in sheets}
-    read = dict(zip(by_path, pool.map(_read, sheets), strict=True))
+    # One after the other: the files were just hashed, so they are in the page cache, and
+    # a task per file would cost more in scheduling than the reads take.
+    read = {s.path: _read(s) for s in sheets}
     hashes: dict[str, str] = {}
 
     def name_for(path: str, body: bytes) -> str:
