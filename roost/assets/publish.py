@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from roost.assets.compress import compress_variants
-from roost.assets.cssrefs import rewrite_all
+from roost.assets.cssrefs import references, rewrite_all
 from roost.assets.inventory import Inventory, take_inventory
 from roost.assets.manifest import (
     VARIANT_SUFFIX,
@@ -276,20 +276,21 @@ def _survey(store: ObjectStore, app: str, root: Path, pool: ThreadPoolExecutor,
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assets-inv") as side:
             pending_inv = side.submit(take_inventory, store, app, pool, previous, full_check)
             sources = hash_files(list_files(root, max_file_bytes), pool)
+            # So are reading the stylesheets and finding those that refer to other files.
+            linked = _linked_sheets(sources)
             inv = pending_inv.result()
-        # Stylesheets are named after their rewritten bytes, which need the final names of
-        # everything else first.
-        sheets = [s for s in sources if _rewritable(s)]
-        others = [s for s in sources if not _rewritable(s)]
+        # Those stylesheets are named after their rewritten bytes, which need the final
+        # names of everything else first.
+        others = [s for s in sources if s.path not in linked]
         inv.verify(pool, [s.path if has_digest(s.path) else hashed_name(s.path, s.sha256)
                           for s in others])
         # Only a kept name that holds other bytes falls back to our hashed name.
         inv.verify(pool, [hashed_name(s.path, s.sha256) for s in others
                           if has_digest(s.path) and inv.present(s.path)
                           and inv.sha256(s.path) != s.sha256])
-        if sheets:
+        if linked:
             keys = {s.path: _key_for(app, s, inv) for s in others}
-            rewritten = {s.path: s for s in _rewrite_sheets(sheets, keys)}
+            rewritten = {s.path: s for s in _rewrite_sheets(sources, linked, keys)}
             sources = [rewritten.get(s.path, s) for s in sources]
             inv.verify(pool, [hashed_name(s.path, s.sha256) for s in rewritten.values()])
         return inv, make_plan(app, sources, inv)
@@ -310,26 +311,35 @@ def _read(src: SourceFile) -> bytes:
         raise InvalidInput(f"assets: cannot read {src.path}: {exc.strerror}") from exc
 
 
-def _rewrite_sheets(sheets: list[SourceFile], keys: dict[str, str]) -> list[SourceFile]:
-    """The stylesheets with their references rewritten (see :mod:`roost.assets.cssrefs`);
-    one whose bytes did not change keeps its hash and is uploaded from disk as before."""
-    by_path = {s.path: s for s in sheets}
-    # One after the other: the files were just hashed, so they are in the page cache, and
-    # a task per file would cost more in scheduling than the reads take.
-    read = {s.path: _read(s) for s in sheets}
+def _linked_sheets(sources: list[SourceFile]) -> dict[str, bytes]:
+    """The bytes of each stylesheet to rewrite that refers to another file of the set.
+
+    One file after the other: they were just hashed, so they are in the page cache, and a
+    task per file would cost more in scheduling than the reads take.
+    """
+    paths = {s.path for s in sources}
+    linked = {}
+    for src in sources:
+        if _rewritable(src):
+            data = _read(src)
+            if any(t in paths and t != src.path for t in references(data, src.path)):
+                linked[src.path] = data
+    return linked
+
+
+def _rewrite_sheets(sources: list[SourceFile], linked: dict[str, bytes], keys: dict[str, str],
+                    ) -> list[SourceFile]:
+    """The ``linked`` stylesheets with their references rewritten (see
+    :mod:`roost.assets.cssrefs`), as SourceFiles holding the bytes to publish."""
+    by_path = {s.path: s for s in sources if s.path in linked}
     hashes: dict[str, str] = {}
 
     def name_for(path: str, body: bytes) -> str:
-        hashes[path] = (by_path[path].sha256 if body is read[path]
-                        else hashlib.sha256(body).hexdigest())
+        hashes[path] = hashlib.sha256(body).hexdigest()
         return hashed_name(path, hashes[path])
 
-    out = []
-    for path, body in rewrite_all(read, keys, name_for).items():
-        src = by_path[path]
-        out.append(src if body is read[path]
-                   else SourceFile(path, src.disk_path, len(body), hashes[path], body))
-    return out
+    return [SourceFile(path, by_path[path].disk_path, len(body), hashes[path], body)
+            for path, body in rewrite_all(linked, keys, name_for).items()]
 
 
 def _entry(item: PlannedFile, variants: dict[str, Stored]) -> Entry:
