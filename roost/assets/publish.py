@@ -1,8 +1,13 @@
-"""Publishing an app's static files to the object store: plan, then upload what is missing."""
+"""Publishing an app's static files to the object store: plan, then upload what is missing.
+
+Stylesheets are published with their references to other files rewritten to those files'
+published names (:mod:`roost.assets.cssrefs`); their keys and hashes are of the rewritten bytes.
+"""
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -12,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from roost.assets.compress import compress_variants
+from roost.assets.cssrefs import references, rewrite_all
 from roost.assets.inventory import Inventory, take_inventory
 from roost.assets.manifest import (
     VARIANT_SUFFIX,
@@ -26,6 +32,7 @@ from roost.assets.names import (
     REVALIDATE,
     compressible,
     content_type,
+    extension,
     has_digest,
     hashed_name,
 )
@@ -151,8 +158,8 @@ def _upload_one(store: ObjectStore, app: str, item: PlannedFile, inv: Inventory,
     src = item.source
     full = app_prefix(app) + item.key
     ctype = content_type(src.path)
-    data: bytes | Path = Path(src.disk_path)
-    if src.size <= IN_MEMORY_BYTES or _wants_variants(src):
+    data: bytes | Path = Path(src.disk_path) if src.body is None else src.body
+    if src.body is None and (src.size <= IN_MEMORY_BYTES or _wants_variants(src)):
         try:
             with open(src.disk_path, "rb") as fh:
                 data = fh.read()
@@ -269,14 +276,70 @@ def _survey(store: ObjectStore, app: str, root: Path, pool: ThreadPoolExecutor,
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assets-inv") as side:
             pending_inv = side.submit(take_inventory, store, app, pool, previous, full_check)
             sources = hash_files(list_files(root, max_file_bytes), pool)
+            # So are reading the stylesheets and finding those that refer to other files.
+            linked = _linked_sheets(sources)
             inv = pending_inv.result()
+        # Those stylesheets are named after their rewritten bytes, which need the final
+        # names of everything else first.
+        others = [s for s in sources if s.path not in linked]
         inv.verify(pool, [s.path if has_digest(s.path) else hashed_name(s.path, s.sha256)
-                          for s in sources])
+                          for s in others])
         # Only a kept name that holds other bytes falls back to our hashed name.
-        inv.verify(pool, [hashed_name(s.path, s.sha256) for s in sources
+        inv.verify(pool, [hashed_name(s.path, s.sha256) for s in others
                           if has_digest(s.path) and inv.present(s.path)
                           and inv.sha256(s.path) != s.sha256])
+        if linked:
+            keys = {s.path: _key_for(app, s, inv) for s in others}
+            rewritten = {s.path: s for s in _rewrite_sheets(sources, linked, keys)}
+            sources = [rewritten.get(s.path, s) for s in sources]
+            inv.verify(pool, [hashed_name(s.path, s.sha256) for s in rewritten.values()])
         return inv, make_plan(app, sources, inv)
+
+
+def _rewritable(src: SourceFile) -> bool:
+    """Whether ``src`` is a stylesheet of ours whose references are rewritten (a bundler's
+    digested output already refers to its siblings by their final names)."""
+    return (extension(src.path) == ".css" and not has_digest(src.path)
+            and src.size <= MAX_COMPRESS_BYTES)
+
+
+def _read(src: SourceFile) -> bytes:
+    try:
+        with open(src.disk_path, "rb") as fh:
+            return fh.read()
+    except OSError as exc:
+        raise InvalidInput(f"assets: cannot read {src.path}: {exc.strerror}") from exc
+
+
+def _linked_sheets(sources: list[SourceFile]) -> dict[str, bytes]:
+    """The bytes of each stylesheet to rewrite that refers to another file of the set.
+
+    One file after the other: they were just hashed, so they are in the page cache, and a
+    task per file would cost more in scheduling than the reads take.
+    """
+    paths = {s.path for s in sources}
+    linked = {}
+    for src in sources:
+        if _rewritable(src):
+            data = _read(src)
+            if any(t in paths and t != src.path for t in references(data, src.path)):
+                linked[src.path] = data
+    return linked
+
+
+def _rewrite_sheets(sources: list[SourceFile], linked: dict[str, bytes], keys: dict[str, str],
+                    ) -> list[SourceFile]:
+    """The ``linked`` stylesheets with their references rewritten (see
+    :mod:`roost.assets.cssrefs`), as SourceFiles holding the bytes to publish."""
+    by_path = {s.path: s for s in sources if s.path in linked}
+    hashes: dict[str, str] = {}
+
+    def name_for(path: str, body: bytes) -> str:
+        hashes[path] = hashlib.sha256(body).hexdigest()
+        return hashed_name(path, hashes[path])
+
+    return [SourceFile(path, by_path[path].disk_path, len(body), hashes[path], body)
+            for path, body in rewrite_all(linked, keys, name_for).items()]
 
 
 def _entry(item: PlannedFile, variants: dict[str, Stored]) -> Entry:

@@ -7,7 +7,7 @@ import json
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from roost.errors import InvalidInput, ParseError
@@ -28,6 +28,9 @@ class SourceFile:
     disk_path: str
     size: int
     sha256: str
+    body: bytes | None = field(default=None, repr=False, compare=False)
+    """The bytes to publish instead of the file on disk (a stylesheet whose references were
+    rewritten); ``size`` and ``sha256`` are then those of ``body``."""
 
 
 def check_app_name(app: str) -> str:

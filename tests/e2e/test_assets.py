@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import httpx
 
@@ -56,10 +56,19 @@ def test_assets_served_from_asset_host(server: Server, wheelhouse: dict[str, str
     # A new build with a changed stylesheet, then a rollback: old pages keep their files.
     src = tmp_path / "src"
     shutil.copytree(EXAMPLES / "python-app", src)
-    (src / "static" / "app.css").write_text("body { color: rebeccapurple; }\n")
+    (src / "static" / "app.css").write_text(
+        "body { color: rebeccapurple; background: url(img/dot.svg); }\n")
+    (src / "static" / "img").mkdir()
+    (src / "static" / "img" / "dot.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>\n')
     assert server.roost("deploy", "py", str(src), timeout=300).returncode == 0
     new_css = re.findall(r'href="([^"]+)"', via_router(server, "http://py.localhost/").text)[0]
     assert new_css != css
+    # The stylesheet names the image by its published name, which the asset host serves.
+    dot = re.search(r"url\((img/dot\.[0-9a-f]{10}\.svg)\)", via_router(server, new_css).text)
+    assert dot is not None
+    image = via_router(server, urljoin(new_css, dot.group(1)))
+    assert image.status_code == 200 and image.headers["content-type"] == "image/svg+xml"
     ok(server, "rollback", "py", "v1")
     back = re.findall(r'href="([^"]+)"', via_router(server, "http://py.localhost/").text)[0]
     assert back == css and via_router(server, css).status_code == 200
