@@ -136,15 +136,20 @@ def test_broken_release_keeps_old_serving(server: Server, tmp_path) -> None:  # 
     assert [(r["version"], r["status"]) for r in releases] == [(2, "failed"), (1, "succeeded")]
 
 
+def deploy_static_site(srv: Server, tmp_path: Path) -> None:
+    """Create the app ``web`` and deploy a static page saying ``still here``."""
+    ok(srv, "apps", "create", "web")
+    src = tmp_path / "web"
+    src.mkdir()
+    (src / "Procfile").write_text("web: python3 -m http.server $PORT --bind 127.0.0.1\n")
+    (src / "index.html").write_text("still here\n")
+    assert srv.roost("deploy", "web", str(src)).returncode == 0
+
+
 def test_restart_of_roost_up_restores_apps(tmp_path) -> None:  # type: ignore[no-untyped-def]
     srv = start_server(tmp_path)
     try:
-        ok(srv, "apps", "create", "web")
-        src = tmp_path / "web"
-        src.mkdir()
-        (src / "Procfile").write_text("web: python3 -m http.server $PORT --bind 127.0.0.1\n")
-        (src / "index.html").write_text("still here\n")
-        assert srv.roost("deploy", "web", str(src)).returncode == 0
+        deploy_static_site(srv, tmp_path)
         ok(srv, "scale", "web", "web=2")
     finally:
         stop_server(srv)
@@ -160,12 +165,7 @@ def test_restart_of_roost_up_restores_apps(tmp_path) -> None:  # type: ignore[no
 def test_roost_up_starts_again_after_a_crash(tmp_path) -> None:  # type: ignore[no-untyped-def]
     srv = start_server(tmp_path)
     try:
-        ok(srv, "apps", "create", "web")
-        src = tmp_path / "web"
-        src.mkdir()
-        (src / "Procfile").write_text("web: python3 -m http.server $PORT --bind 127.0.0.1\n")
-        (src / "index.html").write_text("still here\n")
-        assert srv.roost("deploy", "web", str(src)).returncode == 0
+        deploy_static_site(srv, tmp_path)
         old_pid = json.loads(ok(srv, "ps", "web", "--json"))[0]["pid"]
     finally:
         os.kill(srv.proc.pid, signal.SIGKILL)  # roost up alone: no drain, no cleanup
