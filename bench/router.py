@@ -86,6 +86,8 @@ def main() -> None:
                                            ("routed", routed_url, HOST, routed)):
                 app0, caddy0 = cpu_seconds(app_pids), cpu_seconds(caddy)
                 rate, err = wrk(url, host)
+                if err:
+                    print(f"  {name} run: {err} errors")
                 cpu[name][0] += cpu_seconds(app_pids) - app0
                 cpu[name][1] += cpu_seconds(caddy) - caddy0
                 rates.append(rate)
