@@ -5,8 +5,10 @@ hooks, parameter handling and response parsing; a deploy that uploads thousands 
 small assets on a two-core machine spends seconds there. A PUT of bytes we already hold
 needs far less: the URL botocore sent an earlier PUT to (so its endpoint rules still
 decide where requests go), the SigV4 signer it uses (the payload's sha256 is signed, so
-the store rejects a corrupted body) and its HTTP session (same TLS settings, proxies and
-pool). The first PUT of a store, and everything that does not come back a plain ``200``
+the store rejects a corrupted body) and one of its HTTP sessions (the store's CA bundle, a
+pool as large as the client's; no proxy, so where only a proxy reaches the store every
+direct PUT fails over to the client).
+The first PUT of a store, and everything that does not come back a plain ``200``
 (a redirect to another region, an auth or bucket error, a dropped connection), goes
 through the full client, which retries and reports the error as before.
 """

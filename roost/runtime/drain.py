@@ -14,8 +14,6 @@ import time
 from roost.runtime import spawn
 from roost.runtime.model import Proc
 
-LOW_NICENESS = 19  # booting and draining generations
-
 
 class Drainer:
     """Drains processes, now or in tracked background threads."""
@@ -37,7 +35,7 @@ class Drainer:
             for proc in procs:
                 # Its in-flight requests still finish, but its shutdown work (interpreters
                 # tearing down) waits for CPU time the serving generation does not need.
-                spawn.set_priority(proc.popen, LOW_NICENESS)
+                spawn.set_priority(proc.popen, spawn.LOW_NICENESS)
                 spawn.signal_group(proc.popen, signal.SIGTERM)
             deadline = time.monotonic() + grace
             for proc in procs:

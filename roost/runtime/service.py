@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
+from roost.runtime import spawn
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -187,17 +188,8 @@ class Runtime:
                 killed.append(int(pid))
         deadline = time.monotonic() + 10  # their ports are free once they are gone
         while killed and time.monotonic() < deadline:
-            killed = [pid for pid in killed if _group_alive(pid)]
+            killed = [pid for pid in killed if spawn.running(pid)]  # group leaders
             time.sleep(0.02)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether the group's leader still runs (a zombie holds no port any more)."""
-    try:
-        state = Path(f"/proc/{pgid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def _ids(user: str) -> tuple[int, int]:

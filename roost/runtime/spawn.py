@@ -31,6 +31,7 @@ SHIM = (
     '[ -r .profile ] && . ./.profile; '
     'exec bash -c "$ROOST_COMMAND"'
 )
+LOW_NICENESS = 19  # booting and draining generations: the serving one keeps the CPU
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -105,6 +106,15 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     """Send ``sig`` to the process's whole group (it leads its own session)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie nobody reaped yet holds no port any more)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
 
 
 def set_priority(proc: subprocess.Popen[bytes], niceness: int) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from roost.errors import InvalidInput, NotFound, RuntimeFailure
 from roost.runtime import spawn, users
-from roost.runtime.drain import LOW_NICENESS, Drainer
+from roost.runtime.drain import Drainer
 from roost.runtime.health import wait_healthy
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import (
@@ -281,7 +281,7 @@ class Supervisor:
         lowered = spawn.may_raise_priority()
         for proc in procs:
             if lowered:
-                spawn.set_priority(proc.popen, LOW_NICENESS)
+                spawn.set_priority(proc.popen, spawn.LOW_NICENESS)
         for proc in procs:
             assert proc.address is not None
             why = wait_healthy(proc.address, spec.health_path, host,

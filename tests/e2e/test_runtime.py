@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from roost.runtime.spawn import running
 from tests.conftest import wait_for
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.e2e.test_foundation import ok
@@ -19,14 +20,6 @@ from tests.wheelhouse import EXAMPLES
 
 def router(server: Server) -> str:
     return "http://" + server.env["ROOST_ROUTER_LISTEN"]
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a live process (a zombie nobody reaped is not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def get(server: Server, host: str, path: str = "/") -> httpx.Response:
