@@ -160,11 +160,7 @@ def _upload_one(store: ObjectStore, app: str, item: PlannedFile, inv: Inventory,
     ctype = content_type(src.path)
     data: bytes | Path = Path(src.disk_path) if src.body is None else src.body
     if src.body is None and (src.size <= IN_MEMORY_BYTES or _wants_variants(src)):
-        try:
-            with open(src.disk_path, "rb") as fh:
-                data = fh.read()
-        except OSError as exc:
-            raise InvalidInput(f"assets: cannot read {src.path}: {exc.strerror}") from exc
+        data = _read(src)
     objects = nbytes = 0
     variants = dict(item.variants or {})
     if item.variants is None and _wants_variants(src):
