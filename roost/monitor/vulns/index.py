@@ -71,13 +71,12 @@ def _chunks(names: Iterable[str]) -> Iterable[list[str]]:
         yield ordered[start : start + CHUNK]
 
 
-def _matchers(session: Session, keys: Iterable[Key],
-              versions: Mapping[Key, Collection[str]] | None
+def _matchers(session: Session, versions: Mapping[Key, Collection[str]]
               ) -> list[tuple[str, str, str, str]]:
-    """(ecosystem, name, advisory id, matcher text) of every index row of ``keys``; with
-    ``versions``, only rows affecting one of the key's versions."""
+    """(ecosystem, name, advisory id, matcher text) of the index rows of each package in
+    ``versions`` that affect one of its installed versions."""
     by_eco: dict[str, set[str]] = defaultdict(set)
-    for eco, name in keys:
+    for eco, name in versions:
         by_eco[eco].add(name)
     c = _PACKAGES.c
     # The raw entries only where the stored matcher cannot be used as it is.
@@ -91,23 +90,19 @@ def _matchers(session: Session, keys: Iterable[Key],
             )
             for name, adv_id, stored, affected in rows:
                 matcher = usable_matcher_json(eco, stored, affected)
-                if versions is not None:
-                    decoded = decode(matcher)
-                    if not any(affects(eco, decoded, v) for v in versions.get((eco, name), ())):
-                        continue
+                decoded = decode(matcher)
+                if not any(affects(eco, decoded, v) for v in versions.get((eco, name), ())):
+                    continue
                 found.append((eco, name, adv_id, matcher))
     return found
 
 
-def load_advisories(session: Session, keys: Iterable[Key],
-                    versions: Mapping[Key, Collection[str]] | None = None
+def load_advisories(session: Session, versions: Mapping[Key, Collection[str]]
                     ) -> dict[Key, list[IndexedAdvisory]]:
-    """Live advisories for each (ecosystem, name) key that has any.
-
-    With ``versions`` (see installed_versions), only advisories affecting one of those
-    versions are returned: the rest could not produce a finding, and a scan need not keep them.
-    """
-    found = _matchers(session, keys, versions)
+    """Live advisories of each package in ``versions`` (see installed_versions) that affect
+    one of its installed versions: the rest could not produce a finding, and a scan need not
+    keep them."""
+    found = _matchers(session, versions)
     c = _ADVISORIES.c
     live: dict[str, tuple[tuple[str, ...], str, str | None, float | None]] = {}
     for chunk in _chunks(adv_id for _, _, adv_id, _ in found):

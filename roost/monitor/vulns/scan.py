@@ -76,8 +76,7 @@ def collect(path: Path) -> tuple[list[str], list[Dependency]]:
 def _advisories_of(session: Session, deps: Sequence[Dependency]
                    ) -> dict[Key, list[IndexedAdvisory]]:
     # Only advisories that affect an installed version: the others cannot become findings.
-    versions = installed_versions(deps)
-    return load_advisories(session, versions, versions)
+    return load_advisories(session, installed_versions(deps))
 
 
 def ensure_database(session: Session) -> None:
