@@ -1,13 +1,23 @@
-"""The CLI's HTTP client of the control plane API; every failure becomes one clear line."""
+"""The CLI's HTTP client of the control plane API; every failure becomes one clear line.
+
+Built on the standard library's ``urllib.request`` rather than httpx: importing httpx
+(with httpcore, h11 and idna) takes longer than all the rest of a command like
+`roost apps`, and the CLI needs only plain requests, one streamed upload and streamed
+answers. ``urllib`` also honours ``HTTPS_PROXY``/``NO_PROXY`` as httpx did.
+"""
 
 from __future__ import annotations
 
+import json as jsonlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from roost import credentials
 
-if TYPE_CHECKING:
-    import httpx  # imported where a request is made: commands that need no server start faster
+if TYPE_CHECKING:  # urllib is imported by the first request: `roost --help` needs none
+    import urllib.error
+    from http.client import HTTPResponse
 
 
 class CliError(Exception):
@@ -17,6 +27,14 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.exit_code = exit_code
+
+
+class Unreachable(CliError):
+    """The server could not be reached, or the connection broke; ``cause`` names why."""
+
+    def __init__(self, message: str, cause: str) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def _target() -> credentials.Credentials:
@@ -29,47 +47,125 @@ def _target() -> credentials.Credentials:
     return creds
 
 
+def _unreachable(url: str, exc: Exception) -> Unreachable:
+    import urllib.error
+
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    cause = reason.__class__.__name__ if isinstance(reason, BaseException) else str(reason)
+    return Unreachable(f"cannot reach Roost at {url} ({cause}): "
+                       "is `roost up` running? (`roost status` checks)", cause)
+
+
+class Response:
+    """An answer of the API: its status, and its body read whole or as it arrives."""
+
+    def __init__(self, raw: HTTPResponse | urllib.error.HTTPError, server: str) -> None:
+        self.raw = raw
+        self.server = server
+        self.status_code: int = raw.status or 0
+        self.reason_phrase: str = str(raw.reason or "")
+        self.content: bytes | None = None
+
+    def read(self) -> bytes:
+        """The whole body (read once, then kept)."""
+        if self.content is None:
+            self.content = b"".join(self._chunks(lambda: self.raw.read()))
+        return self.content
+
+    def json(self) -> Any:
+        """The body decoded as JSON."""
+        return jsonlib.loads(self.read())
+
+    def iter_lines(self) -> Iterator[str]:
+        """The body's lines as they arrive, without line endings."""
+        for line in self._chunks(self.raw.readline):
+            yield line.decode("utf-8", "replace").rstrip("\r\n")
+
+    def iter_text(self) -> Iterator[str]:
+        """The body's text as it arrives, in pieces of any size."""
+        for chunk in self._chunks(lambda: self.raw.read1(65536)):
+            yield chunk.decode("utf-8", "replace")
+
+    def _chunks(self, read: Callable[[], bytes]) -> Iterator[bytes]:
+        """Call ``read`` until it returns nothing; a broken connection is Unreachable."""
+        from http.client import HTTPException
+
+        while True:
+            try:
+                chunk = read()
+            except (HTTPException, OSError) as exc:
+                raise _unreachable(self.server, exc) from exc
+            if not chunk:
+                return
+            yield chunk
+
+
+def _query(params: dict[str, Any] | None) -> str:
+    """A query string encoded as httpx encoded it: booleans as true/false, None as ''."""
+    import urllib.parse
+
+    if not params:
+        return ""
+    pairs = [(k, "true" if v is True else "false" if v is False else "" if v is None else v)
+             for k, v in params.items()]
+    return "?" + urllib.parse.urlencode(pairs)
+
+
 class Client:
     """Sends authenticated requests to the API and decodes its answers."""
 
-    def __init__(self, creds: credentials.Credentials | None = None, timeout: float = 30.0):
-        import httpx
-
+    def __init__(self, creds: credentials.Credentials | None = None,
+                 timeout: float | None = 30.0) -> None:
         self.creds = creds or _target()
-        self.http = httpx.Client(
-            base_url=self.creds.url,
-            headers={"Authorization": f"Bearer {self.creds.token}"} if self.creds.token else {},
-            timeout=timeout,
-        )
+        self.timeout = timeout
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send a request to ``/api/v1`` + ``path``; return decoded JSON or raise CliError."""
         response = self.send(method, path, **kwargs)
-        if response.status_code == 204 or not response.content:
+        body = response.read()
+        if response.status_code == 204 or not body:
             return None
-        return response.json()
+        return jsonlib.loads(body)
 
-    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def send(self, method: str, path: str, **kwargs: Any) -> Response:
         """Send a request and return the response, raising CliError on error statuses."""
-        import httpx
-
-        try:
-            response = self.http.request(method, "/api/v1" + path, **kwargs)
-        except httpx.TransportError as exc:
-            raise CliError(
-                f"cannot reach Roost at {self.creds.url} ({exc.__class__.__name__}): "
-                "is `roost up` running? (`roost status` checks)"
-            ) from exc
+        with self.stream(method, path, **kwargs) as response:
+            response.read()
         if response.status_code >= 400:
             raise CliError(error_message(response))
         return response
 
-    def stream(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A streaming request context (for logs and build output)."""
-        return self.http.stream(method, "/api/v1" + path, **kwargs)
+    @contextmanager
+    def stream(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+               json: Any = None, content: bytes | Iterable[bytes] | None = None,
+               headers: dict[str, str] | None = None) -> Iterator[Response]:
+        """Send a request and give its response unread, whatever its status (for logs,
+        build output and one-off commands); ``content`` may be a generator of chunks."""
+        import urllib.error
+        import urllib.request
+        from http.client import HTTPException
+
+        all_headers = {"Authorization": f"Bearer {self.creds.token}"} if self.creds.token \
+            else {}
+        all_headers.update(headers or {})
+        if json is not None:
+            content = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
+            all_headers["Content-Type"] = "application/json"
+        url = self.creds.url + "/api/v1" + path + _query(params)
+        request = urllib.request.Request(url, data=content, headers=all_headers,
+                                         method=method)
+        try:
+            raw: HTTPResponse | urllib.error.HTTPError = urllib.request.urlopen(
+                request, timeout=self.timeout)
+        except urllib.error.HTTPError as answer:
+            raw = answer  # a 4xx/5xx answer: the caller reads its error message
+        except (urllib.error.URLError, HTTPException, OSError) as exc:
+            raise _unreachable(self.creds.url, exc) from exc
+        with raw:
+            yield Response(raw, self.creds.url)
 
 
-def error_message(response: httpx.Response) -> str:
+def error_message(response: Response) -> str:
     """The API's one-line error message, or a description of the status."""
     try:
         err = response.json()["error"]
