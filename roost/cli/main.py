@@ -53,7 +53,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
               "control plane.", {}),
     "ps": ("runtime:ps", "An app's processes: type, number, state, release, uptime, restarts.",
            {}),
-    "scale": ("runtime:scale", "Set how many processes of each type run, e.g. web=2 worker=1.",
+    "scale": ("runtime:scale", "Set how many processes of each type run, as TYPE=N (web=2 "
+              "worker=1).",
               {}),
     "restart": ("runtime:restart", "Restart an app's processes (web restarts hot, without "
                 "dropping requests).", {}),

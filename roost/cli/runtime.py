@@ -36,7 +36,7 @@ def ps(app_name: str = typer.Argument(..., metavar="APP"),
 
 def scale(app_name: str = typer.Argument(..., metavar="APP"),
           pairs: list[str] = typer.Argument(..., metavar="TYPE=N...")) -> None:
-    """Set how many processes of each type run, e.g. web=2 worker=1."""
+    """Set how many processes of each type run, as TYPE=N (web=2 worker=1)."""
     changes: dict[str, int] = {}
     for pair in pairs:
         name, sep, count = pair.partition("=")
