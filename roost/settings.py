@@ -60,6 +60,7 @@ class Settings(BaseModel):
         ]
     )
     log_level: str = "info"
+    addon_kinds: list[str] = Field(default_factory=list)  # extra kinds: kind=module:Class
 
     @field_validator("listen", "router_listen", "router_admin")
     @classmethod
@@ -125,7 +126,7 @@ class Settings(BaseModel):
 
 
 FIELDS = set(Settings.model_fields)
-LIST_FIELDS = {"oncall", "advisory_sources"}
+LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds"}
 
 
 def _from_env(environ: dict[str, str]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from roost.api.dashboard.charts import latency_chart, timeline
 from roost.api.dashboard.views import logged_in, templates
-from roost.api.deps import ContextDep, SessionDep
+from roost.api.deps import PlatformDep, SessionDep
 from roost.api.routers.apps import app_out
 from roost.core import apps, durations
 from roost.errors import RoostError
@@ -33,7 +33,7 @@ def _since(text: str) -> str:
 
 
 @router.get("/apps/{app}", response_class=HTMLResponse)
-def app_page(app: str, request: Request, session: SessionDep, ctx: ContextDep,
+def app_page(app: str, request: Request, session: SessionDep, ctx: PlatformDep,
              since: str = "1h") -> Response:
     """An app: its sections (monitors, incidents, vulnerabilities) and its endpoints."""
     if not logged_in(request, session):

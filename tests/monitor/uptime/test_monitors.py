@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import Conflict, InvalidInput, NotFound
 from roost.monitor.uptime import engine, flapping, incidents, monitors, stats
-from roost.monitor.uptime.paging import PagingPolicy, run_paging
 from roost.monitor.uptime.scheduler import phase
 from roost.monitor.uptime.service import liveness
 from roost.monitor.uptime.specs import ProbeResult
+from roost.notify.paging import PagingPolicy, run_paging
 from roost.notify.recipients import Recipient
 from roost.store.base import utcnow
 from roost.store.session import transaction

@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from roost.context import Context
 from roost.core import recipients
 from roost.monitor.perf.flush import Finding as PerfFinding
 from roost.monitor.vulns import Finding as VulnFinding
 from roost.notify import MAIL_CHANNELS, enqueue
+from roost.orchestration.platform import Platform
 
 log = logging.getLogger("roost.alerts")
 
 
-def notify_maintainers(ctx: Context, app: str, key: str, kind: str, subject: str, body: str,
+def notify_maintainers(ctx: Platform, app: str, key: str, kind: str, subject: str, body: str,
                        channels: tuple[str, ...] = MAIL_CHANNELS) -> int:
     """Queue one message to every maintainer of ``app``; return the rows added."""
     added = 0
@@ -45,7 +45,7 @@ def vuln_message(app: str, findings: list[VulnFinding]) -> tuple[str, str]:
     return subject, "\n".join(lines) + f"\n\nDetails: roost vulns {app}"
 
 
-def on_vuln_findings(ctx: Context, app: str, findings: list[VulnFinding]) -> None:
+def on_vuln_findings(ctx: Platform, app: str, findings: list[VulnFinding]) -> None:
     """Tell maintainers about new findings of one scan (SMS too when one is critical)."""
     subject, body = vuln_message(app, findings)
     digest = hashlib.sha256("|".join(sorted(f.id + f.package for f in findings)).encode())
@@ -56,7 +56,7 @@ def on_vuln_findings(ctx: Context, app: str, findings: list[VulnFinding]) -> Non
                        body, channels)
 
 
-def on_perf_finding(ctx: Context, finding: PerfFinding) -> None:
+def on_perf_finding(ctx: Platform, finding: PerfFinding) -> None:
     """Tell maintainers about a deploy regression, an N+1 or a slow query."""
     what = {"regression": "got slower", "n_plus_one": "repeats a query (N+1)",
             "slow_query": "runs a slow query"}.get(finding.kind, finding.kind)
@@ -67,7 +67,7 @@ def on_perf_finding(ctx: Context, finding: PerfFinding) -> None:
                        "perf", subject, body)
 
 
-def on_crash(ctx: Context, app: str, dyno: str, last_lines: list[str]) -> None:
+def on_crash(ctx: Platform, app: str, dyno: str, last_lines: list[str]) -> None:
     """Tell maintainers that a process keeps crashing and was given up on."""
     subject = f"[roost] {app}: {dyno} keeps crashing"
     tail = "\n".join(last_lines[-10:]) or "(no output)"
@@ -76,9 +76,3 @@ def on_crash(ctx: Context, app: str, dyno: str, last_lines: list[str]) -> None:
             f"roost restart {app} tries again.")
     stamp = hashlib.sha256(tail.encode()).hexdigest()[:12]
     notify_maintainers(ctx, app, f"crash:{app}:{dyno}:{stamp}", "crash", subject, body)
-
-
-def install(ctx: Context) -> None:
-    """Connect the monitors' finding hooks to the outbox."""
-    ctx.hook("vuln_findings", lambda app, found: on_vuln_findings(ctx, app, found))
-    ctx.hook("perf_finding", lambda finding: on_perf_finding(ctx, finding))
