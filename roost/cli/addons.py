@@ -67,8 +67,8 @@ def addons_add(
         print_json(data)
     else:
         names = ", ".join(data.get("config_vars") or []) or "no config vars"
-        ok(f"Added {data['kind']} to {app_name} ({data['status']}): sets {names}"
-           f"{_release_note(data)}")
+        then = _release_note(data) or f"; {app_name}'s next deploy gets them"
+        ok(f"Added {data['kind']} to {app_name} ({data['status']}): sets {names}{then}")
         if data.get("message"):
             ok(data["message"])
     _fail_if_not_restarted(app_name, data)

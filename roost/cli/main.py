@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from typer._click import Context, HelpFormatter
+from typer._click.core import Command
 from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
@@ -67,7 +68,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
-def load(name: str) -> Any:
+def load(name: str) -> Command:
     """Import the command ``name`` and build its click command (with its subcommands)."""
     target, _, settings = COMMANDS[name]
     module_name, _, attribute = target.partition(":")
@@ -91,7 +92,7 @@ class LazyGroup(TyperGroup):
         """The command names, in the order of COMMANDS."""
         return list(COMMANDS)
 
-    def get_command(self, ctx: Context, cmd_name: str) -> Any:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         """The named command, imported on first use; None for an unknown name."""
         if cmd_name not in COMMANDS:
             return None
