@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from difflib import get_close_matches
 from typing import Any
 
 import typer
 from typer._click import Context, HelpFormatter
 from typer._click.core import Command
+from typer._click.exceptions import UsageError
 from typer._click.utils import make_default_short_help
 from typer.core import TyperGroup
 
@@ -99,6 +101,18 @@ class LazyGroup(TyperGroup):
         if cmd_name not in self.commands:
             self.commands[cmd_name] = load(cmd_name)
         return self.commands[cmd_name]
+
+    def resolve_command(self, ctx: Context, args: list[str]
+                        ) -> tuple[str | None, Command | None, list[str]]:
+        """The command named by ``args[0]``; a typo is refused with the closest names."""
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            matches = get_close_matches(args[0], list(COMMANDS)) if args else []
+            if matches and "Did you mean" not in exc.message:
+                names = ", ".join(repr(m) for m in matches)
+                exc.message = f"{exc.message.rstrip('.')}. Did you mean {names}?"
+            raise
 
     def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
         """The command list of `roost --help`, from COMMANDS: no command is imported."""

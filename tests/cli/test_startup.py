@@ -81,3 +81,11 @@ def test_each_command_is_listed_with_its_own_help() -> None:
     for name, (_, listed, _) in COMMANDS.items():
         own = inspect.cleandoc(load(name).help or "").split("\n\n")[0].replace("\n", " ")
         assert own == listed, f"roost {name}: COMMANDS says {listed!r}, the command {own!r}"
+
+
+def test_a_mistyped_command_is_refused_with_the_closest_names(offline_env: dict[str, str]
+                                                              ) -> None:
+    run = roost(offline_env, "addon", "shop")
+    assert run.code == 2
+    assert "No such command 'addon'. Did you mean 'addons'?" in run.stderr
+    assert not run.modules & COMMAND_MODULES
