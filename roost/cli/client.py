@@ -1,23 +1,24 @@
 """The CLI's HTTP client of the control plane API; every failure becomes one clear line.
 
-Built on the standard library's ``urllib.request`` rather than httpx: importing httpx
-(with httpcore, h11 and idna) takes longer than all the rest of a command like
-`roost apps`, and the CLI needs only plain requests, one streamed upload and streamed
-answers. ``urllib`` also honours ``HTTPS_PROXY``/``NO_PROXY`` as httpx did.
+Built on the standard library's ``http.client`` rather than httpx: importing httpx (with
+httpcore, h11 and idna) takes longer than all the rest of a command like `roost apps`,
+and the CLI needs only plain requests, one streamed upload and streamed answers. Like
+httpx it goes through ``HTTP_PROXY``/``HTTPS_PROXY`` unless ``NO_PROXY`` names the host,
+and it reads an answer the server sends before taking the whole upload (a deploy refused
+while another runs).
 """
 
 from __future__ import annotations
 
 import json as jsonlib
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any
 
 from roost import credentials
 
-if TYPE_CHECKING:  # urllib is imported by the first request: `roost --help` needs none
-    import urllib.error
-    from http.client import HTTPResponse
+if TYPE_CHECKING:  # imported by the first request: `roost --help` needs none of them
+    from http.client import HTTPConnection, HTTPResponse
 
 
 class CliError(Exception):
@@ -47,19 +48,47 @@ def _target() -> credentials.Credentials:
     return creds
 
 
-def _unreachable(url: str, exc: Exception) -> Unreachable:
-    import urllib.error
+def _unreachable(url: str, exc: BaseException) -> Unreachable:
+    return Unreachable(f"cannot reach Roost at {url} ({exc.__class__.__name__}): "
+                       "is `roost up` running? (`roost status` checks)",
+                       exc.__class__.__name__)
 
-    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-    cause = reason.__class__.__name__ if isinstance(reason, BaseException) else str(reason)
-    return Unreachable(f"cannot reach Roost at {url} ({cause}): "
-                       "is `roost up` running? (`roost status` checks)", cause)
+
+def _connect(url: str, timeout: float | None) -> tuple[HTTPConnection, str, dict[str, str]]:
+    """A connection for ``url`` (through the environment's proxy, if it names one for this
+    host), the request target to send on it and any header the proxy needs."""
+    import base64
+    import http.client
+    import urllib.parse
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    https = parts.scheme == "https"
+    host, port = parts.hostname or "", parts.port or (443 if https else 80)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    proxies = urllib.request.getproxies_environment()
+    proxy = proxies.get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.netloc):
+        cls = http.client.HTTPSConnection if https else http.client.HTTPConnection
+        return cls(host, port, timeout=timeout), target, {}
+    via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    auth = {}
+    if via.username:
+        pair = f"{urllib.parse.unquote(via.username)}:{urllib.parse.unquote(via.password or '')}"
+        auth["Proxy-Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    if https:  # a CONNECT tunnel to the server, TLS inside it
+        conn: HTTPConnection = http.client.HTTPSConnection(via.hostname or "", via.port or 80,
+                                                           timeout=timeout)
+        conn.set_tunnel(host, port, headers=auth)
+        return conn, target, {}
+    conn = http.client.HTTPConnection(via.hostname or "", via.port or 80, timeout=timeout)
+    return conn, url, auth  # a plain-HTTP proxy takes the absolute URL
 
 
 class Response:
     """An answer of the API: its status, and its body read whole or as it arrives."""
 
-    def __init__(self, raw: HTTPResponse | urllib.error.HTTPError, server: str) -> None:
+    def __init__(self, raw: HTTPResponse, server: str) -> None:
         self.raw = raw
         self.server = server
         self.status_code: int = raw.status or 0
@@ -141,28 +170,29 @@ class Client:
                headers: dict[str, str] | None = None) -> Iterator[Response]:
         """Send a request and give its response unread, whatever its status (for logs,
         build output and one-off commands); ``content`` may be a generator of chunks."""
-        import urllib.error
-        import urllib.request
         from http.client import HTTPException
 
-        all_headers = {"Authorization": f"Bearer {self.creds.token}"} if self.creds.token \
-            else {}
+        conn, target, all_headers = _connect(self.creds.url + "/api/v1" + path
+                                             + _query(params), self.timeout)
+        if self.creds.token:
+            all_headers["Authorization"] = f"Bearer {self.creds.token}"
         all_headers.update(headers or {})
         if json is not None:
             content = jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
             all_headers["Content-Type"] = "application/json"
-        url = self.creds.url + "/api/v1" + path + _query(params)
-        request = urllib.request.Request(url, data=content, headers=all_headers,
-                                         method=method)
         try:
-            raw: HTTPResponse | urllib.error.HTTPError = urllib.request.urlopen(
-                request, timeout=self.timeout)
-        except urllib.error.HTTPError as answer:
-            raw = answer  # a 4xx/5xx answer: the caller reads its error message
-        except (urllib.error.URLError, HTTPException, OSError) as exc:
+            # A server may answer before taking the whole body (a refusal): read its answer.
+            with suppress(BrokenPipeError, ConnectionResetError):
+                conn.request(method, target, body=content, headers=all_headers)
+            raw = conn.getresponse()
+        except (HTTPException, OSError) as exc:
+            conn.close()
             raise _unreachable(self.creds.url, exc) from exc
-        with raw:
-            yield Response(raw, self.creds.url)
+        try:
+            with raw:
+                yield Response(raw, self.creds.url)
+        finally:
+            conn.close()
 
 
 def error_message(response: Response) -> str:
