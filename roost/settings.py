@@ -74,18 +74,6 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
-    @field_validator("oncall")
-    @classmethod
-    def _check_oncall(cls, value: list[str]) -> list[str]:
-        from roost.core.recipients import parse_oncall
-        from roost.errors import InvalidInput
-
-        try:
-            parse_oncall(value)
-        except InvalidInput as exc:
-            raise ValueError(str(exc)) from exc
-        return value
-
     @field_validator("sms_url")
     @classmethod
     def _check_sms(cls, value: str) -> str:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from roost.core import recipients
 from roost.monitor.perf.flush import Finding as PerfFinding
 from roost.monitor.vulns import Finding as VulnFinding
 from roost.notify import MAIL_CHANNELS, enqueue
+from roost.orchestration import recipients
 from roost.orchestration.platform import Platform
 
 log = logging.getLogger("roost.alerts")
