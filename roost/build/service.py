@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from roost.build.archive import pack_dir, read_ignore_file, safe_unpack
-from roost.build.lockfiles import find_lockfiles
 from roost.build.proc import DEFAULT_PATH, clean_env
 from roost.build.procfile import parse_release_output, process_types
 from roost.build.runner import (
@@ -25,6 +24,7 @@ from roost.build.runner import (
     write_env_dir,
 )
 from roost.errors import BuildError, Conflict, RoostError
+from roost.monitor.vulns.lockfiles import lockfile_names
 from roost.objectstore import ObjectStore
 
 STACK = "roost-1"
@@ -165,7 +165,7 @@ def _build(source_archive: Path, app: str, config: dict[str, str], buildpacks: l
 
         types = process_types(build_dir, defaults, warn=warn)
         on_output(f"-----> Process types: {', '.join(f'{k}' for k in sorted(types))}")
-        lockfiles = find_lockfiles(build_dir)
+        lockfiles = lockfile_names(build_dir)  # the same discovery as `roost vulns scan`
     slug = work / "slug.tar.gz"
     t = time.monotonic()
     on_output("-----> Compressing slug")

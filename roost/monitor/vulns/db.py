@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,10 +23,6 @@ from roost.store.base import utcnow
 from roost.store.models.vulns import Advisory, AdvisoryPackage, AdvisorySource
 from roost.store.session import transaction
 
-DEFAULT_SOURCES = tuple(
-    f"https://osv-vulnerabilities.storage.googleapis.com/{eco}/all.zip"
-    for eco in ("PyPI", "npm", "RubyGems")
-)
 BATCH = 500
 Key = tuple[str, str]
 
@@ -60,13 +55,6 @@ class DbStats:
     withdrawn: int
     last_update: datetime | None
     sources: list[tuple[str, datetime, int]]
-
-
-def configured_sources(env: dict[str, str] | None = None) -> list[str]:
-    """Sources from ``ROOST_ADVISORY_SOURCES`` (comma or space separated), else OSV's exports."""
-    raw = (os.environ if env is None else env).get("ROOST_ADVISORY_SOURCES", "")
-    sources = [s for s in raw.replace(",", " ").split() if s]
-    return sources or list(DEFAULT_SOURCES)
 
 
 def _zip_members(path: Path, shown: str) -> Iterator[tuple[str, bytes]]:
@@ -198,10 +186,10 @@ def import_path(session_factory: sessionmaker[Session], source: str | Path) -> I
 
 
 def update_from_sources(session_factory: sessionmaker[Session],
-                        sources: Sequence[str] | None = None) -> ImportResult:
-    """Re-import every configured source (``ROOST_ADVISORY_SOURCES`` or OSV's exports)."""
+                        sources: Sequence[str]) -> ImportResult:
+    """Re-import each of ``sources`` (the server's ``settings.advisory_sources``)."""
     total = ImportResult()
-    for source in sources if sources is not None else configured_sources():
+    for source in sources:
         total.merge(import_path(session_factory, source))
     return total
 

@@ -70,7 +70,7 @@ def collect(path: Path) -> tuple[list[str], list[Dependency]]:
     deps: list[Dependency] = []
     for file in files:
         deps.extend(parse_lockfile(file, path))
-    return [str(f.relative_to(path)) for f in files], deps
+    return [f.relative_to(path).as_posix() for f in files], deps
 
 
 def _advisories_of(session: Session, deps: Sequence[Dependency]
