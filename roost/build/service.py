@@ -24,7 +24,6 @@ from roost.build.runner import (
     write_env_dir,
 )
 from roost.errors import BuildError, Conflict, RoostError
-from roost.monitor.vulns.lockfiles import lockfile_names
 from roost.objectstore import ObjectStore
 
 STACK = "roost-1"
@@ -165,7 +164,11 @@ def _build(source_archive: Path, app: str, config: dict[str, str], buildpacks: l
 
         types = process_types(build_dir, defaults, warn=warn)
         on_output(f"-----> Process types: {', '.join(f'{k}' for k in sorted(types))}")
-        lockfiles = lockfile_names(build_dir)  # the same discovery as `roost vulns scan`
+        # The vulnerability package's discovery, so the deploy's scan reads what `roost vulns
+        # scan` would; imported here, as `roost deploy` imports this package to pack source.
+        from roost.monitor.vulns.lockfiles import lockfile_names
+
+        lockfiles = lockfile_names(build_dir)
     slug = work / "slug.tar.gz"
     t = time.monotonic()
     on_output("-----> Compressing slug")
