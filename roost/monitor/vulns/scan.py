@@ -193,12 +193,13 @@ def scan_app(session: Session, app_name: str, lockfiles: Sequence[Path],
              root: Path | None = None, now: datetime | None = None) -> ScanReport:
     """Scan an app's lockfiles, store its dependencies and findings; ``new`` says what to send.
 
-    Lockfile paths are recorded relative to ``root`` when given (the app's build directory).
+    Lockfile paths are recorded relative to ``root`` when given (the app's build directory),
+    and no ``-r`` include is followed out of it.
     """
     now = now or utcnow()
     deps: list[Dependency] = []
     for path in lockfiles:
-        deps.extend(parse_lockfile(path, root))
+        deps.extend(parse_lockfile(path, root, confined=root is not None))
     findings, not_evaluated = match(deps, _advisories_of(session, deps))
     _store_dependencies(session, app_name, deps)
     _reconcile(session, app_name, findings, None, now)

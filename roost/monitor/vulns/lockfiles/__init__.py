@@ -59,15 +59,18 @@ def parse_text(name: str, text: str, shown: str | None = None) -> list[Dependenc
     raise InvalidInput(f"{name}: not a lockfile Roost knows (see `roost vulns scan --help`)")
 
 
-def parse_lockfile(path: Path, root: Path | None = None) -> list[Dependency]:
+def parse_lockfile(path: Path, root: Path | None = None, *,
+                   confined: bool = False) -> list[Dependency]:
     """Parse one lockfile; results name it relative to ``root`` when given.
 
+    ``confined`` (an app's build: untrusted) keeps ``-r`` includes inside ``root``.
     Raises ParseError (file and line) when the file cannot be read or parsed.
     """
     shown = str(path.relative_to(root)) if root is not None else str(path)
     text = read_text(path, shown)
     if _REQUIREMENTS.match(path.name):
-        return parse_requirements(text, shown, path, frozenset({path.resolve()}))
+        return parse_requirements(text, shown, path, frozenset({path.resolve()}),
+                                  root if confined else None)
     return parse_text(path.name, text, shown)
 
 
