@@ -1,4 +1,5 @@
-"""`roost vulns` against a real `roost up`: import, scan after build, re-scan, ignore."""
+"""`roost vulns` against a real `roost up`: import, scan after build, re-scan, ignore; a
+deploy reports what `roost vulns scan` of its directory reports."""
 
 from __future__ import annotations
 
