@@ -118,6 +118,13 @@ FIELDS = set(Settings.model_fields)
 LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds"}
 
 
+def _split(key: str, raw: str) -> list[str]:
+    # Advisory sources are paths and URLs: a comma or a space separates them. On-call
+    # entries may hold spaces, so only a comma separates those.
+    parts = raw.replace(",", " ").split() if key == "advisory_sources" else raw.split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
 def _from_env(environ: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, raw in environ.items():
@@ -135,8 +142,7 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
                 f"unknown setting {name}; known settings are "
                 + ", ".join("ROOST_" + f.upper() for f in sorted(FIELDS))
             )
-        is_list = key in LIST_FIELDS
-        values[key] = [v.strip() for v in raw.split(",") if v.strip()] if is_list else raw
+        values[key] = _split(key, raw) if key in LIST_FIELDS else raw
     return values
 
 
