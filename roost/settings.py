@@ -75,13 +75,6 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
-    @field_validator("sms_url")
-    @classmethod
-    def _check_sms(cls, value: str) -> str:
-        if value and not value.startswith("twilio://"):
-            raise ValueError("only twilio://SID:TOKEN@+FROMNUMBER is supported for SMS")
-        return value
-
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:

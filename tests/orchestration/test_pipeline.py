@@ -167,3 +167,42 @@ def test_alerts_go_out_without_uptime_monitoring(plat: Platform, client: TestCli
     asyncio.run(deliver())
     [post] = receiver.json_posts
     assert "worker.1 keeps crashing" in str(post)
+
+
+def test_maintainers_show_each_channels_last_error(plat: Platform, client: TestClient,
+                                                   receiver: Receiver) -> None:
+    from tests.conftest import free_port
+
+    client.post("/api/v1/apps", json={"name": "shop"})
+    dead = f"json://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    with plat.sessions.begin() as s:
+        maintainers.add(s, "shop", "Ada", "ada@example.com", None,
+                        [receiver.json_url("ada")], "t")
+        maintainers.add(s, "shop", "Bob", "bob@example.com", None, [dead], "t")
+    alerts.on_crash(plat, "shop", "web.1", ["boom"])
+
+    def delivered() -> bool:
+        people = {m["name"]: m for m in client.get("/api/v1/apps/shop/maintainers").json()}
+        bob = {c["channel"]: c for c in people["Bob"]["channels"]}
+        ada = {c["channel"]: c for c in people["Ada"]["channels"]}
+        return bool(bob.get("apprise", {}).get("last_error")
+                    and ada.get("apprise", {}).get("last_sent_at"))
+
+    async def deliver() -> None:
+        await plat.notifier.start()
+        try:
+            await asyncio.to_thread(wait_for, delivered, 30)
+        finally:
+            await plat.notifier.stop()
+
+    asyncio.run(deliver())
+    people = {m["name"]: m for m in client.get("/api/v1/apps/shop/maintainers").json()}
+    [ada_apprise] = [c for c in people["Ada"]["channels"] if c["channel"] == "apprise"]
+    assert ada_apprise["last_error"] is None
+    [bob_apprise] = [c for c in people["Bob"]["channels"] if c["channel"] == "apprise"]
+    assert "json://" in bob_apprise["last_error"]
+    creds = credentials.read(plat.settings.home)
+    assert creds is not None
+    client.post("/login", data={"token": creds.token})  # the dashboard's own session
+    page = client.get("/apps/shop", follow_redirects=False)
+    assert page.status_code == 200 and bob_apprise["last_error"] in page.text
