@@ -94,7 +94,8 @@ def oncall(ctx: Context) -> Callable[[], list[Recipient]]:
 async def start_uptime(ctx: Context) -> Stopper:
     """Start the uptime probe, paging, the outbox worker and the heartbeat."""
     s = ctx.settings
-    config = UptimeConfig(sms_url=s.sms_url, smtp_url=s.smtp_url, heartbeat_url=s.heartbeat_url)
+    config = UptimeConfig(sms_url=s.sms_url, smtp_url=s.smtp_url, heartbeat_url=s.heartbeat_url,
+                          allow_private=s.monitor_allow_private)
     service = await uptime_service.start(ctx.sessions, recipients_for(ctx), oncall(ctx), config)
     ctx.services["uptime"] = service
     return service.stop

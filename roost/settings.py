@@ -60,6 +60,7 @@ class Settings(BaseModel):
         ]
     )
     log_level: str = "info"
+    monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
 
     @field_validator("listen", "router_listen", "router_admin")
     @classmethod

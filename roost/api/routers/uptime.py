@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, ContextDep, IdPath, SessionDep
 from roost.core import apps, audit
-from roost.monitor.uptime import engine, incidents, monitors
+from roost.monitor.uptime import addresses, engine, incidents, monitors
 from roost.monitor.uptime.specs import (
     Claim,
     IncidentView,
@@ -75,13 +75,14 @@ def list_monitors(session: SessionDep, _: ActorDep, app: str | None = None
 
 
 @router.post("/apps/{app}/monitors", status_code=201)
-def add_monitor(app: str, body: MonitorIn, session: SessionDep, actor: ActorDep
-                ) -> MonitorView:
-    """Add a monitor to an app."""
+def add_monitor(app: str, body: MonitorIn, session: SessionDep, ctx: ContextDep,
+                actor: ActorDep) -> MonitorView:
+    """Add a monitor to an app (never on a link-local or metadata address, unless allowed)."""
     apps.get(session, app)
     kind = body.kind or _kind_of(body.url)
     target = body.url.partition("://")[2] if kind in ("tcp", "tls") and "://" in body.url \
         else body.url
+    addresses.check_target(kind, target, ctx.settings.monitor_allow_private)
     made = monitors.create(
         session, app, target, kind=kind, method=body.method, headers=body.headers,
         expected_status=body.expected_status, max_response_ms=body.max_response_ms,
