@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Response
 
 from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.api.routers import perf
 from roost.api.schemas import AppCreate, AppOut, AuditOut, MaintainerIn, MaintainerOut
 from roost.core import apps, audit, maintainers, telemetry
 from roost.store.models import App, Maintainer
@@ -54,6 +55,7 @@ def destroy_app(
     """Destroy an app; ``confirm`` must repeat its name."""
     apps.destroy(session, app, confirm, actor)
     session.commit()
+    perf.forget_keys(ctx, app)  # its ingest key stops working now, not when the cache expires
     runtime = ctx.services.get("runtime")
     if runtime is not None:
         runtime.supervisor.remove(app)
