@@ -34,6 +34,8 @@ class MonitorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2000, description="http(s)://…, tcp://host:port "
                      "or tls://host:port")
+    name: str = Field(default="", max_length=100,
+                      description="shown on the public status page (default: the host)")
     kind: str | None = Field(default=None, description="http, tcp or tls (default: from url)")
     method: str = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -89,7 +91,7 @@ def add_monitor(app: str, body: MonitorIn, session: SessionDep, ctx: ContextDep,
         body_contains=body.body_contains, body_regex=body.body_regex,
         follow_redirects=body.follow_redirects, verify_tls=body.verify_tls,
         tls_warn_days=body.warn_days, interval_s=body.interval, timeout_s=body.timeout,
-        confirm_failures=body.confirm, confirm_successes=body.recover)
+        confirm_failures=body.confirm, confirm_successes=body.recover, name=body.name)
     audit.record(session, actor, "monitors.add", f"monitor #{made.id} on {made.target}", app=app)
     return made
 

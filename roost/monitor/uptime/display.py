@@ -28,7 +28,9 @@ def host_of(kind: str, target: str) -> str:
 
 
 def display_name(monitor: MonitorView) -> str:
-    """A public name for a monitor: "Website" for the app's own, else its host (and kind)."""
+    """A public name: its own, "Website" for the app's monitor, else its host (and kind)."""
+    if monitor.name:
+        return monitor.name
     if monitor.owner == "app":
         return "Website"
     host = host_of(monitor.kind, monitor.target) or "web"

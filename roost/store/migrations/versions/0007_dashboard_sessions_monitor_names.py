@@ -1,7 +1,8 @@
-"""dashboard sessions
+"""dashboard sessions, monitor names
 
 Dashboard logins get their own revocable tokens (stored as SHA-256) instead of carrying
-the API token in a cookie.
+the API token in a cookie. Monitors get a name for the public status page, which no
+longer shows their targets.
 
 Revision ID: 0007
 Revises: 0006
@@ -39,9 +40,14 @@ def upgrade() -> None:
     with op.batch_alter_table('dashboard_sessions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dashboard_sessions_api_token_id'),
                               ['api_token_id'], unique=False)
+    with op.batch_alter_table('uptime_monitors', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('name', sa.String(length=100), server_default='',
+                                      nullable=False))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('uptime_monitors', schema=None) as batch_op:
+        batch_op.drop_column('name')
     with op.batch_alter_table('dashboard_sessions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_dashboard_sessions_api_token_id'))
     op.drop_table('dashboard_sessions')
