@@ -89,3 +89,5 @@ def test_a_followed_stream_still_delivers_new_lines(server: Server) -> None:
                 received.set()
                 writer.join()
         assert first.endswith("app[web.1]: hello from the app")
+        missing = api.get("/api/v1/apps/nope/logs", params={"follow": "true"}, timeout=5)
+        assert missing.status_code == 404 and "nope" in missing.json()["error"]["message"]
