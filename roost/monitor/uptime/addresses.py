@@ -46,6 +46,15 @@ def is_refused(address: str) -> bool:
     return any(ip in net for net in REFUSED)
 
 
+def is_literal(host: str) -> bool:
+    """Whether ``host`` is an IP address written out (nothing to resolve)."""
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def refusal(host: str, address: str) -> RefusedAddress:
     """The error for a target ``host`` that reaches ``address``."""
     via = "" if host == address else f" resolves to {address}, which"

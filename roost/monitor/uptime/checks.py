@@ -57,6 +57,7 @@ class Checker:
                  allow_private: bool = False) -> None:
         self.allow_private = allow_private  # link-local/metadata targets (addresses.py)
         self._trace = addresses.tracer(allow_private)
+        self._vetted: dict[str, float] = {}  # host names found safe, until when
         limits = httpx.Limits(max_connections=max_connections,
                               max_keepalive_connections=max_connections)
         agent = {"User-Agent": f"roost-uptime/1 (probe {probe_name})"}
@@ -85,12 +86,24 @@ class Checker:
             return Outcome(False, (time.perf_counter() - start) * 1000,
                            error=_describe(exc, spec.timeout_s))
 
+    async def _vet(self, host: str) -> None:
+        """Refuse a link-local or metadata host before connecting (verdicts kept 30 s)."""
+        if addresses.is_literal(host):
+            addresses.check_name(host)  # no lookup needed, nor a thread hop per check
+            return
+        now = time.monotonic()
+        if self._vetted.get(host, 0.0) > now:
+            return
+        with contextlib.suppress(OSError):  # httpx reports an unknown name its own way
+            await addresses.check_peer(host, 80, False)
+        if len(self._vetted) > 10_000:
+            self._vetted.clear()
+        self._vetted[host] = now + 30.0
+
     async def _http(self, spec: MonitorSpec, start: float) -> Outcome:
         client = self.clients[spec.verify_tls]
-        parts = httpx.URL(spec.target)
         if not self.allow_private:  # before any packet; the trace hook re-checks the peer
-            with contextlib.suppress(OSError):  # httpx reports an unknown name its own way
-                await addresses.check_peer(parts.host, parts.port or 80, False)
+            await self._vet(httpx.URL(spec.target).host)
         request = client.build_request(spec.method, spec.target, headers=spec.headers,
                                        timeout=spec.timeout_s,
                                        extensions={"trace": self._trace})
