@@ -33,7 +33,8 @@ def test_bad_key_flood_evicts_no_good_key(api: TestClient, platform: Context) ->
     assert keys.cached(key) == "shop"
 
     async def flood() -> list[str | None]:  # each one a real lookup in the store
-        return [await keys.app_for("rik_" + secrets.token_urlsafe(24)) for _ in range(3 * INVALID_SIZE)]
+        return [await keys.app_for("rik_" + secrets.token_urlsafe(24))
+                for _ in range(3 * INVALID_SIZE)]
 
     assert set(asyncio.run(flood())) == {None}
     assert keys.cached(key) == "shop"  # the next export is answered from the cache
