@@ -20,8 +20,11 @@ from roost import credentials
 from roost.addons.registry import AddonRegistry
 from roost.core import tokens
 from roost.core.secrets import Cipher, load_or_create_key
+from roost.errors import ConfigError, InvalidInput
+from roost.notify.channels import registry as channels
 from roost.notify.service import Notifier, NotifierConfig
 from roost.objectstore import ObjectStore, open_store
+from roost.orchestration.recipients import parse_oncall
 from roost.settings import Settings
 from roost.store.migrate import upgrade
 from roost.store.session import make_engine, make_sessionmaker
@@ -58,6 +61,13 @@ class Platform:
 
 def open_platform(settings: Settings) -> Platform:
     """Create the home directory, migrate the store and build the platform's services."""
+    try:
+        parse_oncall(list(settings.oncall))
+    except InvalidInput as exc:
+        raise ConfigError(f"bad value for ROOST_ONCALL: {exc}") from exc
+    for kind, url in (("sms", settings.sms_url), ("email", settings.smtp_url)):
+        if url:
+            channels.check(kind, url)
     settings.home.mkdir(parents=True, exist_ok=True)
     os.chmod(settings.home, 0o700)
     engine = make_engine(settings.effective_database_url)

@@ -14,13 +14,13 @@ from fastapi import APIRouter, Request
 
 from roost.background import every
 from roost.core import apps as apps_core
-from roost.core import recipients, releases, telemetry
+from roost.core import releases, telemetry
 from roost.monitor.perf.flush import Finding
 from roost.monitor.perf.receiver import build_router
 from roost.monitor.perf.service import PerfService
 from roost.monitor.uptime.service import UptimeConfig, UptimeService
 from roost.notify.recipients import Recipient
-from roost.orchestration import alerts, assetflow
+from roost.orchestration import alerts, assetflow, recipients
 from roost.orchestration.platform import Platform
 from roost.runtime.service import Runtime
 from roost.runtime.supervisor import Limits
@@ -86,8 +86,9 @@ async def start_notifier(platform: Platform) -> Stopper:
 
 async def start_uptime(platform: Platform) -> Stopper:
     """Start the uptime probe, pruning and the heartbeat."""
-    service = UptimeService(platform.sessions,
-                            UptimeConfig(heartbeat_url=platform.settings.heartbeat_url))
+    s = platform.settings
+    service = UptimeService(platform.sessions, UptimeConfig(
+        heartbeat_url=s.heartbeat_url, allow_private=s.monitor_allow_private))
     await service.start()
     platform.uptime = service
 

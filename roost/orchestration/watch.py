@@ -35,5 +35,6 @@ def ensure_app_monitor(platform: Platform, app: str) -> bool:
         state = runtime.supervisor.apps.get(app)
         path = state.spec.health_path if state and state.spec else None
         url, headers = router_target(platform, app, path or "/")
-        monitors.create(session, app, url, headers=headers, owner="app")
+        monitors.create(session, app, url, headers=headers, owner="app",
+                        interval_s=platform.settings.app_monitor_interval_seconds)
     return True

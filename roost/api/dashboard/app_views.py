@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from roost.api.dashboard.charts import latency_chart, timeline
 from roost.api.dashboard.views import logged_in, templates
 from roost.api.deps import PlatformDep, SessionDep
-from roost.api.routers.apps import app_out
+from roost.api.routers.apps import app_out, maintainer_out
 from roost.core import apps, durations
 from roost.errors import RoostError
 from roost.monitor.perf import query
@@ -44,6 +44,7 @@ def app_page(app: str, request: Request, session: SessionDep, ctx: PlatformDep,
     sections = [render(request, session, app) for render in APP_SECTIONS]
     return templates.TemplateResponse(request, "app.html", {
         "logged_in": True, "app": app_out(found, ctx), "endpoints": endpoints,
+        "maintainers": [maintainer_out(m, session) for m in found.maintainers],
         "since": since, "sections": sections})
 
 

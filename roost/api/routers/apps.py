@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
-from roost.api.schemas import AppCreate, AppOut, AuditOut, MaintainerIn, MaintainerOut
+from roost.api.routers import perf
+from roost.api.schemas import (
+    AppCreate,
+    AppOut,
+    AuditOut,
+    ChannelStatusOut,
+    MaintainerIn,
+    MaintainerOut,
+)
 from roost.core import apps, audit, maintainers, telemetry
+from roost.notify import outbox
 from roost.store.models import App, Maintainer
 
 router = APIRouter(tags=["apps"])
 
 
-def maintainer_out(m: Maintainer) -> MaintainerOut:
-    """API view of a maintainer."""
-    return MaintainerOut(id=m.id, name=m.name, email=m.email, phone=m.phone, notify=m.notify_urls)
+def maintainer_out(m: Maintainer, session: Session | None = None) -> MaintainerOut:
+    """API view of a maintainer; with a session, each channel's last delivery and error."""
+    channels = [ChannelStatusOut(**vars(c))
+                for c in outbox.channel_status(session, f"maintainer:{m.id}")] if session else []
+    return MaintainerOut(id=m.id, name=m.name, email=m.email, phone=m.phone, notify=m.notify_urls,
+                         channels=channels)
 
 
 def app_out(app: App, ctx: PlatformDep) -> AppOut:
@@ -54,6 +67,7 @@ def destroy_app(
     """Destroy an app; ``confirm`` must repeat its name."""
     apps.destroy(session, app, confirm, actor)
     session.commit()
+    perf.forget_keys(ctx, app)  # its ingest key stops working now, not when the cache expires
     runtime = ctx.runtime
     if runtime is not None:
         runtime.supervisor.remove(app)
@@ -63,7 +77,7 @@ def destroy_app(
 @router.get("/apps/{app}/maintainers")
 def list_maintainers(app: str, session: SessionDep, _: ActorDep) -> list[MaintainerOut]:
     """The maintainers of an app."""
-    return [maintainer_out(m) for m in maintainers.list_for(session, app)]
+    return [maintainer_out(m, session) for m in maintainers.list_for(session, app)]
 
 
 @router.post("/apps/{app}/maintainers", status_code=201)

@@ -1,7 +1,7 @@
 """add-on attachments
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-02 05:05:00
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 import roost.store.base
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
