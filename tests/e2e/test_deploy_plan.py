@@ -1,4 +1,6 @@
-"""`roost deploy --dry-run` against a real `roost up`: the plan, and nothing done."""
+"""`roost deploy --dry-run` against a real `roost up`: each step numbered as in the JSON plan,
+skipped ones with the server's reason, nothing uploaded (tests/e2e/test_addons.py runs it
+with an add-on attached)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from tests.e2e.conftest import Server
 from tests.e2e.test_foundation import ok, refused
 
 
-def test_dry_run_lists_the_steps_and_changes_nothing(server: Server, tmp_path: Path) -> None:
+def test_dry_run_numbers_the_steps_and_changes_nothing(server: Server, tmp_path: Path) -> None:
     ok(server, "apps", "create", "plan")
     (tmp_path / "Procfile").write_text("web: python3 -m http.server $PORT\n")
     shown = ok(server, "deploy", "--dry-run", "plan", str(tmp_path))
@@ -27,7 +29,4 @@ def test_dry_run_lists_the_steps_and_changes_nothing(server: Server, tmp_path: P
     assert not all(step["runs"] for step in plan["steps"])
     assert json.loads(ok(server, "builds", "plan", "--json")) == []
     assert json.loads(ok(server, "releases", "plan", "--json")) == []
-
-
-def test_dry_run_of_an_unknown_app_is_refused(server: Server, tmp_path: Path) -> None:
     refused(server, "deploy", "--dry-run", "ghost", str(tmp_path), says="no app named 'ghost'")
