@@ -145,7 +145,7 @@ class Runtime:
             try:
                 spec = self.spec(name, release, env)
                 self.supervisor.deploy(spec, dict(formation or {}), hosts)
-            except Exception as exc:  # noqa: BLE001  one broken app must not stop the rest
+            except Exception as exc:  # one broken app must not stop the rest
                 log.error("could not restore %s v%s: %s", name, release.number, exc)
                 self.logs.event(name, "supervisor", f"could not restart v{release.number}: {exc}")
         self._record_pids()

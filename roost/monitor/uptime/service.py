@@ -87,7 +87,7 @@ async def _every(period: float, stop: asyncio.Event, job: Callable[[], Awaitable
     while not stop.is_set():
         try:
             await job()
-        except Exception:  # noqa: BLE001  one failed pass must not end the loop
+        except Exception:  # one failed pass must not end the loop
             log.exception("%s failed", name)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), period)
