@@ -54,14 +54,9 @@ cli.command("logs")(runtime.logs)
 cli.add_typer(runtime.domains_app, name="domains")
 cli.add_typer(assets.app, name="assets")
 
-# Later command groups register here: (typer app or function, name).
-EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []
-
 
 def main() -> None:
     """Entry point of the `roost` console script."""
-    for group, name in EXTRA_GROUPS:
-        cli.add_typer(group, name=name)
     try:
         cli(standalone_mode=True)
     except CliError as exc:
