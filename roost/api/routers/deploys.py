@@ -15,6 +15,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.api.schemas import BuildOut
 from roost.core import apps, deploys
 from roost.errors import BuildError, RoostError
 from roost.store.models import Build
@@ -41,6 +42,7 @@ async def _save_body(request: Request, target: Path, limit: int) -> int:
 
 @router.post(
     "/apps/{app}/builds",
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}},
                      "description": "build events, one JSON object per line"}},
 )
@@ -90,7 +92,7 @@ async def create_build(
     return StreamingResponse(events(), media_type="application/x-ndjson")
 
 
-@router.get("/apps/{app}/builds")
+@router.get("/apps/{app}/builds", response_model=list[BuildOut])
 def list_builds(app: str, session: SessionDep, _: ActorDep) -> list[dict[str, Any]]:
     """An app's builds, newest first."""
     from sqlalchemy import select

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, ContextDep, SessionDep
+from roost.api.schemas import ProcessOut, RestartOut
 from roost.context import Context
 from roost.core import apps, audit, releases
 from roost.errors import Conflict, InvalidInput, RuntimeFailure
@@ -52,7 +53,7 @@ def _runtime(ctx: Context) -> Runtime:
     return found
 
 
-@router.get("/apps/{app}/ps")
+@router.get("/apps/{app}/ps", response_model=list[ProcessOut])
 def ps(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[dict[str, Any]]:
     """The app's processes."""
     apps.get(session, app)
@@ -76,7 +77,7 @@ async def scale(app: str, body: dict[str, int], ctx: ContextDep, actor: ActorDep
     return await run_in_threadpool(work)
 
 
-@router.post("/apps/{app}/restart")
+@router.post("/apps/{app}/restart", response_model=RestartOut)
 async def restart(app: str, body: RestartIn, ctx: ContextDep, actor: ActorDep
                   ) -> dict[str, str]:
     """Restart the app's processes (hot for web)."""
@@ -91,7 +92,9 @@ async def restart(app: str, body: RestartIn, ctx: ContextDep, actor: ActorDep
     return {"restarted": body.type or "all"}
 
 
-@router.post("/apps/{app}/run", responses={200: {"content": {"application/x-ndjson": {}}}})
+@router.post("/apps/{app}/run", response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}},
+                              "description": "output lines, then the exit code, as NDJSON"}})
 async def run(app: str, body: RunIn, ctx: ContextDep, actor: ActorDep) -> StreamingResponse:
     """Run a one-off command with the app's environment; stream output, then the exit code."""
     def prepare() -> Any:
@@ -117,7 +120,9 @@ async def run(app: str, body: RunIn, ctx: ContextDep, actor: ActorDep) -> Stream
     return StreamingResponse(events(), media_type="application/x-ndjson")
 
 
-@router.get("/apps/{app}/logs", response_model=None)
+@router.get("/apps/{app}/logs", response_model=None, response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "log lines (streamed with follow)"}})
 def logs(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep,
          lines: int = Query(default=100, ge=0, le=10_000),
          source: str | None = Query(default=None, max_length=50),
