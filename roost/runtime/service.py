@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
-from roost.runtime import leftovers, spawn
+from roost.runtime import leftovers, spawn, users
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -85,10 +85,7 @@ class Runtime:
         unpack_slug(self.store, slug_key, tmp, self.home / "apps" / ".work")
         (tmp / ".roost-unpacked").write_text(slug_key)
         if self.limits.user and os.geteuid() == 0:
-            shutil.chown(tmp, self.limits.user)
-            for root, dirs, files in os.walk(tmp):
-                for name in dirs + files:
-                    os.lchown(os.path.join(root, name), *_ids(self.limits.user))
+            users.hand_over(tmp, self.limits.user)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         return target
@@ -143,7 +140,7 @@ class Runtime:
             try:
                 spec = self.spec(name, release, env)
                 self.supervisor.deploy(spec, dict(formation or {}), hosts)
-            except Exception as exc:  # noqa: BLE001  one broken app must not stop the rest
+            except Exception as exc:  # one broken app must not stop the rest
                 log.error("could not restore %s v%s: %s", name, release.number, exc)
                 self.logs.event(name, "supervisor", f"could not restart v{release.number}: {exc}")
         self._record_pids()
@@ -179,10 +176,3 @@ class Runtime:
         while killed and time.monotonic() < deadline:
             killed = [pid for pid in killed if spawn.running(pid)]  # group leaders
             time.sleep(0.02)
-
-
-def _ids(user: str) -> tuple[int, int]:
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    return entry.pw_uid, entry.pw_gid
