@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from roost.orchestration.platform import open_platform
 
 from roost.api.app import create_app
+from roost.orchestration.platform import open_platform
 from roost.settings import Settings
 
 # Endpoints that stream: their 2xx bodies are lines (NDJSON events or log text), each
