@@ -76,6 +76,14 @@ def config_of_app(platform: Platform, app: str) -> dict[str, str]:
     return merged
 
 
+def owned_keys(platform: Platform, app: str) -> dict[str, str]:
+    """Each config var an add-on of ``app`` sets, with the add-on's kind."""
+    with platform.sessions.begin() as session:
+        app_id = apps.get(session, app).id
+        rows = session.scalars(select(AddonAttachment).where(AddonAttachment.app_id == app_id))
+        return {key: row.kind for row in rows for key in row.config_keys}
+
+
 def attach(platform: Platform, app: str, kind: str, options: dict[str, str],
            actor: str) -> AttachmentView:
     """Provision ``kind`` for ``app`` and record it; the caller then cuts a release."""

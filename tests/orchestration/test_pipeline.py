@@ -85,6 +85,12 @@ def test_addon_config_rides_every_release(plat: Platform, client: TestClient,
     with plat.sessions.begin() as s:  # the add-on's vars never leak into the app's own
         assert "ECHO_TOKEN" not in config_vars.as_dict(s, plat.cipher, "shop")
 
+    masked = client.get("/api/v1/apps/shop/config").json()
+    assert {"ECHO_DIR", "ECHO_TOKEN"} <= set(masked) and set(masked.values()) == {"••••••••"}
+    assert client.get("/api/v1/apps/shop/config/ECHO_TOKEN").json() == {"ECHO_TOKEN": token}
+    clash = client.patch("/api/v1/apps/shop/config", json={"vars": {"ECHO_TOKEN": "mine"}})
+    assert clash.status_code == 422 and "set by the echo add-on" in clash.text
+    assert config_of(plat, "shop", v1 + 3)["ECHO_TOKEN"] == token  # nothing changed
     listed = client.get("/api/v1/apps/shop/addons").json()
     assert [a["kind"] for a in listed] == ["echo"]
     removed = client.delete("/api/v1/apps/shop/addons/echo")
