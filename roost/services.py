@@ -108,8 +108,9 @@ def runtime(ctx: Context) -> Runtime:
         limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,
                         max_per_type=s.max_processes_per_type, user=s.app_user or None)
         found = ctx.services["runtime"] = Runtime(
-            s.home, s.router_listen, s.router_admin, s.base_domain, ctx.services["objects"],
-            limits, on_crash=lambda app, dyno, lines: alerts.on_crash(ctx, app, dyno, lines))
+            s.home, s.router_listen, s.base_domain, ctx.services["objects"], limits,
+            on_crash=lambda app, dyno, lines: alerts.on_crash(ctx, app, dyno, lines),
+            router_user=s.router_user or None)
         found.prepare = lambda release, directory, env: assetflow.prepare(
             ctx, release, directory, env)
     return found

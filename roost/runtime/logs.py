@@ -2,19 +2,27 @@
 
 A line looks like ``2026-11-28T16:20:01.123Z app[web.1]: GET / 200``; platform events use
 sources like ``roost[deploy]``. Files rotate at a size limit (one previous file kept).
+
+Process output is read in pieces of at most ``MAX_LINE`` bytes (:func:`bounded_lines`): an
+app that prints 300 MB without a newline must not make Roost hold 300 MB. A longer line is
+split, and every piece but the last ends with ``CONTINUES``.
 """
 
 from __future__ import annotations
 
+import codecs
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 MAX_BYTES = 20 * 1024 * 1024
+MAX_LINE = 64 * 1024  # bytes of one line kept together; longer ones are split
+CONTINUES = " [line continues]"
 
 
 def stamp() -> str:
@@ -28,7 +36,7 @@ class AppLogs:
     def __init__(self, root: Path, max_bytes: int = MAX_BYTES) -> None:
         self.root = root
         self.max_bytes = max_bytes
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # One open handle per app and its size: opening and stat-ing the file for every line
         # cost ~25 us, paid for each access-log line of every app.
@@ -52,7 +60,9 @@ class AppLogs:
             self._open[app] = (fh, size + len(text.encode("utf-8", "replace")))
 
     def _reopen(self, app: str) -> tuple[TextIO, int]:
-        fh = self.path(app).open("a", encoding="utf-8", errors="replace")
+        fd = os.open(self.path(app), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                     0o600)
+        fh = open(fd, "a", encoding="utf-8", errors="replace")  # noqa: SIM115  kept open
         self._open[app] = (fh, fh.tell())
         return self._open[app]
 
@@ -110,3 +120,35 @@ def matches(line: str, source: str | None) -> bool:
         return src.startswith(source + "[")
     inner = src[src.find("[") + 1 : -1] if "[" in src else src
     return inner == source or inner.split(".")[0] == source
+
+
+def bounded_lines(stream: IO[bytes], limit: int = MAX_LINE) -> Iterator[str]:
+    """The lines of ``stream`` (UTF-8, newline removed), never more than ``limit`` bytes at a
+    time: a longer line comes in pieces, each but the last ending with ``CONTINUES``."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    continuing = False
+    while raw := stream.readline(limit):
+        if raw.endswith(b"\n"):
+            if continuing and raw == b"\n":  # the long line ended right at a piece's end
+                decoder.decode(b"", final=True)
+            else:
+                yield decoder.decode(raw[:-1], final=True).rstrip("\r")
+            continuing = False
+        elif len(raw) < limit:  # the output ended without a newline
+            yield decoder.decode(raw, final=True)
+        else:
+            yield decoder.decode(raw) + CONTINUES
+            continuing = True
+
+
+def split_long(pending: bytes, limit: int = MAX_LINE) -> tuple[list[bytes], bytes]:
+    """Cut the pieces a reader may not keep waiting on from ``pending`` (bytes without a
+    newline yet): ([pieces ending in CONTINUES], the rest, under ``limit`` bytes)."""
+    pieces = []
+    while len(pending) >= limit:
+        cut = limit
+        while cut > limit - 4 and pending[cut] & 0xC0 == 0x80:  # not inside a character
+            cut -= 1
+        pieces.append(pending[:cut] + CONTINUES.encode())
+        pending = pending[cut:]
+    return pieces, pending

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from roost.runtime import users
+from roost.runtime.logs import bounded_lines
 
 # Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
 # through a high range so that no move overwrites another, then sets LISTEN_PID to its own
@@ -97,8 +98,8 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
 
 def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
     assert proc.stdout is not None
-    for raw in iter(proc.stdout.readline, b""):
-        on_line(raw.decode("utf-8", errors="replace").rstrip("\n"))
+    for line in bounded_lines(proc.stdout):  # bounded: a line without end cannot fill memory
+        on_line(line)
     proc.stdout.close()
 
 
