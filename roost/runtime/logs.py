@@ -145,7 +145,7 @@ def split_long(pending: bytes, limit: int = MAX_LINE) -> tuple[list[bytes], byte
     """Cut the pieces a reader may not keep waiting on from ``pending`` (bytes without a
     newline yet): ([pieces ending in CONTINUES], the rest, under ``limit`` bytes)."""
     pieces = []
-    while len(pending) >= limit:
+    while len(pending) > limit:
         cut = limit
         while cut > limit - 4 and pending[cut] & 0xC0 == 0x80:  # not inside a character
             cut -= 1
