@@ -83,7 +83,8 @@ class Router:
                  tune_kernel: bool = True) -> None:
         self.listen = listen
         self.state_dir = state_dir
-        # Caddy's own directory (admin socket, storage, autosave): 0700, owned by ``user``.
+        # Caddy's own directory (admin socket, storage, autosave): 0700, owned by ``user``,
+        # who must be able to reach it (``state_dir`` itself is private to Roost).
         self.run_dir = run_dir or state_dir / "run"
         self.user = user  # None: Caddy runs as Roost's own user
         self.admin_socket = self.run_dir / ADMIN_SOCKET
@@ -144,8 +145,11 @@ class Router:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-600:]
-                raise RuntimeFailure(f"the router (caddy) exited at start: {tail.strip()}")
+                tail = log_path.read_text(errors="replace")[-600:].strip()
+                if ids is not None:
+                    tail += (f" (it runs as {self.user}, which must be able to run "
+                             f"{argv[-4]}; ROOST_ROUTER_USER= keeps it as Roost's user)")
+                raise RuntimeFailure(f"the router (caddy) exited at start: {tail}")
             try:
                 self._admin.get("/config/", timeout=1)
                 break

@@ -56,7 +56,9 @@ def resolve_router(requested: str | None) -> str | None:
     if not requested or os.geteuid() != 0:
         return None
     if requested != AUTO:
-        _entry(requested)
+        if not _exists(requested):
+            raise RuntimeFailure(f"ROOST_ROUTER_USER {requested!r} does not exist on this host; "
+                                 "create it, use `auto`, or leave it empty")
         return requested
     ensure(ROUTER, "to run the router")
     return ROUTER
