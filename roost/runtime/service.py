@@ -59,6 +59,7 @@ class Runtime:
         self.router.user = users.resolve_router(self.router_user)
         gid = users.ids(self.router.user)[1] if self.router.user else None
         layout.secure_home(self.home, gid)
+        users.forget_reachable()
         objects = getattr(self.store, "root", None)
         if "local_path" in self.store.capabilities and isinstance(objects, Path):
             layout.share_objects(objects, gid)  # the router serves the assets from there

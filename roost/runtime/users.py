@@ -107,6 +107,12 @@ def make_reachable(directory: Path, user: str) -> None:
         _prepared.add(key)
 
 
+def forget_reachable() -> None:
+    """Check the directories above releases again (runtime/layout.py just closed them)."""
+    with _lock:
+        _prepared.clear()
+
+
 def _exists(name: str) -> bool:
     try:
         pwd.getpwnam(name)
