@@ -30,6 +30,7 @@ postgres:
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy roost
+	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
 test: install-dev postgres lint

@@ -57,19 +57,22 @@ def _rss_mb() -> float:
 
 def check(db_url: str, sms_url: str, stats_file: str) -> None:
     """The checking process: UptimeService as `roost up` runs it; writes its figures."""
-    from roost.monitor.uptime.service import UptimeConfig, UptimeService
+    from roost.monitor.uptime.service import UptimeService
     from roost.notify.recipients import Recipient
+    from roost.notify.service import Notifier, NotifierConfig
     from roost.store.session import make_engine, make_sessionmaker
 
     factory = make_sessionmaker(make_engine(db_url))
     ada = Recipient("m:1", "Ada", phone="+15550100001")
 
     async def main() -> None:
-        service = UptimeService(factory, lambda app: [ada] if app == "detect" else [],
-                                lambda: [], UptimeConfig(sms_url=sms_url))
+        service = UptimeService(factory)
+        notifier = Notifier(factory, NotifierConfig(sms_url=sms_url),
+                            recipients_for=lambda app: [ada] if app == "detect" else [])
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await service.start()
+        await notifier.start()
         await asyncio.sleep(WARMUP)
         lags_from = len(service.probe.stats.lags)
         checks0, cpu0, t0 = service.probe.stats.checks, resource.getrusage(
@@ -89,6 +92,7 @@ def check(db_url: str, sms_url: str, stats_file: str) -> None:
         }))
         await stop.wait()
         await service.stop()
+        await notifier.stop()
 
     asyncio.run(main())
 

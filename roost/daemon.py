@@ -12,12 +12,10 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from roost import services
 from roost.api.app import create_app
-from roost.context import Context
-from roost.core import deploys
 from roost.errors import RoostError
-from roost.platform import ensure_local_credentials, open_platform
+from roost.orchestration import deploys, services
+from roost.orchestration.platform import Platform, ensure_local_credentials, open_platform
 from roost.runtime.ports import ensure_free
 from roost.settings import Settings
 
@@ -28,21 +26,22 @@ def say(message: str) -> None:
     """Print a line for the person running `roost up`, at once."""
     print(message, flush=True)
 
-# Services started with the platform: each takes the context and returns an async stopper.
-Starter = Callable[[Context], Awaitable[Callable[[], Awaitable[None]]]]
+# Services started with the platform: each takes the platform and returns an async stopper.
+Starter = Callable[[Platform], Awaitable[Callable[[], Awaitable[None]]]]
 STARTERS: list[tuple[str, Starter]] = [
+    ("notifier", services.start_notifier),
     ("perf monitor", services.start_perf),
-    ("uptime monitor and notifier", services.start_uptime),
+    ("uptime monitor", services.start_uptime),
     ("router and supervisor", services.start_runtime),
     ("daily asset collection", services.start_asset_gc),
 ]
 
 
 def build(settings: Settings, announce: Callable[[str], None] = say,
-          deploy_example: bool = False) -> tuple[Context, FastAPI]:
+          deploy_example: bool = False) -> tuple[Platform, FastAPI]:
     """Open the platform and build its web app, with services tied to the app's lifespan."""
     ctx = open_platform(settings)
-    deploys.clear_stale_locks(ctx)
+    deploys.recover_own_locks(ctx)
     if ensure_local_credentials(ctx):
         announce(f"Created an admin API token in {settings.home / 'credentials.json'}")
     app = create_app(ctx)

@@ -8,16 +8,17 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from roost.context import Context
-from roost.core import apps, deploys
+from roost.core import apps
 from roost.errors import RoostError
+from roost.orchestration import pipeline
+from roost.orchestration.platform import Platform
 
 log = logging.getLogger("roost.example")
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "python-app"
 NAME = "example"
 
 
-def deploy_example(ctx: Context, announce: Callable[[str], None]) -> None:
+def deploy_example(ctx: Platform, announce: Callable[[str], None]) -> None:
     """Create the ``example`` app if needed and deploy examples/python-app to it."""
     from roost.build.archive import pack_source
 
@@ -34,7 +35,7 @@ def deploy_example(ctx: Context, announce: Callable[[str], None]) -> None:
     with tempfile.TemporaryDirectory(prefix="roost-example-") as tmp:
         archive = pack_source(EXAMPLE, Path(tmp) / "source.tar.gz")
         try:
-            release = deploys.deploy_source(ctx, NAME, archive, "roost", lambda _e: None)
+            release = pipeline.deploy_source(ctx, NAME, archive, "roost", lambda _e: None)
         except RoostError as exc:
             announce(f"The example app did not deploy: {exc}")
             return
@@ -48,7 +49,7 @@ def deploy_example(ctx: Context, announce: Callable[[str], None]) -> None:
         f"  then   roost apps, roost ps {NAME}, roost logs {NAME} -f, roost perf {NAME}\n")
 
 
-def start_in_background(ctx: Context, announce: Callable[[str], None]) -> None:
+def start_in_background(ctx: Platform, announce: Callable[[str], None]) -> None:
     """Deploy the example without holding up the control plane."""
     threading.Thread(target=deploy_example, args=(ctx, announce), daemon=True,
                      name="example-deploy").start()

@@ -60,6 +60,8 @@ class Settings(BaseModel):
         ]
     )
     log_level: str = "info"
+    app_monitor_interval_seconds: float = Field(default=30.0, ge=10)
+    addon_kinds: list[str] = Field(default_factory=list)  # extra kinds: kind=module:Class
 
     @field_validator("listen", "router_listen")
     @classmethod
@@ -71,25 +73,6 @@ class Settings(BaseModel):
     def _check_db(cls, value: str) -> str:
         if value and not value.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+")):
             raise ValueError("must start with sqlite:/// or postgresql://")
-        return value
-
-    @field_validator("oncall")
-    @classmethod
-    def _check_oncall(cls, value: list[str]) -> list[str]:
-        from roost.core.recipients import parse_oncall
-        from roost.errors import InvalidInput
-
-        try:
-            parse_oncall(value)
-        except InvalidInput as exc:
-            raise ValueError(str(exc)) from exc
-        return value
-
-    @field_validator("sms_url")
-    @classmethod
-    def _check_sms(cls, value: str) -> str:
-        if value and not value.startswith("twilio://"):
-            raise ValueError("only twilio://SID:TOKEN@+FROMNUMBER is supported for SMS")
         return value
 
     @field_validator("log_level")
@@ -125,7 +108,14 @@ class Settings(BaseModel):
 
 
 FIELDS = set(Settings.model_fields)
-LIST_FIELDS = {"oncall", "advisory_sources"}
+LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds"}
+
+
+def _split(key: str, raw: str) -> list[str]:
+    # Advisory sources are paths and URLs: a comma or a space separates them. On-call
+    # entries may hold spaces, so only a comma separates those.
+    parts = raw.replace(",", " ").split() if key == "advisory_sources" else raw.split(",")
+    return [p.strip() for p in parts if p.strip()]
 
 
 def _from_env(environ: dict[str, str]) -> dict[str, Any]:
@@ -145,8 +135,7 @@ def _from_env(environ: dict[str, str]) -> dict[str, Any]:
                 f"unknown setting {name}; known settings are "
                 + ", ".join("ROOST_" + f.upper() for f in sorted(FIELDS))
             )
-        is_list = key in LIST_FIELDS
-        values[key] = [v.strip() for v in raw.split(",") if v.strip()] if is_list else raw
+        values[key] = _split(key, raw) if key in LIST_FIELDS else raw
     return values
 
 

@@ -88,7 +88,7 @@ def engine(db_url: str) -> Iterator[Engine]:
 @pytest.fixture
 def platform(db_url: str, tmp_path: Path) -> Iterator[object]:
     """A migrated platform context (store, cipher, admin token) on a fresh database."""
-    from roost.platform import ensure_local_credentials, open_platform
+    from roost.orchestration.platform import ensure_local_credentials, open_platform
     from roost.settings import Settings
 
     settings = Settings(home=tmp_path / "home", database_url=db_url)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 
 from roost import __version__
 from roost.api import errors
 from roost.api.dashboard import app_views, uptime_views, views
 from roost.api.routers import (
+    addons,
     apps,
     assets,
     config,
@@ -21,17 +20,12 @@ from roost.api.routers import (
     uptime,
     vulns,
 )
-from roost.context import Context
+from roost.orchestration.platform import Platform
+from roost.orchestration.services import perf_router
 
 
-def _service_routers() -> list[Callable[[Context], tuple[APIRouter, str]]]:
-    from roost import services
-
-    return [services.perf_router]
-
-
-def create_app(ctx: Context) -> FastAPI:
-    """Build the FastAPI app for a running platform context."""
+def create_app(ctx: Platform) -> FastAPI:
+    """Build the FastAPI app for a running platform."""
     app = FastAPI(
         title="Roost",
         version=__version__,
@@ -41,11 +35,9 @@ def create_app(ctx: Context) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     for module in (health, apps, config, deploys, releases, runtime, assets, perf, vulns,
-                   uptime):
+                   uptime, addons):
         app.include_router(module.router, prefix="/api/v1")
-    for make in _service_routers():
-        router, prefix = make(ctx)
-        app.include_router(router, prefix=prefix)
+    app.include_router(perf_router(ctx))
     app.include_router(views.router)
     app.include_router(app_views.router)
     app.include_router(uptime_views.router)

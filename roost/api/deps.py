@@ -8,21 +8,21 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
-from roost.context import Context
 from roost.core import tokens
 from roost.errors import Unauthorized
+from roost.orchestration.platform import Platform
 from roost.store.session import transaction
 
 SESSION_COOKIE = "roost_session"
 
 
-def get_context(request: Request) -> Context:
-    """The platform context stored on the FastAPI app."""
-    ctx: Context = request.app.state.ctx
-    return ctx
+def get_platform(request: Request) -> Platform:
+    """The platform stored on the FastAPI app."""
+    platform: Platform = request.app.state.ctx
+    return platform
 
 
-def get_session(ctx: Annotated[Context, Depends(get_context)]) -> Iterator[Session]:
+def get_session(ctx: Annotated[Platform, Depends(get_platform)]) -> Iterator[Session]:
     """A store session in one transaction: committed on success, rolled back on error."""
     with transaction(ctx.sessions) as session:
         yield session
@@ -37,7 +37,7 @@ def bearer_token(request: Request) -> str:
     return request.cookies.get(SESSION_COOKIE, "")
 
 
-def get_actor(request: Request, ctx: Annotated[Context, Depends(get_context)]) -> str:
+def get_actor(request: Request, ctx: Annotated[Platform, Depends(get_platform)]) -> str:
     """The name of the authenticated caller; 401 when the token is missing or wrong."""
     token = bearer_token(request)
     if not token:
@@ -52,6 +52,6 @@ def get_actor(request: Request, ctx: Annotated[Context, Depends(get_context)]) -
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ActorDep = Annotated[str, Depends(get_actor)]
-ContextDep = Annotated[Context, Depends(get_context)]
+PlatformDep = Annotated[Platform, Depends(get_platform)]
 # Ids in paths: positive and within a 32-bit column, so no store overflows on odd input.
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]

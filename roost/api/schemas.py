@@ -24,14 +24,25 @@ class MaintainerIn(BaseModel):
     notify: list[str] = Field(default_factory=list, max_length=20)
 
 
+class ChannelStatusOut(BaseModel):
+    """How delivery to one of a maintainer's addresses went lately."""
+
+    channel: str
+    address: str
+    last_sent_at: datetime | None = None
+    last_error: str | None = None
+    last_error_at: datetime | None = None
+
+
 class MaintainerOut(BaseModel):
-    """A maintainer as the API shows it."""
+    """A maintainer as the API shows it, with each channel's last delivery error."""
 
     id: int
     name: str
     email: str | None
     phone: str | None
     notify: list[str]
+    channels: list[ChannelStatusOut] = []
 
 
 class AppOut(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from roost.build.archive import UnsafeArchive, pack_dir, pack_source, safe_unpack
 from roost.build.fetch import BUILTINS
-from roost.build.lockfiles import find_lockfiles
 from roost.build.procfile import parse_procfile
 from roost.build.service import (
     STACK,
@@ -24,7 +23,7 @@ from roost.build.service import (
 )
 
 __all__ = [
-    "BUILTINS", "STACK", "BuildLimits", "BuildResult", "UnsafeArchive", "find_lockfiles",
-    "pack_dir", "pack_source", "parse_procfile", "prune_caches", "prune_slugs",
+    "BUILTINS", "STACK", "BuildLimits", "BuildResult", "UnsafeArchive", "pack_dir",
+    "pack_source", "parse_procfile", "prune_caches", "prune_slugs",
     "remove_build_dir", "run_build", "safe_unpack", "slug_key", "unpack_slug",
 ]

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from roost.build.archive import pack_dir, read_ignore_file, safe_unpack
-from roost.build.lockfiles import find_lockfiles
 from roost.build.proc import DEFAULT_PATH, clean_env
 from roost.build.procfile import parse_release_output, process_types
 from roost.build.runner import (
@@ -165,7 +164,11 @@ def _build(source_archive: Path, app: str, config: dict[str, str], buildpacks: l
 
         types = process_types(build_dir, defaults, warn=warn)
         on_output(f"-----> Process types: {', '.join(f'{k}' for k in sorted(types))}")
-        lockfiles = find_lockfiles(build_dir)
+        # The vulnerability package's discovery, so the deploy's scan reads what `roost vulns
+        # scan` would; imported here, as `roost deploy` imports this package to pack source.
+        from roost.monitor.vulns.lockfiles import lockfile_names
+
+        lockfiles = lockfile_names(build_dir)
     slug = work / "slug.tar.gz"
     t = time.monotonic()
     on_output("-----> Compressing slug")

@@ -45,7 +45,7 @@ def config_set(
     pairs: list[str] = typer.Argument(..., metavar="KEY=VALUE..."),
 ) -> None:
     """Set config vars on APP (a new release when the app has one)."""
-    data = Client().request("PATCH", f"/apps/{app_name}/config",
+    data = Client(timeout=300).request("PATCH", f"/apps/{app_name}/config",
                             json={"vars": parse_pairs(pairs)})
     changed = ", ".join(data["changed"]) or "nothing (values unchanged)"
     ok(f"Set {changed} on {app_name}{_release_note(data)}")
@@ -67,7 +67,8 @@ def config_unset(
     keys: list[str] = typer.Argument(..., metavar="KEY..."),
 ) -> None:
     """Remove config vars from APP."""
-    data = Client().request("POST", f"/apps/{app_name}/config/unset", json={"keys": keys})
+    data = Client(timeout=300).request("POST", f"/apps/{app_name}/config/unset",
+                                       json={"keys": keys})
     ok(f"Unset {', '.join(data['changed'])} on {app_name}{_release_note(data)}")
     _fail_if_not_restarted(app_name, data)
 

@@ -7,13 +7,13 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from roost.cli.client import Client, CliError, error_message
 from roost.cli.groups import group
-from roost.cli.output import console, ok, print_json, print_table
+from roost.cli.output import ok, print_json, print_table, say
 
 
 def _size(n: int | None) -> str:
@@ -38,29 +38,56 @@ def _source_version(directory: Path) -> str:
 def deploy(
     app_name: str = typer.Argument(..., metavar="APP"),
     directory: Path = typer.Argument(Path("."), metavar="[DIR]", help="the app's source"),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="upload nothing; list the steps a deploy would run"),
+    json: bool = typer.Option(False, "--json", help="with --dry-run: the plan as JSON"),
 ) -> None:
     """Build DIR (default .) with buildpacks and release it; streams the build live."""
-    from roost.build.archive import pack_source
-
+    if json and not dry_run:
+        raise CliError("--json goes with --dry-run (a deploy streams its build output)")
     if not directory.is_dir():
         raise CliError(f"{directory} is not a directory: give the app's source directory")
-    client = Client(timeout=None)  # type: ignore[arg-type]
+    if dry_run:
+        show_plan(app_name, json)
+        return
+    from roost.build.archive import pack_source
+
+    client = Client(timeout=None)
     client.request("GET", f"/apps/{app_name}")  # fail fast on a wrong app name
     with tempfile.TemporaryDirectory(prefix="roost-deploy-") as tmp:
         started = time.monotonic()
         archive = pack_source(directory.resolve(), Path(tmp) / "source.tar.gz")
         size = archive.stat().st_size
-        console.print(f"-----> Packed {directory} ({_size(size)}) in "
-                      f"{time.monotonic() - started:.1f}s", highlight=False)
+        say(f"-----> Packed {directory} ({_size(size)}) in {time.monotonic() - started:.1f}s")
         result = _upload_and_stream(client, app_name, archive, size,
                                     _source_version(directory))
     ok(f"-----> Released v{result['release']} of {app_name}")
 
 
+def show_plan(app_name: str, json: bool) -> None:
+    """Print the steps a deploy of APP would run, numbered, skipped ones with their reason."""
+    plan: dict[str, Any] = Client().request("GET", f"/apps/{app_name}/deploy-plan")
+    if json:
+        print_json(plan)
+        return
+    steps: list[dict[str, Any]] = plan["steps"]
+    ok(f"A deploy of {plan['app']} would run (dry run: nothing uploaded, nothing changed):")
+    width = max((len(step["name"]) for step in steps), default=0)
+    for number, step in enumerate(steps, 1):
+        line = f"{number:>3}. {step['name']:<{width}}  {step['description']}"
+        if not step["runs"]:
+            line += f"  [dim](skipped: {step['reason'] or 'not needed'})[/dim]"
+        ok(line)
+
+
 def _upload_and_stream(client: Client, app_name: str, archive: Path, size: int,
                        version: str) -> dict[str, object]:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
     progress = Progress("[progress.description]{task.description}", BarColumn(),
-                        DownloadColumn(), TransferSpeedColumn(), console=console, transient=True)
+                        DownloadColumn(), TransferSpeedColumn(), console=Console(),
+                        transient=True)
 
     def body():  # type: ignore[no-untyped-def]
         with archive.open("rb") as fh, progress:
@@ -81,15 +108,15 @@ def _upload_and_stream(client: Client, app_name: str, archive: Path, size: int,
             event = jsonlib.loads(line)
             kind = event.get("type")
             if kind == "output":
-                console.print(event["line"], highlight=False, markup=False)
+                say(event["line"])
             elif kind == "step":
-                console.print(f"-----> {event['message']}", highlight=False, markup=False)
+                say(f"-----> {event['message']}")
             elif kind == "result":
                 return dict(event)
             elif kind == "error":
                 tail = event.get("tail") or ""
                 if tail:
-                    console.print(tail, highlight=False, markup=False)
+                    say(tail)
                 step = f" at step {event['step']}" if event.get("step") else ""
                 raise CliError(f"deploy of {app_name} failed{step}: {event['message']}")
     raise CliError(f"the server closed the build stream of {app_name} without a result; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import typer
@@ -23,9 +24,9 @@ def maintainers_list(
     if json:
         print_json(data)
         return
-    rows = [{**m, "notify": ", ".join(m["notify"])} for m in data]
+    rows = [{**m, "notify": ", ".join(m["notify"]), "delivery": _delivery(m)} for m in data]
     print_table(rows, [("name", "NAME"), ("email", "EMAIL"), ("phone", "PHONE"),
-                       ("notify", "NOTIFY")],
+                       ("notify", "NOTIFY"), ("delivery", "LAST DELIVERY")],
                 empty=f"{app_name} has no maintainers: add one with "
                 f"`roost maintainers add {app_name} --name N --phone +15551234567`")
 
@@ -52,3 +53,14 @@ def maintainers_remove(
     """Remove the maintainer with that email or phone from APP."""
     data = Client().request("DELETE", f"/apps/{app_name}/maintainers/{quote(email_or_phone)}")
     ok(f"Removed {data['name']} from {app_name}")
+
+
+def _delivery(maintainer: dict[str, Any]) -> str:
+    """Each channel's last error (as healthchecks shows a channel's), else "ok" or "-"."""
+    parts = []
+    for c in maintainer.get("channels", []):
+        if c.get("last_error"):
+            parts.append(f"{c['channel']}: {c['last_error'][:80]}")
+        elif c.get("last_sent_at"):
+            parts.append(f"{c['channel']}: ok")
+    return "; ".join(parts) or "-"

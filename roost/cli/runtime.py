@@ -9,7 +9,7 @@ import typer
 
 from roost.cli.client import Client, CliError, error_message
 from roost.cli.groups import group
-from roost.cli.output import console, ok, print_json, print_table
+from roost.cli.output import ok, print_json, print_table, say
 
 domains_app = group("Custom domains of an app.")
 
@@ -36,7 +36,7 @@ def ps(app_name: str = typer.Argument(..., metavar="APP"),
 
 def scale(app_name: str = typer.Argument(..., metavar="APP"),
           pairs: list[str] = typer.Argument(..., metavar="TYPE=N...")) -> None:
-    """Set how many processes of each type run, e.g. web=2 worker=1."""
+    """Set how many processes of each type run, as TYPE=N (web=2 worker=1)."""
     changes: dict[str, int] = {}
     for pair in pairs:
         name, sep, count = pair.partition("=")
@@ -61,7 +61,7 @@ def run(app_name: str = typer.Argument(..., metavar="APP"),
         command = command[1:]
     if not command:
         raise CliError("give the command after --, e.g. roost run APP -- python manage.py migrate")
-    client = Client(timeout=None)  # type: ignore[arg-type]
+    client = Client(timeout=None)
     with client.stream("POST", f"/apps/{app_name}/run", json={"command": command}) as resp:
         if resp.status_code >= 400:
             resp.read()
@@ -86,7 +86,7 @@ def logs(app_name: str = typer.Argument(..., metavar="APP"),
     params: dict[str, object] = {"lines": lines, "follow": follow}
     if source:
         params["source"] = source
-    client = Client(timeout=None)  # type: ignore[arg-type]
+    client = Client(timeout=None)
     try:
         with client.stream("GET", f"/apps/{app_name}/logs", params=params) as resp:
             if resp.status_code >= 400:
@@ -108,7 +108,7 @@ def domains_list(app_name: str = typer.Argument(..., metavar="APP"),
         print_json(data)
     else:
         for host in data:
-            console.print(host, highlight=False)
+            say(host)
 
 
 @domains_app.command("add")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from roost import credentials
-from roost.cli.client import Client, CliError, error_message
+from roost.cli.client import Client, CliError, Unreachable
 from roost.cli.output import ok, print_json
 
 
@@ -47,14 +47,14 @@ def login(
     url = url.rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise CliError(f"invalid URL {url!r}: give it with http:// or https://")
-    import httpx
-
     try:
-        response = httpx.get(url + "/api/v1/apps", headers={"Authorization": f"Bearer {token}"},
-                             timeout=10)
-    except httpx.HTTPError as exc:
-        raise CliError(f"cannot reach {url}: {exc.__class__.__name__}; nothing saved") from exc
+        response = Client(credentials.Credentials(url, token), timeout=10).send("GET", "/apps")
+    except Unreachable as exc:
+        raise CliError(f"cannot reach {url}: {exc.cause}; nothing saved") from exc
+    except CliError as exc:
+        raise CliError(f"{url} refused the token: {exc.message}; nothing saved") from exc
     if response.status_code != 200:
-        raise CliError(f"{url} refused the token: {error_message(response)}; nothing saved")
+        raise CliError(f"{url} answered {response.status_code} instead of its app list; "
+                       "nothing saved")
     path = credentials.write(credentials.roost_home(), credentials.Credentials(url, token))
     ok(f"Logged in to {url} (saved in {path})")

@@ -31,16 +31,27 @@ def _rows(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
              "dev": "dev" if f["dev"] else ""} for f in findings]
 
 
+def _not_evaluated(entries: list[dict[str, Any]]) -> None:
+    """Name each advisory that could not be evaluated, and count the dependencies."""
+    from rich.markup import escape
+
+    for n in entries:
+        if n.get("id"):
+            ok(escape(f"not evaluated: {n['id']} for {n['package']} {n['version']} "
+                      f"({n['lockfile']}): {n['reason']}"))
+    deps = [n for n in entries if not n.get("id")]
+    if deps:
+        ok(f"[dim]{len(deps)} dependencies not evaluated (e.g. "
+           + escape(f"{deps[0]['package']}: {deps[0]['reason']}") + ")[/dim]")
+
+
 def _render(report: dict[str, Any], fmt: str, json: bool) -> None:
     if fmt == "sarif" or json:
         print_json(report)
     else:
         print_table(_rows(report["findings"]), COLUMNS,
                     empty=f"no known vulnerabilities in {report['dependencies']} dependencies")
-        skipped = report.get("not_evaluated") or []
-        if skipped:
-            ok(f"[dim]{len(skipped)} dependencies not evaluated (e.g. "
-               f"{skipped[0].get('name', '?')}: {skipped[0].get('reason', '')})[/dim]")
+        _not_evaluated(report.get("not_evaluated") or [])
     raise typer.Exit(1 if report.get("findings") or report.get("runs", [{}])[0].get("results")
                      else 0)
 

@@ -62,8 +62,16 @@ def create(
     session: Session, cipher: Cipher, app: App, *, slug_key: str | None, slug_size: int | None,
     process_types: dict[str, str], config: dict[str, str], description: str, actor: str,
     build_id: int | None = None, meta: dict[str, Any] | None = None,
+    addon_config: dict[str, str] | None = None,
 ) -> Release:
-    """Add the next-numbered release (pending until the runtime makes it current)."""
+    """Add the next-numbered release (pending until the runtime makes it current).
+
+    ``addon_config`` (the add-ons' vars) is merged over ``config``; its keys are recorded in
+    ``meta["addon_keys"]`` so a rollback restores only the app's own vars.
+    """
+    if addon_config:
+        config = {**config, **addon_config}
+    meta = {**(meta or {}), "addon_keys": sorted(addon_config or {})}
     for _ in range(5):
         number = (session.scalar(select(func.max(Release.number))
                                  .where(Release.app_id == app.id)) or 0) + 1
@@ -71,7 +79,7 @@ def create(
                           process_types=process_types,
                           config_encrypted=cipher.encrypt(json.dumps(config)),
                           description=description, actor=actor, build_id=build_id,
-                          meta=meta or {}, status="pending")
+                          meta=meta, status="pending")
         try:
             with session.begin_nested():
                 session.add(release)
@@ -94,8 +102,14 @@ def mark(session: Session, release: Release, status: str, error: str = "") -> No
         app.current_release = release.number
 
 
-def for_config_change(session: Session, cipher: Cipher, app_name: str, actor: str
-                      ) -> Release | None:
+def own_config(release: Release, cipher: Cipher) -> dict[str, str]:
+    """A release's config vars without those its add-ons set."""
+    addon_keys = set((release.meta or {}).get("addon_keys", []))
+    return {k: v for k, v in config_of(release, cipher).items() if k not in addon_keys}
+
+
+def for_config_change(session: Session, cipher: Cipher, app_name: str, actor: str,
+                      addon_config: dict[str, str] | None = None) -> Release | None:
     """A new release with the current slug and the app's new config, when one is current."""
     app = apps.get(session, app_name)
     base = current(session, app)
@@ -105,11 +119,11 @@ def for_config_change(session: Session, cipher: Cipher, app_name: str, actor: st
     return create(session, cipher, app, slug_key=base.slug_key, slug_size=base.slug_size,
                   process_types=base.process_types, config=values,
                   description="config change", actor=actor, build_id=base.build_id,
-                  meta=dict(base.meta))
+                  meta=dict(base.meta), addon_config=addon_config)
 
 
 def for_rollback(session: Session, cipher: Cipher, app_name: str, target: int | None,
-                 actor: str) -> Release:
+                 actor: str, addon_config: dict[str, str] | None = None) -> Release:
     """A new release copying an earlier one's slug, process types and config vars."""
     app = apps.get(session, app_name)
     now = current(session, app)
@@ -127,9 +141,10 @@ def for_rollback(session: Session, cipher: Cipher, app_name: str, target: int | 
         source = get(session, app_name, target)
         if source.slug_key is None:
             raise InvalidInput(f"v{target} of {app_name} has no slug; pick a deployed release")
-    values = config_of(source, cipher)
+    values = own_config(source, cipher)
     config_vars.replace_all(session, cipher, app_name, values, actor)
     return create(session, cipher, app, slug_key=source.slug_key, slug_size=source.slug_size,
                   process_types=source.process_types, config=values,
                   description=f"rollback to v{source.number}", actor=actor,
-                  build_id=source.build_id, meta={**source.meta, "rollback_of": source.number})
+                  build_id=source.build_id, meta={**source.meta, "rollback_of": source.number},
+                  addon_config=addon_config)

@@ -12,6 +12,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -216,3 +217,32 @@ def messages(
     if key_prefix:
         query = query.where(OutboxMessage.key.startswith(key_prefix, autoescape=True))
     return list(session.scalars(query))
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    """How delivery to one address of a person went lately (healthchecks shows the same)."""
+
+    channel: str
+    address: str
+    last_sent_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+
+
+def channel_status(session: Session, recipient_key: str, scan: int = 200) -> list[ChannelStatus]:
+    """Per channel and address of ``recipient_key``: the last success and the last error
+    (only when it came after the last success), from the newest ``scan`` messages."""
+    rows = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_key
+                                                       == recipient_key)
+                           .order_by(OutboxMessage.id.desc()).limit(scan))
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        entry = seen.setdefault((row.channel, row.address), {"sent": None, "error": None,
+                                                              "error_at": None})
+        if row.sent_at and entry["sent"] is None:
+            entry["sent"] = row.sent_at
+        if row.last_error and entry["error"] is None and entry["sent"] is None:
+            entry["error"], entry["error_at"] = row.last_error, row.created_at
+    return [ChannelStatus(channel, address, e["sent"], e["error"], e["error_at"])
+            for (channel, address), e in sorted(seen.items())]

@@ -17,8 +17,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from roost.lines import bounded_lines
 from roost.runtime import users
-from roost.runtime.logs import bounded_lines
 
 # Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
 # through a high range so that no move overwrites another, then sets LISTEN_PID to its own

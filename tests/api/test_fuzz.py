@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 
 from roost import credentials
 from roost.api.app import create_app
-from roost.platform import ensure_local_credentials, open_platform
+from roost.orchestration.platform import ensure_local_credentials, open_platform
 from roost.settings import Settings
 
 

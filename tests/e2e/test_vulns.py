@@ -1,13 +1,16 @@
-"""`roost vulns` against a real `roost up`: import, scan after build, re-scan, ignore."""
+"""`roost vulns` against a real `roost up`: import, scan after build, re-scan, ignore; a
+deploy reports what `roost vulns scan` of its directory reports."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import wait_for
 from tests.e2e.conftest import Server
 from tests.e2e.test_foundation import ok
+from tests.monitor.vulns.lockfile_app import LOCKFILES, advisories, write_app
 from tests.notify.receivers import Receiver
 from tests.wheelhouse import EXAMPLES
 
@@ -21,7 +24,16 @@ def advisory(osv_id: str, package: str, fixed: str, aliases: list[str],
                                       "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]}
 
 
-def write(dir_: Path, record: dict[str, object]) -> None:
+UNREAD = "range bound fixed: 0.2.0-n653 is not a PyPI version"
+# PYSEC-2021-371's ECOSYSTEM range as published: its bound is not a PyPI version.
+BINDERHUB = {"id": "PYSEC-2021-371", "modified": "2021-09-01T12:23:00Z",
+             "aliases": ["CVE-2021-39159", "GHSA-9jjr-qqfp-ppwx"], "summary": "binderhub RCE",
+             "affected": [{"package": {"ecosystem": "PyPI", "name": "binderhub"},
+                           "ranges": [{"type": "ECOSYSTEM", "events": [
+                               {"introduced": "0"}, {"fixed": "0.2.0-n653"}]}]}]}
+
+
+def write(dir_: Path, record: dict[str, Any]) -> None:
     dir_.mkdir(parents=True, exist_ok=True)
     (dir_ / f"{record['id']}.json").write_text(json.dumps(record))
 
@@ -103,3 +115,38 @@ def test_bad_input(server: Server, tmp_path: Path) -> None:
     assert scan.returncode == 2 and "package-lock.json" in scan.stderr
     missing = server.roost("vulns", "nope")
     assert missing.returncode == 2 and "no app named" in missing.stderr
+
+
+def test_deploy_reports_what_vulns_scan_reports(server: Server, tmp_path: Path) -> None:
+    # requirements-prod.txt, gems.locked and npm-shrinkwrap.json: the deploy's scan must find
+    # the lockfiles `roost vulns scan` finds, and the same advisories in them.
+    app = write_app(tmp_path / "shop")
+    with (app / "requirements-prod.txt").open("a") as fh:
+        fh.write("binderhub==0.1.0\n")
+    db = tmp_path / "osv"
+    for rec in [*advisories(), BINDERHUB]:
+        write(db, rec)
+    assert "Imported 9 new" in ok(server, "vulns", "db", "import", str(db))
+
+    local = server.roost("vulns", "scan", str(app), "--json")
+    assert local.returncode == 1, local.stderr
+    scanned = json.loads(local.stdout)
+    assert scanned["lockfiles"] == LOCKFILES and len(scanned["findings"]) == 8
+    assert [(n["id"], n["package"], n["reason"]) for n in scanned["not_evaluated"]] == [
+        ("PYSEC-2021-371", "binderhub", UNREAD)]
+    table = server.roost("vulns", "scan", str(app))
+    assert f"not evaluated: PYSEC-2021-371 for binderhub 0.1.0 (requirements-prod.txt): " \
+           f"{UNREAD}" in table.stdout
+
+    ok(server, "apps", "create", "shop")
+    deployed = server.roost("deploy", "shop", str(app), timeout=300)
+    assert deployed.returncode == 0, deployed.stderr
+    assert "8 new vulnerable dependencies" in deployed.stdout
+    shown = server.roost("vulns", "shop", "--json")
+    assert shown.returncode == 1, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["lockfiles"] == scanned["lockfiles"]
+    assert sorted(f["id"] for f in report["findings"]) == \
+        sorted(f["id"] for f in scanned["findings"])
+    assert report["not_evaluated"] == scanned["not_evaluated"]
+    assert "not evaluated: PYSEC-2021-371" in server.roost("vulns", "shop").stdout

@@ -13,7 +13,7 @@ import pytest
 
 from roost.build.proc import run_step
 from roost.errors import ConfigError
-from roost.runtime.logs import CONTINUES, MAX_LINE, bounded_lines
+from roost.lines import CONTINUES, MAX_LINE, bounded_lines
 from roost.runtime.ports import ensure_free
 from roost.runtime.spawn import spawn
 from tests.conftest import wait_for

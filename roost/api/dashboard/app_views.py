@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from roost.api.dashboard.charts import latency_chart, timeline
 from roost.api.dashboard.views import logged_in, templates
-from roost.api.deps import ContextDep, SessionDep
-from roost.api.routers.apps import app_out
+from roost.api.deps import PlatformDep, SessionDep
+from roost.api.routers.apps import app_out, maintainer_out
 from roost.core import apps, durations
 from roost.errors import RoostError
 from roost.monitor.perf import query
@@ -33,7 +33,7 @@ def _since(text: str) -> str:
 
 
 @router.get("/apps/{app}", response_class=HTMLResponse)
-def app_page(app: str, request: Request, session: SessionDep, ctx: ContextDep,
+def app_page(app: str, request: Request, session: SessionDep, ctx: PlatformDep,
              since: str = "1h") -> Response:
     """An app: its sections (monitors, incidents, vulnerabilities) and its endpoints."""
     if not logged_in(request, session):
@@ -44,6 +44,7 @@ def app_page(app: str, request: Request, session: SessionDep, ctx: ContextDep,
     sections = [render(request, session, app) for render in APP_SECTIONS]
     return templates.TemplateResponse(request, "app.html", {
         "logged_in": True, "app": app_out(found, ctx), "endpoints": endpoints,
+        "maintainers": [maintainer_out(m, session) for m in found.maintainers],
         "since": since, "sections": sections})
 
 

@@ -12,7 +12,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from roost.api.deps import SESSION_COOKIE, ContextDep, SessionDep
+from roost.api.deps import SESSION_COOKIE, PlatformDep, SessionDep
 from roost.api.routers.apps import app_out
 from roost.core import apps, tokens
 
@@ -30,7 +30,7 @@ def logged_in(request: Request, session: Session) -> bool:
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, ctx: ContextDep) -> Response:
+def home(request: Request, session: SessionDep, ctx: PlatformDep) -> Response:
     """The dashboard, or the login form when there is no valid session."""
     if not logged_in(request, session):
         return templates.TemplateResponse(request, "login.html", {"logged_in": False})

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Query, Response
+from sqlalchemy.orm import Session
 
-from roost.api.deps import ActorDep, ContextDep, SessionDep
-from roost.api.schemas import AppCreate, AppOut, AuditOut, MaintainerIn, MaintainerOut
+from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.schemas import (
+    AppCreate,
+    AppOut,
+    AuditOut,
+    ChannelStatusOut,
+    MaintainerIn,
+    MaintainerOut,
+)
 from roost.core import apps, audit, maintainers, telemetry
+from roost.notify import outbox
 from roost.store.models import App, Maintainer
 
 router = APIRouter(tags=["apps"])
 
 
-def maintainer_out(m: Maintainer) -> MaintainerOut:
-    """API view of a maintainer."""
-    return MaintainerOut(id=m.id, name=m.name, email=m.email, phone=m.phone, notify=m.notify_urls)
+def maintainer_out(m: Maintainer, session: Session | None = None) -> MaintainerOut:
+    """API view of a maintainer; with a session, each channel's last delivery and error."""
+    channels = [ChannelStatusOut(**vars(c))
+                for c in outbox.channel_status(session, f"maintainer:{m.id}")] if session else []
+    return MaintainerOut(id=m.id, name=m.name, email=m.email, phone=m.phone, notify=m.notify_urls,
+                         channels=channels)
 
 
-def app_out(app: App, ctx: ContextDep) -> AppOut:
+def app_out(app: App, ctx: PlatformDep) -> AppOut:
     """API view of an app."""
     s = ctx.settings
     port = s.router_listen.rpartition(":")[2]
@@ -27,13 +39,13 @@ def app_out(app: App, ctx: ContextDep) -> AppOut:
 
 
 @router.get("/apps")
-def list_apps(session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[AppOut]:
+def list_apps(session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[AppOut]:
     """Every app."""
     return [app_out(a, ctx) for a in apps.list_all(session)]
 
 
 @router.post("/apps", status_code=201)
-def create_app(body: AppCreate, session: SessionDep, ctx: ContextDep, actor: ActorDep) -> AppOut:
+def create_app(body: AppCreate, session: SessionDep, ctx: PlatformDep, actor: ActorDep) -> AppOut:
     """Create an app."""
     created = apps.create(session, body.name, actor)
     telemetry.provision(session, ctx.cipher, created, ctx.settings.api_url)
@@ -41,20 +53,20 @@ def create_app(body: AppCreate, session: SessionDep, ctx: ContextDep, actor: Act
 
 
 @router.get("/apps/{app}")
-def get_app(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> AppOut:
+def get_app(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> AppOut:
     """One app."""
     return app_out(apps.get(session, app), ctx)
 
 
 @router.delete("/apps/{app}", status_code=204)
 def destroy_app(
-    app: str, session: SessionDep, ctx: ContextDep, actor: ActorDep,
+    app: str, session: SessionDep, ctx: PlatformDep, actor: ActorDep,
     confirm: str = Query(default=""),
 ) -> Response:
     """Destroy an app; ``confirm`` must repeat its name."""
     apps.destroy(session, app, confirm, actor)
     session.commit()
-    runtime = ctx.services.get("runtime")
+    runtime = ctx.runtime
     if runtime is not None:
         runtime.supervisor.remove(app)
     return Response(status_code=204)
@@ -63,7 +75,7 @@ def destroy_app(
 @router.get("/apps/{app}/maintainers")
 def list_maintainers(app: str, session: SessionDep, _: ActorDep) -> list[MaintainerOut]:
     """The maintainers of an app."""
-    return [maintainer_out(m) for m in maintainers.list_for(session, app)]
+    return [maintainer_out(m, session) for m in maintainers.list_for(session, app)]
 
 
 @router.post("/apps/{app}/maintainers", status_code=201)

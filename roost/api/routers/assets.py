@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from roost.api.deps import ActorDep, ContextDep, SessionDep
-from roost.core import apps, assetflow, audit
+from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.core import apps, audit
 from roost.errors import InvalidInput
+from roost.orchestration import assetflow
 
 router = APIRouter(tags=["assets"])
 
@@ -24,7 +25,7 @@ class AssetSettingsIn(BaseModel):
 
 
 @router.get("/apps/{app}/assets")
-async def usage(app: str, ctx: ContextDep, _: ActorDep) -> dict[str, Any]:
+async def usage(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, Any]:
     """Count, total size and last publish of the app's assets."""
     s = await run_in_threadpool(assetflow.usage, ctx, app)
     return {"files": s.files, "objects": s.objects, "total_bytes": s.total_bytes,
@@ -33,7 +34,7 @@ async def usage(app: str, ctx: ContextDep, _: ActorDep) -> dict[str, Any]:
 
 
 @router.post("/apps/{app}/assets/publish")
-async def publish_plan(app: str, ctx: ContextDep, _: ActorDep) -> dict[str, Any]:
+async def publish_plan(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, Any]:
     """The plan for publishing the current release's static folder (a dry run)."""
     result = await run_in_threadpool(assetflow.plan, ctx, app)
     plan = result.plan
@@ -42,7 +43,7 @@ async def publish_plan(app: str, ctx: ContextDep, _: ActorDep) -> dict[str, Any]
 
 
 @router.post("/apps/{app}/assets/gc")
-async def collect(app: str, ctx: ContextDep, actor: ActorDep, dry_run: bool = False
+async def collect(app: str, ctx: PlatformDep, actor: ActorDep, dry_run: bool = False
                   ) -> dict[str, Any]:
     """Delete assets no kept release needs (current + 5 previous, or under an hour old)."""
     result = await run_in_threadpool(assetflow.collect, ctx, app, dry_run)

@@ -12,11 +12,13 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from roost.api.deps import ActorDep, ContextDep, SessionDep
-from roost.core import apps, deploys
+from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.core import apps
 from roost.errors import BuildError, RoostError
+from roost.orchestration import deploys, pipeline
 from roost.store.models import Build
 
 router = APIRouter(tags=["deploys"])
@@ -45,7 +47,7 @@ async def _save_body(request: Request, target: Path, limit: int) -> int:
                      "description": "build events, one JSON object per line"}},
 )
 async def create_build(
-    app: str, request: Request, ctx: ContextDep, actor: ActorDep,
+    app: str, request: Request, ctx: PlatformDep, actor: ActorDep,
     x_source_version: str = Header(default="", max_length=100),
 ) -> StreamingResponse:
     """Upload a .tar.gz of the app's source; stream build events as NDJSON."""
@@ -67,7 +69,7 @@ async def create_build(
 
     def work() -> None:
         try:
-            release = deploys.deploy_source(ctx, app, archive, actor, emit, x_source_version,
+            release = pipeline.deploy_source(ctx, app, archive, actor, emit, x_source_version,
                                             locked_app_id=app_id)
             emit({"type": "result", "release": release.number, "status": release.status})
         except RoostError as exc:
@@ -104,3 +106,26 @@ def list_builds(app: str, session: SessionDep, _: ActorDep) -> list[dict[str, An
              "durations": b.durations, "step": b.step, "error": b.error} for b in rows]
 
 
+
+
+class PlannedStepOut(BaseModel):
+    """One step of a deploy as a dry run shows it."""
+
+    name: str
+    description: str
+    runs: bool
+    reason: str = ""
+
+
+class DeployPlanOut(BaseModel):
+    """The steps a deploy of new source would run (`roost deploy --dry-run`)."""
+
+    app: str
+    steps: list[PlannedStepOut]
+
+
+@router.get("/apps/{app}/deploy-plan")
+def deploy_plan(app: str, ctx: PlatformDep, actor: ActorDep) -> DeployPlanOut:
+    """The deploy pipeline's steps for this app, and why any would be skipped; changes nothing."""
+    steps = pipeline.dry_run(ctx, app, actor)
+    return DeployPlanOut(app=app, steps=[PlannedStepOut(**vars(s)) for s in steps])

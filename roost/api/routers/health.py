@@ -9,14 +9,14 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from roost import __version__
-from roost.api.deps import ContextDep
+from roost.api.deps import PlatformDep
 from roost.monitor.uptime.service import liveness as uptime_liveness
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(ctx: ContextDep) -> dict[str, Any]:
+def health(ctx: PlatformDep) -> dict[str, Any]:
     """Report whether the control plane and its store answer, with each service's liveness."""
     db_ok = True
     try:

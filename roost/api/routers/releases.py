@@ -8,9 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from roost.api.deps import ActorDep, ContextDep, SessionDep
-from roost.core import apps, audit, deploys, releases
+from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.core import apps, audit, releases
 from roost.errors import InvalidInput
+from roost.orchestration import pipeline
 from roost.store.models import Release
 
 router = APIRouter(tags=["releases"])
@@ -47,7 +48,7 @@ def list_releases(app: str, session: SessionDep, _: ActorDep) -> list[dict[str, 
 
 
 @router.get("/apps/{app}/releases/{version}")
-def get_release(app: str, version: str, session: SessionDep, ctx: ContextDep, _: ActorDep
+def get_release(app: str, version: str, session: SessionDep, ctx: PlatformDep, _: ActorDep
                 ) -> dict[str, Any]:
     """One release, with the names of its config vars."""
     number = releases.parse_number(version)
@@ -58,20 +59,14 @@ def get_release(app: str, version: str, session: SessionDep, ctx: ContextDep, _:
 
 
 @router.post("/apps/{app}/rollback")
-async def rollback(app: str, body: RollbackIn, ctx: ContextDep, actor: ActorDep
+async def rollback(app: str, body: RollbackIn, ctx: PlatformDep, actor: ActorDep
                    ) -> dict[str, Any]:
     """Create a new release from an earlier one's slug and config, and activate it."""
     target = releases.parse_number(body.release) if body.release else None
 
     def work() -> dict[str, Any]:
-        app_id = deploys.acquire_lock(ctx, app, deploys.holder(actor))
-        try:
-            with ctx.sessions.begin() as session:
-                number = releases.for_rollback(session, ctx.cipher, app, target, actor).number
-            done = deploys.activate(ctx, app, number, lambda _e: None)
-            return release_out(done, done.number)
-        finally:
-            deploys.release_lock(ctx, app_id)
+        done = pipeline.rollback(ctx, app, target, actor, lambda _e: None)
+        return release_out(done, done.number)
 
     return await run_in_threadpool(work)
 

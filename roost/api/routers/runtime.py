@@ -13,10 +13,10 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from roost.api.deps import ActorDep, ContextDep, SessionDep
-from roost.context import Context
+from roost.api.deps import ActorDep, PlatformDep, SessionDep
 from roost.core import apps, audit, releases
 from roost.errors import Conflict, InvalidInput, RuntimeFailure
+from roost.orchestration.platform import Platform
 from roost.runtime import oneoff
 from roost.runtime.service import Runtime
 
@@ -45,23 +45,21 @@ class DomainIn(BaseModel):
     hostname: str = Field(min_length=1, max_length=253)
 
 
-def _runtime(ctx: Context) -> Runtime:
-    found: Runtime | None = ctx.services.get("runtime")
-    if found is None:
+def _runtime(ctx: Platform) -> Runtime:
+    if ctx.runtime is None:
         raise RuntimeFailure("the runtime is not running in this server")
-    return found
+    return ctx.runtime
 
 
 @router.get("/apps/{app}/ps")
-def ps(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[dict[str, Any]]:
+def ps(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[dict[str, Any]]:
     """The app's processes."""
     apps.get(session, app)
-    found = ctx.services.get("runtime")
-    return found.supervisor.ps(app) if found else []
+    return ctx.runtime.supervisor.ps(app) if ctx.runtime else []
 
 
 @router.post("/apps/{app}/scale")
-async def scale(app: str, body: dict[str, int], ctx: ContextDep, actor: ActorDep
+async def scale(app: str, body: dict[str, int], ctx: PlatformDep, actor: ActorDep
                 ) -> dict[str, int]:
     """Set process counts, e.g. ``{"web": 2, "worker": 1}``."""
     def work() -> dict[str, int]:
@@ -77,7 +75,7 @@ async def scale(app: str, body: dict[str, int], ctx: ContextDep, actor: ActorDep
 
 
 @router.post("/apps/{app}/restart")
-async def restart(app: str, body: RestartIn, ctx: ContextDep, actor: ActorDep
+async def restart(app: str, body: RestartIn, ctx: PlatformDep, actor: ActorDep
                   ) -> dict[str, str]:
     """Restart the app's processes (hot for web)."""
     def work() -> None:
@@ -92,7 +90,7 @@ async def restart(app: str, body: RestartIn, ctx: ContextDep, actor: ActorDep
 
 
 @router.post("/apps/{app}/run", responses={200: {"content": {"application/x-ndjson": {}}}})
-async def run(app: str, body: RunIn, ctx: ContextDep, actor: ActorDep) -> StreamingResponse:
+async def run(app: str, body: RunIn, ctx: PlatformDep, actor: ActorDep) -> StreamingResponse:
     """Run a one-off command with the app's environment; stream output, then the exit code."""
     def prepare() -> Any:
         with ctx.sessions.begin() as session:
@@ -118,7 +116,7 @@ async def run(app: str, body: RunIn, ctx: ContextDep, actor: ActorDep) -> Stream
 
 
 @router.get("/apps/{app}/logs", response_model=None)
-def logs(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep,
+def logs(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep,
          lines: int = Query(default=100, ge=0, le=10_000),
          source: str | None = Query(default=None, max_length=50),
          follow: bool = False,
@@ -141,14 +139,14 @@ def logs(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep,
 
 
 @router.get("/apps/{app}/domains")
-def list_domains(app: str, session: SessionDep, ctx: ContextDep, _: ActorDep) -> list[str]:
+def list_domains(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[str]:
     """Host names the app answers to, the default one first."""
     found = apps.get(session, app)
     return [f"{app}.{ctx.settings.base_domain}", *(found.settings or {}).get("domains", [])]
 
 
 @router.post("/apps/{app}/domains", status_code=201)
-def add_domain(app: str, body: DomainIn, session: SessionDep, ctx: ContextDep,
+def add_domain(app: str, body: DomainIn, session: SessionDep, ctx: PlatformDep,
                actor: ActorDep) -> list[str]:
     """Add a custom domain."""
     host = body.hostname.strip().lower().rstrip(".")
@@ -168,7 +166,7 @@ def add_domain(app: str, body: DomainIn, session: SessionDep, ctx: ContextDep,
 
 
 @router.delete("/apps/{app}/domains/{hostname}")
-def remove_domain(app: str, hostname: str, session: SessionDep, ctx: ContextDep,
+def remove_domain(app: str, hostname: str, session: SessionDep, ctx: PlatformDep,
                   actor: ActorDep) -> list[str]:
     """Remove a custom domain."""
     found = apps.get(session, app)
@@ -182,7 +180,7 @@ def remove_domain(app: str, hostname: str, session: SessionDep, ctx: ContextDep,
     return [f"{app}.{ctx.settings.base_domain}", *current]
 
 
-def _apply_hosts(ctx: Context, app: str, domains: list[str]) -> None:
-    found = ctx.services.get("runtime")
+def _apply_hosts(ctx: Platform, app: str, domains: list[str]) -> None:
+    found = ctx.runtime
     if found is not None and app in found.supervisor.apps:
         found.supervisor.set_hosts(app, [f"{app}.{ctx.settings.base_domain}", *domains])

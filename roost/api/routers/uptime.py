@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from roost.api.deps import ActorDep, ContextDep, IdPath, SessionDep
+from roost.api.deps import ActorDep, IdPath, PlatformDep, SessionDep
 from roost.core import apps, audit
 from roost.monitor.uptime import engine, incidents, monitors
 from roost.monitor.uptime.specs import (
@@ -22,8 +22,7 @@ from roost.monitor.uptime.specs import (
     ReportOut,
 )
 from roost.notify.testsend import send_test
-from roost.notify.worker import Deliverer
-from roost.services import recipients_for
+from roost.orchestration.services import recipients_for
 
 router = APIRouter(tags=["uptime"])
 
@@ -173,29 +172,26 @@ def remove_maintenance(window_id: IdPath, session: SessionDep, actor: ActorDep
 
 
 @router.post("/apps/{app}/notify/test")
-async def notify_test(app: str, ctx: ContextDep, _: ActorDep) -> list[dict[str, Any]]:
+async def notify_test(app: str, ctx: PlatformDep, _: ActorDep) -> list[dict[str, Any]]:
     """Send a test message to every maintainer of the app; report each channel."""
     def check() -> None:
         with ctx.sessions.begin() as session:
             apps.get(session, app)
 
     await run_in_threadpool(check)
-    service = ctx.services.get("uptime")
-    deliverer = service.deliverer if service else Deliverer(ctx.settings.sms_url,
-                                                            ctx.settings.smtp_url)
-    results = await send_test(app, recipients_for(ctx), deliverer)
+    results = await send_test(app, recipients_for(ctx), ctx.notifier.deliverer)
     return [r.__dict__ for r in results]
 
 
 @router.post("/probes/{name}/claim")
-def probe_claim(name: str, ctx: ContextDep, _: ActorDep,
+def probe_claim(name: str, ctx: PlatformDep, _: ActorDep,
                 ) -> Claim:
     """A remote probe takes its share of checks."""
     return engine.claim(ctx.sessions, _probe_name(name))
 
 
 @router.post("/probes/{name}/results")
-def probe_results(name: str, body: ReportIn, ctx: ContextDep, _: ActorDep) -> ReportOut:
+def probe_results(name: str, body: ReportIn, ctx: PlatformDep, _: ActorDep) -> ReportOut:
     """A remote probe reports check results; the answer lists re-checks to run at once."""
     return ReportOut(verify=engine.report(ctx.sessions, _probe_name(name), body.results))
 

@@ -11,10 +11,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from roost.api.deps import ActorDep, ContextDep, SessionDep
-from roost.core import apps, audit, vulnwatch
+from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.core import apps, audit
 from roost.errors import InvalidInput
 from roost.monitor import vulns
+from roost.orchestration import vulnwatch
 
 router = APIRouter(tags=["vulns"])
 MAX_IMPORT_BYTES = 2 * 1024 * 1024 * 1024
@@ -48,7 +49,7 @@ def db_stats(session: SessionDep, _: ActorDep) -> dict[str, Any]:
 
 
 @router.post("/vulns/db/import")
-async def db_import(request: Request, ctx: ContextDep, actor: ActorDep,
+async def db_import(request: Request, ctx: PlatformDep, actor: ActorDep,
                     url: str | None = Query(default=None, max_length=2000)) -> dict[str, Any]:
     """Import OSV records: a zip body (OSV's all.zip format) or ``?url=`` of such a zip."""
     if url is not None:
@@ -76,7 +77,7 @@ async def db_import(request: Request, ctx: ContextDep, actor: ActorDep,
 
 
 @router.post("/vulns/db/update")
-async def db_update(ctx: ContextDep, actor: ActorDep) -> dict[str, Any]:
+async def db_update(ctx: PlatformDep, actor: ActorDep) -> dict[str, Any]:
     """Re-import every configured advisory source, then re-scan affected apps."""
     result, rescanned = await run_in_threadpool(vulnwatch.update_and_rescan, ctx)
     return _import_out(result, rescanned)

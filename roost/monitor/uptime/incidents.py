@@ -103,12 +103,3 @@ def remove_maintenance(session: Session, window_id: int) -> MaintenanceView:
     return shown
 
 
-def in_maintenance(session: Session, app_name: str, now: datetime | None = None) -> bool:
-    """Whether a window covers ``app_name`` right now."""
-    now = now or utcnow()
-    return session.scalar(
-        select(Maintenance.id).where(
-            Maintenance.app_name == app_name, Maintenance.starts_at <= now,
-            Maintenance.ends_at > now,
-        ).limit(1)
-    ) is not None

@@ -1,12 +1,11 @@
-"""`roost up`'s uptime machinery: local probe, paging, outbox worker, heartbeat, pruning."""
+"""`roost up`'s uptime machinery: local probe, heartbeat, pruning (paging and delivery are
+the notifier's, :mod:`roost.notify.service`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,15 +13,12 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from roost.background import every
 from roost.monitor.uptime import stats
 from roost.monitor.uptime.backends import LocalBackend
 from roost.monitor.uptime.engine import EngineConfig
-from roost.monitor.uptime.paging import PagingPolicy, run_paging
 from roost.monitor.uptime.scheduler import ProbeRunner
 from roost.notify import outbox
-from roost.notify.channels import Deliverer
-from roost.notify.recipients import OnCall, RecipientsFor
-from roost.notify.worker import OutboxWorker, WorkerPolicy
 from roost.store.base import utcnow
 from roost.store.models.uptime import Monitor, Probe
 from roost.store.session import transaction
@@ -38,16 +34,11 @@ class UptimeConfig:
     concurrency: int = 200
     flush_s: float = 0.5
     refresh_s: float = 10.0
-    paging_s: float = 1.0
-    sms_url: str = ""
-    smtp_url: str = ""
     heartbeat_url: str = ""
     heartbeat_s: float = 60.0
     raw_retention: timedelta = timedelta(days=2)
     prune_s: float = 600.0
     engine: EngineConfig = field(default_factory=EngineConfig)
-    paging: PagingPolicy = field(default_factory=PagingPolicy)
-    worker: WorkerPolicy = field(default_factory=WorkerPolicy)
 
 
 @dataclass(frozen=True)
@@ -82,41 +73,21 @@ def liveness(session: Session, now: datetime | None = None) -> Liveness:
     )
 
 
-async def _every(period: float, stop: asyncio.Event, job: Callable[[], Awaitable[None]],
-                 name: str) -> None:
-    while not stop.is_set():
-        try:
-            await job()
-        except Exception:  # noqa: BLE001  one failed pass must not end the loop
-            log.exception("%s failed", name)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), period)
-
-
 class UptimeService:
     """The uptime tasks inside `roost up`: start them, stop them cleanly."""
 
-    def __init__(
-        self, factory: sessionmaker[Session], recipients_for: RecipientsFor, oncall: OnCall,
-        config: UptimeConfig | None = None, *, deliverer: Deliverer | None = None,
-    ) -> None:
+    def __init__(self, factory: sessionmaker[Session], config: UptimeConfig | None = None
+                 ) -> None:
         self.factory = factory
-        self.recipients_for, self.oncall = recipients_for, oncall
         self.config = config or UptimeConfig()
-        self.deliverer = deliverer or Deliverer(self.config.sms_url, self.config.smtp_url)
         cfg = self.config
         self.probe = ProbeRunner(cfg.probe_name,
                                  LocalBackend(factory, cfg.probe_name, cfg.engine),
                                  concurrency=cfg.concurrency, flush_s=cfg.flush_s,
                                  refresh_s=cfg.refresh_s)
-        self.worker = OutboxWorker(factory, self.deliverer, cfg.worker)
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.last_heartbeat_ok: float | None = None
-
-    def _page(self) -> None:
-        with transaction(self.factory) as session:
-            run_paging(session, self.recipients_for, self.oncall, self.config.paging)
 
     def _prune(self) -> None:
         with transaction(self.factory) as session:
@@ -130,40 +101,25 @@ class UptimeService:
                     self.last_heartbeat_ok = time.monotonic()
                 else:
                     log.warning("heartbeat URL answered %s", resp.status_code)
-            await _every(self.config.heartbeat_s, self.stop_event, ping, "heartbeat")
+            await every(self.config.heartbeat_s, self.stop_event, ping, "heartbeat")
 
     async def start(self) -> None:
-        """Start the probe, paging, outbox worker, pruning (and heartbeat when set)."""
+        """Start the probe and pruning (and the heartbeat when set)."""
         stop, cfg = self.stop_event, self.config
-
-        async def page() -> None:
-            await asyncio.to_thread(self._page)
 
         async def prune() -> None:
             await asyncio.to_thread(self._prune)
 
-        jobs = [self.probe.run(stop), _every(cfg.paging_s, stop, page, "paging"),
-                self.worker.run(stop), _every(cfg.prune_s, stop, prune, "pruning")]
+        jobs = [self.probe.run(stop), every(cfg.prune_s, stop, prune, "pruning")]
         if cfg.heartbeat_url:
             jobs.append(self._heartbeat())
         self.tasks = [asyncio.create_task(job) for job in jobs]
 
     async def stop(self, timeout: float = 10.0) -> None:
-        """Ask every task to finish, wait for them, cancel stragglers, close channels."""
+        """Ask every task to finish, wait for them, cancel stragglers."""
         self.stop_event.set()
         if self.tasks:
             _done, pending = await asyncio.wait(self.tasks, timeout=timeout)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-        await self.deliverer.aclose()
-
-
-async def start(
-    factory: sessionmaker[Session], recipients_for: RecipientsFor, oncall: OnCall,
-    config: UptimeConfig | None = None,
-) -> UptimeService:
-    """Start the uptime service inside the running event loop; call ``stop()`` on exit."""
-    service = UptimeService(factory, recipients_for, oncall, config)
-    await service.start()
-    return service

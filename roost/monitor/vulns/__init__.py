@@ -2,7 +2,7 @@
 
 Service functions for the API and CLI layers:
 
-- ``db``: ``import_path``, ``update_from_sources``, ``stats``, ``configured_sources``
+- ``db``: ``import_path``, ``update_from_sources``, ``stats``
 - ``scan``: ``scan_directory``, ``scan_app``, ``scan_app_directory``, ``rescan_affected``,
   ``app_report``
 - ``ignores``: ``ignore``, ``unignore``, ``list_ignores``
@@ -14,7 +14,6 @@ from __future__ import annotations
 from roost.monitor.vulns.db import (
     DbStats,
     ImportResult,
-    configured_sources,
     import_path,
     stats,
     update_from_sources,
@@ -33,7 +32,7 @@ from roost.monitor.vulns.scan import (
 
 __all__ = [
     "DbStats", "Finding", "IgnoreRule", "ImportResult", "NotEvaluated", "ScanReport",
-    "app_report", "configured_sources", "ignore", "import_path", "list_ignores",
+    "app_report", "ignore", "import_path", "list_ignores",
     "rescan_affected", "scan_app", "scan_app_directory", "scan_directory", "stats",
     "table_rows", "to_json", "to_sarif", "unignore", "update_from_sources",
 ]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
@@ -10,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import Table, bindparam, delete, func, insert, select, update
@@ -18,16 +17,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import InvalidInput, ParseError, RoostError
 from roost.monitor.vulns.index import stale_matcher
-from roost.monitor.vulns.matcher import matcher_json
+from roost.monitor.vulns.matcher import compile_entries, unread_ranges
 from roost.monitor.vulns.osv import RecordSummary, summarise
 from roost.store.base import utcnow
 from roost.store.models.vulns import Advisory, AdvisoryPackage, AdvisorySource
 from roost.store.session import transaction
 
-DEFAULT_SOURCES = tuple(
-    f"https://osv-vulnerabilities.storage.googleapis.com/{eco}/all.zip"
-    for eco in ("PyPI", "npm", "RubyGems")
-)
 BATCH = 500
 Key = tuple[str, str]
 
@@ -60,13 +55,6 @@ class DbStats:
     withdrawn: int
     last_update: datetime | None
     sources: list[tuple[str, datetime, int]]
-
-
-def configured_sources(env: dict[str, str] | None = None) -> list[str]:
-    """Sources from ``ROOST_ADVISORY_SOURCES`` (comma or space separated), else OSV's exports."""
-    raw = (os.environ if env is None else env).get("ROOST_ADVISORY_SOURCES", "")
-    sources = [s for s in raw.replace(",", " ").split() if s]
-    return sources or list(DEFAULT_SOURCES)
 
 
 def _zip_members(path: Path, shown: str) -> Iterator[tuple[str, bytes]]:
@@ -128,6 +116,13 @@ def _summaries(files: Iterable[tuple[str, bytes]]) -> Iterator[tuple[RecordSumma
                 raise ParseError(name, None, f"not an OSV record: {exc!r}") from exc
 
 
+def _compiled(ecosystem: str, entries: list[dict[str, Any]]) -> dict[str, str | None]:
+    """The stored matcher of an index row, and why a range was left out (None if none was)."""
+    matcher = compile_entries(ecosystem, entries)
+    return {"matcher": orjson.dumps(matcher).decode(),
+            "not_evaluated": "; ".join(unread_ranges(matcher)) or None}
+
+
 def _store_batch(session: Session, batch: list[tuple[RecordSummary, bytes]],
                  result: ImportResult) -> None:
     newest: dict[str, tuple[RecordSummary, bytes]] = {}
@@ -161,7 +156,7 @@ def _store_batch(session: Session, batch: list[tuple[RecordSummary, bytes]],
     ])
     packages = [
         {"ecosystem": key[0], "name": key[1], "advisory_id": s.id,
-         "affected": orjson.dumps(entries).decode(), "matcher": matcher_json(key[0], entries)}
+         "affected": orjson.dumps(entries).decode(), **_compiled(key[0], entries)}
         for s, _ in write for key, entries in s.packages.items()
     ]
     if packages:
@@ -198,10 +193,10 @@ def import_path(session_factory: sessionmaker[Session], source: str | Path) -> I
 
 
 def update_from_sources(session_factory: sessionmaker[Session],
-                        sources: Sequence[str] | None = None) -> ImportResult:
-    """Re-import every configured source (``ROOST_ADVISORY_SOURCES`` or OSV's exports)."""
+                        sources: Sequence[str]) -> ImportResult:
+    """Re-import each of ``sources`` (the server's ``settings.advisory_sources``)."""
     total = ImportResult()
-    for source in sources if sources is not None else configured_sources():
+    for source in sources:
         total.merge(import_path(session_factory, source))
     return total
 
@@ -245,7 +240,7 @@ def compile_missing_matchers(session: Session) -> int:
                                 c.advisory_id == bindparam("adv"))
     for start in range(0, len(rows), BATCH):
         session.execute(write, [
-            {"eco": eco, "pkg": name, "adv": adv, "matcher": matcher_json(eco, orjson.loads(raw))}
+            {"eco": eco, "pkg": name, "adv": adv, **_compiled(eco, orjson.loads(raw))}
             for eco, name, adv, raw in rows[start : start + BATCH]
         ])
     return len(rows)

@@ -10,7 +10,7 @@ from datetime import datetime
 from roost.monitor.vulns.cvss import level_rank
 from roost.monitor.vulns.index import IndexedAdvisory, Key
 from roost.monitor.vulns.lockfiles.base import Dependency
-from roost.monitor.vulns.matcher import affects, decode, lowest_fix
+from roost.monitor.vulns.matcher import affects, decode, lowest_fix, unread_ranges
 from roost.monitor.vulns.versions import parse_version
 
 _ID_PREFERENCE = ("CVE-", "GHSA-")
@@ -63,7 +63,8 @@ class Finding:
 
 @dataclass
 class NotEvaluated:
-    """A dependency that could not be checked, and why."""
+    """A dependency that could not be checked, or (``id`` set) an advisory that could not be
+    checked against it because one of its ranges cannot be read; ``reason`` says why."""
 
     ecosystem: str
     package: str
@@ -71,6 +72,7 @@ class NotEvaluated:
     lockfile: str
     line: int | None
     reason: str
+    id: str | None = None
 
 
 class _UnionFind:
@@ -104,6 +106,10 @@ def group_advisories(advisories: Iterable[IndexedAdvisory]) -> list[list[Indexed
     return [groups[k] for k in sorted(groups)]
 
 
+def _highest(ecosystem: str, deps: Sequence[Dependency]) -> Dependency:
+    return max(deps, key=lambda d: parse_version(ecosystem, d.version))  # type: ignore[arg-type,return-value]
+
+
 def _finding(ecosystem: str, package: str, group: list[IndexedAdvisory],
              hits: list[Dependency]) -> Finding:
     ids = sorted({i for adv in group for i in (adv.id, *adv.aliases)})
@@ -111,7 +117,7 @@ def _finding(ecosystem: str, package: str, group: list[IndexedAdvisory],
     by_pref = sorted(group, key=lambda a: (not a.id.startswith("GHSA-"), not a.summary, a.id))
     worst = max(group, key=lambda a: (level_rank(a.severity), a.score or 0.0))
     hits = sorted(hits, key=lambda d: (parse_version(ecosystem, d.version) is None, d.lockfile))
-    top = max(hits, key=lambda d: parse_version(ecosystem, d.version))  # type: ignore[arg-type,return-value]
+    top = _highest(ecosystem, hits)
     return Finding(
         ecosystem=ecosystem, package=package, version=top.version, lockfile=top.lockfile,
         line=top.line, ids=ids, summary=by_pref[0].summary, severity=worst.severity,
@@ -122,9 +128,10 @@ def _finding(ecosystem: str, package: str, group: list[IndexedAdvisory],
     )
 
 
-def match(dependencies: Sequence[Dependency], advisories: Mapping[Key, list[IndexedAdvisory]]
-          ) -> tuple[list[Finding], list[NotEvaluated]]:
-    """Findings (one per package and alias group) and the dependencies not evaluated."""
+def checkable(dependencies: Sequence[Dependency]
+              ) -> tuple[dict[Key, list[Dependency]], list[NotEvaluated]]:
+    """The dependencies that can be checked, by package key (repeats dropped), and the rest
+    with the reason: no exact version in the lockfile, or one the ecosystem cannot parse."""
     not_evaluated: list[NotEvaluated] = []
     by_key: dict[Key, list[Dependency]] = defaultdict(list)
     seen: set[tuple[str, str, str, str]] = set()
@@ -141,6 +148,13 @@ def match(dependencies: Sequence[Dependency], advisories: Mapping[Key, list[Inde
                                               d.line, f"cannot parse version {d.version!r}"))
         else:
             by_key[d.key].append(d)
+    return by_key, not_evaluated
+
+
+def match(dependencies: Sequence[Dependency], advisories: Mapping[Key, list[IndexedAdvisory]]
+          ) -> tuple[list[Finding], list[NotEvaluated]]:
+    """Findings (one per package and alias group) and the dependencies not evaluated."""
+    by_key, not_evaluated = checkable(dependencies)
     findings: list[Finding] = []
     for key in sorted(by_key):
         candidates = advisories.get(key)
@@ -156,4 +170,26 @@ def match(dependencies: Sequence[Dependency], advisories: Mapping[Key, list[Inde
         for group in group_advisories(matched):
             deps = {id(d): d for adv in group for d in hits[adv.id]}
             findings.append(_finding(key[0], key[1], group, list(deps.values())))
+    found: dict[Key, set[str]] = defaultdict(set)
+    for f in findings:
+        found[f.key].update(f.ids)
+    not_evaluated += unread_advisories(by_key, advisories, found)
     return findings, not_evaluated
+
+
+def unread_advisories(deps: Mapping[Key, Sequence[Dependency]],
+                      advisories: Mapping[Key, list[IndexedAdvisory]],
+                      found: Mapping[Key, set[str]]) -> list[NotEvaluated]:
+    """Advisories with a range Roost cannot read that are part of no finding of the package
+    (``found``: the ids of its findings): not evaluated, with the reason, for the highest
+    installed version. The range is left out rather than guessed at."""
+    out: list[NotEvaluated] = []
+    for key in sorted(deps):
+        for adv in advisories.get(key, ()):
+            reasons = unread_ranges(decode(adv.matcher))
+            if not reasons or found.get(key, set()).intersection((adv.id, *adv.aliases)):
+                continue
+            top = _highest(key[0], deps[key])
+            out.append(NotEvaluated(key[0], key[1], top.version, top.lockfile, top.line,
+                                    "; ".join(reasons), adv.id))
+    return out

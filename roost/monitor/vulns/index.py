@@ -13,7 +13,13 @@ from sqlalchemy import ColumnElement, Table, Text, case, select, type_coerce
 from sqlalchemy.orm import Session
 
 from roost.monitor.vulns.lockfiles.base import Dependency
-from roost.monitor.vulns.matcher import FORMAT, affects, decode, usable_matcher_json
+from roost.monitor.vulns.matcher import (
+    FORMAT,
+    affects,
+    decode,
+    unread_ranges,
+    usable_matcher_json,
+)
 from roost.store.models.vulns import Advisory, AdvisoryPackage
 
 Key = tuple[str, str]
@@ -71,10 +77,11 @@ def _chunks(names: Iterable[str]) -> Iterable[list[str]]:
         yield ordered[start : start + CHUNK]
 
 
-def _matchers(session: Session, versions: Mapping[Key, Collection[str]]
+def _matchers(session: Session, versions: Mapping[Key, Collection[str]], unread_only: bool
               ) -> list[tuple[str, str, str, str]]:
     """(ecosystem, name, advisory id, matcher text) of the index rows of each package in
-    ``versions`` that affect one of its installed versions."""
+    ``versions`` that affect one of its installed versions or have a range Roost cannot
+    read (only the latter when ``unread_only``)."""
     by_eco: dict[str, set[str]] = defaultdict(set)
     for eco, name in versions:
         by_eco[eco].add(name)
@@ -84,25 +91,29 @@ def _matchers(session: Session, versions: Mapping[Key, Collection[str]]
     found: list[tuple[str, str, str, str]] = []
     for eco, names in by_eco.items():
         for chunk in _chunks(names):
-            rows = session.execute(
-                select(c.name, c.advisory_id, c.matcher, legacy)
-                .where(c.ecosystem == eco, c.name.in_(chunk))
-            )
-            for name, adv_id, stored, affected in rows:
+            query = (select(c.name, c.advisory_id, c.matcher, legacy)
+                     .where(c.ecosystem == eco, c.name.in_(chunk)))
+            if unread_only:
+                query = query.where(c.not_evaluated.is_not(None) | stale_matcher())
+            for name, adv_id, stored, affected in session.execute(query):
                 matcher = usable_matcher_json(eco, stored, affected)
                 decoded = decode(matcher)
-                if not any(affects(eco, decoded, v) for v in versions.get((eco, name), ())):
+                if not unread_ranges(decoded) and (unread_only or not any(
+                        affects(eco, decoded, v) for v in versions.get((eco, name), ()))):
                     continue
                 found.append((eco, name, adv_id, matcher))
     return found
 
 
-def load_advisories(session: Session, versions: Mapping[Key, Collection[str]]
-                    ) -> dict[Key, list[IndexedAdvisory]]:
+def load_advisories(session: Session, versions: Mapping[Key, Collection[str]], *,
+                    unread_only: bool = False) -> dict[Key, list[IndexedAdvisory]]:
     """Live advisories of each package in ``versions`` (see installed_versions) that affect
-    one of its installed versions: the rest could not produce a finding, and a scan need not
-    keep them."""
-    found = _matchers(session, versions)
+    one of its installed versions, or that have a range Roost cannot read (reported as not
+    evaluated): the rest could not produce a finding, and a scan need not keep them.
+
+    ``unread_only`` keeps only the latter (an app's stored report asks for those).
+    """
+    found = _matchers(session, versions, unread_only)
     c = _ADVISORIES.c
     live: dict[str, tuple[tuple[str, ...], str, str | None, float | None]] = {}
     for chunk in _chunks(adv_id for _, _, adv_id, _ in found):

@@ -3,13 +3,18 @@
 A matcher is compiled once, at import, from everything one advisory says about one package,
 and stored beside it; a scan decodes it and compares order keys, parsing no advisory version:
 
-    [FORMAT, versions, keys, ranges, fixes]
+    [FORMAT, versions, keys, ranges, fixes, unread]
 
 - ``versions``: the ``versions`` lists as written (an exact string match always counts);
 - ``keys``: the order keys of those that parse (``1.0`` matches a listed ``1.0.0``);
 - ``ranges``: ECOSYSTEM and SEMVER ranges, each ``[semver, from_start, limits, events]`` with
-  ``events`` sorted ``[key, kind]`` pairs (0 introduced, 1 fixed, 2 last_affected);
-- ``fixes``: ``[key, text]`` for every ``fixed`` event, to name the lowest fix above a version.
+  ``events`` ``[key, kind]`` pairs (0 introduced, 1 fixed, 2 last_affected) in the order
+  osv.dev's own version enumeration applies them: sorted by version, events at one version
+  in record order (``fixed: 3.1.1`` then ``introduced: 3.1.1`` re-opens the range at 3.1.1);
+- ``fixes``: ``[key, text]`` for every ``fixed`` event, to name the lowest fix above a version;
+- ``unread``: why a range was left out (a bound that is not a version of the ecosystem,
+  e.g. ``fixed: 0.2.0-n653`` on PyPI): such a range is never guessed at, and scans report
+  the advisory as not evaluated.
 
 The union over entries is kept: a version is affected when any entry affects it, and the
 fixes of all entries are candidates, so merging entries changes no answer.
@@ -25,12 +30,13 @@ import orjson
 
 from roost.monitor.vulns.versions import VersionKey, parse_semver_range_version, parse_version
 
-FORMAT = 1  # bump when the layout or the keys change: stored matchers are then recompiled
+FORMAT = 2  # bump when the layout or the keys change: stored matchers are then recompiled
 Matcher = list[Any]
 _ORDER = {"introduced": 0, "fixed": 1, "last_affected": 2}
 
 
-def _range(ecosystem: str, rng: Mapping[str, Any]) -> list[Any] | None:
+def _range(ecosystem: str, rng: Mapping[str, Any]) -> list[Any] | str:
+    """The compiled range, or why it cannot be read (a range we cannot read must not guess)."""
     semver = rng.get("type") == "SEMVER"
     parse: Callable[[str], VersionKey | None] = (
         parse_semver_range_version if semver else lambda t: parse_version(ecosystem, t)
@@ -40,7 +46,7 @@ def _range(ecosystem: str, rng: Mapping[str, Any]) -> list[Any] | None:
     limits: list[VersionKey] = []
     for event in rng.get("events") or ():
         if not isinstance(event, Mapping):
-            return None
+            return f"a range event is not an object: {event!r}"
         for kind, value in event.items():
             text = str(value)
             if kind == "introduced" and text == "0":
@@ -50,12 +56,13 @@ def _range(ecosystem: str, rng: Mapping[str, Any]) -> list[Any] | None:
             elif kind in _ORDER or kind == "limit":
                 parsed = parse(text)
                 if parsed is None:
-                    return None  # a range we cannot read must not guess
+                    scheme = "SemVer" if semver else ecosystem
+                    return f"range bound {kind}: {text} is not a {scheme} version"
                 if kind == "limit":
                     limits.append(parsed)
                 else:
                     events.append([parsed, _ORDER[kind]])
-    events.sort()
+    events.sort(key=lambda e: e[0])  # stable: one version's events keep the record's order
     return [int(semver), int(from_start), limits, events]
 
 
@@ -65,6 +72,7 @@ def compile_entries(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> Mat
     keys: list[VersionKey] = []
     ranges: list[list[Any]] = []
     fixes: list[list[Any]] = []
+    unread: list[str] = []
     for entry in entries:
         for raw in entry.get("versions") or ():
             text = str(raw)
@@ -77,13 +85,15 @@ def compile_entries(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> Mat
             if rng.get("type") not in ("ECOSYSTEM", "SEMVER"):
                 continue  # GIT ranges name commits, not versions
             compiled = _range(ecosystem, rng)
-            if compiled is not None:
+            if isinstance(compiled, str):
+                unread.append(compiled)
+            else:
                 ranges.append(compiled)
             for event in rng.get("events") or ():
                 fixed = event.get("fixed") if isinstance(event, Mapping) else None
                 if fixed is not None and (key := parse_version(ecosystem, str(fixed))) is not None:
                     fixes.append([key, str(fixed)])
-    return [FORMAT, list(versions), keys, ranges, fixes]
+    return [FORMAT, list(versions), keys, ranges, fixes, unread]
 
 
 def matcher_json(ecosystem: str, entries: Iterable[Mapping[str, Any]]) -> str:
@@ -148,6 +158,12 @@ def affects(ecosystem: str, matcher: Matcher, installed: str) -> bool:
         elif version is not None and _in_range(rng, version):
             return True
     return False
+
+
+def unread_ranges(matcher: Matcher) -> list[str]:
+    """Why some of the matcher's ranges were left out (empty when every range was read)."""
+    unread: list[str] = matcher[5]
+    return unread
 
 
 def lowest_fix(ecosystem: str, matchers: Iterable[Matcher], installed: str) -> str | None:

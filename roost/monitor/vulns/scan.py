@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from roost.errors import InvalidInput, NotFound
 from roost.monitor.vulns.db import is_empty
-from roost.monitor.vulns.findings import Finding, Location, NotEvaluated, match
+from roost.monitor.vulns.findings import (
+    Finding,
+    Location,
+    NotEvaluated,
+    checkable,
+    match,
+    unread_advisories,
+)
 from roost.monitor.vulns.ignores import ignored_ids
 from roost.monitor.vulns.index import (
     CHUNK,
@@ -70,7 +77,7 @@ def collect(path: Path) -> tuple[list[str], list[Dependency]]:
     deps: list[Dependency] = []
     for file in files:
         deps.extend(parse_lockfile(file, path))
-    return [str(f.relative_to(path)) for f in files], deps
+    return [f.relative_to(path).as_posix() for f in files], deps
 
 
 def _advisories_of(session: Session, deps: Sequence[Dependency]
@@ -186,12 +193,13 @@ def scan_app(session: Session, app_name: str, lockfiles: Sequence[Path],
              root: Path | None = None, now: datetime | None = None) -> ScanReport:
     """Scan an app's lockfiles, store its dependencies and findings; ``new`` says what to send.
 
-    Lockfile paths are recorded relative to ``root`` when given (the app's build directory).
+    Lockfile paths are recorded relative to ``root`` when given (the app's build directory),
+    and no ``-r`` include is followed out of it.
     """
     now = now or utcnow()
     deps: list[Dependency] = []
     for path in lockfiles:
-        deps.extend(parse_lockfile(path, root))
+        deps.extend(parse_lockfile(path, root, confined=root is not None))
     findings, not_evaluated = match(deps, _advisories_of(session, deps))
     _store_dependencies(session, app_name, deps)
     _reconcile(session, app_name, findings, None, now)
@@ -247,14 +255,28 @@ def rescan_affected(session: Session, changed_keys: Iterable[Key],
     return reports
 
 
+def _unread(session: Session, by_key: Mapping[Key, list[Dependency]],
+            findings: Sequence[Finding]) -> list[NotEvaluated]:
+    """Advisories of the app's packages with a range Roost cannot read (see match)."""
+    if not by_key:
+        return []
+    versions = {key: {d.version for d in deps} for key, deps in by_key.items()}
+    advisories = load_advisories(session, versions, unread_only=True)
+    found: dict[Key, set[str]] = defaultdict(set)
+    for f in findings:
+        found[f.key].update(f.ids)
+    return unread_advisories(by_key, advisories, found)
+
+
 def app_report(session: Session, app_name: str, now: datetime | None = None) -> ScanReport:
-    """An app's stored findings (as of its last scan), ignores applied (``roost vulns APP``)."""
+    """An app's stored findings (as of its last scan), ignores applied (``roost vulns APP``);
+    advisories that could not be evaluated are read from the current database."""
     now = now or utcnow()
-    deps = session.execute(
-        select(AppDependency.ecosystem, AppDependency.name, AppDependency.version,
-               AppDependency.lockfile, AppDependency.line, AppDependency.evaluated,
-               AppDependency.note).where(AppDependency.app_name == app_name)
-    ).all()
+    c = _DEPS.c
+    deps = [Dependency(eco, name, version, lockfile, dev, line, evaluated, note)
+            for eco, name, version, lockfile, dev, line, evaluated, note in session.execute(
+                select(c.ecosystem, c.name, c.version, c.lockfile, c.dev, c.line, c.evaluated,
+                       c.note).where(c.app_name == app_name))]
     rows = session.scalars(select(VulnFinding).where(VulnFinding.app_name == app_name)
                            .order_by(VulnFinding.ecosystem, VulnFinding.package)).all()
     findings = [
@@ -264,7 +286,7 @@ def app_report(session: Session, app_name: str, now: datetime | None = None) -> 
         for r in rows
     ]
     _mark_ignored(session, app_name, findings, now)
-    not_evaluated = [NotEvaluated(e, n, v, lf, line, note)
-                     for e, n, v, lf, line, ok, note in deps if not ok]
-    return ScanReport(app_name, sorted({d[3] for d in deps}), len(deps), findings,
+    by_key, not_evaluated = checkable(deps)
+    not_evaluated += _unread(session, by_key, findings)
+    return ScanReport(app_name, sorted({d.lockfile for d in deps}), len(deps), findings,
                       not_evaluated)

@@ -31,18 +31,15 @@ class Deliverer:
         client: httpx.AsyncClient | None = None,
     ) -> None:
         from roost.notify.channels.apprise_channel import AppriseChannel
-        from roost.notify.channels.email import SmtpChannel
-        from roost.notify.channels.sms import sms_channel
+        from roost.notify.channels.console import ConsoleChannel
+        from roost.notify.channels.registry import open_channel
 
         self._own_client = client is None
         self.client = client or httpx.AsyncClient(timeout=timeout)
         self.channels: dict[str, Channel] = {"apprise": AppriseChannel()}
-        from roost.notify.channels.console import ConsoleChannel
-
-        self.channels["sms"] = sms_channel(sms_url, self.client) if sms_url \
-            else ConsoleChannel("sms")
-        self.channels["email"] = SmtpChannel(smtp_url, timeout=timeout) if smtp_url \
-            else ConsoleChannel("email")
+        for kind, url in (("sms", sms_url), ("email", smtp_url)):
+            self.channels[kind] = open_channel(kind, url, self.client, timeout) if url \
+                else ConsoleChannel(kind)
 
     def configured(self, channel: str) -> bool:
         """Whether ``channel`` reaches a real provider (not the console stand-in)."""

@@ -8,6 +8,8 @@ import ssl
 from email.message import EmailMessage
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import httpx
+
 from roost.errors import ConfigError, DeliveryError
 from roost.notify.channels.base import Channel
 
@@ -59,3 +61,8 @@ class SmtpChannel(Channel):
         if refused:
             raise DeliveryError(f"smtp refused: {refused}", permanent=True)
         return f"smtp {self.host}:{self.port} accepted"
+
+
+def from_url(url: str, _client: httpx.AsyncClient, timeout: float) -> SmtpChannel:
+    """The registry's factory for SMTP URLs."""
+    return SmtpChannel(url, timeout=timeout)

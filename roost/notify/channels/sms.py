@@ -67,3 +67,8 @@ def sms_channel(url: str, client: httpx.AsyncClient) -> SmsProvider:
             params.get("api", TWILIO_API),
         )
     raise ConfigError(f"ROOST_SMS_URL: unknown SMS provider {scheme!r}; known: twilio")
+
+
+def from_url(url: str, client: httpx.AsyncClient, _timeout: float) -> SmsProvider:
+    """The registry's factory for SMS URLs."""
+    return sms_channel(url, client)

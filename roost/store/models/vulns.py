@@ -40,7 +40,8 @@ class AdvisoryPackage(Base):
     """Index row: an advisory affects (ecosystem, normalised name); ``affected`` holds the
     record's versions and ranges for that package as compact JSON, ``matcher`` the same
     compiled for matching (versions parsed to order keys, events sorted; see
-    ``roost.monitor.vulns.matcher``), so a scan parses no advisory version."""
+    ``roost.monitor.vulns.matcher``), so a scan parses no advisory version; ``not_evaluated``
+    says why a range could not be read (NULL when every range was)."""
 
     __tablename__ = "vuln_advisory_packages"
 
@@ -51,6 +52,7 @@ class AdvisoryPackage(Base):
     )
     affected: Mapped[str] = mapped_column(Text)
     matcher: Mapped[str | None] = mapped_column(Text, nullable=True)
+    not_evaluated: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class AdvisorySource(Base):

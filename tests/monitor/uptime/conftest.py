@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 
 import pytest
@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.monitor.uptime import monitors
 from roost.monitor.uptime.engine import EngineConfig
-from roost.monitor.uptime.paging import PagingPolicy
 from roost.monitor.uptime.service import UptimeConfig, UptimeService
+from roost.notify.paging import PagingPolicy
 from roost.notify.ratelimit import TokenBuckets
 from roost.notify.recipients import Recipient
+from roost.notify.service import Notifier, NotifierConfig
 from roost.notify.worker import WorkerPolicy
 from roost.store.models.uptime import CheckResult
 from roost.store.session import make_sessionmaker, transaction
@@ -26,8 +27,11 @@ from tests.notify.receivers import Receiver
 
 INTERVAL = 0.3
 FAST = UptimeConfig(
-    flush_s=0.05, refresh_s=0.2, paging_s=0.05,
+    flush_s=0.05, refresh_s=0.2,
     engine=EngineConfig(probe_dead_after_s=10.0, verify_timeout_s=15.0),
+)
+FAST_NOTIFY = NotifierConfig(
+    paging_s=0.05,
     paging=PagingPolicy(reminder_s=3600, escalate_after_s=3600, merge_delay_s=0.1),
     worker=WorkerPolicy(lease_s=5.0, poll_s=0.05, backoff_base_s=0.1, backoff_max_s=0.4,
                         buckets=TokenBuckets(capacity=50, refill_s=1.0)),
@@ -51,21 +55,23 @@ class People:
 
 
 class Running:
-    """An UptimeService running in its own event loop thread."""
+    """An UptimeService and the notifier, as `roost up` runs them, in their own loop thread."""
 
     def __init__(self, factory: sessionmaker[Session], people: People,
-                 config: UptimeConfig) -> None:
+                 config: UptimeConfig, notify: NotifierConfig) -> None:
         self.loop = asyncio.new_event_loop()
         self.service: UptimeService | None = None
+        self.notifier = Notifier(factory, notify, recipients_for=people.recipients_for,
+                                 oncall=people.oncall_list)
         ready = threading.Event()
 
         def main() -> None:
             asyncio.set_event_loop(self.loop)
 
             async def boot() -> None:
-                self.service = UptimeService(factory, people.recipients_for,
-                                             people.oncall_list, config)
+                self.service = UptimeService(factory, config)
                 await self.service.start()
+                await self.notifier.start()
                 ready.set()
 
             self.loop.run_until_complete(boot())
@@ -79,6 +85,7 @@ class Running:
         """Stop the service and its loop."""
         assert self.service is not None
         asyncio.run_coroutine_threadsafe(self.service.stop(), self.loop).result(20)
+        asyncio.run_coroutine_threadsafe(self.notifier.stop(), self.loop).result(20)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
@@ -105,8 +112,12 @@ def run_service(
     started: list[Running] = []
 
     def start(people: People, **changes: object) -> Running:
-        config = replace(FAST, sms_url=receiver.sms_url, **changes)  # type: ignore[arg-type]
-        running = Running(factory, people, config)
+        notify_keys = {f.name for f in fields(NotifierConfig)}
+        config = replace(FAST, **{k: v for k, v in changes.items()  # type: ignore[arg-type]
+                                  if k not in notify_keys})
+        notify = replace(FAST_NOTIFY, sms_url=receiver.sms_url,  # type: ignore[arg-type]
+                         **{k: v for k, v in changes.items() if k in notify_keys})
+        running = Running(factory, people, config, notify)
         started.append(running)
         return running
 

@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import Conflict, InvalidInput, NotFound
 from roost.monitor.uptime import engine, flapping, incidents, monitors, stats
-from roost.monitor.uptime.paging import PagingPolicy, run_paging
 from roost.monitor.uptime.scheduler import phase
 from roost.monitor.uptime.service import liveness
 from roost.monitor.uptime.specs import ProbeResult
+from roost.notify.paging import PagingPolicy, in_maintenance, run_paging
 from roost.notify.recipients import Recipient
 from roost.store.base import utcnow
 from roost.store.session import transaction
@@ -118,8 +118,8 @@ def test_maintenance_validation(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as s:
         w = incidents.add_maintenance(s, "shop", start=now + timedelta(hours=1),
                                       duration_s=3600)
-        assert not incidents.in_maintenance(s, "shop")
-        assert incidents.in_maintenance(s, "shop", now + timedelta(minutes=90))
+        assert not in_maintenance(s, "shop")
+        assert in_maintenance(s, "shop", now + timedelta(minutes=90))
         assert [x.id for x in incidents.list_maintenance(s, "shop")] == [w.id]
 
 

@@ -114,7 +114,7 @@ def test_ack_stops_reminders(
     factory: sessionmaker[Session], target: Target, receiver: Receiver,
     run_service: Callable[..., Running],
 ) -> None:
-    from roost.monitor.uptime.paging import PagingPolicy
+    from roost.notify.paging import PagingPolicy
 
     a = person(1)
     mid = add_monitor(factory, "shop", target.url)
@@ -140,7 +140,7 @@ def test_escalation_to_oncall_when_nobody_acks(
     factory: sessionmaker[Session], target: Target, receiver: Receiver,
     run_service: Callable[..., Running],
 ) -> None:
-    from roost.monitor.uptime.paging import PagingPolicy
+    from roost.notify.paging import PagingPolicy
 
     a, boss = person(1), person(9, app="oncall")
     mid = add_monitor(factory, "shop", target.url)
@@ -177,7 +177,7 @@ def test_maintenance_suppresses_pages_not_checks(
 def test_simultaneous_outages_merge_into_one_message(
     factory: sessionmaker[Session], receiver: Receiver, run_service: Callable[..., Running],
 ) -> None:
-    from roost.monitor.uptime.paging import PagingPolicy
+    from roost.notify.paging import PagingPolicy
 
     shop, blog = Target().start(), Target().start()
     try:

@@ -13,7 +13,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import InvalidInput, ParseError, RoostError
-from roost.monitor.vulns.db import configured_sources, import_path, stats, update_from_sources
+from roost.monitor.vulns.db import import_path, stats, update_from_sources
+from roost.settings import load_settings
 from roost.store.models.vulns import Advisory
 from roost.store.session import make_sessionmaker
 from tests.conftest import free_port
@@ -140,10 +141,15 @@ def test_bad_zip_and_missing_source(factory: sessionmaker[Session], tmp_path: Pa
         import_path(factory, tmp_path / "nowhere")
 
 
-def test_configured_sources() -> None:
-    assert configured_sources({}) == [
+def test_advisory_sources_come_from_settings(tmp_path: Path) -> None:
+    # settings.py is the one reader of ROOST_ADVISORY_SOURCES; the daemon passes its list on.
+    home = str(tmp_path / "home")
+    assert load_settings({"ROOST_HOME": home}).advisory_sources == [
         f"https://osv-vulnerabilities.storage.googleapis.com/{eco}/all.zip"
         for eco in ("PyPI", "npm", "RubyGems")
     ]
-    assert configured_sources({"ROOST_ADVISORY_SOURCES": "/a, https://b/all.zip"}) == [
-        "/a", "https://b/all.zip"]
+    given = "/a, https://b/all.zip /c"
+    assert load_settings({"ROOST_HOME": home, "ROOST_ADVISORY_SOURCES": given}
+                         ).advisory_sources == ["/a", "https://b/all.zip", "/c"]
+    assert load_settings({"ROOST_HOME": home, "ROOST_ADVISORY_SOURCES": ""}
+                         ).advisory_sources == []

@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from roost.errors import ParseError
-from roost.monitor.vulns.lockfiles import find_lockfiles, parse_lockfile, parse_text
+from roost.monitor.vulns.lockfiles import (
+    find_lockfiles,
+    lockfile_names,
+    parse_lockfile,
+    parse_text,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -198,3 +203,29 @@ def test_find_lockfiles_skips_vendored_trees(tmp_path: Path) -> None:
     found = [str(p.relative_to(tmp_path)) for p in find_lockfiles(tmp_path)]
     assert found == ["Gemfile.lock", "svc/requirements-dev.txt", "svc/uv.lock",
                      "web/package-lock.json"]
+
+
+def test_discovery_names_every_lockfile_roost_reads_and_skips_links(tmp_path: Path) -> None:
+    for rel in ["gems.locked", "npm-shrinkwrap.json", "requirements-prod.txt",
+                "vendor/bundle/ruby/3.2.0/gems/x/Gemfile.lock", ".heroku/python/requirements.txt",
+                "a/b/c/d/e/poetry.lock"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.txt"
+    outside.write_text("s3cret\n")
+    (tmp_path / "requirements.txt").symlink_to(outside)
+    assert lockfile_names(tmp_path) == ["a/b/c/d/e/poetry.lock", "gems.locked",
+                                        "npm-shrinkwrap.json", "requirements-prod.txt"]
+
+
+def test_includes_stay_inside_a_built_app(tmp_path: Path) -> None:
+    # An app's build is untrusted: `-r` must not make the platform read (and show back) a
+    # file outside the app. A user's `roost vulns scan` of their checkout follows it.
+    (tmp_path / "common.txt").write_text("django==3.2.1\n")
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("-r ../common.txt\n")
+    assert [d.name for d in parse_lockfile(app / "requirements.txt", app)] == ["django"]
+    with pytest.raises(ParseError, match="outside the app") as info:
+        parse_lockfile(app / "requirements.txt", app, confined=True)
+    assert info.value.line == 1

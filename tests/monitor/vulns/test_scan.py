@@ -25,6 +25,7 @@ from roost.monitor.vulns import (
     to_sarif,
     unignore,
 )
+from roost.monitor.vulns.matcher import FORMAT
 from roost.store.models.vulns import AdvisoryPackage, AppDependency, VulnFinding
 from roost.store.session import make_sessionmaker, transaction
 from tests.monitor.vulns.osvdata import record, write_dir
@@ -263,5 +264,6 @@ def test_index_rows_without_a_matcher_still_match_and_get_one(factory: sessionma
     import_path(factory, write_dir(tmp_path / "osv2", [react]))  # any import fills them in
     with factory() as session:
         stored = session.scalars(select(AdvisoryPackage.matcher)).all()
-        assert len(stored) == 6 and all(m is not None and m.startswith("[1,") for m in stored)
+        assert len(stored) == 6 and all(m is not None and m.startswith(f"[{FORMAT},")
+                                        for m in stored)
         assert to_json(scan_directory(app, session)) == expected

@@ -53,10 +53,13 @@ def _pinned(req: Requirement) -> str | None:
 
 
 def parse_requirements(text: str, shown: str, path: Path | None = None,
-                       _seen: frozenset[Path] = frozenset()) -> list[Dependency]:
+                       _seen: frozenset[Path] = frozenset(),
+                       within: Path | None = None) -> list[Dependency]:
     """Requirements with ``==`` pins as versions; anything else reported as not evaluated.
 
-    ``-r other.txt`` is followed relative to ``path`` when given.
+    ``-r other.txt`` is followed relative to ``path`` when given; with ``within`` (a built
+    app's directory: untrusted) only to files inside it, so an app cannot make the platform
+    read, and show back, a file outside the app.
     """
     out: list[Dependency] = []
     for number, line in _logical_lines(text):
@@ -68,11 +71,14 @@ def parse_requirements(text: str, shown: str, path: Path | None = None,
             if target in _seen:
                 continue
             shown_inc = str(Path(shown).parent / include.group("file"))
+            if within is not None and not target.is_relative_to(within.resolve()):
+                raise ParseError(shown, number,
+                                 f"included file {include.group('file')!r} is outside the app")
             if not target.is_file():
                 missing = include.group("file")
                 raise ParseError(shown, number, f"included file {missing!r} not found")
             out.extend(parse_requirements(read_text(target, shown_inc), shown_inc, target,
-                                          _seen | {target}))
+                                          _seen | {target}, within))
             continue
         editable = _EDITABLE.match(line)
         if editable:

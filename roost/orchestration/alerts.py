@@ -11,16 +11,16 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from roost.context import Context
-from roost.core import recipients
 from roost.monitor.perf.flush import Finding as PerfFinding
 from roost.monitor.vulns import Finding as VulnFinding
-from roost.notify import MAIL_CHANNELS, enqueue
+from roost.notify import MAIL_CHANNELS, enqueue, messages
+from roost.orchestration import recipients
+from roost.orchestration.platform import Platform
 
 log = logging.getLogger("roost.alerts")
 
 
-def notify_maintainers(ctx: Context, app: str, key: str, kind: str, subject: str, body: str,
+def notify_maintainers(ctx: Platform, app: str, key: str, kind: str, subject: str, body: str,
                        channels: tuple[str, ...] = MAIL_CHANNELS) -> int:
     """Queue one message to every maintainer of ``app``; return the rows added."""
     added = 0
@@ -34,20 +34,9 @@ def notify_maintainers(ctx: Context, app: str, key: str, kind: str, subject: str
     return added
 
 
-def vuln_message(app: str, findings: list[VulnFinding]) -> tuple[str, str]:
-    """Subject and body listing new vulnerable dependencies."""
-    subject = f"[roost] {app}: {len(findings)} new vulnerable dependenc" \
-              f"{'y' if len(findings) == 1 else 'ies'}"
-    lines = [f"{f.package} {f.version} ({f.ecosystem}, {f.lockfile}): {f.id} "
-             f"[{f.severity or 'unknown'}] {f.summary[:120]}"
-             + (f" -> upgrade to {f.fixed}" if f.fixed else " -> no fix published yet")
-             for f in findings]
-    return subject, "\n".join(lines) + f"\n\nDetails: roost vulns {app}"
-
-
-def on_vuln_findings(ctx: Context, app: str, findings: list[VulnFinding]) -> None:
+def on_vuln_findings(ctx: Platform, app: str, findings: list[VulnFinding]) -> None:
     """Tell maintainers about new findings of one scan (SMS too when one is critical)."""
-    subject, body = vuln_message(app, findings)
+    subject, body = messages.vulns(app, findings)
     digest = hashlib.sha256("|".join(sorted(f.id + f.package for f in findings)).encode())
     channels: tuple[str, ...] = MAIL_CHANNELS
     if any((f.severity or "").lower() == "critical" for f in findings):
@@ -56,29 +45,16 @@ def on_vuln_findings(ctx: Context, app: str, findings: list[VulnFinding]) -> Non
                        body, channels)
 
 
-def on_perf_finding(ctx: Context, finding: PerfFinding) -> None:
+def on_perf_finding(ctx: Platform, finding: PerfFinding) -> None:
     """Tell maintainers about a deploy regression, an N+1 or a slow query."""
-    what = {"regression": "got slower", "n_plus_one": "repeats a query (N+1)",
-            "slow_query": "runs a slow query"}.get(finding.kind, finding.kind)
-    subject = f"[roost] {finding.app}: {finding.endpoint} {what}"
-    body = f"{finding.summary}\n\nDetails: roost perf {finding.app} '{finding.endpoint}'"
+    subject, body = messages.perf(finding)
     notify_maintainers(ctx, finding.app,
                        f"perf:{finding.app}:{finding.kind}:{finding.endpoint}:{finding.key}",
                        "perf", subject, body)
 
 
-def on_crash(ctx: Context, app: str, dyno: str, last_lines: list[str]) -> None:
+def on_crash(ctx: Platform, app: str, dyno: str, last_lines: list[str]) -> None:
     """Tell maintainers that a process keeps crashing and was given up on."""
-    subject = f"[roost] {app}: {dyno} keeps crashing"
-    tail = "\n".join(last_lines[-10:]) or "(no output)"
-    body = (f"{dyno} of {app} crashed repeatedly and is no longer restarted.\n"
-            f"Last output:\n{tail}\n\nSee roost logs {app} --source {dyno}; "
-            f"roost restart {app} tries again.")
-    stamp = hashlib.sha256(tail.encode()).hexdigest()[:12]
+    subject, body = messages.crash(app, dyno, last_lines)
+    stamp = hashlib.sha256("\n".join(last_lines[-10:]).encode()).hexdigest()[:12]
     notify_maintainers(ctx, app, f"crash:{app}:{dyno}:{stamp}", "crash", subject, body)
-
-
-def install(ctx: Context) -> None:
-    """Connect the monitors' finding hooks to the outbox."""
-    ctx.hook("vuln_findings", lambda app, found: on_vuln_findings(ctx, app, found))
-    ctx.hook("perf_finding", lambda finding: on_perf_finding(ctx, finding))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from roost.context import Context
-from roost.core import alerts, apps, maintainers
+from roost.core import apps, maintainers
 from roost.monitor.perf.flush import Finding as PerfFinding
 from roost.monitor.vulns.findings import Finding as VulnFinding
 from roost.notify import outbox
+from roost.orchestration import alerts
+from roost.orchestration.platform import Platform as Context
 
 
 def _setup(ctx: Context) -> None:

@@ -16,11 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roost.errors import NotFound
-from roost.monitor.uptime.incidents import in_maintenance
 from roost.notify.outbox import enqueue
 from roost.notify.recipients import PAGE_CHANNELS, OnCall, Recipient, RecipientsFor
 from roost.store.base import utcnow
-from roost.store.models.uptime import FlapEpisode, Incident, Monitor
+from roost.store.models.uptime import FlapEpisode, Incident, Maintenance, Monitor
 
 log = logging.getLogger(__name__)
 
@@ -157,3 +156,14 @@ def _flaps(
         _send(session, _people(recipients_for, ep.app_name), f"flap:{ep.id}", "flapping",
               f"FLAPPING {ep.app_name}", body, body, policy, now)
     return len(episodes)
+
+
+def in_maintenance(session: Session, app_name: str, now: datetime | None = None) -> bool:
+    """Whether a window covers ``app_name`` right now."""
+    now = now or utcnow()
+    return session.scalar(
+        select(Maintenance.id).where(
+            Maintenance.app_name == app_name, Maintenance.starts_at <= now,
+            Maintenance.ends_at > now,
+        ).limit(1)
+    ) is not None

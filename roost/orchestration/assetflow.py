@@ -8,6 +8,7 @@ change or a rollback reuses the manifest of the build it runs, so it always find
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +18,31 @@ from roost.assets import MANIFEST_RELPATH, find_assets_dir, publish
 from roost.assets.manifest import app_prefix, manifest_rel_key
 from roost.assets.retention import gc, keep_window, stats
 from roost.assets.serve import asset_base_url, caddy_asset_routes
-from roost.context import Context
+from roost.build.service import BuildResult
 from roost.core import apps, releases
-from roost.core.deploys import DeployStage
 from roost.errors import InvalidInput
+from roost.orchestration.platform import Platform
 from roost.store.models import App, Release
 
 
-def base_url(ctx: Context, app: str) -> str:
+def base_url(ctx: Platform, app: str) -> str:
     """The app's ``ASSET_HOST``."""
     s = ctx.settings
     return asset_base_url(app, object_store=s.effective_object_store, asset_url=s.asset_url,
                           base_domain=s.base_domain, router_listen=s.router_listen)
 
 
-def publish_release(stage: DeployStage) -> None:
-    """Publish the built app's static folder for its new release (a before-activate hook)."""
-    ctx = stage.ctx
-    if stage.build_dir is None:
-        return
+def assets_dir(ctx: Platform, app: str, build: BuildResult) -> Path | None:
+    """The built app's static folder (``app.json`` or `roost assets set` may name it)."""
     with ctx.sessions.begin() as session:
-        override = (apps.get(session, stage.app).settings or {}).get("assets_dir")
-    folder = find_assets_dir(stage.build_dir, override)
+        override = (apps.get(session, app).settings or {}).get("assets_dir")
+    return find_assets_dir(build.build_dir, override)
+
+
+def publish_release(ctx: Platform, app: str, number: int, build: BuildResult,
+                    emit: Callable[[dict[str, Any]], None]) -> None:
+    """Publish the built app's static folder for release ``number`` before it serves."""
+    folder = assets_dir(ctx, app, build)
     if folder is None:
         return
     started = time.monotonic()
@@ -47,22 +51,22 @@ def publish_release(stage: DeployStage) -> None:
     def progress(p: Any) -> None:
         if time.monotonic() - last[0] > 1 or p.files_done == p.files_total:
             last[0] = time.monotonic()
-            stage.emit({"type": "output", "line": f"       assets {p.files_done}/{p.files_total}"
-                        f" files, {p.bytes_done // 1024} KB"})
+            emit({"type": "output", "line": f"       assets {p.files_done}/{p.files_total}"
+                  f" files, {p.bytes_done // 1024} KB"})
 
-    result = publish(ctx.services["objects"], stage.app, stage.release, folder,
-                     base_url=base_url(ctx, stage.app), progress=progress)
+    result = publish(ctx.objects, app, number, folder, base_url=base_url(ctx, app),
+                     progress=progress)
     with ctx.sessions.begin() as session:
-        release = releases.get(session, stage.app, stage.release)
-        release.meta = {**release.meta, "assets_release": stage.release,
-                        "asset_host": base_url(ctx, stage.app)}
-    stage.emit({"type": "step", "step": "assets", "message":
-                f"published {result.files_uploaded} new and {len(result.plan.unchanged)} "
-                f"unchanged assets from {folder.name}/ in {time.monotonic() - started:.1f}s"})
+        release = releases.get(session, app, number)
+        release.meta = {**release.meta, "assets_release": number,
+                        "asset_host": base_url(ctx, app)}
+    emit({"type": "step", "step": "assets", "message":
+          f"published {result.files_uploaded} new and {len(result.plan.unchanged)} "
+          f"unchanged assets from {folder.name}/ in {time.monotonic() - started:.1f}s"})
     refresh_routes(ctx)
 
 
-def prepare(ctx: Context, release: Release, directory: Path, env: dict[str, str]) -> None:
+def prepare(ctx: Platform, release: Release, directory: Path, env: dict[str, str]) -> None:
     """Put the release's asset manifest in its directory and the asset vars in its env."""
     number = (release.meta or {}).get("assets_release")
     if not number:
@@ -75,14 +79,14 @@ def prepare(ctx: Context, release: Release, directory: Path, env: dict[str, str]
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         key = app_prefix(name) + manifest_rel_key(int(number))
-        target.write_bytes(ctx.services["objects"].get(key))
+        target.write_bytes(ctx.objects.get(key))
     env["ASSET_HOST"] = str(release.meta.get("asset_host") or base_url(ctx, name))
     env["ROOST_ASSET_MANIFEST"] = str(target)
 
 
-def refresh_routes(ctx: Context) -> None:
+def refresh_routes(ctx: Platform) -> None:
     """Serve every app's assets from the router when the store is a local directory."""
-    runtime = ctx.services.get("runtime")
+    runtime = ctx.runtime
     url = ctx.settings.effective_object_store
     if runtime is None or not url.startswith("file://"):
         return
@@ -94,7 +98,7 @@ def refresh_routes(ctx: Context) -> None:
         root, base_domain=ctx.settings.base_domain, apps=names))
 
 
-def kept_releases(ctx: Context, app: str, previous: int = 5) -> list[int]:
+def kept_releases(ctx: Platform, app: str, previous: int = 5) -> list[int]:
     """Manifest releases used by the current release and the ``previous`` ones before it."""
     with ctx.sessions.begin() as session:
         found = apps.get(session, app)
@@ -106,14 +110,14 @@ def kept_releases(ctx: Context, app: str, previous: int = 5) -> list[int]:
     return sorted(used)
 
 
-def collect(ctx: Context, app: str, dry_run: bool = False) -> Any:
+def collect(ctx: Platform, app: str, dry_run: bool = False) -> Any:
     """Delete the app's assets no kept release refers to (older than an hour)."""
-    return gc(ctx.services["objects"], app, kept_releases(ctx, app), dry_run=dry_run)
+    return gc(ctx.objects, app, kept_releases(ctx, app), dry_run=dry_run)
 
 
-def plan(ctx: Context, app: str) -> Any:
+def plan(ctx: Platform, app: str) -> Any:
     """What publishing the current release's static folder would do (a dry run)."""
-    runtime = ctx.services.get("runtime")
+    runtime = ctx.runtime
     with ctx.sessions.begin() as session:
         found = apps.get(session, app)
         current = releases.current(session, found)
@@ -127,17 +131,12 @@ def plan(ctx: Context, app: str) -> Any:
     if folder is None:
         raise InvalidInput(f"{app} has no public/, static/ or staticfiles/ folder; "
                            f"set one with `roost assets set {app} --dir DIR`")
-    return publish(ctx.services["objects"], app, current.number, folder,
+    return publish(ctx.objects, app, current.number, folder,
                    base_url=base_url(ctx, app), dry_run=True)
 
 
-def usage(ctx: Context, app: str) -> Any:
+def usage(ctx: Platform, app: str) -> Any:
     """Count, total size and last publish of the app's assets."""
     with ctx.sessions.begin() as session:
         apps.get(session, app)
-    return stats(ctx.services["objects"], app)
-
-
-def install(ctx: Context) -> None:
-    """Register the publish hook."""
-    ctx.hook("before_activate", publish_release)
+    return stats(ctx.objects, app)

@@ -1,0 +1,160 @@
+"""The background services of `roost up`, each attached to the platform as it starts.
+
+Each ``start_*`` takes the platform, starts its service, sets the platform's attribute and
+returns an async stopper; the daemon runs them in order inside the control plane's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from fastapi import APIRouter, Request
+
+from roost.background import every
+from roost.core import apps as apps_core
+from roost.core import releases, telemetry
+from roost.monitor.perf.flush import Finding
+from roost.monitor.perf.receiver import build_router
+from roost.monitor.perf.service import PerfService
+from roost.monitor.uptime.service import UptimeConfig, UptimeService
+from roost.notify.recipients import Recipient
+from roost.orchestration import alerts, assetflow, recipients
+from roost.orchestration.platform import Platform
+from roost.runtime.service import Runtime
+from roost.runtime.supervisor import Limits
+from roost.store.models import Release
+
+log = logging.getLogger("roost.services")
+Stopper = Callable[[], Awaitable[None]]
+
+
+def perf_service(platform: Platform) -> PerfService:
+    """The platform's perf monitor (created on first use, started by :func:`start_perf`)."""
+    if platform.perf is None:
+        def resolve(key: str) -> str | None:
+            with platform.sessions.begin() as session:
+                return telemetry.resolve(session, key)
+
+        def notify(finding: Finding) -> None:
+            alerts.on_perf_finding(platform, finding)
+
+        platform.perf = PerfService(platform.sessions, resolve, notify=notify)
+    return platform.perf
+
+
+def perf_router(platform: Platform) -> APIRouter:
+    """OTLP/HTTP ingest at ``/v1/traces``."""
+    service = perf_service(platform)
+
+    def get_service(_request: Request) -> PerfService:
+        return service
+
+    return build_router(get_service)
+
+
+async def start_perf(platform: Platform) -> Stopper:
+    """Start the perf monitor's aggregation worker."""
+    svc = perf_service(platform)
+    svc.start()
+
+    async def stop() -> None:
+        await asyncio.to_thread(svc.stop)
+
+    return stop
+
+
+def recipients_for(platform: Platform) -> Callable[[str], list[Recipient]]:
+    """The maintainers of an app, read from the store on each call."""
+    def lookup(app_name: str) -> list[Recipient]:
+        with platform.sessions.begin() as session:
+            return recipients.for_app(session, app_name)
+
+    return lookup
+
+
+async def start_notifier(platform: Platform) -> Stopper:
+    """Start paging and the outbox worker: every alert goes out, whatever else runs."""
+    notifier = platform.notifier
+    people = recipients.parse_oncall(list(platform.settings.oncall))
+    notifier.recipients_for = recipients_for(platform)
+    notifier.oncall = lambda: list(people)
+    await notifier.start()
+    return notifier.stop
+
+
+async def start_uptime(platform: Platform) -> Stopper:
+    """Start the uptime probe, pruning and the heartbeat."""
+    service = UptimeService(platform.sessions,
+                            UptimeConfig(heartbeat_url=platform.settings.heartbeat_url))
+    await service.start()
+    platform.uptime = service
+
+    async def stop() -> None:
+        await service.stop()
+        platform.uptime = None
+
+    return stop
+
+
+def runtime(platform: Platform) -> Runtime:
+    """The platform's runtime (router + supervisor), created on first use."""
+    if platform.runtime is None:
+        s = platform.settings
+        limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,
+                        max_per_type=s.max_processes_per_type, user=s.app_user or None)
+        found = Runtime(s.home, s.router_listen, s.base_domain, platform.objects, limits,
+                        on_crash=lambda app, dyno, lines: alerts.on_crash(platform, app, dyno,
+                                                                          lines),
+                        router_user=s.router_user or None)
+        found.prepare = lambda release, directory, env: assetflow.prepare(
+            platform, release, directory, env)
+        platform.runtime = found
+    return platform.runtime
+
+
+async def start_runtime(platform: Platform) -> Stopper:
+    """Start the router and supervisor and bring every app back to its formation."""
+    rt = runtime(platform)
+    await asyncio.to_thread(rt.start)
+    await asyncio.to_thread(assetflow.refresh_routes, platform)
+
+    def env_of(release: Release) -> dict[str, str]:
+        return releases.config_of(release, platform.cipher)
+
+    await asyncio.to_thread(rt.restore, platform, env_of)
+
+    async def stop() -> None:
+        await asyncio.to_thread(rt.stop)
+        platform.runtime = None
+
+    return stop
+
+
+def collect_all_assets(platform: Platform) -> None:
+    """One pass of asset collection over every app; one app's trouble does not stop the rest."""
+    with platform.sessions.begin() as session:
+        names = [a.name for a in apps_core.list_all(session)]
+    for name in names:
+        try:
+            assetflow.collect(platform, name)
+        except Exception:
+            log.exception("asset gc of %s failed", name)
+
+
+async def start_asset_gc(platform: Platform, every_s: float = 86_400.0) -> Stopper:
+    """Collect unused assets of every app once a day (the first run a minute after start)."""
+    stop = asyncio.Event()
+
+    async def collect() -> None:
+        await asyncio.to_thread(collect_all_assets, platform)
+
+    task = asyncio.create_task(every(every_s, stop, collect, "asset collection",
+                                     first_delay=60.0))
+
+    async def halt() -> None:
+        stop.set()
+        await task
+
+    return halt
