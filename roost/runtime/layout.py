@@ -2,29 +2,17 @@
 
 Everything in ``ROOST_HOME`` belongs to Roost's own user and is private to it:
 
-=====================  ======  =====================================================
-path                   mode    why
-=====================  ======  =====================================================
-``ROOST_HOME``         0700    0710 with the router user's group when Caddy runs as
-                               its own user (traverse only, to reach ``run/`` and
-                               ``objects/``); apps that run as another user without a
-                               sandbox also get ``o+x`` here and on ``apps/``
-                               (users.make_reachable), never read
-``roost.db*``,         0600    the store, the config-var key, the admin token
-``secret.key``,
-``credentials.json``,
-``roost.toml``
-``logs/``, ``router/``, 0700   app output, Caddy's log, build and upload areas
-``builds/``,
-``cache/``,
-``uploads/``,
-``apps/.work``
-``objects/``           2750    the local object store: group = the router user's group,
-                               so Caddy can serve the asset files and nobody else can
-                               read a slug (files 0640, groups inherited by setgid)
-``run/``               0700    Caddy's admin socket, storage and autosave, owned by
-                               the router user (router.py)
-=====================  ======  =====================================================
+- ``ROOST_HOME``: 0700; 0710 with the router user's group when Caddy runs as its own user
+  (traverse only, to reach ``run/`` and ``objects/``; directories above get ``o+x`` if they
+  lack it). Apps that run as another user without a sandbox also get ``o+x`` here and on
+  ``apps/`` (users.make_reachable) to reach their release dirs: traverse, never list or read.
+- ``roost.db*``, ``secret.key``, ``credentials.json``, ``roost.toml``: 0600.
+- ``logs/`` (files 0600), ``router/``, ``builds/``, ``cache/``, ``uploads/``, ``apps/.work``:
+  0700.
+- ``objects/`` (the local object store): 2750, group = the router user's group, so Caddy can
+  serve the asset files and nobody else can read a slug (files 0640, the group inherited).
+- ``run/``: 0700, owned by the router user: Caddy's admin socket, storage and autosave
+  (router.py).
 """
 
 from __future__ import annotations
@@ -48,6 +36,7 @@ def secure_home(home: Path, router_gid: int | None) -> None:
     if router_gid is not None and root:
         os.chown(home, -1, router_gid)
         os.chmod(home, 0o710)
+        _traversable_above(home)
     else:
         os.chmod(home, 0o700)
     for name in PRIVATE_DIRS:
@@ -84,6 +73,18 @@ def share_objects(root: Path, router_gid: int | None) -> None:
                         os.chmod(path, 0o640)
             dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
     os.chmod(root, 0o2750)
+
+
+def _traversable_above(home: Path) -> None:
+    """Let the router's user pass through the directories above ``home`` (``o+x`` only:
+    nothing becomes listable or readable), as users.make_reachable does for apps: a root
+    ``~/.roost`` sits in ``/root``, which is 0700."""
+    for parent in home.resolve().parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
+            log.warning("made %s traversable (o+x) so the router's user can reach %s",
+                        parent, home)
 
 
 def _is_real(path: Path, kind: object) -> bool:
