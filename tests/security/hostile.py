@@ -3,8 +3,9 @@ reach the platform's private surfaces from inside, reporting what each attempt g
 
 It is a plain Procfile app (the host's ``python3``, standard library only), deployed through
 the real CLI onto a real `roost up`. Its targets come from its config var ``ATTACK`` (JSON):
-``files`` to read, ``dirs`` to list, ``sockets`` (unix) and ``tcp`` (host:port) to send a
-Caddy admin request to, which would add a route serving ``ROOST_HOME`` if it were obeyed.
+``files`` to read, ``dirs`` to list, ``writes`` (files to write a resolver command into),
+``sockets`` (unix) and ``tcp`` (host:port) to send a Caddy admin request to, which would add
+a route serving ``ROOST_HOME`` if it were obeyed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import httpx
 
 from tests.e2e.conftest import Server
 from tests.e2e.test_foundation import ok
+
+# What an attempt on a private path may get: no permission, or (inside a sandbox, which
+# shows the app neither ROOST_HOME nor Roost's processes) no such thing at all.
+REFUSED = ("PermissionError", "FileNotFoundError")
 
 APP = r'''
 import http.server, json, os, socket, sys
@@ -57,9 +62,16 @@ def read(path):
     with open(path, "rb") as fh:
         return fh.read(64)
 
+def write(path):
+    with open(path, "wb") as fh:  # e.g. the resolver's command pipe through /proc
+        return fh.write(json.dumps({"set": "web.up.roost",
+                                    "records": [["127.0.0.1", 9]]}).encode() + b"\n")
+
 def attack():
     plan = json.loads(os.environ.get("ATTACK", "{}"))
     found = {}
+    for path in plan.get("writes", []):
+        found["write " + path] = attempt(lambda: write(path))
     for path in plan.get("files", []):
         found["read " + path] = attempt(lambda: read(path))
     for path in plan.get("dirs", []):

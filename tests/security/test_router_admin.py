@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import wait_for
 from tests.e2e.conftest import Server
 from tests.e2e.test_foundation import ok
-from tests.security.hostile import attack, deploy_hostile, get, router
+from tests.security.hostile import REFUSED, attack, deploy_hostile, get, router
 from tests.security.platform_procs import listening_tcp_ports, parent_of, pids_with, uid_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="separate users need root")
@@ -25,10 +25,15 @@ def test_an_app_cannot_reach_the_routers_admin_api(server: Server, tmp_path: Pat
     socket_path = server.home / "run" / "caddy-admin.sock"
     assert socket_path.is_socket()
 
-    found = attack(server, {"sockets": [str(socket_path)], "tcp": ["127.0.0.1:2019"]})
+    [resolver] = [pid for pid in pids_with("roost.runtime.upstreams")
+                  if parent_of(pid) == server.proc.pid]
+    commands = f"/proc/{resolver}/fd/0"  # the pipe that feeds the resolver its records
+    found = attack(server, {"sockets": [str(socket_path)], "tcp": ["127.0.0.1:2019"],
+                            "writes": [commands]})
 
     assert found["uid"] != 0
-    assert found[f"admin {socket_path}"] == "PermissionError"
+    assert found[f"admin {socket_path}"] in REFUSED
+    assert found[f"write {commands}"] in REFUSED
     # Nothing of this Roost's listens on 2019 (a refusal); whatever else on the host may,
     # the route it asked for never reached this router:
     assert not found["admin 127.0.0.1:2019"].startswith("ok: HTTP/1.1 200")
