@@ -117,6 +117,7 @@ class Router:
                                  "long for a unix socket: choose a shorter ROOST_HOME")
         ensure_free(self.listen, "ROOST_ROUTER_LISTEN")
         ids = users.ids(self.user) if self.user else None
+        prefix = self._as_user(ids) if ids is not None else []
         _private_dir(self.state_dir, None)
         _private_dir(self.run_dir, ids)
         for name in ("data", "config"):  # Caddy's storage and autosave: its own, private
@@ -134,9 +135,7 @@ class Router:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.run_dir),
                "XDG_DATA_HOME": str(self.run_dir / "data"),
                "XDG_CONFIG_HOME": str(self.run_dir / "config")}
-        argv = [caddy_binary(), "run", "--config", str(boot)]
-        if ids is not None:
-            argv = self._as_user(ids) + argv
+        argv = [*prefix, caddy_binary(), "run", "--config", str(boot)]
         log_path = self.state_dir / "caddy.log"
         with log_path.open("ab") as log_file:
             os.chmod(log_path, 0o600)
@@ -167,9 +166,13 @@ class Router:
         if setpriv is None:
             raise RuntimeFailure("setpriv (util-linux) is needed to run the router as "
                                  f"{self.user}: install util-linux or set ROOST_ROUTER_USER=")
-        argv = [setpriv, f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups"]
+        argv = [setpriv, f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups",
+                "--no-new-privs"]
         if split(self.listen)[1] < 1024:
-            argv += ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service"]
+            argv += ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
+                     "--bounding-set=-all,+net_bind_service"]
+        else:
+            argv += ["--bounding-set=-all"]
         return [*argv, "--"]
 
     def pids(self) -> list[int]:

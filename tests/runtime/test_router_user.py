@@ -44,12 +44,17 @@ def state_dir() -> Iterator[Path]:
     shutil.rmtree(base, ignore_errors=True)
 
 
-def capabilities(pid: int) -> int:
-    """The effective capability set of a process."""
+def status(pid: int, field: str) -> str:
+    """One field of /proc/PID/status."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("CapEff:"):
-            return int(line.split()[1], 16)
-    raise AssertionError("no CapEff")
+        if line.startswith(field + ":"):
+            return line.split()[1]
+    raise AssertionError(f"no {field}")
+
+
+def capabilities(pid: int, kind: str = "CapEff") -> int:
+    """A capability set of a process (effective by default)."""
+    return int(status(pid, kind), 16)
 
 
 def test_the_router_serves_port_below_1024_as_its_own_user(state_dir: Path) -> None:
@@ -68,6 +73,8 @@ def test_the_router_serves_port_below_1024_as_its_own_user(state_dir: Path) -> N
         assert router.proc is not None and router.resolver is not None
         assert uid_of(router.proc.pid) == uid_of(router.resolver.pid) == users.ids(user)[0]
         assert capabilities(router.proc.pid) == NET_BIND_SERVICE  # that one, nothing else
+        assert capabilities(router.proc.pid, "CapBnd") == NET_BIND_SERVICE  # not even later
+        assert status(router.proc.pid, "NoNewPrivs") == "1"
         assert capabilities(router.resolver.pid) == 0
     finally:
         router.stop()
