@@ -62,6 +62,7 @@ class Settings(BaseModel):
     log_level: str = "info"
     app_monitor_interval_seconds: float = Field(default=30.0, ge=10)
     addon_kinds: list[str] = Field(default_factory=list)  # extra kinds: kind=module:Class
+    monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
 
     @field_validator("listen", "router_listen")
     @classmethod
