@@ -67,7 +67,7 @@ def set_route(route: str) -> None:
         trace.route = route
 
 
-class span:  # noqa: N801  (used as a context manager, like a function)
+class span:  # used as a context manager, like a function
     """Time a block as a child span: ``with roost.agent.span("render", category="view"):``."""
 
     __slots__ = ("name", "attrs", "trace", "span_id", "parent_id", "start")

@@ -45,8 +45,9 @@ def config_set(
     pairs: list[str] = typer.Argument(..., metavar="KEY=VALUE..."),
 ) -> None:
     """Set config vars on APP (a new release when the app has one)."""
-    data = Client(timeout=300).request("PATCH", f"/apps/{app_name}/config",
-                            json={"vars": parse_pairs(pairs)})
+    # A change cuts a release and activates it: wait as long as a rollback does.
+    data = Client(timeout=600).request("PATCH", f"/apps/{app_name}/config",
+                                       json={"vars": parse_pairs(pairs)})
     changed = ", ".join(data["changed"]) or "nothing (values unchanged)"
     ok(f"Set {changed} on {app_name}{_release_note(data)}")
     _fail_if_not_restarted(app_name, data)
@@ -67,7 +68,7 @@ def config_unset(
     keys: list[str] = typer.Argument(..., metavar="KEY..."),
 ) -> None:
     """Remove config vars from APP."""
-    data = Client(timeout=300).request("POST", f"/apps/{app_name}/config/unset",
+    data = Client(timeout=600).request("POST", f"/apps/{app_name}/config/unset",
                                        json={"keys": keys})
     ok(f"Unset {', '.join(data['changed'])} on {app_name}{_release_note(data)}")
     _fail_if_not_restarted(app_name, data)

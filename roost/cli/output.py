@@ -4,7 +4,8 @@ Plain standard library on purpose: every command prints through here, and rich c
 more start-up time than the rest of a command like `roost apps` together. Messages may
 carry the few style tags the commands use (``[bold]``, ``[dim]``, ``[red]``, ``[green]``,
 ``[yellow]`` and their closing forms); they become ANSI colours on a terminal and are
-dropped elsewhere (and when ``NO_COLOR`` is set).
+dropped elsewhere (and when ``NO_COLOR`` is set). Text from elsewhere (a package name,
+a server's message) goes through :func:`escape`, so that a ``[dim]`` in it stays text.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 _CODES = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33"}
-_TAG = re.compile(r"\[(/?)(" + "|".join(_CODES) + r")\]")
+_TAG = re.compile(r"(\\?)\[(/?)(" + "|".join(_CODES) + r")\]")
+
+
+def escape(text: str) -> str:
+    """``text`` with every style tag in it marked to print as written."""
+    return _TAG.sub(lambda m: "\\" + m.group(0).lstrip("\\"), text)
 
 
 def _colour() -> bool:
@@ -33,15 +39,18 @@ def render(message: str, colour: bool | None = None) -> str:
     """``message`` with its style tags turned into ANSI codes, or removed without colour."""
     if colour is None:
         colour = _colour()
-    if not colour:
-        return _TAG.sub("", message)
     open_styles: list[str] = []
     out: list[str] = []
     last = 0
     for match in _TAG.finditer(message):
         out.append(message[last:match.start()])
         last = match.end()
-        closing, name = match.group(1), match.group(2)
+        escaped, closing, name = match.groups()
+        if escaped:
+            out.append(match.group(0)[1:])
+            continue
+        if not colour:
+            continue
         if not closing:
             open_styles.append(_CODES[name])
         elif _CODES[name] in open_styles:  # close the innermost open one of that name

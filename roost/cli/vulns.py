@@ -14,7 +14,7 @@ import typer
 
 from roost.cli.client import Client, CliError
 from roost.cli.groups import group
-from roost.cli.output import ok, print_json, print_table
+from roost.cli.output import escape, ok, print_json, print_table
 
 app = group("Vulnerable dependencies: findings, ignores and the advisory database.")
 db_app = group("The OSV advisory database.", default="stats")
@@ -33,8 +33,6 @@ def _rows(findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _not_evaluated(entries: list[dict[str, Any]]) -> None:
     """Name each advisory that could not be evaluated, and count the dependencies."""
-    from rich.markup import escape
-
     for n in entries:
         if n.get("id"):
             ok(escape(f"not evaluated: {n['id']} for {n['package']} {n['version']} "

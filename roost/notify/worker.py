@@ -106,7 +106,7 @@ class OutboxWorker:
         except DeliveryError as exc:
             await self._failed(rows, str(exc), exc.permanent)
             return
-        except Exception as exc:  # noqa: BLE001  a bug in a channel must not stop the worker
+        except Exception as exc:  # a bug in a channel must not stop the worker
             log.exception("channel %s crashed", first.channel)
             await self._failed(rows, f"{type(exc).__name__}: {exc}", False)
             return
@@ -127,7 +127,7 @@ class OutboxWorker:
         while not stop.is_set():
             try:
                 handled = await self.run_once()
-            except Exception:  # noqa: BLE001  the store may be briefly unavailable
+            except Exception:  # the store may be briefly unavailable
                 log.exception("outbox worker cycle failed")
                 handled = 0
             if handled >= self.policy.batch:

@@ -79,7 +79,9 @@ class ObjectStore(ABC):
     """
 
     identifier: ClassVar[str] = ""
-    capabilities: ClassVar[frozenset[str]] = frozenset()
+    can_serve_public: ClassVar[bool] = False
+    """Whether browsers can fetch the objects by URL (the asset host): from the backend
+    itself, or, for a store that is a local directory (``local_root``), from the router."""
 
     @abstractmethod
     def put(
@@ -116,6 +118,11 @@ class ObjectStore(ABC):
     @abstractmethod
     def url(self, key: str, expires_in: int | None = None) -> str:
         """A URL for ``key``: public-style, or signed for ``expires_in`` seconds where supported."""
+
+    def local_root(self) -> Path | None:
+        """The directory holding the objects as files laid out by key, or None when the
+        objects are not local files (the router serves such a directory as the asset host)."""
+        return None
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises NotFound when there is no such key."""

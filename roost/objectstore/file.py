@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from roost.errors import InvalidInput, NotFound, ObjectStoreError
 from roost.objectstore.base import CHUNK, Data, ObjectInfo, ObjectStore, check_key, sha256_of
@@ -29,7 +29,7 @@ class FileStore(ObjectStore):
     """
 
     identifier = "file"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"atomic_put", "local_path"})
+    can_serve_public = True  # the router serves local_root() as the asset host
 
     def __init__(self, root: Path, public_url: str | None = None) -> None:
         self.root = root.resolve()
@@ -45,6 +45,10 @@ class FileStore(ObjectStore):
         if key.split("/")[0] in (META_DIR, TMP_DIR):
             raise InvalidInput(f"object key {key!r} uses a reserved name")
         return self.root / key, self.root / META_DIR / (key + ".json")
+
+    def local_root(self) -> Path:
+        """The store's directory: every object is the file at its key under it."""
+        return self.root
 
     def local_path(self, key: str) -> Path:
         """Where the object's bytes live on disk (whether or not it exists)."""

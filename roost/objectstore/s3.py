@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from roost.errors import NotFound, ObjectStoreError
 from roost.objectstore.base import CHUNK, Data, ObjectInfo, ObjectStore, check_key, sha256_of
@@ -25,7 +25,7 @@ class S3Store(ObjectStore):
     """
 
     identifier = "s3"
-    capabilities: ClassVar[frozenset[str]] = frozenset({"atomic_put", "signed_urls"})
+    can_serve_public = True  # the bucket's own URLs, or a CDN in front of it
 
     def __init__(
         self,

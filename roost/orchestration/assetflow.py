@@ -87,10 +87,9 @@ def prepare(ctx: Platform, release: Release, directory: Path, env: dict[str, str
 def refresh_routes(ctx: Platform) -> None:
     """Serve every app's assets from the router when the store is a local directory."""
     runtime = ctx.runtime
-    url = ctx.settings.effective_object_store
-    if runtime is None or not url.startswith("file://"):
+    root = ctx.objects.local_root() if ctx.objects.can_serve_public else None
+    if runtime is None or root is None:
         return
-    root = Path(url[len("file://"):].split("?", 1)[0])
     with ctx.sessions.begin() as session:
         names = {a.name: [f"http://{h}:{runtime.router_port}" for h in runtime.hosts(a)]
                  for a in apps.list_all(session)}

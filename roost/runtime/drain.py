@@ -41,7 +41,7 @@ class Drainer:
             for proc in procs:
                 try:
                     proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except Exception:  # noqa: BLE001  past the grace period: kill the group
+                except Exception:  # past the grace period: kill the group
                     spawn.signal_group(proc.popen, signal.SIGKILL)
                     proc.popen.wait()
                 if proc.health_socket is not None:

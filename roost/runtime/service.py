@@ -58,8 +58,8 @@ class Runtime:
         gid = users.ids(self.router.user)[1] if self.router.user else None
         layout.secure_home(self.home, gid)
         users.forget_reachable()
-        objects = getattr(self.store, "root", None)
-        if "local_path" in self.store.capabilities and isinstance(objects, Path):
+        objects = self.store.local_root()
+        if objects is not None:
             layout.share_objects(objects, gid)  # the router serves the assets from there
         self.router.start()
         self.supervisor.start()
@@ -93,10 +93,7 @@ class Runtime:
         unpack_slug(self.store, slug_key, tmp, self.home / "apps" / ".work")
         (tmp / ".roost-unpacked").write_text(slug_key)
         if self.limits.user and os.geteuid() == 0:
-            shutil.chown(tmp, self.limits.user)
-            for root, dirs, files in os.walk(tmp):
-                for name in dirs + files:
-                    os.lchown(os.path.join(root, name), *_ids(self.limits.user))
+            users.hand_over(tmp, self.limits.user)
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         return target
@@ -151,7 +148,7 @@ class Runtime:
             try:
                 spec = self.spec(name, release, env)
                 self.supervisor.deploy(spec, dict(formation or {}), hosts)
-            except Exception as exc:  # noqa: BLE001  one broken app must not stop the rest
+            except Exception as exc:  # one broken app must not stop the rest
                 log.error("could not restore %s v%s: %s", name, release.number, exc)
                 self.logs.event(name, "supervisor", f"could not restart v{release.number}: {exc}")
         self._record_pids()
@@ -187,10 +184,3 @@ class Runtime:
         while killed and time.monotonic() < deadline:
             killed = [pid for pid in killed if spawn.running(pid)]  # group leaders
             time.sleep(0.02)
-
-
-def _ids(user: str) -> tuple[int, int]:
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    return entry.pw_uid, entry.pw_gid

@@ -36,13 +36,6 @@ LOW_NICENESS = 19  # booting and draining generations: the serving one keeps the
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
-def user_ids(name: str | None) -> tuple[int, int] | None:
-    """(uid, gid) of the user apps run as (``auto``: see roost.runtime.users); None to run
-    as Roost's own user."""
-    resolved = users.resolve(name)
-    return None if resolved is None else users.ids(resolved)
-
-
 def bind_socket(host: str = "127.0.0.1", port: int = 0, backlog: int = 1024) -> socket.socket:
     """A listening TCP socket (inheritable, without SO_REUSEPORT)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

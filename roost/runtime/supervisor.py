@@ -323,7 +323,7 @@ class Supervisor:
                     continue
                 try:
                     self._check_app(state)
-                except Exception:  # noqa: BLE001  the watcher must outlive any one app
+                except Exception:  # the watcher must outlive any one app
                     log.exception("supervising %s failed", state.name)
                 finally:
                     state.lock.release()

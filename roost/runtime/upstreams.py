@@ -229,7 +229,7 @@ def _reply(sock: socket.socket, table: UpstreamTable) -> None:
         reply = table.answer(packet)
         if reply is not None:
             sock.sendto(reply, peer)
-    except Exception:  # noqa: BLE001  one bad packet must not stop the resolver
+    except Exception:  # one bad packet must not stop the resolver
         log.exception("upstream resolver failed on a query")
 
 

@@ -85,19 +85,25 @@ def ids(name: str) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
+def hand_over(directory: Path, user: str) -> None:
+    """Make ``user`` the owner of ``directory`` and of everything in it."""
+    uid, gid = ids(user)
+    os.chown(directory, uid, gid)
+    for root, dirs, files in os.walk(directory):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
 def make_reachable(directory: Path, user: str) -> None:
     """Give ``directory`` to ``user`` and let it traverse every directory above."""
-    uid, gid = ids(user)
+    uid = ids(user)[0]
     directory = directory.resolve()
     key = (directory, uid)
     with _lock:
         if key in _prepared:
             return
         if directory.stat().st_uid != uid:
-            os.chown(directory, uid, gid)
-            for root, dirs, files in os.walk(directory):
-                for name in dirs + files:
-                    os.lchown(os.path.join(root, name), uid, gid)
+            hand_over(directory, user)
         for parent in directory.parents:
             mode = parent.stat().st_mode
             if not mode & stat.S_IXOTH:

@@ -29,7 +29,7 @@ class Sink:
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 sink.bodies.append(({k.lower(): v for k, v in self.headers.items()}, body))
                 self.send_response(200)

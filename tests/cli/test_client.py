@@ -16,7 +16,7 @@ class RecordingProxy(http.server.BaseHTTPRequestHandler):
 
     seen: list[tuple[str, str | None, str | None]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (the stdlib's handler naming)
+    def do_GET(self) -> None:  # the stdlib's handler naming
         self.seen.append((self.requestline, self.headers.get("Proxy-Authorization"),
                           self.headers.get("Authorization")))
         self.send_response(200)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from roost.cli.output import fail, ok, print_table, render, table_lines
+from roost.cli.output import escape, fail, ok, print_table, render, table_lines
 
 COLUMNS = [("name", "NAME"), ("url", "URL"), ("note", "NOTE")]
 
@@ -48,3 +48,10 @@ def test_no_color_is_honoured(monkeypatch: pytest.MonkeyPatch,
     out, err = capsys.readouterr()
     assert out == "ok done\nno apps yet\n"
     assert err == "error: cannot reach Roost\n"
+
+
+def test_escaped_text_prints_as_written() -> None:
+    name = "requirements[dim].txt [bold]"
+    for colour in (True, False):
+        assert render(f"[dim]found in {escape(name)}[/dim]", colour=colour).count(name) == 1
+    assert render(escape(escape("[red]x[/red]")), colour=False) == "[red]x[/red]"

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shutil
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from roost.runtime.spawn import running
 from tests.conftest import wait_for
-from tests.e2e.conftest import Server, start_server, stop_server
+from tests.e2e.conftest import Server, home_for, start_server, stop_server
 from tests.e2e.test_foundation import ok
 from tests.wheelhouse import EXAMPLES
 
@@ -26,35 +30,36 @@ def get(server: Server, host: str, path: str = "/") -> httpx.Response:
     return httpx.get(router(server) + path, headers={"Host": host}, timeout=10)
 
 
-def test_example_runs_behind_router(server: Server, wheelhouse: dict[str, str]) -> None:
-    ok(server, "apps", "create", "py")
-    ok(server, "config", "set", "py", *(f"{k}={v}" for k, v in wheelhouse.items()))
-    deployed = server.roost("deploy", "py", str(EXAMPLES / "python-app"), timeout=300)
-    assert deployed.returncode == 0, deployed.stderr
-    page = get(server, "py.localhost")
-    assert page.status_code == 200 and "Release v1" in page.text
+@pytest.fixture(scope="module")
+def py(tmp_path_factory: pytest.TempPathFactory, wheelhouse: dict[str, str]) -> Iterator[Server]:
+    """One `roost up` with the Python example deployed as ``py``, shared by the tests below."""
+    tmp = tmp_path_factory.mktemp("runtime")
+    srv = start_server(tmp)
+    try:
+        ok(srv, "apps", "create", "py")
+        ok(srv, "config", "set", "py", *(f"{k}={v}" for k, v in wheelhouse.items()))
+        deployed = srv.roost("deploy", "py", str(EXAMPLES / "python-app"), timeout=300)
+        assert deployed.returncode == 0, deployed.stderr
+        yield srv
+    finally:
+        stop_server(srv)
+        shutil.rmtree(home_for(tmp).parent, ignore_errors=True)
 
-    ps = json.loads(ok(server, "ps", "py", "--json"))
-    assert [(p["name"], p["state"]) for p in ps] == [("web.1", "up")]
-    # Roost runs as root here, so by default its apps do not: a system user of their own.
-    owner = Path(f"/proc/{ps[0]['pid']}").stat().st_uid
-    assert owner == (pwd.getpwnam("roost-app").pw_uid if os.geteuid() == 0 else os.geteuid())
 
-    # The example app reports its traffic through roost.agent to the perf monitor.
-    for _ in range(20):
-        get(server, "py.localhost")
+def ps(server: Server) -> list[dict[str, object]]:
+    """``roost ps py --json``."""
+    return list(json.loads(ok(server, "ps", "py", "--json")))
 
-    def traced() -> bool:
-        rows = json.loads(ok(server, "perf", "py", "--json"))
-        return any(r["endpoint"].endswith(" /") and r["requests"] >= 20 for r in rows)
 
-    wait_for(traced, timeout=60, interval=1)
-    [monitor] = json.loads(ok(server, "monitors", "py", "--json"))
-    assert monitor["owner"] == "app" and monitor["target"].endswith("/health")
-    wait_for(lambda: json.loads(ok(server, "monitors", "info", str(monitor["id"]), "--json"))
-             ["monitor"]["state"] == "up", timeout=90, interval=1)
+def current_release(server: Server) -> int:
+    """The number of py's current release."""
+    return next(int(r["version"]) for r in json.loads(ok(server, "releases", "py", "--json"))
+                if r["current"])
 
-    # A config change under load: a new release, hot, nothing dropped.
+
+@contextmanager
+def under_load(server: Server) -> Iterator[list[str]]:
+    """Request py's health check in a loop meanwhile; yields the failures seen."""
     failures: list[str] = []
     stop = threading.Event()
 
@@ -72,44 +77,122 @@ def test_example_runs_behind_router(server: Server, wheelhouse: dict[str, str]) 
     t = threading.Thread(target=hammer)
     t.start()
     try:
-        ok(server, "config", "set", "py", "GREETING=hello")
-        ok(server, "scale", "py", "web=2")
-        ok(server, "restart", "py")
-        ok(server, "scale", "py", "web=1")
+        yield failures
     finally:
         stop.set()
         t.join(timeout=30)
+
+
+def test_example_serves_its_current_release_behind_the_router(py: Server) -> None:
+    page = get(py, "py.localhost")
+    assert page.status_code == 200 and f"Release v{current_release(py)}" in page.text
+
+
+def test_ps_lists_the_web_process_up(py: Server) -> None:
+    wait_for(lambda: [(p["name"], p["state"]) for p in ps(py)] == [("web.1", "up")])
+
+
+def test_app_processes_run_as_a_user_of_their_own(py: Server) -> None:
+    # Roost runs as root here, so by default its apps do not: a system user of their own.
+    expected = pwd.getpwnam("roost-app").pw_uid if os.geteuid() == 0 else os.geteuid()
+    owners = {Path(f"/proc/{p['pid']}").stat().st_uid for p in ps(py)}
+    assert owners == {expected}
+
+
+def test_example_reports_its_traffic_to_the_perf_monitor(py: Server) -> None:
+    # The example app reports its traffic through roost.agent to the perf monitor.
+    for _ in range(20):
+        get(py, "py.localhost")
+
+    def traced() -> bool:
+        rows = json.loads(ok(py, "perf", "py", "--json"))
+        return any(r["endpoint"].endswith(" /") and r["requests"] >= 20 for r in rows)
+
+    wait_for(traced, timeout=60, interval=1)
+
+
+def test_deploy_adds_a_health_monitor_that_sees_the_app_up(py: Server) -> None:
+    [monitor] = json.loads(ok(py, "monitors", "py", "--json"))
+    assert monitor["owner"] == "app" and monitor["target"].endswith("/health")
+    wait_for(lambda: json.loads(ok(py, "monitors", "info", str(monitor["id"]), "--json"))
+             ["monitor"]["state"] == "up", timeout=90, interval=1)
+
+
+def test_config_change_cuts_a_release_hot(py: Server) -> None:
+    before = current_release(py)
+    with under_load(py) as failures:
+        ok(py, "config", "set", "py", "GREETING=hello")
     assert failures == []
-    assert "Release v2" in get(server, "py.localhost").text
+    assert f"Release v{before + 1}" in get(py, "py.localhost").text
 
-    out = server.roost("run", "py", "--", "python", "-c",
-                       "import os; print(os.environ['GREETING']); raise SystemExit(4)")
-    assert out.returncode == 4 and out.stdout.strip() == "hello"
 
-    logs = ok(server, "logs", "py", "-n", "200")
+def test_scaling_up_and_down_drops_nothing(py: Server) -> None:
+    with under_load(py) as failures:
+        ok(py, "scale", "py", "web=2")
+        assert sorted(p["name"] for p in ps(py)) == ["web.1", "web.2"]
+        ok(py, "scale", "py", "web=1")
+    assert failures == []
+    assert [p["name"] for p in ps(py)] == ["web.1"]
+
+
+def test_restart_replaces_processes_without_dropping_requests(py: Server) -> None:
+    old = {p["pid"] for p in ps(py)}
+    with under_load(py) as failures:
+        ok(py, "restart", "py")
+    assert failures == []
+    assert not old & {p["pid"] for p in ps(py)}
+
+
+def test_run_gets_the_app_config_and_its_exit_code(py: Server, wheelhouse: dict[str, str]
+                                                    ) -> None:
+    out = py.roost("run", "py", "--", "python", "-c",
+                   "import os; print(os.environ['PIP_FIND_LINKS']); raise SystemExit(4)")
+    assert out.returncode == 4 and out.stdout.strip() == wheelhouse["PIP_FIND_LINKS"]
+
+
+def test_logs_show_app_output_and_platform_events(py: Server) -> None:
+    logs = ok(py, "logs", "py", "-n", "200")
     assert "app[web.1]" in logs and "roost[deploy]" in logs
-    only_roost = ok(server, "logs", "py", "--source", "roost")
-    assert "app[" not in only_roost
 
-    ok(server, "domains", "add", "py", "www.example.com")
-    assert get(server, "www.example.com", "/health").status_code == 200
-    taken = server.roost("domains", "add", "py", "www.example.com")
-    assert taken.returncode != 0 and "already routes" in taken.stderr
-    bad = server.roost("domains", "add", "py", "not a host")
-    assert bad.returncode != 0 and "invalid hostname" in bad.stderr
 
-    for args, says in [(["scale", "py", "worker=1"], "no process type"),
-                       (["scale", "py", "web=-2"], "0 or more"),
-                       (["scale", "py", "web=999"], "over the limit"),
-                       (["scale", "py", "web"], "TYPE=N")]:
-        result = server.roost(*args)
-        assert result.returncode != 0 and says in result.stderr, (args, result.stderr)
-    assert len(json.loads(ok(server, "ps", "py", "--json"))) == 1
+def test_logs_filter_by_source(py: Server) -> None:
+    only_roost = ok(py, "logs", "py", "--source", "roost")
+    assert "roost[" in only_roost and "app[" not in only_roost
 
-    ok(server, "rollback", "py", "v1")
-    assert "Release v3" in get(server, "py.localhost").text
-    gone = server.roost("run", "py", "--", "sh", "-c", "echo ${GREETING:-unset}")
-    assert gone.stdout.strip() == "unset"  # v1's config came back with its slug
+
+def test_custom_domain_routes_to_the_app(py: Server) -> None:
+    ok(py, "domains", "add", "py", "www.example.com")
+    assert get(py, "www.example.com", "/health").status_code == 200
+
+
+@pytest.mark.parametrize(("host", "says"), [("py.localhost", "already routes to py"),
+                                            ("not a host", "invalid hostname")])
+def test_bad_domain_is_refused_and_changes_nothing(py: Server, host: str, says: str) -> None:
+    before = ok(py, "domains", "py")
+    result = py.roost("domains", "add", "py", host)
+    assert result.returncode != 0 and says in result.stderr
+    assert ok(py, "domains", "py") == before
+
+
+@pytest.mark.parametrize(("args", "says"), [(["worker=1"], "no process type"),
+                                            (["web=-2"], "0 or more"),
+                                            (["web=999"], "over the limit"),
+                                            (["web"], "TYPE=N")])
+def test_bad_scale_is_refused_and_changes_nothing(py: Server, args: list[str], says: str
+                                                  ) -> None:
+    before = [p["pid"] for p in ps(py)]
+    result = py.roost("scale", "py", *args)
+    assert result.returncode != 0 and says in result.stderr
+    assert [p["pid"] for p in ps(py)] == before
+
+
+def test_rollback_restores_the_old_slug_and_its_config(py: Server) -> None:
+    ok(py, "config", "set", "py", "ROLLBACK_PROBE=set")
+    probed = current_release(py)
+    ok(py, "rollback", "py", f"v{probed - 1}")
+    assert f"Release v{probed + 1}" in get(py, "py.localhost").text
+    gone = py.roost("run", "py", "--", "sh", "-c", "echo ${ROLLBACK_PROBE:-unset}")
+    assert gone.stdout.strip() == "unset"  # the earlier config came back with its slug
 
 
 def test_broken_release_keeps_old_serving(server: Server, tmp_path) -> None:  # type: ignore[no-untyped-def]

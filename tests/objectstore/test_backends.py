@@ -18,10 +18,11 @@ def test_open_store_by_scheme(tmp_path: Path, s3_env: str) -> None:
     fs = open_store(f"file://{tmp_path}/objs?public_url=https://assets.example/")
     assert isinstance(fs, FileStore) and fs.identifier == "file"
     assert fs.url("a/b.css") == "https://assets.example/a/b.css"
+    assert fs.can_serve_public and fs.local_root() == (tmp_path / "objs").resolve()
     s3 = open_store("s3://bucket/pre/fix")
     assert isinstance(s3, S3Store) and s3.identifier == "s3"
     assert (s3.bucket, s3.prefix, s3.endpoint_url) == ("bucket", "pre/fix/", s3_env)
-    assert "signed_urls" in s3.capabilities
+    assert s3.can_serve_public and s3.local_root() is None
     for bad in ["ftp://x/y", "file://relative/dir", "s3:///nobucket"]:
         with pytest.raises(ConfigError):
             open_store(bad)

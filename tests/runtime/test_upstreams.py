@@ -141,7 +141,7 @@ def test_a_crashed_roost_leaves_the_router_serving_its_last_upstreams(
 class Hello(http.server.BaseHTTPRequestHandler):
     """Answers every GET with ``hello``."""
 
-    def do_GET(self) -> None:  # noqa: N802  (the http.server API)
+    def do_GET(self) -> None:  # named by the http.server API
         """Say hello."""
         self.send_response(200)
         self.send_header("Content-Length", "5")

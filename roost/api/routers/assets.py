@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.schemas import AssetFolderOut, AssetGcOut, AssetUsageOut, PublishPlanOut
 from roost.core import apps, audit
 from roost.errors import InvalidInput
 from roost.orchestration import assetflow
@@ -24,7 +25,7 @@ class AssetSettingsIn(BaseModel):
                             description="the static folder in the built app; null: detect")
 
 
-@router.get("/apps/{app}/assets")
+@router.get("/apps/{app}/assets", response_model=AssetUsageOut)
 async def usage(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, Any]:
     """Count, total size and last publish of the app's assets."""
     s = await run_in_threadpool(assetflow.usage, ctx, app)
@@ -33,7 +34,7 @@ async def usage(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, Any]:
             "asset_host": assetflow.base_url(ctx, app)}
 
 
-@router.post("/apps/{app}/assets/publish")
+@router.post("/apps/{app}/assets/publish", response_model=PublishPlanOut)
 async def publish_plan(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, Any]:
     """The plan for publishing the current release's static folder (a dry run)."""
     result = await run_in_threadpool(assetflow.plan, ctx, app)
@@ -42,7 +43,7 @@ async def publish_plan(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, Any
             "to_delete": plan.to_delete, "bytes_new": plan.bytes_new}
 
 
-@router.post("/apps/{app}/assets/gc")
+@router.post("/apps/{app}/assets/gc", response_model=AssetGcOut)
 async def collect(app: str, ctx: PlatformDep, actor: ActorDep, dry_run: bool = False
                   ) -> dict[str, Any]:
     """Delete assets no kept release needs (current + 5 previous, or under an hour old)."""
@@ -55,7 +56,7 @@ async def collect(app: str, ctx: PlatformDep, actor: ActorDep, dry_run: bool = F
             "kept": result.kept, "bytes_freed": result.bytes_freed, "dry_run": dry_run}
 
 
-@router.put("/apps/{app}/assets/settings")
+@router.put("/apps/{app}/assets/settings", response_model=AssetFolderOut)
 def set_folder(app: str, body: AssetSettingsIn, session: SessionDep, actor: ActorDep
                ) -> dict[str, Any]:
     """Choose the static folder (relative to the built app); null goes back to detection."""

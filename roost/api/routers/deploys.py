@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.schemas import BuildOut
 from roost.core import apps
 from roost.errors import BuildError, RoostError
 from roost.orchestration import deploys, pipeline
@@ -43,6 +44,7 @@ async def _save_body(request: Request, target: Path, limit: int) -> int:
 
 @router.post(
     "/apps/{app}/builds",
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}},
                      "description": "build events, one JSON object per line"}},
 )
@@ -92,7 +94,7 @@ async def create_build(
     return StreamingResponse(events(), media_type="application/x-ndjson")
 
 
-@router.get("/apps/{app}/builds")
+@router.get("/apps/{app}/builds", response_model=list[BuildOut])
 def list_builds(app: str, session: SessionDep, _: ActorDep) -> list[dict[str, Any]]:
     """An app's builds, newest first."""
     from sqlalchemy import select

@@ -10,12 +10,13 @@ from sqlalchemy import text
 
 from roost import __version__
 from roost.api.deps import PlatformDep
+from roost.api.schemas import HealthOut
 from roost.monitor.uptime.service import liveness as uptime_liveness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get("/health", response_model=HealthOut, response_model_exclude_unset=True)
 def health(ctx: PlatformDep) -> dict[str, Any]:
     """Report whether the control plane and its store answer, with each service's liveness."""
     db_ok = True

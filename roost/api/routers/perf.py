@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -79,8 +78,8 @@ def trace(app: str, trace_id: str, session: SessionDep, _: ActorDep) -> query.Sa
 
 @router.get("/apps/{app}/perf/findings")
 def findings(app: str, session: SessionDep, _: ActorDep,
-             since: str = Query(default="7d", max_length=10)) -> list[dict[str, Any]]:
+             since: str = Query(default="7d", max_length=10)) -> list[query.FindingInfo]:
     """N+1 queries, slow queries and deploy regressions."""
     apps.get(session, app)
     start = utcnow() - durations.parse(since, KEPT)
-    return [f.model_dump() for f in query.findings(session, app, start)]
+    return query.findings(session, app, start)

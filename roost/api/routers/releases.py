@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.schemas import BuildpacksOut, ReleaseDetail, ReleaseOut
 from roost.core import apps, audit, releases
 from roost.errors import InvalidInput
 from roost.orchestration import pipeline
@@ -40,14 +41,14 @@ def release_out(r: Release, current: int | None) -> dict[str, Any]:
             "current": r.number == current, "error": r.error, "meta": r.meta}
 
 
-@router.get("/apps/{app}/releases")
+@router.get("/apps/{app}/releases", response_model=list[ReleaseOut])
 def list_releases(app: str, session: SessionDep, _: ActorDep) -> list[dict[str, Any]]:
     """An app's releases, newest first."""
     current = apps.get(session, app).current_release
     return [release_out(r, current) for r in releases.list_for(session, app)]
 
 
-@router.get("/apps/{app}/releases/{version}")
+@router.get("/apps/{app}/releases/{version}", response_model=ReleaseDetail)
 def get_release(app: str, version: str, session: SessionDep, ctx: PlatformDep, _: ActorDep
                 ) -> dict[str, Any]:
     """One release, with the names of its config vars."""
@@ -58,7 +59,7 @@ def get_release(app: str, version: str, session: SessionDep, ctx: PlatformDep, _
     return out
 
 
-@router.post("/apps/{app}/rollback")
+@router.post("/apps/{app}/rollback", response_model=ReleaseOut)
 async def rollback(app: str, body: RollbackIn, ctx: PlatformDep, actor: ActorDep
                    ) -> dict[str, Any]:
     """Create a new release from an earlier one's slug and config, and activate it."""
@@ -71,7 +72,7 @@ async def rollback(app: str, body: RollbackIn, ctx: PlatformDep, actor: ActorDep
     return await run_in_threadpool(work)
 
 
-@router.get("/apps/{app}/buildpacks")
+@router.get("/apps/{app}/buildpacks", response_model=BuildpacksOut)
 def get_buildpacks(app: str, session: SessionDep, _: ActorDep) -> dict[str, list[str]]:
     """The app's buildpacks (empty: the app's .buildpacks file, else auto-detection)."""
     return {"buildpacks": list(apps.get(session, app).buildpacks or [])}
@@ -85,7 +86,7 @@ def _check_buildpack(ref: str) -> str:
     return ref
 
 
-@router.put("/apps/{app}/buildpacks")
+@router.put("/apps/{app}/buildpacks", response_model=BuildpacksOut)
 def set_buildpacks(app: str, body: BuildpacksIn, session: SessionDep, actor: ActorDep
                    ) -> dict[str, list[str]]:
     """Set the app's buildpacks, in order."""
@@ -96,7 +97,7 @@ def set_buildpacks(app: str, body: BuildpacksIn, session: SessionDep, actor: Act
     return {"buildpacks": found.buildpacks}
 
 
-@router.delete("/apps/{app}/buildpacks")
+@router.delete("/apps/{app}/buildpacks", response_model=BuildpacksOut)
 def clear_buildpacks(app: str, session: SessionDep, actor: ActorDep) -> dict[str, list[str]]:
     """Go back to the .buildpacks file or auto-detection."""
     apps.get(session, app).buildpacks = []

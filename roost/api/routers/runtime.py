@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.schemas import ProcessOut, RestartOut
 from roost.core import apps, audit, releases
 from roost.errors import Conflict, InvalidInput, RuntimeFailure
 from roost.orchestration.platform import Platform
@@ -52,7 +53,7 @@ def _runtime(ctx: Platform) -> Runtime:
     return ctx.runtime
 
 
-@router.get("/apps/{app}/ps")
+@router.get("/apps/{app}/ps", response_model=list[ProcessOut])
 def ps(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[dict[str, Any]]:
     """The app's processes."""
     apps.get(session, app)
@@ -75,7 +76,7 @@ async def scale(app: str, body: dict[str, int], ctx: PlatformDep, actor: ActorDe
     return await run_in_threadpool(work)
 
 
-@router.post("/apps/{app}/restart")
+@router.post("/apps/{app}/restart", response_model=RestartOut)
 async def restart(app: str, body: RestartIn, ctx: PlatformDep, actor: ActorDep
                   ) -> dict[str, str]:
     """Restart the app's processes (hot for web)."""
@@ -90,7 +91,9 @@ async def restart(app: str, body: RestartIn, ctx: PlatformDep, actor: ActorDep
     return {"restarted": body.type or "all"}
 
 
-@router.post("/apps/{app}/run", responses={200: {"content": {"application/x-ndjson": {}}}})
+@router.post("/apps/{app}/run", response_class=StreamingResponse,
+             responses={200: {"content": {"application/x-ndjson": {}},
+                              "description": "output lines, then the exit code, as NDJSON"}})
 async def run(app: str, body: RunIn, ctx: PlatformDep, actor: ActorDep) -> StreamingResponse:
     """Run a one-off command with the app's environment; stream output, then the exit code."""
     def prepare() -> Any:
@@ -116,7 +119,9 @@ async def run(app: str, body: RunIn, ctx: PlatformDep, actor: ActorDep) -> Strea
     return StreamingResponse(events(), media_type="application/x-ndjson")
 
 
-@router.get("/apps/{app}/logs", response_model=None)
+@router.get("/apps/{app}/logs", response_model=None, response_class=PlainTextResponse,
+            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                             "description": "log lines (streamed with follow)"}})
 async def logs(app: str, request: Request, ctx: PlatformDep, _: ActorDep,
                lines: int = Query(default=100, ge=0, le=10_000),
                source: str | None = Query(default=None, max_length=50),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, IdPath, PlatformDep, SessionDep
+from roost.api.schemas import ChannelResultOut
 from roost.core import apps, audit
 from roost.monitor.uptime import addresses, engine, incidents, monitors
 from roost.monitor.uptime.specs import (
@@ -174,7 +175,7 @@ def remove_maintenance(window_id: IdPath, session: SessionDep, actor: ActorDep
     return done
 
 
-@router.post("/apps/{app}/notify/test")
+@router.post("/apps/{app}/notify/test", response_model=list[ChannelResultOut])
 async def notify_test(app: str, ctx: PlatformDep, _: ActorDep) -> list[dict[str, Any]]:
     """Send a test message to every maintainer of the app; report each channel."""
     def check() -> None:

@@ -12,6 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.schemas import (
+    AdvisoryDbOut,
+    AdvisoryImportOut,
+    IgnoreOut,
+    SarifLogOut,
+    VulnReportOut,
+)
 from roost.core import apps, audit
 from roost.errors import InvalidInput
 from roost.monitor import vulns
@@ -42,13 +49,13 @@ def _import_out(result: vulns.ImportResult, rescanned: dict[str, int]) -> dict[s
             "changed_packages": len(result.changed_keys), "rescanned": rescanned}
 
 
-@router.get("/vulns/db")
+@router.get("/vulns/db", response_model=AdvisoryDbOut)
 def db_stats(session: SessionDep, _: ActorDep) -> dict[str, Any]:
     """Advisory counts per ecosystem and the last update."""
     return _db_out(vulns.stats(session))
 
 
-@router.post("/vulns/db/import")
+@router.post("/vulns/db/import", response_model=AdvisoryImportOut)
 async def db_import(request: Request, ctx: PlatformDep, actor: ActorDep,
                     url: str | None = Query(default=None, max_length=2000)) -> dict[str, Any]:
     """Import OSV records: a zip body (OSV's all.zip format) or ``?url=`` of such a zip."""
@@ -76,14 +83,14 @@ async def db_import(request: Request, ctx: PlatformDep, actor: ActorDep,
     return _import_out(result, rescanned)
 
 
-@router.post("/vulns/db/update")
+@router.post("/vulns/db/update", response_model=AdvisoryImportOut)
 async def db_update(ctx: PlatformDep, actor: ActorDep) -> dict[str, Any]:
     """Re-import every configured advisory source, then re-scan affected apps."""
     result, rescanned = await run_in_threadpool(vulnwatch.update_and_rescan, ctx)
     return _import_out(result, rescanned)
 
 
-@router.get("/apps/{app}/vulns")
+@router.get("/apps/{app}/vulns", response_model=VulnReportOut | SarifLogOut)
 def app_vulns(app: str, session: SessionDep, _: ActorDep,
               format: str = Query(default="json", pattern="^(json|sarif)$")) -> dict[str, Any]:
     """An app's findings from its last scan (ignored ones flagged), as JSON or SARIF."""
@@ -97,14 +104,14 @@ def _ignore_out(rule: vulns.IgnoreRule) -> dict[str, Any]:
             "created_at": rule.created_at}
 
 
-@router.get("/apps/{app}/vulns/ignores")
+@router.get("/apps/{app}/vulns/ignores", response_model=list[IgnoreOut])
 def list_ignores(app: str, session: SessionDep, _: ActorDep) -> list[dict[str, Any]]:
     """The app's ignores."""
     apps.get(session, app)
     return [_ignore_out(r) for r in vulns.list_ignores(session, app)]
 
 
-@router.post("/apps/{app}/vulns/ignores", status_code=201)
+@router.post("/apps/{app}/vulns/ignores", status_code=201, response_model=IgnoreOut)
 def add_ignore(app: str, body: IgnoreIn, session: SessionDep, actor: ActorDep
                ) -> dict[str, Any]:
     """Accept a risk until a date; covers every alias of the id."""

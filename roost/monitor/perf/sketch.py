@@ -93,14 +93,6 @@ def decode(data: bytes) -> Sketch:
     return sketch
 
 
-def merge_encoded(blobs: list[bytes]) -> Sketch:
-    """One sketch holding every value of the encoded sketches in ``blobs``."""
-    merged = new_sketch()
-    for blob in blobs:
-        merged.merge(decode(blob))
-    return merged
-
-
 def quantile(sketch: Sketch, q: float) -> float:
     """The ``q`` quantile of ``sketch`` in its own unit, 0.0 when it is empty."""
     value = sketch.get_quantile_value(q)

@@ -82,7 +82,7 @@ class Checker:
                 if spec.kind == "tcp":
                     return await _tcp(spec, start, self.allow_private)
                 return await _tls(spec, start, self.allow_private)
-        except Exception as exc:  # noqa: BLE001  every failure is a finding, not a crash
+        except Exception as exc:  # every failure is a finding, not a crash
             return Outcome(False, (time.perf_counter() - start) * 1000,
                            error=_describe(exc, spec.timeout_s))
 

@@ -28,14 +28,6 @@ def list_incidents(
     return [IncidentView.model_validate(i) for i in session.scalars(query)]
 
 
-def get_incident(session: Session, incident_id: int) -> IncidentView:
-    """One incident."""
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        raise NotFound(f"no incident {incident_id}; `roost incidents` lists them")
-    return IncidentView.model_validate(incident)
-
-
 def ack(session: Session, incident_id: int, by: str, now: datetime | None = None) -> IncidentView:
     """Acknowledge an incident: reminders and escalation stop."""
     incident = session.get(Incident, incident_id)

@@ -150,7 +150,7 @@ class ProbeRunner:
                         if r.verify:
                             self.verifying.discard(r.monitor_id)
                     self._verify(verify)
-                except Exception as exc:  # noqa: BLE001  keep results and try again
+                except Exception as exc:  # keep results and try again
                     log.warning("probe %s: reporting failed: %s", self.name, exc)
                     self.stats.report_errors += 1
                     self.buffer = (batch + self.buffer)[-50_000:]
@@ -163,7 +163,7 @@ class ProbeRunner:
         while not stop.is_set():
             try:
                 self.apply(await self.backend.claim())
-            except Exception as exc:  # noqa: BLE001  the control plane may be restarting
+            except Exception as exc:  # the control plane may be restarting
                 log.warning("probe %s: claiming checks failed: %s", self.name, exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.refresh_s)

@@ -30,8 +30,8 @@ def check(kind: str, url: str) -> str:
     known = sorted(s for s, (k, _path) in SCHEMES.items() if k == kind)
     entry = SCHEMES.get(scheme) if sep else None
     if entry is None or entry[0] != kind:
-        raise ConfigError(f"{SETTING.get(kind, kind)}: {scheme or url!r} is not a {kind} "
-                          f"channel; known schemes: {', '.join(s + '://' for s in known)}")
+        raise ConfigError(f"bad value for {SETTING.get(kind, kind)}: {scheme or url!r} is not "
+                          f"a {kind} channel; known: {', '.join(s + '://…' for s in known)}")
     return scheme
 
 

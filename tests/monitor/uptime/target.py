@@ -37,7 +37,7 @@ class Target:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 with target.lock:
                     target.requests += 1
                     status = target.status
