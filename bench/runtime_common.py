@@ -75,7 +75,7 @@ def bench_platform(grace: float = 15.0) -> Iterator[Bench]:
     with tempfile.TemporaryDirectory(prefix="roost-bench-") as tmp:
         root = Path(tmp)
         port = free_port()
-        router = Router(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}", root / "router")
+        router = Router(f"127.0.0.1:{port}", root / "router")
         router.start()
         sup = Supervisor(router, AppLogs(root / "logs"),
                          Limits(health_timeout=30, grace=grace, max_per_type=8))

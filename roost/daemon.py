@@ -13,8 +13,10 @@ import uvicorn
 from fastapi import FastAPI
 
 from roost.api.app import create_app
+from roost.errors import RoostError
 from roost.orchestration import deploys, services
 from roost.orchestration.platform import Platform, ensure_local_credentials, open_platform
+from roost.runtime.ports import ensure_free
 from roost.settings import Settings
 
 log = logging.getLogger("roost")
@@ -43,13 +45,18 @@ def build(settings: Settings, announce: Callable[[str], None] = say,
     if ensure_local_credentials(ctx):
         announce(f"Created an admin API token in {settings.home / 'credentials.json'}")
     app = create_app(ctx)
+    app.state.startup_errors = []
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         stoppers = []
         for name, start in STARTERS:
             log.info("starting %s", name)
-            stoppers.append(await start(ctx))
+            try:
+                stoppers.append(await start(ctx))
+            except RoostError as exc:  # e.g. the router port is taken: serve() says so
+                app.state.startup_errors.append(exc)
+                raise
         if deploy_example:
             from roost.example import start_in_background
 
@@ -72,6 +79,7 @@ def serve(
     """Run the platform in the foreground until SIGINT or SIGTERM."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ensure_free(settings.listen, "ROOST_LISTEN")  # before anything starts (runtime/ports.py)
     ctx, app = build(settings, announce, deploy_example)
     host, port = settings.listen_host_port
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level,
@@ -82,5 +90,11 @@ def serve(
     # place that re-raise is harmless and a requested stop exits 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
-    asyncio.run(server.serve())
+    try:
+        asyncio.run(server.serve())
+    except SystemExit:  # uvicorn exits when the start-up failed: say why in one line
+        errors = app.state.startup_errors
+        if errors:
+            raise errors[0] from None
+        raise
     announce("Roost stopped")

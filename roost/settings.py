@@ -39,7 +39,6 @@ class Settings(BaseModel):
     secret_key: str = ""
     base_domain: str = "localhost"
     router_listen: str = "127.0.0.1:8080"
-    router_admin: str = "127.0.0.1:2019"
     object_store: str = ""
     asset_url: str = ""
     public_url: str = ""
@@ -47,6 +46,7 @@ class Settings(BaseModel):
     max_slug_mb: int = Field(default=500, ge=1)
     max_processes_per_type: int = Field(default=20, ge=1)
     app_user: str = "auto"  # when root, run apps as: a user, "auto", "" = root (runtime/users.py)
+    router_user: str = "auto"  # when root, run Caddy and the resolver as: likewise
     health_timeout_seconds: float = Field(default=60.0, gt=0)
     grace_seconds: float = Field(default=30.0, ge=0)
     sms_url: str = ""
@@ -64,7 +64,7 @@ class Settings(BaseModel):
     addon_kinds: list[str] = Field(default_factory=list)  # extra kinds: kind=module:Class
     monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
 
-    @field_validator("listen", "router_listen", "router_admin")
+    @field_validator("listen", "router_listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
         return _host_port(value, "listen address")

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from roost.lines import split_long
+
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # After the step exits, how long children that still hold its output may keep writing.
 DRAIN_SECONDS = 2.0
@@ -101,7 +103,8 @@ def run_step(
                 break
             pending += chunk
             *lines, pending = pending.split(b"\n")
-            for raw in lines:
+            long_pieces, pending = split_long(pending)  # a line without end: bounded pieces
+            for raw in lines + long_pieces:
                 emit(raw)
         # Output closed: the step is exiting; give it until the deadline to finish.
         try:

@@ -85,7 +85,9 @@ class FileStore(ObjectStore):
                         shutil.copyfileobj(src, fh, CHUNK)
                 else:
                     shutil.copyfileobj(data, fh, CHUNK)
-            os.chmod(tmp, 0o644)
+            # Readable by Roost, and by the router's group where runtime/layout.py shared
+            # the root with it (assets): never by everyone.
+            os.chmod(tmp, 0o640)
             os.replace(tmp, path)
             _write_json_atomic(meta_path, meta, self.root / TMP_DIR)
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:

@@ -105,10 +105,10 @@ def runtime(platform: Platform) -> Runtime:
         s = platform.settings
         limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,
                         max_per_type=s.max_processes_per_type, user=s.app_user or None)
-        found = Runtime(s.home, s.router_listen, s.router_admin, s.base_domain,
-                        platform.objects, limits,
+        found = Runtime(s.home, s.router_listen, s.base_domain, platform.objects, limits,
                         on_crash=lambda app, dyno, lines: alerts.on_crash(platform, app, dyno,
-                                                                          lines))
+                                                                          lines),
+                        router_user=s.router_user or None)
         found.prepare = lambda release, directory, env: assetflow.prepare(
             platform, release, directory, env)
         platform.runtime = found

@@ -2,10 +2,14 @@
 
 A line looks like ``2026-11-28T16:20:01.123Z app[web.1]: GET / 200``; platform events use
 sources like ``roost[deploy]``. Files rotate at a size limit (one previous file kept).
+
+Process output reaches these files in pieces of at most 64 KiB (:mod:`roost.lines`), so a
+line here is never longer than that plus its stamp and the `` [line continues]`` mark.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -28,7 +32,7 @@ class AppLogs:
     def __init__(self, root: Path, max_bytes: int = MAX_BYTES) -> None:
         self.root = root
         self.max_bytes = max_bytes
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._lock = threading.Lock()
         # One open handle per app and its size: opening and stat-ing the file for every line
         # cost ~25 us, paid for each access-log line of every app.
@@ -52,7 +56,9 @@ class AppLogs:
             self._open[app] = (fh, size + len(text.encode("utf-8", "replace")))
 
     def _reopen(self, app: str) -> tuple[TextIO, int]:
-        fh = self.path(app).open("a", encoding="utf-8", errors="replace")
+        fd = os.open(self.path(app), os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                     0o600)
+        fh = open(fd, "a", encoding="utf-8", errors="replace")  # noqa: SIM115  kept open
         self._open[app] = (fh, fh.tell())
         return self._open[app]
 

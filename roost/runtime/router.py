@@ -11,6 +11,13 @@ client keep-alive connections. So upstream lists are not part of the configurati
 reads them as SRV records from :class:`~roost.runtime.upstreams.UpstreamResolver` (refreshed
 every ``refresh_seconds``), and only host names, extra routes or an app going to or from zero
 upstreams load a new configuration. Caddy skips identical loads, and so do we.
+
+Out of the apps' reach: Caddy's admin API listens only on a unix socket in ``run_dir`` (a
+0700 directory under ``ROOST_HOME``, so each Roost on a host has its own), never on a TCP
+port. When a ``user`` is given (Roost runs as root), Caddy runs as that user, with the
+``CAP_NET_BIND_SERVICE`` capability only when the router port is below 1024, and the
+upstream resolver drops to it too. Before Caddy starts, the router address must be free:
+Caddy binds with ``SO_REUSEPORT`` and would otherwise share a port another Roost serves.
 """
 
 from __future__ import annotations
@@ -31,10 +38,14 @@ from typing import Any
 import httpx
 
 from roost.errors import RuntimeFailure
+from roost.runtime import users
 from roost.runtime.kernel import migrate_queued_connections
+from roost.runtime.ports import ensure_free, split
 from roost.runtime.upstreams import UpstreamResolver, app_name
 
 log = logging.getLogger("roost.router")
+ADMIN_SOCKET = "caddy-admin.sock"
+SOCKET_PATH_MAX = 107  # sun_path holds 108 bytes with the final NUL
 
 UNAVAILABLE = """<!doctype html><html><head><title>App unavailable</title></head>
 <body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto">
@@ -67,11 +78,17 @@ class Route:
 class Router:
     """Runs Caddy and pushes the whole routing table to it on every change."""
 
-    def __init__(self, listen: str, admin: str, state_dir: Path,
-                 try_duration: str = "5s", tune_kernel: bool = True) -> None:
+    def __init__(self, listen: str, state_dir: Path, run_dir: Path | None = None,
+                 user: str | None = None, try_duration: str = "5s",
+                 tune_kernel: bool = True) -> None:
         self.listen = listen
-        self.admin = admin
         self.state_dir = state_dir
+        # Caddy's own directory (admin socket, storage, autosave): 0700, owned by ``user``,
+        # who must be able to reach it (``state_dir`` itself is private to Roost).
+        self.run_dir = run_dir or state_dir / "run"
+        self.user = user  # None: Caddy runs as Roost's own user
+        self.admin_socket = self.run_dir / ADMIN_SOCKET
+        self.admin = f"unix/{self.admin_socket}"  # Caddy's spelling of a unix socket address
         self.try_duration = try_duration
         self.tune_kernel = tune_kernel
         self.resolver: UpstreamResolver | None = None  # serves upstream lists (upstreams.py)
@@ -88,40 +105,75 @@ class Router:
         self._lock = threading.Lock()
         # Kept for the router's life: a client per call costs ~20 ms of CPU (SSL context).
         # No keep-alive: Caddy closes its admin connections when it loads a configuration.
-        self._admin = httpx.Client(base_url=f"http://{admin}", trust_env=False, timeout=15,
-                                   limits=httpx.Limits(max_keepalive_connections=0))
+        transport = httpx.HTTPTransport(uds=str(self.admin_socket),
+                                        limits=httpx.Limits(max_keepalive_connections=0))
+        self._admin = httpx.Client(base_url="http://localhost", transport=transport,
+                                   trust_env=False, timeout=15)
 
     def start(self) -> None:
         """Start Caddy and load an initial (empty) configuration."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        if len(str(self.admin_socket).encode()) > SOCKET_PATH_MAX:
+            raise RuntimeFailure(f"the router's admin socket path {self.admin_socket} is too "
+                                 "long for a unix socket: choose a shorter ROOST_HOME")
+        ensure_free(self.listen, "ROOST_ROUTER_LISTEN")
+        ids = users.ids(self.user) if self.user else None
+        prefix = self._as_user(ids) if ids is not None else []
+        _private_dir(self.state_dir, None)
+        _private_dir(self.run_dir, ids)
+        for name in ("data", "config"):  # Caddy's storage and autosave: its own, private
+            _private_dir(self.run_dir / name, ids)
+        self.admin_socket.unlink(missing_ok=True)  # left by a Caddy that was killed
         if self.tune_kernel:
             self._restore_kernel = migrate_queued_connections()
         if self.resolver is None:
-            self.resolver = UpstreamResolver()
+            self.resolver = UpstreamResolver(ids=ids)
             for app, route in self.routes.items():
                 self.resolver.set(app, route.upstreams)
-        boot = self.state_dir / "caddy-boot.json"
-        boot.write_text(json.dumps({"admin": {"listen": self.admin}}))
-        env = {**os.environ, "XDG_DATA_HOME": str(self.state_dir / "data"),
-               "XDG_CONFIG_HOME": str(self.state_dir / "config")}
-        log_file = (self.state_dir / "caddy.log").open("ab")
-        self.proc = subprocess.Popen([caddy_binary(), "run", "--config", str(boot)],
-                                     stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                     start_new_session=True)
+        boot = self.run_dir / "caddy-boot.json"
+        _write_private(boot, json.dumps({"admin": {"listen": self.admin}}), ids)
+        # A clean environment: Roost's own may hold secrets (ROOST_SECRET_KEY and the like).
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.run_dir),
+               "XDG_DATA_HOME": str(self.run_dir / "data"),
+               "XDG_CONFIG_HOME": str(self.run_dir / "config")}
+        argv = [*prefix, caddy_binary(), "run", "--config", str(boot)]
+        log_path = self.state_dir / "caddy.log"
+        with log_path.open("ab") as log_file:
+            os.chmod(log_path, 0o600)
+            self.proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
+                                         env=env, start_new_session=True)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                tail = (self.state_dir / "caddy.log").read_text(errors="replace")[-600:]
-                raise RuntimeFailure(f"the router (caddy) exited at start: {tail.strip()}")
+                tail = log_path.read_text(errors="replace")[-600:].strip()
+                if ids is not None:
+                    tail += (f" (it runs as {self.user}, which must be able to run "
+                             f"{argv[-4]}; ROOST_ROUTER_USER= keeps it as Roost's user)")
+                raise RuntimeFailure(f"the router (caddy) exited at start: {tail}")
             try:
                 self._admin.get("/config/", timeout=1)
                 break
             except httpx.HTTPError:
                 time.sleep(0.05)
         else:
-            raise RuntimeFailure(f"the router's admin API at {self.admin} did not answer")
+            raise RuntimeFailure(f"the router's admin API at {self.admin_socket} did not answer")
         self.resolver.watch(self.proc.pid)
         self.push()
+
+    def _as_user(self, ids: tuple[int, int]) -> list[str]:
+        """The setpriv prefix that runs Caddy as the router user, with the one capability it
+        needs to bind a port below 1024 and nothing else."""
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            raise RuntimeFailure("setpriv (util-linux) is needed to run the router as "
+                                 f"{self.user}: install util-linux or set ROOST_ROUTER_USER=")
+        argv = [setpriv, f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups",
+                "--no-new-privs"]
+        if split(self.listen)[1] < 1024:
+            argv += ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
+                     "--bounding-set=-all,+net_bind_service"]
+        else:
+            argv += ["--bounding-set=-all"]
+        return [*argv, "--"]
 
     def pids(self) -> list[int]:
         """Process ids of Caddy and the upstream resolver (each leads its own session)."""
@@ -240,3 +292,23 @@ class Router:
                                         "grace_period": "720h", "resolver": resolver}
         handler["transport"]["resolver"] = resolver  # SRV targets are names under our zone
         return handler
+
+
+def _private_dir(path: Path, ids: tuple[int, int] | None) -> None:
+    """Create ``path`` (a real directory, not a link) with mode 0700, owned by ``ids``."""
+    path.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or not path.is_dir():
+        raise RuntimeFailure(f"{path} must be a directory Roost made, not a link")
+    os.chmod(path, 0o700)
+    if ids is not None and os.geteuid() == 0:
+        os.chown(path, *ids)
+
+
+def _write_private(path: Path, text: str, ids: tuple[int, int] | None) -> None:
+    """Write ``path`` with mode 0600 (replacing it; owned by ``ids`` when given)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    if ids is not None and os.geteuid() == 0:
+        os.chown(path, *ids)

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
-from roost.runtime import leftovers, spawn, users
+from roost.runtime import layout, leftovers, spawn, users
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -35,14 +35,15 @@ KEEP_RELEASE_DIRS = 3
 class Runtime:
     """Runs every app's current release behind the router."""
 
-    def __init__(self, home: Path, router_listen: str, router_admin: str, base_domain: str,
+    def __init__(self, home: Path, router_listen: str, base_domain: str,
                  store: ObjectStore, limits: Limits | None = None,
-                 on_crash: CrashHook | None = None) -> None:
+                 on_crash: CrashHook | None = None, router_user: str | None = None) -> None:
         self.home = home
         self.base_domain = base_domain
         self.store = store
         self.router_port = router_listen.rpartition(":")[2]
-        self.router = Router(router_listen, router_admin, home / "router")
+        self.router_user = router_user  # the setting: "auto", a name, or None (own user)
+        self.router = Router(router_listen, home / "router", run_dir=home / "run")
         self.logs = AppLogs(home / "logs")
         self.limits = limits or Limits()
         self.supervisor = Supervisor(self.router, self.logs, self.limits, on_crash)
@@ -53,6 +54,13 @@ class Runtime:
     def start(self) -> None:
         """Start the router and the supervisor (stopping leftovers of a crashed run)."""
         self._kill_leftovers()
+        self.router.user = users.resolve_router(self.router_user)
+        gid = users.ids(self.router.user)[1] if self.router.user else None
+        layout.secure_home(self.home, gid)
+        users.forget_reachable()
+        objects = self.store.local_root()
+        if objects is not None:
+            layout.share_objects(objects, gid)  # the router serves the assets from there
         self.router.start()
         self.supervisor.start()
         self._record_pids()

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from roost.lines import bounded_lines
 from roost.runtime import users
 
 # Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
@@ -90,8 +91,8 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
 
 def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
     assert proc.stdout is not None
-    for raw in iter(proc.stdout.readline, b""):
-        on_line(raw.decode("utf-8", errors="replace").rstrip("\n"))
+    for line in bounded_lines(proc.stdout):  # bounded: a line without end cannot fill memory
+        on_line(line)
     proc.stdout.close()
 
 

@@ -10,7 +10,10 @@ resolver, and only host names or an app going to or from zero processes reload C
 The responder runs in a small process of its own (``python -m roost.runtime.upstreams``):
 Caddy refreshes a list while holding a lock that every request to the app waits on, so the
 answer must come at once, never behind the busy supervisor's GIL. The parent sends it each
-list change as a JSON line on its stdin and waits for the acknowledgement. When the parent
+list change as a JSON line on its stdin and waits for the acknowledgement. That pipe is the
+only way to change the records: the UDP port only answers queries, so an app may look names
+up (harmless) but never change them. When Roost runs as root the responder binds its port,
+then gives up root for the router's user before it reads anything. When the parent
 goes away (stdin closes), the responder goes on answering with the last lists for as long as
 the Caddy it serves runs, so a crash of Roost does not take the apps offline; the next start
 of Roost stops both (runtime/service.py). Caddy also keeps its last lists if lookups fail
@@ -124,10 +127,12 @@ class UpstreamTable:
 class UpstreamResolver:
     """Runs the responder process and sends it every upstream list change."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "roost.runtime.upstreams", host],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True)
+    def __init__(self, host: str = "127.0.0.1", ids: tuple[int, int] | None = None) -> None:
+        argv = [sys.executable, "-m", "roost.runtime.upstreams", host]
+        if ids is not None:  # (uid, gid) to switch to once bound
+            argv.append(f"{ids[0]}:{ids[1]}")
+        self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      start_new_session=True)
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._in, self._out = self._proc.stdin, self._proc.stdout
         first = self._out.readline().decode().strip()
@@ -240,10 +245,22 @@ def _alive(pid: int | None) -> bool:
     return True
 
 
+def drop_to(uid: int, gid: int) -> None:
+    """Give up root for ``uid``/``gid`` for good (no supplementary groups)."""
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if os.getuid() != uid or os.geteuid() != uid:
+        raise RuntimeFailure(f"the upstream resolver could not switch to uid {uid}")
+
+
 def main() -> None:
-    """Entry point of the responder process: bind, print the port, serve."""
+    """Entry point of the responder process: bind, drop root if asked, print the port, serve."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind((sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1", 0))
+    if len(sys.argv) > 2:
+        uid, _, gid = sys.argv[2].partition(":")
+        drop_to(int(uid), int(gid))
     os.write(1, f"{sock.getsockname()[1]}\n".encode())
     serve(sock, 0, 1)
 

@@ -1,9 +1,13 @@
-"""The unprivileged user app processes run as when Roost itself runs as root.
+"""The unprivileged users apps and the router run as when Roost itself runs as root.
 
 ``ROOST_APP_USER`` names it: ``auto`` (the default) picks a dedicated system user
 ``roost-app`` (created with useradd on first use; ``nobody`` when that fails), any other
 name is used as given (it must exist), and empty keeps apps running as Roost's own user.
 Without root nothing changes: a process cannot switch users anyway.
+
+``ROOST_ROUTER_USER`` likewise names the user Caddy and the upstream resolver run as:
+``auto`` creates ``roost-router`` (no fallback: that user's group may read the local object
+store, so it must not be shared), empty keeps them as Roost's own user.
 
 A release directory is handed to that user (chowned: apps may write into their own
 directory, as on Heroku) and every directory above it is made traversable for others
@@ -26,6 +30,7 @@ from roost.errors import RuntimeFailure
 log = logging.getLogger("roost.supervisor")
 AUTO = "auto"
 DEDICATED = "roost-app"
+ROUTER = "roost-router"
 _lock = threading.Lock()
 _prepared: set[tuple[Path, int]] = set()
 
@@ -37,18 +42,41 @@ def resolve(requested: str | None) -> str | None:
     if requested != AUTO:
         _entry(requested)
         return requested
-    with _lock:
-        if not _exists(DEDICATED):
-            try:
-                subprocess.run(["useradd", "--system", "--no-create-home", "--home-dir",
-                                "/nonexistent", "--shell", "/usr/sbin/nologin", DEDICATED],
-                               check=True, capture_output=True, timeout=30)
-                log.info("created the system user %s to run apps", DEDICATED)
-            except (OSError, subprocess.SubprocessError) as exc:
-                log.warning("could not create user %s (%s); apps run as nobody", DEDICATED, exc)
-                _entry("nobody")
-                return "nobody"
+    try:
+        ensure(DEDICATED, "to run apps")
+    except RuntimeFailure as exc:
+        log.warning("%s; apps run as nobody", exc)
+        _entry("nobody")
+        return "nobody"
     return DEDICATED
+
+
+def resolve_router(requested: str | None) -> str | None:
+    """The user Caddy and the upstream resolver run as, or None to keep Roost's own user."""
+    if not requested or os.geteuid() != 0:
+        return None
+    if requested != AUTO:
+        if not _exists(requested):
+            raise RuntimeFailure(f"ROOST_ROUTER_USER {requested!r} does not exist on this host; "
+                                 "create it, use `auto`, or leave it empty")
+        return requested
+    ensure(ROUTER, "to run the router")
+    return ROUTER
+
+
+def ensure(name: str, purpose: str) -> None:
+    """Create the system user ``name`` (no home, no login shell) unless it exists."""
+    with _lock:
+        if _exists(name):
+            return
+        try:
+            subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
+                            "--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin", name],
+                           check=True, capture_output=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise RuntimeFailure(f"could not create the system user {name} {purpose} "
+                                 f"({exc})") from exc
+        log.info("created the system user %s %s", name, purpose)
 
 
 def ids(name: str) -> tuple[int, int]:
@@ -83,6 +111,12 @@ def make_reachable(directory: Path, user: str) -> None:
                 log.warning("made %s traversable (o+x) so %s can reach its releases",
                             parent, user)
         _prepared.add(key)
+
+
+def forget_reachable() -> None:
+    """Check the directories above releases again (runtime/layout.py just closed them)."""
+    with _lock:
+        _prepared.clear()
 
 
 def _exists(name: str) -> bool:

@@ -72,7 +72,7 @@ class Platform:
 def platform(tmp_path: Path) -> Iterator[Platform]:
     """A running router and supervisor."""
     port = free_port()
-    router = Router(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}", tmp_path / "router")
+    router = Router(f"127.0.0.1:{port}", tmp_path / "router")
     router.start()
     logs = AppLogs(tmp_path / "logs")
     crashes: list[tuple[str, str]] = []

@@ -102,7 +102,7 @@ def test_garbage_is_ignored_and_odd_app_names_get_valid_labels(
 
 def run_router(state_dir: str, upstream: str, out: Any) -> None:
     """A Roost stand-in in its own process: a router with one app's route, then idle."""
-    router = Router(f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", Path(state_dir),
+    router = Router(f"127.0.0.1:{free_port()}", Path(state_dir),
                     tune_kernel=False)
     router.start()
     router.set_route("shop", ["shop.localhost"], [upstream])

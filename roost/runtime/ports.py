@@ -1,0 +1,38 @@
+"""Start-up checks that the addresses Roost is about to listen on are free.
+
+Caddy binds with ``SO_REUSEPORT``, so a second Roost started on the router port of a first
+one would not fail: the kernel would silently share the port and send part of the first
+platform's traffic to the second. So before anything listens, each address is bound once
+by a plain socket (``SO_REUSEADDR`` only, so connections in TIME_WAIT from a previous run do
+not count): if that fails, someone else is there and start-up stops, naming the setting.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+from roost.errors import ConfigError
+
+
+def split(address: str) -> tuple[str, int]:
+    """``host:port`` (or ``[v6]:port``) as a (host, port) pair; an empty host means all."""
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def ensure_free(address: str, setting: str) -> None:
+    """Raise ConfigError naming ``setting`` when ``address`` is already taken."""
+    host, port = split(address)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} ({address}) is already in use, perhaps by another Roost on "
+                    f"this host: set {setting} to a free address") from exc
+            raise ConfigError(f"cannot listen on {address} ({setting}): "
+                              f"{exc.strerror or exc}") from exc
