@@ -124,6 +124,19 @@ def _find(session: Session, app: str, kind: str) -> AddonAttachment:
     return row
 
 
+def state_of(platform: Platform, app: str, kind: str) -> State:
+    """The decrypted state of ``app``'s ``kind`` add-on (refused when it has none)."""
+    with platform.sessions.begin() as session:
+        return _state(platform, _find(session, app, kind))
+
+
+def update_state(platform: Platform, app: str, kind: str, state: State) -> None:
+    """Replace the stored state of ``app``'s ``kind`` add-on (e.g. after a rotation)."""
+    with platform.sessions.begin() as session:
+        row = _find(session, app, kind)
+        row.state_encrypted = platform.cipher.encrypt(json.dumps(state))
+
+
 def _health(addon: Addon, app: str, state: State) -> Health:
     try:
         return addon.health(app, state)
