@@ -110,7 +110,7 @@ def detach(platform: Platform, app: str, kind: str, actor: str) -> str:
         session.delete(row)
         for monitor in monitors.list_monitors(session, app):
             if monitor.owner == "addon" and (monitor.headers or {}).get("X-Roost-Addon") == kind:
-                session.delete(monitor)
+                monitors.remove(session, monitor.id)
         audit.record(session, actor, "addons.remove", f"{kind} removed", app=app, kind=kind)
     return message
 
@@ -173,8 +173,8 @@ def ensure_monitors(platform: Platform, app: str) -> int:
                     if m.owner == "addon" and (m.headers or {}).get("X-Roost-Addon") == kind]
             if have:
                 continue
-            monitors.create(session, app, target, owner="addon",
-                            headers={"X-Roost-Addon": kind},
-                            kind="tcp" if target.startswith("tcp://") else "http")
+            tcp = target.startswith("tcp://")
+            monitors.create(session, app, target.removeprefix("tcp://"), owner="addon",
+                            headers={"X-Roost-Addon": kind}, kind="tcp" if tcp else "http")
             added += 1
     return added

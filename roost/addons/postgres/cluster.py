@@ -15,6 +15,7 @@ import socket
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from roost.addons.postgres.server import Server, find_bin_dir
 from roost.errors import InvalidInput, RuntimeFailure
@@ -138,11 +139,14 @@ class Cluster:
                 os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
 
     def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
-        user = OS_USER if self._as_postgres() else None
-        if user:
+        ids: dict[str, Any] = {}
+        if self._as_postgres():
             self._own(self.root)
+            entry = _postgres_user()
+            # Drop root's group too: a directory's group bits would otherwise apply.
+            ids = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
         try:
-            done = subprocess.run(argv, user=user, capture_output=True, text=True, timeout=120,
+            done = subprocess.run(argv, **ids, capture_output=True, text=True, timeout=120,
                                   cwd="/", check=False, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError) as exc:
             raise RuntimeFailure(f"{Path(argv[0]).name} failed: {exc}") from exc

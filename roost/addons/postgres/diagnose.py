@@ -35,7 +35,8 @@ class Check:
 
 
 def _connections(conn: Conn, state: State) -> Check:
-    used = one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+    used = one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                   "AND pid <> pg_backend_pid()",
                (state["database"],))
     limit = int(state["connections"])
     ratio = used / limit

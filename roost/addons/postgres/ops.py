@@ -23,7 +23,8 @@ def info(settings: Settings, state: State) -> dict[str, str]:
     with admin(server, database) as conn:
         version = one(conn, "SHOW server_version")
         size = one(conn, "SELECT pg_size_pretty(pg_database_size(%s))", (database,))
-        used = one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+        used = one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                   "AND pid <> pg_backend_pid()",
                    (database,))
         hit, read = rows(conn, "SELECT blks_hit, blks_read FROM pg_stat_database "
                          "WHERE datname = %s", (database,))[0]
