@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -10,6 +11,7 @@ import pytest
 from roost.build.archive import pack_source
 from roost.core import releases
 from roost.orchestration import pipeline
+from roost.settings import Settings
 from tests.addons.postgres.conftest import Roost, _roost, admin_query, new_app
 from tests.conftest import PG_URL
 
@@ -59,11 +61,18 @@ def test_provision_gives_a_working_database_only_its_app_can_use(roost: Roost,
                        f"app_{blog}_a") == [(20,)]
 
 
-def test_bad_input_is_one_line_and_changes_nothing(roost: Roost, tmp_path: Path) -> None:
-    app = new_app()
+@pytest.fixture
+def two_servers(db_url: str, tmp_path: Path) -> Iterator[Roost]:
+    """Roost with two ROOST_PG_SERVER entries, the second refusing its admin login."""
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured (ROOST_TEST_POSTGRES_URL)")
+    yield from _roost(Settings(home=tmp_path / "home", database_url=db_url,
+                               pg_server=[PG_URL, PG_URL.replace("postgres@", "nosuchadmin@")]))
+
+
+def test_bad_input_is_one_line_and_changes_nothing(two_servers: Roost) -> None:
+    roost, app = two_servers, new_app()
     roost.api.post("/api/v1/apps", json={"name": app})
-    roost.plat.settings.__dict__["pg_server"] = [
-        PG_URL, PG_URL.replace("postgres@", "nosuchadmin@")]
     cases = [({"colour": "red"}, 422, "known options: connections, server"),
              ({"connections": "many"}, 422, "connections=many must be a whole number"),
              ({"server": "3"}, 422, "server=3 is out of range: ROOST_PG_SERVER lists 2"),
@@ -133,7 +142,6 @@ def test_info_ps_kill_and_diagnose(roost: Roost) -> None:
 def test_the_first_database_starts_a_managed_cluster(db_url: str,
                                                      managed_home: tuple[Path, int]) -> None:
     from roost.addons.postgres.cluster import Cluster
-    from roost.settings import Settings
 
     home, port = managed_home
     for r in _roost(Settings(home=home, database_url=db_url, pg_port=port)):
@@ -153,7 +161,6 @@ def test_the_first_database_starts_a_managed_cluster(db_url: str,
 
 def test_rotation_keeps_open_sessions_and_moves_new_ones(db_url: str, tmp_path: Path,
                                                          scram_server: str) -> None:
-    from roost.settings import Settings
 
     for r in _roost(Settings(home=tmp_path / "home", database_url=db_url,
                              pg_server=[scram_server])):
