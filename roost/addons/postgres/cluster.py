@@ -67,10 +67,12 @@ class Cluster:
 
     def ensure(self) -> Server:
         """Create the cluster if there is none, start it if it is stopped; return it."""
+        if self.running():
+            return self.server()
+        self._check_port()  # before initdb: a refusal leaves nothing behind
         if not self.exists():
             self.init()
-        if not self.running():
-            self.start()
+        self.start()
         return self.server()
 
     def init(self) -> None:
@@ -103,9 +105,7 @@ class Cluster:
 
     def start(self) -> None:
         """Start the cluster on ``port``; a port another program holds is refused clearly."""
-        if _port_taken(self.port):
-            raise InvalidInput(f"cannot start Roost's PostgreSQL: port 127.0.0.1:{self.port} is "
-                               "in use by another program; set ROOST_PG_PORT to a free port")
+        self._check_port()
         self._write_config()
         done = self._run([self._tool("pg_ctl"), "start", "-w", "-t", "60", "-D",
                           str(self.data), "-l", str(self.log)], check=False)
@@ -114,6 +114,11 @@ class Cluster:
                 if self.log.exists() else []
             raise RuntimeFailure("Roost's PostgreSQL did not start: "
                                  + (" / ".join(tail) or done.stderr.strip()))
+
+    def _check_port(self) -> None:
+        if _port_taken(self.port):
+            raise InvalidInput(f"cannot start Roost's PostgreSQL: port 127.0.0.1:{self.port} is "
+                               "in use by another program; set ROOST_PG_PORT to a free port")
 
     def stop(self) -> None:
         """Stop the cluster (fast shutdown: sessions are ended, nothing is lost)."""

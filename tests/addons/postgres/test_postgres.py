@@ -159,6 +159,21 @@ def test_the_first_database_starts_a_managed_cluster(db_url: str,
         assert "no ROOST_PG_SERVER is configured" in out_of_range.text
 
 
+def test_a_taken_port_is_refused_before_anything_is_made(db_url: str, tmp_path: Path) -> None:
+    taken = int(PG_URL.rsplit(":", 1)[1].split("/")[0])  # the suite's server listens there
+    home = tmp_path / "home"
+    for r in _roost(Settings(home=home, database_url=db_url, pg_port=taken)):
+        app = new_app()
+        r.api.post("/api/v1/apps", json={"name": app})
+        answer = r.api.post(f"/api/v1/apps/{app}/addons", json={"kind": "postgres"})
+        assert answer.status_code == 422
+        assert answer.json()["error"]["message"] == (
+            f"cannot start Roost's PostgreSQL: port 127.0.0.1:{taken} is in use by another "
+            "program; set ROOST_PG_PORT to a free port")
+        assert not (home / "postgres").exists()
+        assert r.api.get(f"/api/v1/apps/{app}/addons").json() == []
+
+
 def test_rotation_keeps_open_sessions_and_moves_new_ones(db_url: str, tmp_path: Path,
                                                          scram_server: str) -> None:
 
