@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from roost.core import releases
 from roost.orchestration import pipeline
 from roost.settings import Settings
 from tests.addons.postgres.conftest import Roost, _roost, admin_query, new_app
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, wait_for
 
 
 def release_env(r: Roost, app: str, number: int) -> dict[str, str]:
@@ -206,3 +207,33 @@ def test_rotation_keeps_open_sessions_and_moves_new_ones(db_url: str, tmp_path: 
         shown = r.api.get(f"/api/v1/apps/{app}/pg/credentials").json()
         assert shown["live"] == f"app_{app}_b" and shown["standby_can_login"] == "no"
         r.api.delete(f"/api/v1/apps/{app}/addons/postgres")
+
+
+def test_diagnose_turns_red_with_the_next_step(roost: Roost) -> None:
+    app = new_app()
+    roost.add(app, connections="2")
+    url = roost.api.get(f"/api/v1/apps/{app}/pg/connection").json()["url"]
+    with psycopg.connect(url, autocommit=True) as holder, psycopg.connect(url) as waiter:
+        holder.execute("CREATE TABLE stock (id int PRIMARY KEY)")
+        holder.execute("CREATE SEQUENCE tickets MAXVALUE 100")
+        holder.execute("SELECT setval('tickets', 95)")
+        holder.execute("BEGIN")
+        holder.execute("LOCK TABLE stock IN ACCESS EXCLUSIVE MODE")
+        holder_pid = holder.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
+        blocked = threading.Thread(target=lambda: waiter.execute("SELECT * FROM stock"))
+        blocked.start()
+
+        def checks() -> dict[str, dict[str, str]]:
+            found = roost.api.get(f"/api/v1/apps/{app}/pg/diagnose").json()
+            return {c["name"]: c for c in found}
+
+        wait_for(lambda: checks()["blocking locks"]["status"] == "red")
+        found = checks()
+        assert f"waits on {holder_pid}" in found["blocking locks"]["detail"]
+        assert "roost pg kill APP PID" in found["blocking locks"]["next_step"]
+        assert found["connections"]["status"] == "red"
+        assert found["connections"]["detail"] == "2 of 2 connections in use"
+        assert found["sequences"]["status"] == "red" and "tickets 95% used" in \
+            found["sequences"]["detail"]
+        holder.execute("ROLLBACK")
+        blocked.join(timeout=30)
