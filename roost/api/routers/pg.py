@@ -12,7 +12,7 @@ from roost.addons.base import State
 from roost.api.deps import ActorDep, PlatformDep
 from roost.core import audit
 from roost.errors import RuntimeFailure
-from roost.orchestration import addons, pipeline
+from roost.orchestration import addons, deploys, pipeline
 from roost.orchestration.platform import Platform
 
 router = APIRouter(tags=["pg"])
@@ -77,7 +77,13 @@ async def rotate(app: str, ctx: PlatformDep, actor: ActorDep) -> RotateOut:
                                      f"{app} keeps its old ones: {error}")
             release[0] = number
 
-        done = rotation.rotate(ctx.settings, state, switch)
+        # Under the deploy lock: a deploy reading the old credentials meanwhile would start
+        # processes whose password is about to be removed, and two rotations would collide.
+        app_id = deploys.acquire_lock(ctx, app, deploys.holder(actor))
+        try:
+            done = rotation.rotate(ctx.settings, state, switch)
+        finally:
+            deploys.release_lock(ctx, app_id)
         addons.update_state(ctx, app, KIND, done.state)
         with ctx.sessions.begin() as session:
             audit.record(session, actor, "pg.rotate", f"credentials rotated to {done.live}",

@@ -11,7 +11,7 @@ import pytest
 
 from roost.build.archive import pack_source
 from roost.core import releases
-from roost.orchestration import pipeline
+from roost.orchestration import deploys, pipeline
 from roost.settings import Settings
 from tests.addons.postgres.conftest import Roost, _roost, admin_query, new_app
 from tests.conftest import PG_URL, wait_for
@@ -204,6 +204,10 @@ def test_rotation_keeps_open_sessions_and_moves_new_ones(db_url: str, tmp_path: 
             with psycopg.connect(new["DATABASE_URL"], autocommit=True) as fresh:
                 fresh.execute("INSERT INTO t VALUES (2)")  # same table: the owner role owns it
                 assert fresh.execute("SELECT count(*) FROM t").fetchone() == (2,)
+        lock = deploys.acquire_lock(r.plat, app, "a deploy@here")
+        busy = r.api.post(f"/api/v1/apps/{app}/pg/credentials/rotate")
+        assert busy.status_code == 409 and "already running (a deploy@here" in busy.text
+        deploys.release_lock(r.plat, lock)
         shown = r.api.get(f"/api/v1/apps/{app}/pg/credentials").json()
         assert shown["live"] == f"app_{app}_b" and shown["standby_can_login"] == "no"
         r.api.delete(f"/api/v1/apps/{app}/addons/postgres")
