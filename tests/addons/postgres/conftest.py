@@ -45,7 +45,8 @@ def new_app() -> str:
 def admin_query(sql: str, *params: object) -> list[tuple[object, ...]]:
     """Rows of ``sql`` run as the test server's superuser."""
     with psycopg.connect(PG_URL, autocommit=True) as conn:
-        return list(conn.execute(sql, params).fetchall())  # type: ignore[arg-type]
+        cur = conn.execute(sql, params)  # type: ignore[arg-type]
+        return list(cur.fetchall()) if cur.description else []
 
 
 def _roost(settings: Settings) -> Iterator[Roost]:

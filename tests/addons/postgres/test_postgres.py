@@ -241,3 +241,25 @@ def test_diagnose_turns_red_with_the_next_step(roost: Roost) -> None:
             found["sequences"]["detail"]
         holder.execute("ROLLBACK")
         blocked.join(timeout=30)
+
+
+def test_an_admin_that_is_not_superuser_is_enough(db_url: str, tmp_path: Path) -> None:
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured (ROOST_TEST_POSTGRES_URL)")
+    admin = "roost_admin_" + new_app()
+    admin_query(f'CREATE ROLE "{admin}" LOGIN CREATEROLE CREATEDB')
+    try:
+        url = PG_URL.replace("postgres@", f"{admin}@")
+        for r in _roost(Settings(home=tmp_path / "home", database_url=db_url, pg_server=[url])):
+            app = new_app()
+            assert r.add(app)["health"] == "ok"
+            live = r.api.get(f"/api/v1/apps/{app}/pg/connection").json()["url"]
+            with psycopg.connect(live, autocommit=True) as conn:
+                conn.execute("CREATE TABLE t (id int PRIMARY KEY)")
+            assert r.api.get(f"/api/v1/apps/{app}/pg/info").status_code == 200
+            removed = r.api.delete(f"/api/v1/apps/{app}/addons/postgres")
+            assert removed.status_code == 200, removed.text
+            assert admin_query("SELECT count(*) FROM pg_roles WHERE rolname LIKE %s",
+                               f"app_{app}%") == [(0,)]
+    finally:
+        admin_query(f'DROP ROLE IF EXISTS "{admin}"')
