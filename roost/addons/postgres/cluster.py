@@ -3,7 +3,8 @@
 Its data lives under ``ROOST_HOME/postgres/data``; it listens on 127.0.0.1 at
 ``ROOST_PG_PORT`` and on a unix socket in ``ROOST_HOME/postgres/run``. When Roost runs as
 root the cluster runs as the unprivileged ``postgres`` user (PostgreSQL refuses root).
-The admin role ``roost`` logs in with a generated password kept in ``admin-password``.
+The admin role ``roost`` logs in with a generated password kept in ``admin-password``, which
+stays Roost's (root's) own: the postgres user owns only ``data``, ``run`` and ``log``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ class Cluster:
         self.root = home / "postgres"
         self.data = self.root / "data"
         self.run = self.root / "run"
-        self.log = self.root / "postgres.log"
+        self.logs = self.root / "log"
+        self.log = self.logs / "postgres.log"
         self.password_file = self.root / "admin-password"
         self.port = port
 
@@ -79,14 +81,17 @@ class Cluster:
         """Run initdb with a generated admin password and Roost's configuration."""
         _bin_dir()  # the clear "install postgresql" error comes before anything is created
         self.root.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.root, 0o700)
-        self.run.mkdir(exist_ok=True)
+        os.chmod(self.root, 0o711)
+        for folder, mode in ((self.data, 0o700), (self.run, 0o755), (self.logs, 0o700)):
+            folder.mkdir(exist_ok=True)
+            os.chmod(folder, mode)
         password = secrets.token_urlsafe(24)
         self.password_file.write_text(password + "\n")
         os.chmod(self.password_file, 0o600)
-        pwfile = self.root / "initdb-password"
+        pwfile = self.run / "initdb-password"
         pwfile.write_text(password + "\n")
-        self._own(self.root, pwfile, self.run)
+        os.chmod(pwfile, 0o600)
+        self._own(self.data, self.run, self.logs, pwfile)
         try:
             self._run([self._tool("initdb"), "-D", str(self.data), "-U", ADMIN, "-E", "UTF8",
                        "--locale=C.UTF-8", "--auth-local=scram-sha-256",
@@ -146,7 +151,7 @@ class Cluster:
     def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
         ids: dict[str, Any] = {}
         if self._as_postgres():
-            self._own(self.root)
+            self._own()
             entry = _postgres_user()
             # Drop root's group too: a directory's group bits would otherwise apply.
             ids = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}

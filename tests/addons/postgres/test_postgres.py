@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pwd
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,6 +155,11 @@ def test_the_first_database_starts_a_managed_cluster(db_url: str,
         assert f"@127.0.0.1:{port}/app_{app}" in url
         with psycopg.connect(url) as conn:
             assert conn.execute("SHOW archive_mode").fetchone() == ("on",)
+        # the admin password stays Roost's own; the postgres user owns only its data
+        assert (home / "postgres" / "admin-password").stat().st_mode & 0o777 == 0o600
+        if os.geteuid() == 0:
+            assert (home / "postgres").stat().st_uid == 0
+            assert (home / "postgres" / "data").stat().st_uid == pwd.getpwnam("postgres").pw_uid
         other = new_app()
         r.api.post("/api/v1/apps", json={"name": other})
         out_of_range = r.api.post(f"/api/v1/apps/{other}/addons",
