@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -81,7 +82,13 @@ class Settings(BaseModel):
     @classmethod
     def _check_pg(cls, value: list[str]) -> list[str]:
         for url in value:
-            if not url.startswith(("postgresql://", "postgres://")):
+            parts = urlsplit(url)
+            try:
+                port_ok = parts.port is None or parts.port > 0
+            except ValueError:
+                port_ok = False
+            if parts.scheme not in ("postgresql", "postgres") or not parts.hostname \
+                    or not port_ok:
                 raise ValueError("each entry must look like postgresql://ADMIN:PASSWORD@HOST:PORT/"
                                  "postgres")
         return value

@@ -138,10 +138,17 @@ class PostgresAddon(Addon):
 
     def deprovision(self, app: str, state: State) -> str:
         server = server_of(self.settings, state)
+        with admin(server) as conn:
+            exists = one(conn, "SELECT 1 FROM pg_database WHERE datname = %s",
+                         (state["database"],))
         key = f"addons/postgres/{app}/final-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.dump"
-        dump_to_store(self.env, server, state["database"], key)
+        if exists:
+            dump_to_store(self.env, server, state["database"], key)
         with admin(server) as conn:
             _drop(conn, state)
+        if not exists:
+            return (f"database {state['database']} was already gone, so there was nothing to "
+                    "back up; its roles are dropped")
         return (f"dropped database {state['database']}; its final backup is "
                 f"{key} in the object store")
 

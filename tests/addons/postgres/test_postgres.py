@@ -270,3 +270,23 @@ def test_an_admin_that_is_not_superuser_is_enough(db_url: str, tmp_path: Path) -
                                f"app_{app}%") == [(0,)]
     finally:
         admin_query(f'DROP ROLE IF EXISTS "{admin}"')
+
+
+def test_a_database_dropped_by_hand_can_still_be_removed(roost: Roost) -> None:
+    app = new_app()
+    roost.add(app)
+    admin_query(f'DROP DATABASE "app_{app}" WITH (FORCE)')
+    assert "failing" in roost.api.get(f"/api/v1/apps/{app}/addons").json()[0]["health"]
+    removed = roost.api.delete(f"/api/v1/apps/{app}/addons/postgres")
+    assert removed.status_code == 200, removed.text
+    assert "was already gone, so there was nothing to back up" in removed.json()["message"]
+    assert admin_query("SELECT count(*) FROM pg_roles WHERE rolname LIKE %s",
+                       f"app_{app}%") == [(0,)]
+
+
+def test_a_malformed_server_setting_stops_start_up(tmp_path: Path) -> None:
+    from roost.errors import ConfigError
+    from roost.settings import load_settings
+
+    with pytest.raises(ConfigError, match="ROOST_PG_SERVER.*postgresql://ADMIN:PASSWORD@HOST"):
+        load_settings({"ROOST_HOME": str(tmp_path), "ROOST_PG_SERVER": "postgresql:///nohost"})
