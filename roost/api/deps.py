@@ -29,16 +29,20 @@ def get_session(ctx: Annotated[Platform, Depends(get_platform)]) -> Iterator[Ses
 
 
 def bearer_token(request: Request) -> str:
-    """The token from the Authorization header, or from the dashboard's session cookie."""
+    """The token from the Authorization header (empty when there is none)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.cookies.get(SESSION_COOKIE, "")
+    return ""
 
 
 def get_actor(request: Request, ctx: Annotated[Platform, Depends(get_platform)]) -> str:
-    """The name of the authenticated caller; 401 when the token is missing or wrong."""
+    """The name of the authenticated caller; 401 when the token is missing or wrong.
+
+    Only the Authorization header counts: the dashboard's cookie holds a session token
+    for the dashboard's pages, never an API credential.
+    """
     token = bearer_token(request)
     if not token:
         raise Unauthorized("missing API token: send 'Authorization: Bearer <token>' "

@@ -43,6 +43,8 @@ def monitors_list(app_name: str = typer.Argument(None, metavar="[APP]"),
 def monitors_add(
     app_name: str = typer.Argument(..., metavar="APP"),
     url: str = typer.Option(..., "--url", help="https://…, tcp://host:port or tls://host:port"),
+    label: str = typer.Option("", "--name", help="its name on the public status page "
+                              "(default: the host)"),
     method: str = typer.Option("GET", "--method"),
     header: list[str] = typer.Option(None, "--header", help="'Name: value' (repeatable)"),
     expect: str = typer.Option(None, "--expect", help="status codes, e.g. 200-299,304"),
@@ -64,7 +66,8 @@ def monitors_add(
         if not sep or not name.strip():
             raise CliError(f"cannot read header {h!r}: write 'Name: value'")
         headers[name.strip()] = value.strip()
-    body = {"url": url, "method": method, "headers": headers, "expected_status": expect,
+    body = {"url": url, "name": label, "method": method, "headers": headers,
+            "expected_status": expect,
             "max_response_ms": max_response_ms, "body_contains": contains, "body_regex": regex,
             "follow_redirects": not no_follow, "verify_tls": not insecure,
             "warn_days": warn_days, "interval": interval, "timeout": timeout,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from roost.cli.client import Client
+from roost.cli.client import Client, CliError
 from roost.cli.output import ok, print_json, print_table
 
 
@@ -24,9 +24,20 @@ def perf(
     endpoint: str = typer.Argument(None, metavar="[ENDPOINT]", help="e.g. 'GET /items/{id}'"),
     since: str = typer.Option("1h", "--since", help="how far back: 30m, 1h, 7d"),
     json: bool = typer.Option(False, "--json"),
+    rotate_key: bool = typer.Option(False, "--rotate-key",
+                                    help="give the app a new ingest key; the old one is "
+                                    "refused at once"),
 ) -> None:
     """Endpoints ranked by impact, or one endpoint's breakdown and sample traces."""
     client = Client()
+    if rotate_key:
+        done = client.request("POST", f"/apps/{app_name}/perf/ingest-key")
+        where = f"release v{done['release']}" if done["release"] else "its next release"
+        ok(f"New ingest key for {app_name} in OTEL_EXPORTER_OTLP_HEADERS ({where}); "
+           "the old key is refused from now on")
+        if done["error"]:
+            raise CliError(f"the new release did not start: {done['error']}")
+        return
     if endpoint is None:
         data = client.request("GET", f"/apps/{app_name}/perf", params={"since": since})
         if json:

@@ -25,6 +25,15 @@ def provision(session: Session, cipher: Cipher, app: App, api_url: str) -> str:
     return key
 
 
+def rotate(session: Session, cipher: Cipher, app: App, api_url: str) -> str:
+    """Replace the app's ingest key (the old one stops resolving) and return the new one.
+
+    The running release keeps sending the old key until a release with the new config
+    vars is active; drop cached keys (``IngestKeys.forget_app``) once this is committed.
+    """
+    return provision(session, cipher, app, api_url)
+
+
 def resolve(session: Session, key: str) -> str | None:
     """The app whose ingest key is ``key``, or None."""
     digest = hash_token(key)

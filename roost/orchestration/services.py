@@ -86,8 +86,9 @@ async def start_notifier(platform: Platform) -> Stopper:
 
 async def start_uptime(platform: Platform) -> Stopper:
     """Start the uptime probe, pruning and the heartbeat."""
-    service = UptimeService(platform.sessions,
-                            UptimeConfig(heartbeat_url=platform.settings.heartbeat_url))
+    s = platform.settings
+    service = UptimeService(platform.sessions, UptimeConfig(
+        heartbeat_url=s.heartbeat_url, allow_private=s.monitor_allow_private))
     await service.start()
     platform.uptime = service
 

@@ -8,12 +8,10 @@ formation when `roost up` starts again.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import shutil
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,7 +21,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
-from roost.runtime import spawn
+from roost.runtime import leftovers, spawn
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -173,19 +171,10 @@ class Runtime:
     def _record_pids(self) -> None:
         pids = [p.popen.pid for s in self.supervisor.apps.values() for p in s.procs.values()]
         pids += self.router.pids()  # a crashed Roost leaves Caddy serving: the next start ends it
-        self._pidfile.parent.mkdir(parents=True, exist_ok=True)
-        self._pidfile.write_text(json.dumps(pids))
+        leftovers.record(self._pidfile, pids)
 
     def _kill_leftovers(self) -> None:
-        try:
-            pids = json.loads(self._pidfile.read_text())
-        except (OSError, ValueError):
-            return
-        killed = []
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
-                os.killpg(int(pid), signal.SIGKILL)
-                killed.append(int(pid))
+        killed = leftovers.kill(self._pidfile)  # only those still the processes recorded
         deadline = time.monotonic() + 10  # their ports are free once they are gone
         while killed and time.monotonic() < deadline:
             killed = [pid for pid in killed if spawn.running(pid)]  # group leaders

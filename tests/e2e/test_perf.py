@@ -67,3 +67,23 @@ def test_sdk_traces_show_in_roost_perf(server: Server) -> None:
     trace_id = detail["samples"][0]["trace_id"]
     trace_page = browser.get(f"/apps/shop/traces/{trace_id}")
     assert trace_page.status_code == 200 and "SELECT" in trace_page.text
+
+
+def test_rotate_key_refuses_the_old_key_at_once(server: Server) -> None:
+    ok(server, "apps", "create", "shop")
+
+    def key() -> str:
+        config = json.loads(ok(server, "config", "shop", "--reveal", "--json"))
+        return str(config["OTEL_EXPORTER_OTLP_HEADERS"].partition("=")[2])
+
+    def export(with_key: str) -> int:
+        return httpx.post(server.url + "/v1/traces", content=b'{"resourceSpans": []}',
+                          headers={"content-type": "application/json",
+                                   "x-roost-ingest-key": with_key}).status_code
+
+    old = key()
+    assert export(old) == 200  # and now cached
+    out = ok(server, "perf", "shop", "--rotate-key")
+    assert "the old key is refused from now on" in out
+    assert key() != old and export(key()) == 200
+    assert export(old) == 401

@@ -13,7 +13,7 @@ from roost.api.dashboard import app_views, views
 from roost.api.dashboard.views import templates
 from roost.api.deps import SessionDep
 from roost.core import apps
-from roost.monitor.uptime import incidents, monitors, stats
+from roost.monitor.uptime import display, incidents, monitors, stats
 from roost.store.base import utcnow
 
 router = APIRouter(include_in_schema=False)
@@ -40,14 +40,15 @@ def status_page(name: str, request: Request, session: SessionDep) -> Response:
     apps.get(session, name)
     shown: list[dict[str, Any]] = []
     states = []
-    for m in monitors.list_monitors(session, name):
+    listed = monitors.list_monitors(session, name)
+    for m in listed:
         if m.paused:
             continue
         states.append(m.state)
         bars = stats.daily_bars(session, m.id, days=90)
         checks = sum(b.checks for b in bars)
         fails = sum(b.failures for b in bars)
-        shown.append({"label": "Website" if m.owner == "app" else m.target,
+        shown.append({"label": display.display_name(m),
                       "uptime": f"{100.0 * (checks - fails) / checks:.2f}%" if checks else "-",
                       "bars": [{"day": b.day, **_bar(b.uptime)} for b in bars]})
     if not states:
@@ -58,7 +59,10 @@ def status_page(name: str, request: Request, session: SessionDep) -> Response:
         overall, cls = "All systems operational", "ok"
     else:
         overall, cls = "Checking…", "unknown"
-    recent = incidents.list_incidents(session, name)[:10]
+    targets = [m.target for m in listed]
+    recent = [{"started_at": i.started_at, "ended_at": i.ended_at,
+               "cause": display.scrub(i.cause, targets)}
+              for i in incidents.list_incidents(session, name)[:10]]
     return templates.TemplateResponse(request, "status.html", {
         "name": name, "monitors": shown, "overall": overall, "overall_class": cls,
         "incidents": recent, "now": utcnow()})

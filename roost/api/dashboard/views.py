@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from roost.api.deps import SESSION_COOKIE, PlatformDep, SessionDep
 from roost.api.routers.apps import app_out
-from roost.core import apps, tokens
+from roost.core import apps, logins, tokens
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 router = APIRouter(include_in_schema=False)
@@ -24,9 +24,14 @@ SECTIONS: list[Callable[[Request, Session], Markup]] = []
 
 
 def logged_in(request: Request, session: Session) -> bool:
-    """Whether the request carries a valid dashboard session."""
-    token = request.cookies.get(SESSION_COOKIE, "")
-    return bool(token) and tokens.verify(session, token) is not None
+    """Whether the request carries a live dashboard session."""
+    return logins.verify(session, request.cookies.get(SESSION_COOKIE, "")) is not None
+
+
+def _https(request: Request) -> bool:
+    """Whether the browser reached us over HTTPS (directly or through a TLS proxy)."""
+    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+    return request.url.scheme == "https" or forwarded == "https"
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -43,20 +48,24 @@ def home(request: Request, session: SessionDep, ctx: PlatformDep) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(request: Request, token: Annotated[str, Form()], session: SessionDep) -> Response:
-    """Check the token and start a session."""
-    if tokens.verify(session, token.strip()) is None:
+    """Check the API token and start a session; the cookie holds the session's own token."""
+    found = tokens.verify(session, token.strip())
+    if found is None:
         return templates.TemplateResponse(
             request, "login.html", {"logged_in": False, "error": "That token is not valid."},
             status_code=401,
         )
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(SESSION_COOKIE, token.strip(), httponly=True, samesite="strict")
+    response.set_cookie(SESSION_COOKIE, logins.start(session, found), httponly=True,
+                        samesite="lax", secure=_https(request),
+                        max_age=int(logins.LIFETIME.total_seconds()))
     return response
 
 
 @router.post("/logout")
-def logout() -> Response:
-    """End the session."""
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the session: revoke it in the store and drop the cookie."""
+    logins.revoke(session, request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite="lax", secure=_https(request))
     return response

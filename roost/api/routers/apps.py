@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.routers import perf
 from roost.api.schemas import (
     AppCreate,
     AppOut,
@@ -66,6 +67,7 @@ def destroy_app(
     """Destroy an app; ``confirm`` must repeat its name."""
     apps.destroy(session, app, confirm, actor)
     session.commit()
+    perf.forget_keys(ctx, app)  # its ingest key stops working now, not when the cache expires
     runtime = ctx.runtime
     if runtime is not None:
         runtime.supervisor.remove(app)

@@ -6,15 +6,45 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
-from roost.api.deps import ActorDep, SessionDep
-from roost.core import apps, durations
+from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.core import apps, audit, durations, telemetry
 from roost.errors import NotFound
 from roost.monitor.perf import query
+from roost.orchestration.pipeline import after_config_change
+from roost.orchestration.platform import Platform
 from roost.store.base import utcnow
 
 router = APIRouter(tags=["perf"])
 KEPT = timedelta(days=30)
+
+
+class IngestKeyOut(BaseModel):
+    """A new ingest key and the release that gives it to the app."""
+
+    key: str
+    release: int | None = None
+    error: str = ""
+
+
+@router.post("/apps/{app}/perf/ingest-key")
+def rotate_ingest_key(app: str, session: SessionDep, ctx: PlatformDep, actor: ActorDep
+                      ) -> IngestKeyOut:
+    """Give the app a new OTLP ingest key; the old one is refused from now on."""
+    found = apps.get(session, app)
+    key = telemetry.rotate(session, ctx.cipher, found, ctx.settings.api_url)
+    audit.record(session, actor, "perf.rotate_key", "rotated the ingest key", app=app)
+    session.commit()  # before the cache drops the old key, so no lookup can bring it back
+    forget_keys(ctx, app)
+    release, error = after_config_change(ctx, app, actor)
+    return IngestKeyOut(key=key, release=release, error=error)
+
+
+def forget_keys(ctx: Platform, app: str) -> None:
+    """Drop the app's cached ingest keys in this server's OTLP receiver."""
+    if ctx.perf is not None:
+        ctx.perf.keys.forget_app(app)
 
 
 @router.get("/apps/{app}/perf")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -17,7 +18,7 @@ from roost.api.deps import ActorDep, PlatformDep, SessionDep
 from roost.core import apps, audit, releases
 from roost.errors import Conflict, InvalidInput, RuntimeFailure
 from roost.orchestration.platform import Platform
-from roost.runtime import oneoff
+from roost.runtime import logfollow, oneoff
 from roost.runtime.service import Runtime
 
 router = APIRouter(tags=["runtime"])
@@ -116,23 +117,32 @@ async def run(app: str, body: RunIn, ctx: PlatformDep, actor: ActorDep) -> Strea
 
 
 @router.get("/apps/{app}/logs", response_model=None)
-def logs(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep,
-         lines: int = Query(default=100, ge=0, le=10_000),
-         source: str | None = Query(default=None, max_length=50),
-         follow: bool = False,
-         follow_seconds: float = Query(default=3600, gt=0, le=86_400)
-         ) -> PlainTextResponse | StreamingResponse:
-    """The app's log: the last ``lines`` lines, then new ones when ``follow`` is set."""
-    apps.get(session, app)
-    store = _runtime(ctx).logs
-    past = store.tail(app, lines, source)
+async def logs(app: str, request: Request, ctx: PlatformDep, _: ActorDep,
+               lines: int = Query(default=100, ge=0, le=10_000),
+               source: str | None = Query(default=None, max_length=50),
+               follow: bool = False,
+               follow_seconds: float = Query(default=3600, gt=0, le=86_400)
+               ) -> PlainTextResponse | StreamingResponse:
+    """The app's log: the last ``lines`` lines, then new ones when ``follow`` is set.
+
+    A followed stream holds no store session and no worker thread while it waits, and ends
+    within a poll interval of the client going away.
+    """
+    def prepare() -> tuple[list[str], Path]:
+        with ctx.sessions.begin() as session:
+            apps.get(session, app)
+        store = _runtime(ctx).logs
+        return store.tail(app, lines, source), store.path(app)
+
+    past, path = await run_in_threadpool(prepare)
     if not follow:
         return PlainTextResponse("".join(line + "\n" for line in past))
 
-    def stream() -> Iterator[bytes]:
+    async def stream() -> AsyncIterator[bytes]:
         for line in past:
             yield (line + "\n").encode()
-        for line in store.follow(app, source, stop_after=follow_seconds):
+        async for line in logfollow.follow(path, source, request.is_disconnected,
+                                           stop_after=follow_seconds):
             yield (line + "\n").encode()
 
     return StreamingResponse(stream(), media_type="text/plain")

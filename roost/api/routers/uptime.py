@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, IdPath, PlatformDep, SessionDep
 from roost.core import apps, audit
-from roost.monitor.uptime import engine, incidents, monitors
+from roost.monitor.uptime import addresses, engine, incidents, monitors
 from roost.monitor.uptime.specs import (
     Claim,
     IncidentView,
@@ -33,6 +33,8 @@ class MonitorIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str = Field(min_length=1, max_length=2000, description="http(s)://…, tcp://host:port "
                      "or tls://host:port")
+    name: str = Field(default="", max_length=100,
+                      description="shown on the public status page (default: the host)")
     kind: str | None = Field(default=None, description="http, tcp or tls (default: from url)")
     method: str = "GET"
     headers: dict[str, str] = Field(default_factory=dict)
@@ -74,20 +76,21 @@ def list_monitors(session: SessionDep, _: ActorDep, app: str | None = None
 
 
 @router.post("/apps/{app}/monitors", status_code=201)
-def add_monitor(app: str, body: MonitorIn, session: SessionDep, actor: ActorDep
-                ) -> MonitorView:
-    """Add a monitor to an app."""
+def add_monitor(app: str, body: MonitorIn, session: SessionDep, ctx: PlatformDep,
+                actor: ActorDep) -> MonitorView:
+    """Add a monitor to an app (never on a link-local or metadata address, unless allowed)."""
     apps.get(session, app)
     kind = body.kind or _kind_of(body.url)
     target = body.url.partition("://")[2] if kind in ("tcp", "tls") and "://" in body.url \
         else body.url
+    addresses.check_target(kind, target, ctx.settings.monitor_allow_private)
     made = monitors.create(
         session, app, target, kind=kind, method=body.method, headers=body.headers,
         expected_status=body.expected_status, max_response_ms=body.max_response_ms,
         body_contains=body.body_contains, body_regex=body.body_regex,
         follow_redirects=body.follow_redirects, verify_tls=body.verify_tls,
         tls_warn_days=body.warn_days, interval_s=body.interval, timeout_s=body.timeout,
-        confirm_failures=body.confirm, confirm_successes=body.recover)
+        confirm_failures=body.confirm, confirm_successes=body.recover, name=body.name)
     audit.record(session, actor, "monitors.add", f"monitor #{made.id} on {made.target}", app=app)
     return made
 

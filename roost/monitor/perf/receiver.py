@@ -7,12 +7,10 @@ gzip bomb can use more than ``max_body_bytes`` of memory. Malformed payloads get
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Callable
 
 from fastapi import APIRouter, Depends, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from roost.errors import InvalidInput
 from roost.monitor.perf.otlp import decode_json, decode_protobuf, encode_response, encode_status
@@ -21,8 +19,6 @@ from roost.monitor.perf.service import PerfService
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 KEY_HEADER = "x-roost-ingest-key"
-_KEY_TTL = 60.0
-_BAD_KEY_TTL = 5.0
 # google.rpc.Code values used in error bodies
 _INVALID_ARGUMENT, _UNAUTHENTICATED, _RESOURCE_EXHAUSTED, _UNAVAILABLE = 3, 16, 8, 14
 
@@ -59,23 +55,6 @@ async def _read_body(request: Request, gzipped: bool, limit: int) -> bytes:
     return bytes(out)
 
 
-class _KeyCache:
-    def __init__(self, resolve: Callable[[str], str | None]) -> None:
-        self.resolve = resolve
-        self.entries: dict[str, tuple[str | None, float]] = {}
-
-    async def app_for(self, key: str) -> str | None:
-        hit = self.entries.get(key)
-        now = time.monotonic()
-        if hit is not None and hit[1] > now:
-            return hit[0]
-        app = await run_in_threadpool(self.resolve, key)
-        if len(self.entries) > 10_000:
-            self.entries.clear()
-        self.entries[key] = (app, now + (_KEY_TTL if app else _BAD_KEY_TTL))
-        return app
-
-
 def _ingest_key(request: Request) -> str:
     key = request.headers.get(KEY_HEADER, "")
     if not key:
@@ -88,7 +67,6 @@ def _ingest_key(request: Request) -> str:
 def build_router(get_service: Callable[..., PerfService]) -> APIRouter:
     """An APIRouter with ``POST /v1/traces``; ``get_service`` is a FastAPI dependency."""
     router = APIRouter(tags=["otlp"])
-    caches: dict[int, _KeyCache] = {}
 
     @router.post("/v1/traces", response_class=Response, include_in_schema=True)
     async def export_traces(request: Request,
@@ -106,11 +84,8 @@ def build_router(get_service: Callable[..., PerfService]) -> APIRouter:
             return Response(encode_status(code, message, as_json), status_code=status,
                             media_type=ctype, headers=headers)
 
-        cache = caches.get(id(service))
-        if cache is None:
-            cache = caches[id(service)] = _KeyCache(service.resolve_app)
         key = _ingest_key(request)
-        app = await cache.app_for(key) if key else None
+        app = await service.keys.app_for(key) if key else None
         if app is None:
             return fail(401, _UNAUTHENTICATED,
                         f"missing or unknown ingest key: send it in the {KEY_HEADER} header")

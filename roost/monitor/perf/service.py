@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.monitor.perf.aggregator import Aggregator, Settings, Worker
 from roost.monitor.perf.flush import Finding, known_endpoints, write_snapshot
+from roost.monitor.perf.keys import IngestKeys
 from roost.monitor.perf.regress import RegressionRules, check_regressions
 from roost.monitor.perf.retention import maintain
 from roost.store.base import utcnow
@@ -41,6 +42,7 @@ class PerfService:
     ) -> None:
         self.session_factory = session_factory
         self.resolve_app = resolve_app
+        self.keys = IngestKeys(resolve_app)  # the receiver's cache of ingest keys
         self.notify = notify
         self.rules = rules or RegressionRules()
         self.max_body_bytes = max_body_bytes

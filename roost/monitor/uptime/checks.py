@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import ssl
 import time
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 import httpx
 from cryptography import x509
 
+from roost.monitor.uptime import addresses
 from roost.monitor.uptime.specs import MonitorSpec
 
 BODY_LIMIT = 64 * 1024
@@ -30,6 +32,8 @@ class Outcome:
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, addresses.RefusedAddress):
+        return exc.message[:200]
     if isinstance(exc, TimeoutError | httpx.TimeoutException):
         return f"timeout after {timeout:g}s"
     if isinstance(exc, ConnectionRefusedError):
@@ -49,7 +53,11 @@ def _describe(exc: BaseException, timeout: float) -> str:
 class Checker:
     """Runs checks with one shared HTTP client per TLS-verify setting."""
 
-    def __init__(self, probe_name: str = "local", max_connections: int = 200) -> None:
+    def __init__(self, probe_name: str = "local", max_connections: int = 200,
+                 allow_private: bool = False) -> None:
+        self.allow_private = allow_private  # link-local/metadata targets (addresses.py)
+        self._trace = addresses.tracer(allow_private)
+        self._vetted: dict[str, float] = {}  # host names found safe, until when
         limits = httpx.Limits(max_connections=max_connections,
                               max_keepalive_connections=max_connections)
         agent = {"User-Agent": f"roost-uptime/1 (probe {probe_name})"}
@@ -72,16 +80,33 @@ class Checker:
                 if spec.kind == "http":
                     return await self._http(spec, start)
                 if spec.kind == "tcp":
-                    return await _tcp(spec, start)
-                return await _tls(spec, start)
+                    return await _tcp(spec, start, self.allow_private)
+                return await _tls(spec, start, self.allow_private)
         except Exception as exc:  # noqa: BLE001  every failure is a finding, not a crash
             return Outcome(False, (time.perf_counter() - start) * 1000,
                            error=_describe(exc, spec.timeout_s))
 
+    async def _vet(self, host: str) -> None:
+        """Refuse a link-local or metadata host before connecting (verdicts kept 30 s)."""
+        if addresses.is_literal(host):
+            addresses.check_name(host)  # no lookup needed, nor a thread hop per check
+            return
+        now = time.monotonic()
+        if self._vetted.get(host, 0.0) > now:
+            return
+        with contextlib.suppress(OSError):  # httpx reports an unknown name its own way
+            await addresses.check_peer(host, 80, False)
+        if len(self._vetted) > 10_000:
+            self._vetted.clear()
+        self._vetted[host] = now + 30.0
+
     async def _http(self, spec: MonitorSpec, start: float) -> Outcome:
         client = self.clients[spec.verify_tls]
+        if not self.allow_private:  # before any packet; the trace hook re-checks the peer
+            await self._vet(httpx.URL(spec.target).host)
         request = client.build_request(spec.method, spec.target, headers=spec.headers,
-                                       timeout=spec.timeout_s)
+                                       timeout=spec.timeout_s,
+                                       extensions={"trace": self._trace})
         response = await client.send(request, stream=True,
                                      follow_redirects=spec.follow_redirects)
         try:
@@ -119,22 +144,35 @@ def _host_port(target: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-async def _tcp(spec: MonitorSpec, start: float) -> Outcome:
+async def _open(host: str, port: int, allow_private: bool, **tls: object
+                ) -> asyncio.StreamWriter:
+    """Connect to an address of ``host`` that was checked, so a rebinding name gets nowhere."""
+    last: OSError = OSError(f"{host} has no address")
+    for address in await addresses.check_peer(host, port, allow_private):
+        try:
+            _, writer = await asyncio.open_connection(address, port, **tls)  # type: ignore[arg-type]
+            return writer
+        except OSError as exc:
+            last = exc
+    raise last
+
+
+async def _tcp(spec: MonitorSpec, start: float, allow_private: bool) -> Outcome:
     host, port = _host_port(spec.target)
-    _, writer = await asyncio.open_connection(host, port)
+    writer = await _open(host, port, allow_private)
     latency = (time.perf_counter() - start) * 1000
     writer.close()
     await writer.wait_closed()
     return Outcome(True, latency)
 
 
-async def _tls(spec: MonitorSpec, start: float) -> Outcome:
+async def _tls(spec: MonitorSpec, start: float, allow_private: bool) -> Outcome:
     host, port = _host_port(spec.target)
     ctx = ssl.create_default_context()
     if not spec.verify_tls:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
-    _, writer = await asyncio.open_connection(host, port, ssl=ctx, server_hostname=host)
+    writer = await _open(host, port, allow_private, ssl=ctx, server_hostname=host)
     try:
         der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
     finally:

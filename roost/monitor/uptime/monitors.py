@@ -21,7 +21,7 @@ def create(
     body_contains: str | None = None, body_regex: str | None = None,
     follow_redirects: bool = True, verify_tls: bool = True, tls_warn_days: int = 14,
     interval_s: float = 30.0, timeout_s: float | None = None, confirm_failures: int = 2,
-    confirm_successes: int = 2, owner: str = "user",
+    confirm_successes: int = 2, owner: str = "user", name: str = "",
     min_interval_s: float = validate.MIN_INTERVAL_S,
 ) -> MonitorView:
     """Add a monitor to ``app_name``; ``min_interval_s`` is lowered only by tests."""
@@ -37,7 +37,8 @@ def create(
     if owner not in ("user", "app", "addon"):
         raise InvalidInput("owner must be 'user', 'app' or 'addon'")
     monitor = Monitor(
-        app_name=app_name.strip(), kind=kind, target=validate.target(kind, target),
+        app_name=app_name.strip(), name=validate.name(name), kind=kind,
+        target=validate.target(kind, target),
         method=validate.method(method), headers=validate.headers(headers),
         expected_status=validate.expected_status(expected_status),
         max_response_ms=max_response_ms, body_contains=body_contains or None,

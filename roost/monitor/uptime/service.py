@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from roost.background import every
 from roost.monitor.uptime import stats
 from roost.monitor.uptime.backends import LocalBackend
+from roost.monitor.uptime.checks import Checker
 from roost.monitor.uptime.engine import EngineConfig
 from roost.monitor.uptime.scheduler import ProbeRunner
 from roost.notify import outbox
@@ -38,6 +39,7 @@ class UptimeConfig:
     heartbeat_s: float = 60.0
     raw_retention: timedelta = timedelta(days=2)
     prune_s: float = 600.0
+    allow_private: bool = False  # link-local and metadata targets (addresses.py)
     engine: EngineConfig = field(default_factory=EngineConfig)
 
 
@@ -84,7 +86,9 @@ class UptimeService:
         self.probe = ProbeRunner(cfg.probe_name,
                                  LocalBackend(factory, cfg.probe_name, cfg.engine),
                                  concurrency=cfg.concurrency, flush_s=cfg.flush_s,
-                                 refresh_s=cfg.refresh_s)
+                                 refresh_s=cfg.refresh_s,
+                                 checker=Checker(cfg.probe_name, cfg.concurrency,
+                                                 cfg.allow_private))
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.last_heartbeat_ok: float | None = None

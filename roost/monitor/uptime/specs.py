@@ -71,6 +71,7 @@ class MonitorView(MonitorSpec):
     """A monitor as the API and CLI show it."""
 
     app_name: str
+    name: str = ""
     confirm_failures: int
     confirm_successes: int
     owner: str

@@ -44,6 +44,16 @@ def target(kind: str, value: str) -> str:
     return value
 
 
+def name(value: str) -> str:
+    """A display name: one line of at most 100 characters (empty: derived from the host)."""
+    value = value.strip()
+    if len(value) > 100:
+        raise InvalidInput(f"--name must be at most 100 characters, got {len(value)}")
+    if any(not ch.isprintable() for ch in value):
+        raise InvalidInput("--name must be one line of printable characters")
+    return value
+
+
 def method(value: str) -> str:
     """An HTTP method."""
     value = value.upper().strip()

@@ -18,6 +18,8 @@ class Monitor(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     app_name: Mapped[str] = mapped_column(String(100), index=True)
+    # What the public status page calls it; empty: a name derived from the target's host.
+    name: Mapped[str] = mapped_column(String(100), default="", server_default="")
     kind: Mapped[str] = mapped_column(String(8))  # http | tcp | tls
     target: Mapped[str] = mapped_column(String(2000))
     method: Mapped[str] = mapped_column(String(10), default="GET")

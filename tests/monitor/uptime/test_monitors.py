@@ -32,6 +32,8 @@ URL = "https://shop.example.com/health"
     ({"target": URL, "confirm_failures": 0}, "between 1 and 10"),
     ({"target": URL, "headers": {"X": "a\nb"}}, "line breaks"),
     ({"target": "db.example.com", "kind": "tcp"}, "HOST:PORT"),
+    ({"target": URL, "name": "x" * 101}, "at most 100 characters"),
+    ({"target": URL, "name": "Shop\nDOWN"}, "one line"),
 ])
 def test_create_refuses_bad_settings(
     factory: sessionmaker[Session], kw: dict[str, object], message: str,

@@ -1,0 +1,64 @@
+"""Crash recovery ends only the processes Roost recorded, never a process that took a
+recorded PID afterwards."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from roost.runtime import leftovers
+from tests.conftest import wait_for
+from tests.e2e.conftest import _remove_home, home_for, start_server, stop_server
+
+__all__ = ["_remove_home"]  # the autouse fixture that deletes each test's ROOST_HOME
+
+
+@pytest.fixture
+def sleepers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Two unrelated long sleeps, each leading its own process group; ended afterwards."""
+    procs = [subprocess.Popen(["sleep", "600"], start_new_session=True) for _ in range(2)]
+    yield procs
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
+def test_restart_after_a_crash_ends_leftovers_and_spares_reused_pids(
+        tmp_path: Path, sleepers: list[subprocess.Popen[bytes]]) -> None:
+    leftover, bystander = sleepers
+    pidfile = home_for(tmp_path) / "router" / "app-pids.json"
+    leftovers.record(pidfile, [leftover.pid, bystander.pid])
+    # The bystander's PID was recorded for a process that has since exited; the kernel
+    # gave the number to an unrelated program (other start time, other command line).
+    entries = json.loads(pidfile.read_text())
+    entries[1].update(start=entries[1]["start"] - 100, cmdline="python\0app.py\0")
+    pidfile.write_text(json.dumps(entries))
+
+    server = start_server(tmp_path)
+    try:
+        wait_for(lambda: leftover.poll() is not None, timeout=10)
+        assert bystander.poll() is None, "an unrelated process with a recorded PID was killed"
+    finally:
+        stop_server(server)
+
+
+def test_only_an_exact_match_is_killed(sleepers: list[subprocess.Popen[bytes]],
+                                       tmp_path: Path) -> None:
+    proc = sleepers[0]
+    now = leftovers.identify(proc.pid)
+    assert now is not None and now.cmdline == "sleep\x00600\x00"
+    pidfile = tmp_path / "app-pids.json"
+    for changed in (replace(now, start=now.start + 1), replace(now, cmdline="sleep\x00601\x00")):
+        pidfile.write_text(json.dumps([asdict(changed)]))
+        assert leftovers.kill(pidfile) == []
+    pidfile.write_text(json.dumps([proc.pid]))  # a file from before identities were kept
+    assert leftovers.kill(pidfile) == []
+    assert proc.poll() is None
+    pidfile.write_text(json.dumps([asdict(now)]))
+    assert leftovers.kill(pidfile) == [proc.pid]
+    wait_for(lambda: proc.poll() is not None, timeout=10)
