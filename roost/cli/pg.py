@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import typer
 
@@ -68,10 +69,17 @@ def psql(app_name: str = APP,
     if program is None:
         raise CliError("psql is not installed here: run `apt-get install postgresql-client`")
     url = Client().request("GET", f"/apps/{app_name}/pg/connection")["url"]
+    # The password goes in the environment, not the command line other users can read.
+    parts = urlsplit(url)
+    env = dict(os.environ)
+    if parts.password is not None:
+        env["PGPASSWORD"] = unquote(parts.password)
+        url = urlunsplit(parts._replace(netloc=parts.netloc.replace(
+            ":" + parts.password + "@", "@", 1)))
     argv = [program, url, *(["-X", "-v", "ON_ERROR_STOP=1", "-c", command] if command else [])]
     if not command:
-        os.execv(program, argv)
-    raise typer.Exit(subprocess.run(argv, check=False).returncode)
+        os.execve(program, argv, env)
+    raise typer.Exit(subprocess.run(argv, check=False, env=env).returncode)
 
 
 @app.command("ps")

@@ -9,6 +9,7 @@ role the app uses), ``password_a``/``password_b`` (empty when that role cannot l
 
 from __future__ import annotations
 
+import os
 import secrets
 import subprocess
 import tempfile
@@ -205,8 +206,9 @@ def dump_to_store(env: AddonEnv, server: Server, database: str, key: str) -> Non
     with tempfile.TemporaryDirectory(prefix="roost-pg-") as tmp:
         path = Path(tmp) / "final.dump"
         try:
-            done = subprocess.run([server.tool("pg_dump"), "-Fc", "-f", str(path),
-                                   "-d", server.url(database)], capture_output=True, text=True,
+            url, secret = server.client(database)
+            done = subprocess.run([server.tool("pg_dump"), "-Fc", "-f", str(path), "-d", url],
+                                  capture_output=True, text=True, env={**os.environ, **secret},
                                   timeout=3600, check=False, stdin=subprocess.DEVNULL)
         except (OSError, subprocess.SubprocessError) as exc:
             raise RuntimeFailure(f"pg_dump of {database} failed, nothing was dropped: "

@@ -38,6 +38,14 @@ class Server:
         query = f"?{parts.query}" if parts.query else ""
         return f"postgresql://{auth}@{host}:{self.port}/{quote(database, safe='')}{query}"
 
+    def client(self, database: str) -> tuple[str, dict[str, str]]:
+        """A password-free admin URL for a client program and the environment carrying the
+        password (``PGPASSWORD``), so the password never shows in a process list."""
+        parts = urlsplit(self.admin_url)
+        password = unquote(parts.password) if parts.password is not None else None
+        url = self.url(database, unquote(parts.username or ""), None)
+        return url, ({"PGPASSWORD": password} if password is not None else {})
+
     def tool(self, name: str) -> str:
         """The path of client program ``name`` (pg_dump, psql…), matching the server if known."""
         if self.bin_dir is not None and (self.bin_dir / name).exists():

@@ -217,7 +217,8 @@ def test_rotation_keeps_open_sessions_and_moves_new_ones(db_url: str, tmp_path: 
         deploys.release_lock(r.plat, lock)
         shown = r.api.get(f"/api/v1/apps/{app}/pg/credentials").json()
         assert shown["live"] == f"app_{app}_b" and shown["standby_can_login"] == "no"
-        r.api.delete(f"/api/v1/apps/{app}/addons/postgres")
+        removed = r.api.delete(f"/api/v1/apps/{app}/addons/postgres")  # pg_dump logs in too
+        assert "its final backup is addons/postgres/" in removed.json()["message"], removed.text
 
 
 def test_diagnose_turns_red_with_the_next_step(roost: Roost) -> None:
