@@ -24,8 +24,10 @@ from roost.errors import InvalidInput, RuntimeFailure
 ADMIN = "roost"
 OS_USER = "postgres"
 
+# conf.d files are read in name order, later ones win: 00-roost.conf holds Roost's defaults,
+# and other parts (WAL archiving by the backups module) add their own with set_config.
 CONFIG = """\
-# Written by Roost; changes here are kept (Roost only rewrites listen_addresses and port).
+# Written by Roost at every start; put changes in another file of conf.d.
 listen_addresses = '127.0.0.1'
 port = {port}
 unix_socket_directories = '{run}'
@@ -104,9 +106,24 @@ class Cluster:
         self._write_config()
 
     def _write_config(self) -> None:
-        (self.data / "conf.d" / "roost.conf").write_text(
-            CONFIG.format(port=self.port, run=self.run))
-        self._own(self.data / "conf.d", self.data / "conf.d" / "roost.conf", self.data)
+        self._write_conf_d("00-roost", CONFIG.format(port=self.port, run=self.run))
+
+    def _write_conf_d(self, name: str, text: str) -> None:
+        path = self.data / "conf.d" / f"{name}.conf"
+        path.write_text(text)
+        self._own(self.data / "conf.d", path, self.data)
+
+    def set_config(self, name: str, values: dict[str, str]) -> None:
+        """Write ``conf.d/<name>.conf`` (overriding Roost's defaults) and reload if running.
+
+        Settings that need a restart (``wal_level``, ``archive_mode``) are already set for
+        archiving; ``archive_command`` and the like take effect on reload.
+        """
+        quoted = "".join(f"{key} = '{value.replace(chr(39), chr(39) * 2)}'\n"
+                         for key, value in values.items())
+        self._write_conf_d(name, quoted)
+        if self.running():
+            self._run([self._tool("pg_ctl"), "reload", "-D", str(self.data)])
 
     def start(self) -> None:
         """Start the cluster on ``port``; a port another program holds is refused clearly."""

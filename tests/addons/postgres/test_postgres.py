@@ -155,6 +155,15 @@ def test_the_first_database_starts_a_managed_cluster(db_url: str,
         assert f"@127.0.0.1:{port}/app_{app}" in url
         with psycopg.connect(url) as conn:
             assert conn.execute("SHOW archive_mode").fetchone() == ("on",)
+        # another part of Roost (WAL archiving) overrides Roost's defaults in conf.d, live
+        cluster = Cluster(home, port)
+        cluster.set_config("archiving", {"archive_command": "test ! -f /nonexistent/'%f'"})
+
+        def archive_command(cluster: Cluster = cluster) -> object:
+            with psycopg.connect(cluster.server().admin_url) as conn:
+                return conn.execute("SHOW archive_command").fetchone()
+
+        wait_for(lambda: archive_command() == ("test ! -f /nonexistent/'%f'",))
         # the admin password stays Roost's own; the postgres user owns only its data
         assert (home / "postgres" / "admin-password").stat().st_mode & 0o777 == 0o600
         if os.geteuid() == 0:
