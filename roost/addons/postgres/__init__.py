@@ -1,1 +1,1 @@
-"""The PostgreSQL add-on: a database and least-privilege roles per app, managed or external."""
+"""The PostgreSQL add-on: servers, a database per app, backups."""

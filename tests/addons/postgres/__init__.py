@@ -1,1 +1,0 @@
-"""Tests of the PostgreSQL add-on."""
