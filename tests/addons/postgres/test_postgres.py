@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import threading
@@ -174,6 +175,24 @@ def test_the_first_database_starts_a_managed_cluster(db_url: str,
         out_of_range = r.api.post(f"/api/v1/apps/{other}/addons",
                                   json={"kind": "postgres", "options": {"server": "2"}})
         assert "no ROOST_PG_SERVER is configured" in out_of_range.text
+
+
+def test_roost_up_starts_and_stops_its_cluster(managed_home: tuple[Path, int],
+                                               tmp_path: Path) -> None:
+    from roost.addons.postgres.cluster import Cluster
+    from roost.orchestration.services import start_postgres
+
+    home, port = managed_home
+    cluster = Cluster(home, port)
+    cluster.ensure()  # made by the test before when run in order; made here otherwise
+    cluster.stop()
+    for r in _roost(Settings(home=home, database_url=f"sqlite:///{tmp_path / 'r.db'}",
+                             pg_port=port)):
+        stop = asyncio.run(start_postgres(r.plat))
+        assert cluster.running()
+        asyncio.run(stop())
+        assert not cluster.running()
+    cluster.ensure()
 
 
 def test_a_taken_port_is_refused_before_anything_is_made(db_url: str, tmp_path: Path) -> None:
