@@ -319,3 +319,27 @@ def test_a_malformed_server_setting_stops_start_up(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="ROOST_PG_SERVER.*postgresql://ADMIN:PASSWORD@HOST"):
         load_settings({"ROOST_HOME": str(tmp_path), "ROOST_PG_SERVER": "postgresql:///nohost"})
+
+
+def test_a_failed_switch_leaves_the_app_on_its_old_credentials(db_url: str, tmp_path: Path,
+                                                               scram_server: str) -> None:
+    from roost.addons.postgres import rotation
+    from roost.errors import RuntimeFailure
+    from roost.orchestration import addons
+
+    for r in _roost(Settings(home=tmp_path / "home", database_url=db_url,
+                             pg_server=[scram_server])):
+        app = new_app()
+        r.add(app)
+        state = addons.state_of(r.plat, app, "postgres")
+        before = addons.load(r.plat, "postgres").config_vars(app, state)["DATABASE_URL"]
+
+        def fails(_fresh: dict[str, str]) -> None:
+            raise RuntimeFailure("the new release did not become healthy")
+
+        with pytest.raises(RuntimeFailure, match="did not become healthy"):
+            rotation.rotate(r.plat.settings, state, fails)
+        with psycopg.connect(before) as conn:  # the live role's password is untouched
+            assert conn.execute("SELECT session_user").fetchone() == (f"app_{app}_a",)
+        assert addons.state_of(r.plat, app, "postgres") == state
+        r.api.delete(f"/api/v1/apps/{app}/addons/postgres")
