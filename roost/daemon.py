@@ -30,6 +30,7 @@ def say(message: str) -> None:
 Starter = Callable[[Platform], Awaitable[Callable[[], Awaitable[None]]]]
 STARTERS: list[tuple[str, Starter]] = [
     ("notifier", services.start_notifier),
+    ("PostgreSQL", services.start_postgres),
     ("perf monitor", services.start_perf),
     ("uptime monitor", services.start_uptime),
     ("router and supervisor", services.start_runtime),

@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -62,6 +63,8 @@ class Settings(BaseModel):
     log_level: str = "info"
     app_monitor_interval_seconds: float = Field(default=30.0, ge=10)
     addon_kinds: list[str] = Field(default_factory=list)  # extra kinds: kind=module:Class
+    pg_server: list[str] = Field(default_factory=list)  # external PostgreSQL admin URLs
+    pg_port: int = Field(default=5433, gt=0, lt=65536)  # the Roost-managed cluster's port
     monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
 
     @field_validator("listen", "router_listen")
@@ -74,6 +77,21 @@ class Settings(BaseModel):
     def _check_db(cls, value: str) -> str:
         if value and not value.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+")):
             raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("pg_server")
+    @classmethod
+    def _check_pg(cls, value: list[str]) -> list[str]:
+        for url in value:
+            parts = urlsplit(url)
+            try:
+                port_ok = parts.port is None or parts.port > 0
+            except ValueError:
+                port_ok = False
+            if parts.scheme not in ("postgresql", "postgres") or not parts.hostname \
+                    or not port_ok:
+                raise ValueError("each entry must look like postgresql://ADMIN:PASSWORD@HOST:PORT/"
+                                 "postgres")
         return value
 
     @field_validator("log_level")
@@ -109,7 +127,7 @@ class Settings(BaseModel):
 
 
 FIELDS = set(Settings.model_fields)
-LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds"}
+LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds", "pg_server"}
 
 
 def _split(key: str, raw: str) -> list[str]:

@@ -15,7 +15,9 @@ from roost.errors import ConfigError, InvalidInput
 if TYPE_CHECKING:
     from roost.addons.base import Addon, AddonEnv
 
-BUILTIN: dict[str, str] = {}
+BUILTIN: dict[str, str] = {
+    "postgres": "roost.addons.postgres.addon:PostgresAddon",
+}
 
 
 def parse_kinds(entries: Iterable[str]) -> dict[str, str]:

@@ -118,7 +118,7 @@ def detach(platform: Platform, app: str, kind: str, actor: str) -> str:
         session.delete(row)
         for monitor in monitors.list_monitors(session, app):
             if monitor.owner == "addon" and (monitor.headers or {}).get("X-Roost-Addon") == kind:
-                session.delete(monitor)
+                monitors.remove(session, monitor.id)
         audit.record(session, actor, "addons.remove", f"{kind} removed", app=app, kind=kind)
     return message
 
@@ -130,6 +130,19 @@ def _find(session: Session, app: str, kind: str) -> AddonAttachment:
     if row is None:
         raise NotFound(f"{app} has no {kind} add-on; `roost addons {app}` lists its add-ons")
     return row
+
+
+def state_of(platform: Platform, app: str, kind: str) -> State:
+    """The decrypted state of ``app``'s ``kind`` add-on (refused when it has none)."""
+    with platform.sessions.begin() as session:
+        return _state(platform, _find(session, app, kind))
+
+
+def update_state(platform: Platform, app: str, kind: str, state: State) -> None:
+    """Replace the stored state of ``app``'s ``kind`` add-on (e.g. after a rotation)."""
+    with platform.sessions.begin() as session:
+        row = _find(session, app, kind)
+        row.state_encrypted = platform.cipher.encrypt(json.dumps(state))
 
 
 def _health(addon: Addon, app: str, state: State) -> Health:
@@ -168,8 +181,8 @@ def ensure_monitors(platform: Platform, app: str) -> int:
                     if m.owner == "addon" and (m.headers or {}).get("X-Roost-Addon") == kind]
             if have:
                 continue
-            monitors.create(session, app, target, owner="addon",
-                            headers={"X-Roost-Addon": kind},
-                            kind="tcp" if target.startswith("tcp://") else "http")
+            tcp = target.startswith("tcp://")
+            monitors.create(session, app, target.removeprefix("tcp://"), owner="addon",
+                            headers={"X-Roost-Addon": kind}, kind="tcp" if tcp else "http")
             added += 1
     return added

@@ -159,3 +159,21 @@ async def start_asset_gc(platform: Platform, every_s: float = 86_400.0) -> Stopp
         await task
 
     return halt
+
+
+async def start_postgres(platform: Platform) -> Stopper:
+    """Start Roost's own PostgreSQL if it has one; stop it (however it was started) at exit."""
+    from roost.addons.postgres.addon import cluster
+
+    managed = cluster(platform.settings)
+    if managed.exists():
+        try:
+            await asyncio.to_thread(managed.ensure)
+        except Exception:
+            log.exception("Roost's PostgreSQL did not start; apps' databases are down")
+
+    async def stop() -> None:
+        if managed.exists():
+            await asyncio.to_thread(managed.stop)
+
+    return stop

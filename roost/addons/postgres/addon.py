@@ -1,0 +1,219 @@
+"""The ``postgres`` add-on: a database, an owner role and two alternating login roles per app.
+
+State keys (stored encrypted by Roost): ``server`` (``managed`` or the admin URL of a
+``ROOST_PG_SERVER`` entry), ``database``, ``owner``, ``live`` (``a`` or ``b``, the login
+role the app uses), ``password_a``/``password_b`` (empty when that role cannot log in),
+``connections`` and ``rotated_at``. :func:`server_of` turns a state back into a
+:class:`~roost.addons.postgres.server.Server` for the other modules (backups, diagnose).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from roost.addons.base import Addon, AddonEnv, Health, Provisioned, State
+from roost.addons.postgres.admin import admin, connect, execute, ident, one
+from roost.addons.postgres.cluster import Cluster
+from roost.addons.postgres.server import Server, parse_server, redact
+from roost.errors import Conflict, InvalidInput, RoostError, RuntimeFailure
+from roost.settings import Settings
+
+MANAGED = "managed"
+DEFAULT_CONNECTIONS = 20
+MAX_CONNECTIONS = 10_000
+
+
+def cluster(settings: Settings) -> Cluster:
+    """The Roost-managed cluster of these settings (it may not exist yet)."""
+    return Cluster(settings.home, settings.pg_port)
+
+
+def choose_server(settings: Settings, choice: str | None) -> str:
+    """The ``server`` state value for ``--option server=N`` (1-based among ROOST_PG_SERVER)."""
+    configured = list(settings.pg_server)
+    if not configured:
+        if choice not in (None, "", "1"):
+            raise InvalidInput(f"server={choice}: no ROOST_PG_SERVER is configured, so Roost "
+                               "uses its own PostgreSQL; leave out --option server")
+        return MANAGED
+    if choice in (None, ""):
+        return configured[0]
+    if not choice.isdigit() or not 1 <= int(choice) <= len(configured):
+        raise InvalidInput(f"server={choice} is out of range: ROOST_PG_SERVER lists "
+                           f"{len(configured)} server(s); choose 1 to {len(configured)}")
+    return configured[int(choice) - 1]
+
+
+def server_of(settings: Settings, state: State, start: bool = True) -> Server:
+    """The server holding this state's database (the managed cluster is started if needed)."""
+    if state["server"] == MANAGED:
+        managed = cluster(settings)
+        return managed.ensure() if start else managed.server()
+    return parse_server(state["server"])
+
+
+def _endpoint(settings: Settings, state: State) -> tuple[str, int]:
+    if state["server"] == MANAGED:
+        return "127.0.0.1", settings.pg_port
+    found = parse_server(state["server"])
+    return found.host, found.port
+
+
+def login_role(state: State, which: str | None = None) -> str:
+    """The name of login role ``which`` (``a``/``b``; the live one by default)."""
+    return f"{state['owner']}_{which or state['live']}"
+
+
+def names_for(app: str) -> tuple[str, str]:
+    """(database, owner role) of ``app``."""
+    name = "app_" + app.replace("-", "_")
+    return name, name
+
+
+def _connections(options: dict[str, str]) -> int:
+    raw = options.get("connections", str(DEFAULT_CONNECTIONS))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_CONNECTIONS:
+        raise InvalidInput(f"connections={raw} must be a whole number from 1 to "
+                           f"{MAX_CONNECTIONS}")
+    return int(raw)
+
+
+def now() -> str:
+    """The current time, ISO 8601 in UTC (state timestamps)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class PostgresAddon(Addon):
+    """A database of its own for each app, on Roost's cluster or a configured server."""
+
+    kind = "postgres"
+    description = "a PostgreSQL database with least-privilege roles"
+    options = {"connections": f"connection limit (default {DEFAULT_CONNECTIONS})",
+               "server": "which ROOST_PG_SERVER entry to use, 1-based (default 1)"}
+    supports_backup = True
+
+    def __init__(self, env: AddonEnv) -> None:
+        super().__init__(env)
+        self.settings = env.settings
+
+    def provision(self, app: str, options: dict[str, str]) -> Provisioned:
+        limit = _connections(options)
+        key = choose_server(self.settings, options.get("server"))
+        server = server_of(self.settings, {"server": key})
+        database, owner = names_for(app)
+        state: State = {"server": key, "database": database, "owner": owner, "live": "a",
+                        "password_a": secrets.token_urlsafe(24),
+                        "password_b": secrets.token_urlsafe(24),
+                        "connections": str(limit), "rotated_at": now()}
+        with admin(server) as conn:
+            taken = one(conn, "SELECT string_agg(rolname, ', ') FROM pg_roles "
+                        "WHERE rolname = ANY(%s)", ([owner, f"{owner}_a", f"{owner}_b"],))
+            if taken or one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (database,)):
+                raise Conflict(f"PostgreSQL {server.host}:{server.port} already has "
+                               f"{'roles ' + taken if taken else 'a database ' + database}; "
+                               "drop them or use another server")
+            try:
+                _create(conn, state, limit)
+            except BaseException:
+                _drop(conn, state)
+                raise
+        where = "Roost's PostgreSQL" if key == MANAGED else redact(server.admin_url)
+        return Provisioned(state=state, message=f"created database {database} on {where} "
+                           f"({limit} connections)")
+
+    def config_vars(self, app: str, state: State) -> dict[str, str]:
+        host, port = _endpoint(self.settings, state)
+        user, password = login_role(state), state[f"password_{state['live']}"]
+        url = Server(admin_url="", host=host, port=port, bin_dir=None).url(
+            state["database"], user, password)
+        return {"DATABASE_URL": url, "PGHOST": host, "PGPORT": str(port), "PGUSER": user,
+                "PGPASSWORD": password, "PGDATABASE": state["database"]}
+
+    def deprovision(self, app: str, state: State) -> str:
+        server = server_of(self.settings, state)
+        with admin(server) as conn:
+            exists = one(conn, "SELECT 1 FROM pg_database WHERE datname = %s",
+                         (state["database"],))
+        key = f"addons/postgres/{app}/final-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.dump"
+        if exists:
+            dump_to_store(self.env, server, state["database"], key)
+        with admin(server) as conn:
+            _drop(conn, state)
+        if not exists:
+            return (f"database {state['database']} was already gone, so there was nothing to "
+                    "back up; its roles are dropped")
+        return (f"dropped database {state['database']}; its final backup is "
+                f"{key} in the object store")
+
+    def info(self, app: str, state: State) -> dict[str, str]:
+        host, port = _endpoint(self.settings, state)
+        return {"server": "Roost's PostgreSQL" if state["server"] == MANAGED else
+                f"{host}:{port}", "database": state["database"], "user": login_role(state),
+                "connections": state["connections"], "rotated_at": state["rotated_at"]}
+
+    def health(self, app: str, state: State) -> Health:
+        url = self.config_vars(app, state)["DATABASE_URL"]
+        try:
+            with connect(url, f"database {state['database']}") as conn:
+                one(conn, "SELECT 1")
+        except RoostError as exc:
+            return Health(ok=False, detail=str(exc))
+        return Health(ok=True)
+
+    def monitor_url(self, app: str, state: State) -> str | None:
+        host, port = _endpoint(self.settings, state)
+        return f"tcp://{host}:{port}"
+
+
+def _create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
+    owner, database = ident(state["owner"]), ident(state["database"])
+    execute(conn, psycopg.sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
+    for which in ("a", "b"):
+        login = ident(login_role(state, which))
+        execute(conn, psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT {} "
+                                      "IN ROLE {}").format(
+            login, psycopg.sql.Literal(state[f"password_{which}"]),
+            psycopg.sql.Literal(limit), owner))
+        # Whatever the app creates belongs to the owner role, so rotation keeps ownership.
+        execute(conn, psycopg.sql.SQL("ALTER ROLE {} SET role = {}").format(
+            login, psycopg.sql.Literal(state["owner"])))
+    if one(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") is False:
+        execute(conn, psycopg.sql.SQL("GRANT {} TO current_user").format(owner))
+    execute(conn, psycopg.sql.SQL("CREATE DATABASE {} OWNER {} ENCODING 'UTF8'").format(
+        database, owner))
+    execute(conn, psycopg.sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
+    execute(conn, psycopg.sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+        database, owner))
+
+
+def _drop(conn: psycopg.Connection[Any], state: State) -> None:
+    execute(conn, psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+        ident(state["database"])))
+    for role in (login_role(state, "a"), login_role(state, "b"), state["owner"]):
+        execute(conn, psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(ident(role)))
+
+
+def dump_to_store(env: AddonEnv, server: Server, database: str, key: str) -> None:
+    """``pg_dump -Fc`` of ``database`` into the object store at ``key``."""
+    with tempfile.TemporaryDirectory(prefix="roost-pg-") as tmp:
+        path = Path(tmp) / "final.dump"
+        try:
+            url, secret = server.client(database)
+            done = subprocess.run([server.tool("pg_dump"), "-Fc", "-f", str(path), "-d", url],
+                                  capture_output=True, text=True, env={**os.environ, **secret},
+                                  timeout=3600, check=False, stdin=subprocess.DEVNULL)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise RuntimeFailure(f"pg_dump of {database} failed, nothing was dropped: "
+                                 f"{exc}") from exc
+        if done.returncode != 0 or not path.exists() or path.stat().st_size == 0:
+            raise RuntimeFailure(f"pg_dump of {database} failed, nothing was dropped: "
+                                 f"{done.stderr.strip()[-300:]}")
+        env.objects.put(key, path, content_type="application/octet-stream")
