@@ -158,3 +158,22 @@ async def start_asset_gc(platform: Platform, every_s: float = 86_400.0) -> Stopp
         await task
 
     return halt
+
+
+async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper:
+    """Take each app's daily database backup when its time comes, prove it, apply retention."""
+    from roost.orchestration import pg_backups
+
+    stop = asyncio.Event()
+
+    async def tick() -> None:
+        await asyncio.to_thread(pg_backups.scheduled_pass, platform)
+
+    task = asyncio.create_task(every(every_s, stop, tick, "scheduled database backups",
+                                     first_delay=5.0))
+
+    async def halt() -> None:
+        stop.set()
+        await task
+
+    return halt

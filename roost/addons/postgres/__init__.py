@@ -1,0 +1,1 @@
+"""The PostgreSQL add-on: servers, a database per app, backups."""
