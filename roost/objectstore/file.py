@@ -112,7 +112,7 @@ class FileStore(ObjectStore):
             path.parent.mkdir(parents=True, exist_ok=True)
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("wb") as fh:
-                shutil.copyfileobj(reader, fh, CHUNK)  # type: ignore[misc]
+                shutil.copyfileobj(reader, fh, CHUNK)
             os.chmod(tmp, 0o644)
             os.replace(tmp, path)
             _write_json_atomic(meta_path, {"content_type": content_type, "cache_control": None,

@@ -1,14 +1,13 @@
 """Backups of apps' databases as flows: capture, restore, verify and tell the maintainers,
 and the daily pass of `roost up` (capture what is due, prove it, apply retention).
 
-Where an app's database is comes from :data:`locator` (today
-:func:`roost.addons.postgres.backups.locate`); the postgres add-on's state plugs in there.
+Where an app's database is comes from :func:`where`, the one place the postgres add-on's
+state plugs in.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,19 +20,19 @@ from roost.orchestration.platform import Platform
 
 log = logging.getLogger("roost.pg_backups")
 
-# Where an app's database lives: (platform, app) -> Target. THE SEAM to the add-on's state.
-locator: Callable[[Platform, str], Target] = lambda _platform, app: backups.locate(app)
-
-
 def _known(platform: Platform, app: str) -> None:
     with platform.sessions.begin() as session:
         apps.get(session, app)
 
 
 def where(platform: Platform, app: str) -> Target:
-    """The server and database of ``app`` (the app must exist)."""
+    """The server and database of ``app`` (the app must exist).
+
+    THE SEAM to the postgres add-on: wire its attachment state (server, database) in here;
+    until then :func:`roost.addons.postgres.backups.locate` answers.
+    """
     _known(platform, app)
-    return locator(platform, app)
+    return backups.locate(app)
 
 
 def capture(platform: Platform, app: str, trigger: str = "manual") -> BackupRecord:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.addons.postgres import pgtools
 from roost.addons.postgres.server import Server, find_bin_dir
-from roost.errors import Conflict, ConfigError, InvalidInput, NotFound
+from roost.errors import ConfigError, Conflict, InvalidInput, NotFound
 from roost.objectstore import ObjectInfo, ObjectStore
 from roost.store.base import utcnow
 from roost.store.models.pg_backups import PgBackup

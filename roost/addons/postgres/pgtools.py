@@ -14,8 +14,8 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import IO, Any
+from contextlib import contextmanager, suppress
+from typing import IO, Any, BinaryIO
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
@@ -151,10 +151,8 @@ def pg_restore(server: Server, database: str, chunks: Iterator[bytes], *, clean:
             feed_error.append(exc)
             proc.kill()
         finally:
-            try:
+            with suppress(BrokenPipeError):
                 proc.stdin.close()
-            except BrokenPipeError:
-                pass
         code = proc.wait()
         if feed_error:
             raise feed_error[0]
@@ -188,10 +186,10 @@ class DumpProcess:
         if snapshot:
             args.append(f"--snapshot={snapshot}")
         self.database = database
-        self.err: IO[bytes] = tempfile.TemporaryFile()
+        self.err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by finish/kill)
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=self.err)
         assert self.proc.stdout is not None
-        self.stdout: IO[bytes] = self.proc.stdout
+        self.stdout: BinaryIO = self.proc.stdout  # type: ignore[assignment]
         self.lock = threading.Lock()
 
     def finish(self) -> None:

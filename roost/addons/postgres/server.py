@@ -11,7 +11,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 class Server:
     """A server reached with an admin login (superuser, or CREATEROLE + CREATEDB)."""
 
-    admin_url: str          # postgresql://USER[:PASS]@HOST:PORT/postgres (superuser or CREATEROLE+CREATEDB)
+    # postgresql://USER[:PASS]@HOST:PORT/postgres (superuser or CREATEROLE+CREATEDB)
+    admin_url: str
     host: str
     port: int
     bin_dir: Path | None    # pg_dump/pg_restore/psql matching the server version, when known
