@@ -15,6 +15,7 @@ from roost.api.routers import (
     deploys,
     health,
     perf,
+    pg_backups,
     releases,
     runtime,
     uptime,
@@ -35,7 +36,7 @@ def create_app(ctx: Platform) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     for module in (health, apps, config, deploys, releases, runtime, assets, perf, vulns,
-                   uptime, addons):
+                   uptime, addons, pg_backups):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(perf_router(ctx))
     app.include_router(views.router)

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "maintainers": ("maintainers:app", "List, add and remove an app's maintainers.", {}),
     "config": ("config:app", "Show, set and unset an app's config vars.", {}),
     "addons": ("addons:app", "Add-ons of an app: databases, email, DNS.", {}),
+    "pg": ("pg_backups:pg_app", "PostgreSQL databases of apps: backups.", {}),
     "deploy": ("deploy:deploy", "Build DIR (default .) with buildpacks and release it; "
                "streams the build live.", {}),
     "builds": ("deploy:builds", "List an app's builds.", {}),
