@@ -62,6 +62,7 @@ class Settings(BaseModel):
     log_level: str = "info"
     app_monitor_interval_seconds: float = Field(default=30.0, ge=10)
     addon_kinds: list[str] = Field(default_factory=list)  # extra kinds: kind=module:Class
+    pg_server: str = ""  # admin URL of an existing PostgreSQL server (postgres add-on)
 
     @field_validator("listen", "router_listen", "router_admin")
     @classmethod
