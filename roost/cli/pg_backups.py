@@ -8,6 +8,7 @@ schedule.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -77,21 +78,45 @@ def backups_capture(app_name: str = typer.Argument(..., metavar="APP"),
        f"sha256 {data['sha256'][:12]}")
 
 
+def _when(text: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise CliError(f"--time {text!r}: give a point in time with its time zone, e.g. "
+                       "--time 2026-12-01T14:03:00Z")
+    return when
+
+
 @backups.command("restore")
 def backups_restore(
     app_name: str = typer.Argument(..., metavar="APP"),
-    bid: str = typer.Argument(..., metavar="BACKUP_ID", help="e.g. b003"),
+    bid: str = typer.Argument("", metavar="[BACKUP_ID]", help="e.g. b003 (or use --time)"),
+    at: str = typer.Option("", "--time", metavar="TIME",
+                           help="point in time, e.g. 2026-12-01T14:03:00Z"),
     confirm: str = typer.Option("", "--confirm", help="repeat the destination app's name"),
     to: str = typer.Option("", "--to", metavar="OTHER_APP",
                            help="restore into another app's database (a fork)"),
 ) -> None:
-    """Restore BACKUP_ID into APP's database (or OTHER_APP's): its tables are replaced."""
+    """Restore BACKUP_ID (or the database as it was at --time) into APP's database (or
+    OTHER_APP's): its tables are replaced."""
+    if bool(bid) == bool(at):
+        raise CliError("give either a BACKUP_ID or --time TIME to restore, not "
+                       f"{'both' if bid else 'neither'}")
+    when = _when(at) if at else None
     dest = to or app_name
+    what = bid or f"{app_name}'s database to {at}"
     if confirm != dest:
-        raise CliError(f"restoring {bid} overwrites the database of {dest}: repeat the app's "
-                       f"name to confirm: --confirm {dest}")
-    data = Client(timeout=LONG).request("POST", _path(app_name, bid) + "/restore",
-                                        json={"confirm": confirm, "to": to or None})
+        raise CliError(f"restoring {what} overwrites the database of {dest}: repeat the "
+                       f"app's name to confirm: --confirm {dest}")
+    body = {"confirm": confirm, "to": to or None}
+    if when is not None:
+        data = Client(timeout=LONG).request("POST", _path(app_name, "restore"),
+                                            json={**body, "time": when.isoformat()})
+    else:
+        data = Client(timeout=LONG).request("POST", _path(app_name, bid) + "/restore",
+                                            json=body)
     ok(data["message"])
 
 

@@ -11,9 +11,10 @@ import logging
 from datetime import UTC, datetime
 from pathlib import Path
 
-from roost.addons.postgres import backups, schedule, verify
+from roost.addons.postgres import backups, pitr, schedule, verify
 from roost.addons.postgres.backups import BackupRecord, Target
 from roost.core import apps
+from roost.errors import InvalidInput
 from roost.notify import MAIL_CHANNELS
 from roost.orchestration.alerts import notify_maintainers
 from roost.orchestration.platform import Platform
@@ -50,6 +51,29 @@ def restore(platform: Platform, app: str, bid: str, confirm: str,
     dest = where(platform, into or app)
     return backups.restore(dest.server, dest.database, platform.objects, record, confirm,
                            into_app=into)
+
+
+def pitr_for(platform: Platform, app: str) -> pitr.Pitr | None:
+    """The pgBackRest stanza of the cluster holding ``app``'s database, if it archives WAL.
+
+    THE SEAM for point-in-time recovery: the postgres add-on's managed cluster configures
+    its stanza (:func:`roost.addons.postgres.pitr.configure`); until that is wired in here
+    no app has one.
+    """
+    return None
+
+
+def restore_to_time(platform: Platform, app: str, when: datetime, confirm: str,
+                    into: str | None = None) -> str:
+    """Restore ``app``'s database as it was at ``when`` (into ``into``'s, a fork)."""
+    source = where(platform, app)
+    dest = where(platform, into) if into else source
+    stanza = pitr_for(platform, app)
+    if stanza is None:
+        raise InvalidInput(f"{app}'s database has no point-in-time recovery (its server does "
+                           "not archive WAL to Roost): restore a backup by id instead")
+    return pitr.restore_database(stanza, source.database, when, app, confirm,
+                                 live=dest.server, into_database=dest.database, into_app=into)
 
 
 def download(platform: Platform, app: str, bid: str, path: Path | None = None

@@ -174,15 +174,19 @@ def check_time(pitr: Pitr, when: datetime, app: str) -> None:
                            f"{end.isoformat(timespec='seconds')}")
 
 
-def restore_database(pitr: Pitr, database: str, when: datetime, app: str, confirm: str,
-                     live: Server | None = None) -> str:
-    """Restore ``database`` as it was at ``when`` into the live database of the same name."""
-    if confirm != app:
-        raise InvalidInput(f"restoring {app}'s database to {when.isoformat()} overwrites it: "
-                           f"repeat the app's name to confirm: --confirm {app}")
+def restore_database(pitr: Pitr, database: str, when: datetime, app: str, confirm: str, *,
+                     live: Server | None = None, into_database: str | None = None,
+                     into_app: str | None = None) -> str:
+    """Restore ``database`` as it was at ``when`` into the live database of the same name
+    (or into ``into_database`` of ``into_app``: a fork)."""
+    dest_app, dest_db = into_app or app, into_database or database
+    if confirm != dest_app:
+        raise InvalidInput(f"restoring {app}'s database to {when.isoformat()} overwrites the "
+                           f"database of {dest_app}: repeat the app's name to confirm: "
+                           f"--confirm {dest_app}")
     check_time(pitr, when, app)
     live = live or pitr.cluster.server
-    owner = pgtools.owner_of(live, database)
+    owner = pgtools.owner_of(live, dest_db)
     _run(pitr, "check")  # switches WAL, so everything up to now is in the repo
     scratch = Path(tempfile.mkdtemp(prefix="roost-pitr-"))
     os.chmod(scratch, 0o700)
@@ -192,11 +196,13 @@ def restore_database(pitr: Pitr, database: str, when: datetime, app: str, confir
         _run(pitr, f"--pg1-path={scratch}", "--type=time", f"--target={target}",
              "--target-action=promote", "--archive-mode=off", "restore")
         at = _start_scratch(pitr, scratch)
-        _copy(at, live, database, owner)
+        _copy(at, database, live, dest_db, owner)
     finally:
         _stop_scratch(pitr, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
-    return f"Restored {app}'s database ({database}) as it was at {when.isoformat()}"
+    source = "" if dest_app == app else f" from {app}'s"
+    return (f"Restored {dest_app}'s database ({dest_db}){source} as it was at "
+            f"{when.isoformat()}")
 
 
 def _free_port() -> int:
@@ -256,7 +262,7 @@ def _stop_scratch(pitr: Pitr, data: Path) -> None:
                                           "stop"]), capture_output=True, timeout=120)
 
 
-def _copy(source: Server, live: Server, database: str, owner: str) -> None:
+def _copy(source: Server, database: str, live: Server, dest: str, owner: str) -> None:
     """pg_dump from the scratch cluster piped into pg_restore on the live one."""
     dump = pgtools.DumpProcess(source, database, None)
 
@@ -265,7 +271,8 @@ def _copy(source: Server, live: Server, database: str, owner: str) -> None:
             yield chunk
 
     try:
-        pgtools.pg_restore(live, database, chunks(), clean=True, role=owner, no_acl=False)
+        pgtools.pg_restore(live, dest, chunks(), clean=True, role=owner,
+                           no_acl=dest != database)
     except BaseException:
         dump.kill()
         raise

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 
 from roost.addons.postgres import backups, schedule
@@ -60,6 +60,12 @@ class RestoreIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     confirm: str = Field(default="", max_length=100)
     to: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class RestoreToTimeIn(RestoreIn):
+    """Body of POST .../backups/restore: a point in time (with its time zone)."""
+
+    time: AwareDatetime
 
 
 class ScheduleIn(BaseModel):
@@ -122,6 +128,18 @@ async def restore(app: str, bid: BackupId, body: RestoreIn, ctx: PlatformDep,
     with ctx.sessions.begin() as session:
         audit.record(session, actor, "pg.backups.restore", line, app=body.to or app,
                      backup=bid, source=app)
+    return Done(message=line)
+
+
+@router.post("/apps/{app}/pg/backups/restore")
+async def restore_to_time(app: str, body: RestoreToTimeIn, ctx: PlatformDep,
+                          actor: ActorDep) -> Done:
+    """Restore the app's database as it was at ``time`` (point-in-time recovery)."""
+    line = await run_in_threadpool(pg_backups.restore_to_time, ctx, app, body.time,
+                                   body.confirm, body.to)
+    with ctx.sessions.begin() as session:
+        audit.record(session, actor, "pg.backups.restore", line, app=body.to or app,
+                     time=body.time.isoformat(), source=app)
     return Done(message=line)
 
 

@@ -88,3 +88,16 @@ def test_unknown_app_and_app_without_database(api: Any, monkeypatch: pytest.Monk
     assert answer.json()["error"]["message"] == (
         f"{app_name} has no PostgreSQL database: add one with "
         f"`roost addons add {app_name} postgres`")
+
+
+def test_restore_to_time_needs_pitr_and_a_time_zone(api: Any, shop: str,
+                                                    server: Server) -> None:
+    base = f"/api/v1/apps/{shop}/pg/backups/restore"
+    naive = api.post(base, json={"time": "2026-12-01T14:03:00", "confirm": shop})
+    assert naive.status_code == 422
+    answer = api.post(base, json={"time": "2026-12-01T14:03:00Z", "confirm": shop})
+    assert answer.status_code == 422
+    assert answer.json()["error"]["message"] == (
+        f"{shop}'s database has no point-in-time recovery (its server does not archive WAL "
+        "to Roost): restore a backup by id instead")
+    assert sql(server, shop, "SELECT count(*) FROM orders") == [(300,)]

@@ -84,3 +84,21 @@ def test_bare_group_lists(offline_env: dict[str, str]) -> None:  # noqa: F811
     for args in (["pg", "backups", "shop"], ["pg", "backups", "shop", "--json"]):
         run = roost(offline_env, *args)
         assert run.code == 1 and "cannot reach Roost" in run.stderr, args
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ([], "give either a BACKUP_ID or --time TIME to restore, not neither"),
+    (["b001", "--time", "2026-12-01T14:03:00Z"],
+     "give either a BACKUP_ID or --time TIME to restore, not both"),
+    (["--time", "2026-12-01 14:03"], "--time '2026-12-01 14:03': give a point in time with "
+                                     "its time zone, e.g. --time 2026-12-01T14:03:00Z"),
+    (["--time", "yesterday"], "--time 'yesterday': give a point in time with its time zone, "
+                              "e.g. --time 2026-12-01T14:03:00Z"),
+    (["--time", "2026-12-01T14:03:00Z"], "restoring shop's database to 2026-12-01T14:03:00Z "
+                                         "overwrites the database of shop: repeat the app's "
+                                         "name to confirm: --confirm shop"),
+])
+def test_restore_to_time_input_is_checked_locally(offline_env: dict[str, str],  # noqa: F811
+                                                  args: list[str], message: str) -> None:
+    run = roost(offline_env, "pg", "backups", "restore", "shop", *args)
+    assert run.code == 1 and run.stderr == f"error: {message}\n"

@@ -68,6 +68,12 @@ def test_restore_to_a_time_brings_dropped_rows_back(
     assert sql(server, "shop", "SELECT count(*) FROM customers WHERE name = 'gone'") == [(0,)]
     assert (root / "objects" / "addons" / "postgres" / "pitr" / "archive").is_dir()
 
+    sql(server, "postgres", "CREATE DATABASE fork")  # another app's database: a fork
+    line = pitr.restore_database(stanza, "shop", before, "shop", confirm="fork",
+                                 into_database="fork", into_app="fork")
+    assert line == f"Restored fork's database (fork) from shop's as it was at {before.isoformat()}"
+    assert sql(server, "fork", "SELECT count(*) FROM orders") == [(300,)]
+
 
 def test_time_outside_the_window_is_one_line_and_changes_nothing(
         archived: tuple[Cluster, pitr.Pitr]) -> None:
@@ -83,5 +89,6 @@ def test_time_outside_the_window_is_one_line_and_changes_nothing(
                                   "shop: ")
     with pytest.raises(InvalidInput) as refused:
         pitr.restore_database(stanza, "shop", datetime.now(UTC), "shop", confirm="")
-    assert str(refused.value).endswith("repeat the app's name to confirm: --confirm shop")
+    assert str(refused.value).endswith("overwrites the database of shop: repeat the app's "
+                                       "name to confirm: --confirm shop")
     assert sql(cluster.server, "shop", "SELECT count(*) FROM orders") == [(300,)]
