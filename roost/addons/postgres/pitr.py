@@ -155,7 +155,8 @@ def window(pitr: Pitr) -> tuple[datetime, datetime] | None:
     sets = [b for s in info for b in s.get("backup", [])]
     if not sets:
         return None
-    oldest = min(int(b["timestamp"]["stop"]) for b in sets)
+    # pgBackRest keeps whole seconds and wants a target after the backup's stop time.
+    oldest = min(int(b["timestamp"]["stop"]) for b in sets) + 1
     return datetime.fromtimestamp(oldest, UTC), datetime.now(UTC)
 
 
