@@ -33,7 +33,7 @@ def where(platform: Platform, app: str) -> Target:
     until then :func:`roost.addons.postgres.backups.locate` answers.
     """
     _known(platform, app)
-    return backups.locate(app)
+    return backups.locate(app, platform.settings.pg_server)
 
 
 def capture(platform: Platform, app: str, trigger: str = "manual") -> BackupRecord:

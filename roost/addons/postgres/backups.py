@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.addons.postgres import pgtools
@@ -57,14 +58,14 @@ def target(server: Server, database: str) -> Target:
     return Target(server=server, database=database)
 
 
-def locate(app: str) -> Target:
+def locate(app: str, admin_url: str = "") -> Target:
     """Where ``app``'s database is.
 
     THE SEAM to the postgres add-on: until its state (server, database name) is wired in
-    here, the server is ``ROOST_PG_SERVER`` (an admin URL) and the database is named
-    like the app.
+    here, the server is ``admin_url`` (the ``ROOST_PG_SERVER`` setting) and the database
+    is named like the app.
     """
-    url = os.environ.get("ROOST_PG_SERVER", "")
+    url = admin_url or os.environ.get("ROOST_PG_SERVER", "")
     if not url:
         raise NotFound(f"{app} has no PostgreSQL database: add one with "
                        f"`roost addons add {app} postgres`")
@@ -160,12 +161,15 @@ def update(sessions: sessionmaker[Session], app: str, bid: str, **values: Any) -
 
 
 def _reserve(sessions: sessionmaker[Session], app: str, database: str, trigger: str) -> str:
-    with sessions.begin() as session:
-        number = (session.scalar(select(func.max(PgBackup.number))
-                                 .where(PgBackup.app == app)) or 0) + 1
-        bid = backup_id(number)
-        session.add(PgBackup(app=app, number=number, database=database, trigger=trigger,
-                             status="capturing", object_key=object_key(app, bid)))
+    try:
+        with sessions.begin() as session:
+            number = (session.scalar(select(func.max(PgBackup.number))
+                                     .where(PgBackup.app == app)) or 0) + 1
+            bid = backup_id(number)
+            session.add(PgBackup(app=app, number=number, database=database, trigger=trigger,
+                                 status="capturing", object_key=object_key(app, bid)))
+    except IntegrityError as exc:
+        raise Conflict(f"another backup of {app} is starting right now; try again") from exc
     return bid
 
 
