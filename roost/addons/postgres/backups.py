@@ -202,6 +202,8 @@ def _dump(server: Server, database: str, objects: ObjectStore, key: str, app: st
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         snapshot = str(conn.execute("SELECT pg_export_snapshot()").fetchone()[0])
+        # One core for the counts: pg_dump, compressing, needs the others.
+        conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         dump = pgtools.DumpProcess(server, database, snapshot)
         uploaded: list[ObjectInfo] = []
         failed: list[BaseException] = []

@@ -18,6 +18,7 @@ from roost.errors import InvalidInput
 from roost.objectstore import open_store
 from tests.addons.postgres.cluster import OS_USER, Cluster, new_cluster
 from tests.addons.postgres.conftest import SHOP_SCHEMA, sql
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.skipif(shutil.which("pgbackrest") is None,
                                 reason="pgbackrest missing: run scripts/ensure-pgbackrest.sh")
@@ -54,6 +55,10 @@ def test_restore_to_a_time_brings_dropped_rows_back(
         archived: tuple[Cluster, pitr.Pitr], root: Path) -> None:
     cluster, stanza = archived
     server = cluster.server
+    opens = (pitr.window(stanza) or (datetime.max.replace(tzinfo=UTC),))[0]
+    # pgBackRest keeps whole seconds: the window opens within a second of the backup.
+    wait_for(lambda: sql(server, "postgres", "SELECT clock_timestamp()")[0][0] > opens,  # type: ignore[operator]
+             timeout=5)
     sql(server, "postgres", "CREATE DATABASE shop")
     sql(server, "shop", SHOP_SCHEMA)
     [(before,)] = sql(server, "shop", "SELECT clock_timestamp()")
