@@ -26,6 +26,7 @@ up: install
 
 postgres:
 	@bash scripts/ensure-postgres.sh
+	@bash scripts/ensure-pgbackrest.sh
 
 lint: install-dev
 	$(BIN)/ruff check .

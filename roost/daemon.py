@@ -35,6 +35,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("uptime monitor", services.start_uptime),
     ("router and supervisor", services.start_runtime),
     ("daily asset collection", services.start_asset_gc),
+    ("scheduled database backups", services.start_pg_backups),
 ]
 
 

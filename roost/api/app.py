@@ -16,6 +16,7 @@ from roost.api.routers import (
     health,
     perf,
     pg,
+    pg_backups,
     releases,
     runtime,
     uptime,
@@ -36,7 +37,7 @@ def create_app(ctx: Platform) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     for module in (health, apps, config, deploys, releases, runtime, assets, perf, vulns,
-                   uptime, addons, pg):
+                   uptime, addons, pg, pg_backups):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(perf_router(ctx))
     app.include_router(views.router)

@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "config": ("config:app", "Show, set and unset an app's config vars.", {}),
     "addons": ("addons:app", "Add-ons of an app: databases, email, DNS.", {}),
     "pg": ("pg:app", "An app's PostgreSQL database: info, psql, sessions, diagnose, "
-           "credentials.", {}),
+           "credentials, backups.", {}),
     "deploy": ("deploy:deploy", "Build DIR (default .) with buildpacks and release it; "
                "streams the build live.", {}),
     "builds": ("deploy:builds", "List an app's builds.", {}),

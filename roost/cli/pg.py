@@ -13,12 +13,14 @@ import typer
 from roost.cli.client import Client, CliError
 from roost.cli.groups import group
 from roost.cli.output import ok, print_json, print_table
+from roost.cli.pg_backups import backups
 
 app = typer.Typer(help="An app's PostgreSQL database: info, psql, sessions, diagnose, "
-                  "credentials.", no_args_is_help=True)
+                  "credentials, backups.", no_args_is_help=True)
 credentials_app = group("Which login role an app uses, and rotating its password.",
                         default="show")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(backups, name="backups")
 
 APP = typer.Argument(..., metavar="APP")
 JSON = typer.Option(False, "--json", help="JSON output")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import shutil
+import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +19,26 @@ Data = bytes | Path | BinaryIO
 """What ``put`` accepts: the bytes themselves, a file on disk, or an open binary file."""
 
 CHUNK = 1024 * 1024
+
+
+class HashingReader:
+    """A read-once binary stream that hashes and counts what is read through it."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self.source = source
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, n: int = -1) -> bytes:
+        """Read up to ``n`` bytes from the source, hashing them."""
+        chunk = self.source.read(n)
+        self.digest.update(chunk)
+        self.size += len(chunk)
+        return chunk
+
+    def readable(self) -> bool:
+        """Always: this is an input stream."""
+        return True
 
 
 @dataclass(frozen=True)
@@ -80,6 +102,7 @@ class ObjectStore(ABC):
 
     identifier: ClassVar[str] = ""
     can_serve_public: ClassVar[bool] = False
+    can_sign_urls: ClassVar[bool] = False  # url(key, expires_in) gives a time-limited link
     """Whether browsers can fetch the objects by URL (the asset host): from the backend
     itself, or, for a store that is a local directory (``local_root``), from the router."""
 
@@ -123,6 +146,16 @@ class ObjectStore(ABC):
         """The directory holding the objects as files laid out by key, or None when the
         objects are not local files (the router serves such a directory as the asset host)."""
         return None
+    def put_stream(self, key: str, source: BinaryIO, content_type: str | None = None,
+                   metadata: dict[str, str] | None = None) -> ObjectInfo:
+        """Store a stream that can be read once (a pipe) under ``key``; its sha256 and size
+        are computed on the way. This default spools to a private temp file, then ``put``s it.
+        """
+        with tempfile.TemporaryDirectory(prefix="roost-spool-") as tmp:
+            path = Path(tmp) / "object"
+            with path.open("wb") as fh:
+                shutil.copyfileobj(source, fh, CHUNK)
+            return self.put(key, path, content_type=content_type, metadata=metadata)
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises NotFound when there is no such key."""

@@ -9,10 +9,18 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from roost.errors import InvalidInput, NotFound, ObjectStoreError
-from roost.objectstore.base import CHUNK, Data, ObjectInfo, ObjectStore, check_key, sha256_of
+from roost.objectstore.base import (
+    CHUNK,
+    Data,
+    HashingReader,
+    ObjectInfo,
+    ObjectStore,
+    check_key,
+    sha256_of,
+)
 
 # Both live inside the root so that temp files rename atomically onto their target, and
 # so the router can serve the root as-is; keys may not start with either name.
@@ -90,6 +98,34 @@ class FileStore(ObjectStore):
             os.chmod(tmp, 0o640)
             os.replace(tmp, path)
             _write_json_atomic(meta_path, meta, self.root / TMP_DIR)
+        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
+            raise ObjectStoreError(f"file store: key {key!r} clashes with another key") from exc
+        except OSError as exc:
+            raise ObjectStoreError(f"file store: cannot write {key!r}: {exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+        info = self.head(key)
+        assert info is not None
+        return info
+
+    def put_stream(self, key: str, source: BinaryIO, content_type: str | None = None,
+                   metadata: dict[str, str] | None = None) -> ObjectInfo:
+        """Write the stream straight to a temp file beside its target, hashing on the way."""
+        path, meta_path = self._paths(key)
+        tmp = self.root / TMP_DIR / uuid.uuid4().hex
+        reader = HashingReader(source)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            with tmp.open("wb") as fh:
+                shutil.copyfileobj(reader, fh, CHUNK)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+            _write_json_atomic(meta_path, {"content_type": content_type, "cache_control": None,
+                                           "content_encoding": None,
+                                           "sha256": reader.digest.hexdigest(),
+                                           "metadata": dict(metadata or {})},
+                               self.root / TMP_DIR)
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
             raise ObjectStoreError(f"file store: key {key!r} clashes with another key") from exc
         except OSError as exc:

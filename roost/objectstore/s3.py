@@ -7,10 +7,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from roost.errors import NotFound, ObjectStoreError
-from roost.objectstore.base import CHUNK, Data, ObjectInfo, ObjectStore, check_key, sha256_of
+from roost.objectstore.base import (
+    CHUNK,
+    Data,
+    HashingReader,
+    ObjectInfo,
+    ObjectStore,
+    check_key,
+    sha256_of,
+)
 
 # S3 lower-cases user metadata keys; ours is stored under this name.
 SHA_KEY = "roost-sha256"
@@ -26,6 +34,7 @@ class S3Store(ObjectStore):
 
     identifier = "s3"
     can_serve_public = True  # the bucket's own URLs, or a CDN in front of it
+    can_sign_urls = True  # presigned GETs
 
     def __init__(
         self,
@@ -125,6 +134,27 @@ class S3Store(ObjectStore):
                 self.client.upload_file(str(data), self.bucket, full, ExtraArgs=extra)
             else:
                 self.client.upload_fileobj(data, self.bucket, full, ExtraArgs=extra)
+
+    def put_stream(self, key: str, source: BinaryIO, content_type: str | None = None,
+                   metadata: dict[str, str] | None = None) -> ObjectInfo:
+        """A multipart upload fed from the stream as it is read (parts go up in parallel).
+
+        The sha256 is known only at the end, after S3 has taken the metadata, so it is
+        returned here (and callers record it) but ``head`` does not report it.
+        """
+        from boto3.s3.transfer import TransferConfig
+
+        reader = HashingReader(source)
+        extra: dict[str, Any] = {"Metadata": dict(metadata or {})}
+        if content_type:
+            extra["ContentType"] = content_type
+        config = TransferConfig(multipart_chunksize=16 * 1024 * 1024, max_concurrency=8)
+        with self._errors("put", key):
+            self.client.upload_fileobj(reader, self.bucket, self._key(key), ExtraArgs=extra,
+                                       Config=config)
+        return ObjectInfo(key=key, size=reader.size, last_modified=datetime.now(UTC),
+                          content_type=content_type, sha256=reader.digest.hexdigest(),
+                          metadata=dict(metadata or {}))
 
     def head(self, key: str) -> ObjectInfo | None:
         """HEAD the object; None when it does not exist."""

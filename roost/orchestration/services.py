@@ -177,3 +177,20 @@ async def start_postgres(platform: Platform) -> Stopper:
             await asyncio.to_thread(managed.stop)
 
     return stop
+async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper:
+    """Take each app's daily database backup when its time comes, prove it, apply retention."""
+    from roost.orchestration import pg_backups
+
+    stop = asyncio.Event()
+
+    async def tick() -> None:
+        await asyncio.to_thread(pg_backups.scheduled_pass, platform)
+
+    task = asyncio.create_task(every(every_s, stop, tick, "scheduled database backups",
+                                     first_delay=5.0))
+
+    async def halt() -> None:
+        stop.set()
+        await task
+
+    return halt
