@@ -120,7 +120,18 @@ async def diagnose(app: str, ctx: PlatformDep, _: ActorDep) -> list[dict[str, st
     return await run_in_threadpool(lambda: checks.diagnose(ctx.settings, _state(ctx, app)))
 
 
-@router.get("/apps/{app}/pg/ps")
+class PgSessionOut(BaseModel):
+    """One session connected to the app's database."""
+
+    pid: int
+    user: str | None
+    state: str
+    client: str
+    seconds: int | None
+    query: str
+
+
+@router.get("/apps/{app}/pg/ps", response_model=list[PgSessionOut])
 async def ps(app: str, ctx: PlatformDep, _: ActorDep) -> list[dict[str, Any]]:
     """Sessions on the app's database."""
     from roost.addons.postgres import ops

@@ -163,7 +163,9 @@ async def url(app: str, bid: BackupId, ctx: PlatformDep, _: ActorDep) -> UrlOut:
     return await run_in_threadpool(work)
 
 
-@router.get("/apps/{app}/pg/backups/{bid}/download")
+@router.get("/apps/{app}/pg/backups/{bid}/download", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}},
+                             "description": "the backup, a pg_restore custom-format file"}})
 async def download(app: str, bid: BackupId, ctx: PlatformDep, _: ActorDep) -> StreamingResponse:
     """The backup's bytes (a ``pg_restore`` custom-format file)."""
     record = await run_in_threadpool(backups.get, ctx.sessions, app, bid)
