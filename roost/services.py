@@ -106,7 +106,9 @@ def runtime(ctx: Context) -> Runtime:
     if found is None:
         s = ctx.settings
         limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,
-                        max_per_type=s.max_processes_per_type, user=s.app_user or None)
+                        max_per_type=s.max_processes_per_type, user=s.app_user or None,
+                        sandbox=s.sandbox == "on",
+                        sandbox_paths=tuple(s.sandbox_paths))
         found = ctx.services["runtime"] = Runtime(
             s.home, s.router_listen, s.router_admin, s.base_domain, ctx.services["objects"],
             limits, on_crash=lambda app, dyno, lines: alerts.on_crash(ctx, app, dyno, lines))

@@ -47,6 +47,11 @@ class Settings(BaseModel):
     max_slug_mb: int = Field(default=500, ge=1)
     max_processes_per_type: int = Field(default=20, ge=1)
     app_user: str = "auto"  # when root, run apps as: a user, "auto", "" = root (runtime/users.py)
+    sandbox: str = "on"  # "off" runs apps and builds without bubblewrap (benchmarks only)
+    sandbox_paths: list[str] = Field(default_factory=list)  # more read-only dirs (runtimes)
+    default_memory: str = "512M"  # per process, unless `roost limits set` says otherwise
+    default_cpu: float = Field(default=1.0, gt=0, le=1024)
+    default_pids: int = Field(default=512, ge=8)
     health_timeout_seconds: float = Field(default=60.0, gt=0)
     grace_seconds: float = Field(default=30.0, ge=0)
     sms_url: str = ""
@@ -65,6 +70,21 @@ class Settings(BaseModel):
     @classmethod
     def _check_listen(cls, value: str) -> str:
         return _host_port(value, "listen address")
+
+    @field_validator("sandbox")
+    @classmethod
+    def _check_sandbox(cls, value: str) -> str:
+        if value not in ("on", "off"):
+            raise ValueError("must be on or off")
+        return value
+
+    @field_validator("default_memory")
+    @classmethod
+    def _check_memory(cls, value: str) -> str:
+        from roost.runtime.limits import parse_memory
+
+        parse_memory(value)
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -125,7 +145,7 @@ class Settings(BaseModel):
 
 
 FIELDS = set(Settings.model_fields)
-LIST_FIELDS = {"oncall", "advisory_sources"}
+LIST_FIELDS = {"oncall", "advisory_sources", "sandbox_paths"}
 
 
 def _from_env(environ: dict[str, str]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
-from roost.runtime import spawn
+from roost.runtime import sandbox, spawn
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -47,6 +47,7 @@ class Runtime:
         self.router = Router(router_listen, router_admin, home / "router")
         self.logs = AppLogs(home / "logs")
         self.limits = limits or Limits()
+        self.limits.home = home
         self.supervisor = Supervisor(self.router, self.logs, self.limits, on_crash)
         self._pidfile = home / "router" / "app-pids.json"
         # Called with (release, its directory, its env) before it runs: adds asset files/vars.
@@ -86,11 +87,7 @@ class Runtime:
         shutil.rmtree(tmp, ignore_errors=True)
         unpack_slug(self.store, slug_key, tmp, self.home / "apps" / ".work")
         (tmp / ".roost-unpacked").write_text(slug_key)
-        if self.limits.user and os.geteuid() == 0:
-            shutil.chown(tmp, self.limits.user)
-            for root, dirs, files in os.walk(tmp):
-                for name in dirs + files:
-                    os.lchown(os.path.join(root, name), *_ids(self.limits.user))
+        sandbox.seal_release(tmp, sandbox.app_group(app, self.limits.user))
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         return target
@@ -191,9 +188,3 @@ class Runtime:
             killed = [pid for pid in killed if spawn.running(pid)]  # group leaders
             time.sleep(0.02)
 
-
-def _ids(user: str) -> tuple[int, int]:
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    return entry.pw_uid, entry.pw_gid

@@ -1,9 +1,12 @@
-"""Starting one app process: its environment, inherited sockets, user and output.
+"""Starting one app process: its environment, inherited sockets, sandbox and output.
 
-Every process runs through bash in its release directory with ``HOME`` there: config vars
-first, then ``.profile.d/*.sh`` and ``.profile``, then the Procfile command (so ``$PORT``
-expands). Inherited sockets follow systemd's protocol: fd 3 onwards, ``LISTEN_FDS`` and
-``LISTEN_PID`` (set by the shell to its own pid just before it execs the command).
+Every process runs through bash in its release directory (``/app`` inside the sandbox, see
+:mod:`roost.runtime.sandbox`) with ``HOME`` there: config vars first, then
+``.profile.d/*.sh`` and ``.profile``, then the Procfile command (so ``$PORT`` expands).
+Inherited sockets follow systemd's protocol: fd 3 onwards, ``LISTEN_FDS`` and
+``LISTEN_PID``, set by that shell inside the sandbox's PID namespace to its own pid just
+before it execs the command, so it is the pid the app sees. Output is read in chunks of at
+most ``MAX_LINE`` bytes: a longer line is split and its pieces marked.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from roost.runtime import users
+from roost.runtime import sandbox
 
 # Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
 # through a high range so that no move overwrites another, then sets LISTEN_PID to its own
@@ -33,13 +36,8 @@ SHIM = (
 )
 LOW_NICENESS = 19  # booting and draining generations: the serving one keeps the CPU
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def user_ids(name: str | None) -> tuple[int, int] | None:
-    """(uid, gid) of the user apps run as (``auto``: see roost.runtime.users); None to run
-    as Roost's own user."""
-    resolved = users.resolve(name)
-    return None if resolved is None else users.ids(resolved)
+MAX_LINE = 64 * 1024
+SPLIT_MARK = " [line continues]"
 
 
 def bind_socket(host: str = "127.0.0.1", port: int = 0, backlog: int = 1024) -> socket.socket:
@@ -68,9 +66,10 @@ def environment(config: dict[str, str], extra: dict[str, str], home: Path) -> di
 
 
 def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.socket],
-          on_line: Callable[[str], None], user: str | None = None
+          on_line: Callable[[str], None], jail: sandbox.Jail | None = None
           ) -> subprocess.Popen[bytes]:
-    """Start ``command`` in ``cwd``; each output line goes to ``on_line`` from a thread."""
+    """Start ``command`` in ``cwd`` (sandboxed by ``jail`` when given); each output line
+    goes to ``on_line`` from a thread."""
     env = dict(env)
     env["ROOST_COMMAND"] = command
     fds = [s.fileno() for s in sockets]
@@ -80,16 +79,12 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
         env["LISTEN_FDNAMES"] = ":".join(["web", "health"][: len(fds)])
     else:
         env.pop("LISTEN_FDS", None)
-    resolved = users.resolve(user)
-    ids = users.ids(resolved) if resolved else None
-    if resolved:
-        users.make_reachable(cwd, resolved)
-    proc = subprocess.Popen(
-        ["bash", "-c", SHIM], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds,
-        start_new_session=True, user=ids[0] if ids else None,
-        group=ids[1] if ids else None, extra_groups=[] if ids else None,
-    )
+    argv = ["bash", "-c", SHIM]
+    if jail is not None:
+        argv, env, cwd = jail.wrap(argv, env, cwd)
+    proc = sandbox.popen(argv, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds,
+                         start_new_session=True)
     threading.Thread(target=_pump, args=(proc, on_line), daemon=True,
                      name=f"output-{proc.pid}").start()
     return proc
@@ -97,15 +92,18 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
 
 def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None:
     assert proc.stdout is not None
-    for raw in iter(proc.stdout.readline, b""):
-        on_line(raw.decode("utf-8", errors="replace").rstrip("\n"))
+    continued = False
+    for raw in iter(lambda: proc.stdout.readline(MAX_LINE) if proc.stdout else b"", b""):
+        split = len(raw) >= MAX_LINE and not raw.endswith(b"\n")
+        line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        on_line(("... " if continued else "") + line + (SPLIT_MARK if split else ""))
+        continued = split
     proc.stdout.close()
 
 
 def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     """Send ``sig`` to the process's whole group (it leads its own session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
+    sandbox.signal_group(proc, sig)
 
 
 def running(pid: int) -> bool:

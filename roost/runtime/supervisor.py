@@ -26,9 +26,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from roost.errors import InvalidInput, NotFound, RuntimeFailure
-from roost.runtime import spawn, users
+from roost.runtime import sandbox, spawn, users
 from roost.runtime.drain import Drainer
 from roost.runtime.health import wait_healthy
 from roost.runtime.logs import AppLogs
@@ -56,7 +57,10 @@ class Limits:
     crash_window: float = 300.0
     crash_limit: int = 5
     settle: float = 1.0  # seconds old processes keep serving once traffic has moved
-    user: str | None = None  # run apps as this user when Roost runs as root (see users.py)
+    user: str | None = users.AUTO  # ROOST_APP_USER: who apps run as when Roost is root (users.py)
+    sandbox: bool = True  # ROOST_SANDBOX: run every process in its sandbox (sandbox.py)
+    home: Path | None = None  # ROOST_HOME, never shown to a sandbox
+    sandbox_paths: tuple[str | Path, ...] = ()  # ROOST_SANDBOX_PATHS: more read-only runtimes
 
 
 class Supervisor:
@@ -67,8 +71,7 @@ class Supervisor:
         self.router = router
         self.logs = logs
         self.limits = limits or Limits()
-        # "auto" becomes a concrete user once, so release directories are chowned to it.
-        self.limits.user = users.resolve(self.limits.user)
+        self.limits.user = users.resolve(self.limits.user)  # refuses a missing named user
         self.on_crash = on_crash
         self.apps: dict[str, AppState] = {}
         self._lock = threading.Lock()
@@ -256,7 +259,10 @@ class Supervisor:
                 address = f"127.0.0.1:{port}"
         else:
             extra["PORT"] = str(spawn.free_port())
+        if "HOST" not in spec.env:
+            extra["HOST"] = "127.0.0.1"  # servers that read it bind loopback only
         env = spawn.environment(spec.env, extra, spec.directory)
+        jail = self._jail(spec)
         proc_box: list[Proc] = []
 
         def on_line(line: str) -> None:
@@ -265,13 +271,19 @@ class Supervisor:
                 proc_box[0].output.append(line)
 
         popen = spawn.spawn(spec.process_types[ptype], spec.directory, env, sockets, on_line,
-                            self.limits.user)
+                            jail)
         proc = Proc(ptype=ptype, index=index, release=spec.release, popen=popen,
                     address=address, health_socket=health_socket)
         proc_box.append(proc)
         self.logs.event(spec.app, "supervisor",
                         f"starting {name} (v{spec.release}): {spec.process_types[ptype]}")
         return proc
+
+    def _jail(self, spec: ReleaseSpec) -> sandbox.Jail | None:
+        identity = sandbox.identity("app", spec.app, self.limits.user) \
+            if self.limits.sandbox else None
+        return sandbox.for_release(self.limits.sandbox, spec.directory, identity,
+                                   self.limits.home, extra=self.limits.sandbox_paths)
 
     def _await_healthy(self, state: AppState, spec: ReleaseSpec, procs: list[Proc]) -> None:
         host = state.hosts[0] if state.hosts else "localhost"
