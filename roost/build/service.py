@@ -26,6 +26,8 @@ from roost.build.runner import (
 )
 from roost.errors import BuildError, Conflict, RoostError
 from roost.objectstore import ObjectStore
+from roost.runtime import sandbox
+from roost.runtime.users import AUTO
 
 STACK = "roost-1"
 APP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
@@ -41,6 +43,9 @@ class BuildLimits:
     tail_lines: int = 30
     compresslevel: int = 6
     path: str = DEFAULT_PATH
+    sandbox: bool = True  # ROOST_SANDBOX: each step in a bubblewrap sandbox
+    user: str | None = AUTO  # ROOST_APP_USER: builds run as roost-build-APP when root
+    sandbox_paths: tuple[str, ...] = ()  # ROOST_SANDBOX_PATHS: more read-only directories
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,22 @@ def app_lock(cache_dir: Path, app: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _enclose(ctx: BuildContext, app: str, limits: BuildLimits) -> None:
+    """Give the build's own directories to its build user and sandbox its steps: they see
+    the build, cache, home and buildpack directories, the env dir read-only, and nothing
+    else of ROOST_HOME."""
+    if not limits.sandbox:
+        return
+    ctx.identity = sandbox.identity("build", app, limits.user)
+    buildpacks = ctx.work_dir / "buildpacks"
+    buildpacks.mkdir(parents=True, exist_ok=True)
+    home = Path(ctx.env["HOME"])
+    sandbox.give([ctx.build_dir, ctx.cache_dir, home, buildpacks, ctx.env_dir], ctx.identity)
+    ctx.jail = sandbox.for_build(True, ctx.identity, [ctx.build_dir, ctx.cache_dir, home,
+                                                      buildpacks], [ctx.env_dir],
+                                 ctx.build_dir, limits.sandbox_paths)
 
 
 def _timed(durations: dict[str, float], name: str, start: float) -> float:
@@ -148,6 +169,7 @@ def _build(source_archive: Path, app: str, config: dict[str, str], buildpacks: l
                            timeout=limits.timeout_seconds, on_output=on_output,
                            tail_lines=limits.tail_lines)
         ctx.cache_dir.mkdir(parents=True, exist_ok=True)
+        _enclose(ctx, app, limits)
         chosen = select_buildpacks(ctx, buildpacks or read_buildpacks_file(build_dir))
         for bp, label in chosen:
             on_output(f"-----> {label} app detected ({bp.name})")

@@ -156,7 +156,9 @@ def deploy_source(ctx: Context, app_name: str, archive: Path, actor: str, emit: 
 
         s = ctx.settings
         limits = BuildLimits(timeout_seconds=s.max_build_seconds,
-                             max_slug_bytes=s.max_slug_mb * 1024 * 1024)
+                             max_slug_bytes=s.max_slug_mb * 1024 * 1024,
+                             sandbox=s.sandbox == "on", user=s.app_user or None,
+                             sandbox_paths=tuple(s.sandbox_paths))
         try:
             result = run_build(archive, app_name, values, buildpacks, ctx.services["objects"],
                                s.home / "builds", s.home / "cache", on_output, limits,

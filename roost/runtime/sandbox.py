@@ -151,10 +151,19 @@ def command(bwrap: str, view: View, argv: list[str], identity: Identity | None,
         elif host.is_dir():
             args += ["--ro-bind", str(host), f"/{name}"]
     args += ["--ro-bind", str(etc_dir(home)), "/etc"]
-    for path in view.readonly:
-        args += ["--ro-bind", str(path), str(path)]
-    for path in view.writable:
-        args += ["--bind", str(path), str(path)]
+    bound = {str(p) for p in [*view.readonly, *view.writable]}
+    made: set[str] = set()
+    binds = [("--ro-bind", p) for p in view.readonly] + [("--bind", p) for p in view.writable]
+    for flag, path in sorted(binds, key=lambda b: len(b[1].parts)):
+        # bwrap would copy the modes of the host's parents (ROOST_HOME's 0700 among them),
+        # leaving the process unable to reach its own directories: make them 0755.
+        for parent in reversed(path.parents):
+            name = str(parent)
+            if name in ("/", "/tmp") or name in bound or name in made:
+                continue
+            made.add(name)
+            args += ["--perms", "0755", "--dir", name]
+        args += [flag, str(path), str(path)]
     env_flags = ["--setenv", "ROOST_CHDIR", view.chdir]
     if view.release is not None:
         # The overlay's upper root is /app itself: open to the app's user (the release's
@@ -273,7 +282,8 @@ def for_release(enabled: bool, release: Path, identity: Identity | None,
     ``extra``: more directories it sees read-only (ROOST_SANDBOX_PATHS)."""
     if not enabled:
         return None
-    paths = [*runtime_paths(release, home), *(Path(p) for p in extra if not _inside(Path(p), home))]
+    paths = [*runtime_paths(release, home), *(Path(p) for p in extra
+                                               if not _overlaps(Path(p), home))]
     view = View(release=release, readonly=list(dict.fromkeys(paths)))
     return Jail(require(), view, identity, list(cgroup_files or []), home)
 
@@ -379,3 +389,36 @@ def app_group(app: str, requested: str | None) -> int | None:
     """The group a release of ``app`` is sealed for (see :func:`seal_release`)."""
     found = identity("app", app, requested)
     return None if found is None else found.gid
+
+
+def for_build(enabled: bool, identity: Identity | None, writable: list[Path],
+              readonly: list[Path], chdir: Path, extra: tuple[str | Path, ...] = (),
+              home: Path | None = None) -> Jail | None:
+    """The sandbox of a build step: ``writable`` (build, cache, home and buildpack dirs)
+    and ``readonly`` (the env dir) at their own paths, nothing else of ROOST_HOME."""
+    if not enabled:
+        return None
+    paths = [*readonly, *(Path(p) for p in extra if not _overlaps(Path(p), home))]
+    view = View(writable=list(writable), readonly=paths, chdir=str(chdir))
+    return Jail(require(), view, identity, [], home)
+
+
+def give(paths: list[Path], identity: Identity | None) -> None:
+    """Hand ``paths`` (recursively, links themselves) to ``identity`` when Roost is root."""
+    if identity is None or os.geteuid() != 0:
+        return
+    for top in paths:
+        for root, dirs, files in os.walk(top):
+            for name in [*dirs, *files, None]:
+                path = os.path.join(root, name) if name is not None else root
+                st = os.lstat(path)
+                if (st.st_uid, st.st_gid) != (identity.uid, identity.gid):
+                    os.lchown(path, identity.uid, identity.gid)
+
+
+def _overlaps(path: Path, home: Path | None) -> bool:
+    """Whether ``path`` is inside ``home`` or holds it: either would show ROOST_HOME."""
+    if home is None:
+        return False
+    real = Path(os.path.realpath(path))
+    return _inside(real, home) or _inside(Path(os.path.realpath(home)), real)

@@ -61,7 +61,9 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     env.update({"ROOST_HOME": str(home), "ROOST_LISTEN": f"127.0.0.1:{port}",
                 "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}",
                 "ROOST_ROUTER_ADMIN": f"127.0.0.1:{free_port()}",
-                "ROOST_ADVISORY_SOURCES": ""})  # tests never fetch OSV from the internet
+                "ROOST_ADVISORY_SOURCES": "",  # tests never fetch OSV from the internet
+                # builds reach the session's local wheelhouse (tests/wheelhouse.py) read-only
+                "ROOST_SANDBOX_PATHS": ",".join(str(p) for p in tmp.parent.glob("wheelhouse*"))})
     env.update(extra_env or {})
     port = int(env["ROOST_LISTEN"].rpartition(":")[2])
     log = tmp / f"roost-up-{port}.log"
