@@ -24,6 +24,7 @@ from roost.monitor.perf.service import PerfService
 from roost.monitor.uptime import service as uptime_service
 from roost.monitor.uptime.service import UptimeConfig
 from roost.notify.recipients import Recipient
+from roost.runtime.limits import default_limits
 from roost.runtime.service import Runtime
 from roost.runtime.supervisor import Limits
 from roost.store.models import Release
@@ -108,7 +109,7 @@ def runtime(ctx: Context) -> Runtime:
         limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,
                         max_per_type=s.max_processes_per_type, user=s.app_user or None,
                         sandbox=s.sandbox == "on",
-                        sandbox_paths=tuple(s.sandbox_paths))
+                        sandbox_paths=tuple(s.sandbox_paths), resources=default_limits(s))
         found = ctx.services["runtime"] = Runtime(
             s.home, s.router_listen, s.router_admin, s.base_domain, ctx.services["objects"],
             limits, on_crash=lambda app, dyno, lines: alerts.on_crash(ctx, app, dyno, lines))

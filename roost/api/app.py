@@ -15,6 +15,7 @@ from roost.api.routers import (
     config,
     deploys,
     health,
+    limits,
     perf,
     releases,
     runtime,
@@ -40,8 +41,8 @@ def create_app(ctx: Context) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (health, apps, config, deploys, releases, runtime, assets, perf, vulns,
-                   uptime):
+    for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
+                   vulns, uptime):
         app.include_router(module.router, prefix="/api/v1")
     for make in _service_routers():
         router, prefix = make(ctx)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from roost.runtime import sandbox
+from roost.runtime import spawn
 from roost.runtime.sandbox import Jail
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -69,9 +69,9 @@ def run_step(
     command = list(argv)
     if jail is not None:
         command, env, cwd = jail.wrap(command, env, cwd)
-    proc = sandbox.popen(command, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         start_new_session=True)
+    proc = spawn.popen(command, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       start_new_session=True)
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)

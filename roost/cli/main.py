@@ -11,6 +11,7 @@ from roost.cli import (
     assets,
     config,
     deploy,
+    limits,
     maintainers,
     monitors,
     perf,
@@ -53,6 +54,7 @@ cli.command("run", context_settings={"allow_interspersed_args": False})(runtime.
 cli.command("logs")(runtime.logs)
 cli.add_typer(runtime.domains_app, name="domains")
 cli.add_typer(assets.app, name="assets")
+cli.add_typer(limits.app, name="limits")
 
 # Later command groups register here: (typer app or function, name).
 EXTRA_GROUPS: list[tuple[typer.Typer, str]] = []

@@ -74,6 +74,9 @@ def on_crash(ctx: Context, app: str, dyno: str, last_lines: list[str]) -> None:
     body = (f"{dyno} of {app} crashed repeatedly and is no longer restarted.\n"
             f"Last output:\n{tail}\n\nSee roost logs {app} --source {dyno}; "
             f"roost restart {app} tries again.")
+    if last_lines and last_lines[0].startswith("R15 "):  # the runtime's memory event
+        subject = f"[roost] {app}: {dyno} ran out of memory"
+        body = f"{last_lines[0][4:]}\n\nLast output:\n{tail}"
     stamp = hashlib.sha256(tail.encode()).hexdigest()[:12]
     notify_maintainers(ctx, app, f"crash:{app}:{dyno}:{stamp}", "crash", subject, body)
 

@@ -96,3 +96,9 @@ def for_app(settings: dict[str, Any] | None, types: list[str], default: Resource
             ) -> dict[str, ResourceLimits]:
     """Every process type's limits."""
     return {ptype: for_type(settings, ptype, default) for ptype in types}
+
+
+def default_limits(settings: Any) -> ResourceLimits:
+    """The defaults from settings (``ROOST_DEFAULT_MEMORY``, ``_CPU``, ``_PIDS``)."""
+    return ResourceLimits(memory=parse_memory(settings.default_memory),
+                          cpu=float(settings.default_cpu), pids=int(settings.default_pids))

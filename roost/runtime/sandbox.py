@@ -21,32 +21,25 @@ Without root, bwrap makes a user namespace; the process keeps Roost's own user, 
 filesystem views are still separate but users are not.
 
 Signals: Roost signals a process's whole group; for a sandbox every member but bwrap
-itself (:func:`signal_group`), so that a SIGTERM reaches the app and not the sandbox around
-it (bwrap would die and take the app with it at once). bwrap's ``--new-session`` is not
-used: the process already starts in a session of its own without a controlling terminal
-(so TIOCSTI has no terminal to inject into), and a second session would take the app out
-of the group Roost signals.
+itself (:func:`roost.runtime.spawn.signal_group`), so that a SIGTERM reaches the app and
+not the sandbox around it (bwrap would die and take the app with it at once). bwrap's
+``--new-session`` is not used: the process already starts in a session of its own without
+a controlling terminal (so TIOCSTI has no terminal to inject into), and a second session
+would take the app out of the group Roost signals.
 
 bwrap's ``--die-with-parent`` ties a sandbox to the thread that forked it, so every sandbox
-is forked from one long-lived spawner thread.
+is forked from one long-lived thread (:func:`roost.runtime.spawn.popen`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
-import weakref
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from roost.errors import RuntimeFailure
 
@@ -179,74 +172,6 @@ def command(bwrap: str, view: View, argv: list[str], identity: Identity | None,
     inner = [*args, *env_flags, "--chdir", "/", "--", "/bin/sh", "-c", INNER, "roost-sandbox",
              *drop, "--", *argv]
     return ["/bin/sh", "-c", OUTER, "roost-sandbox", *(cgroup_files or []), "--", *inner]
-
-
-class _Spawner:
-    """One long-lived thread that forks every sandbox (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def run(self, fn: Callable[[], Any]) -> Any:
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, daemon=True,
-                                                name="sandbox-spawner")
-                self._thread.start()
-        future: Future[Any] = Future()
-        self._jobs.put((fn, future))
-        return future.result()
-
-    def _loop(self) -> None:
-        while True:
-            fn, future = self._jobs.get()
-            try:
-                future.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001  handed to the caller
-                future.set_exception(exc)
-
-
-_SPAWNER = _Spawner()
-_SANDBOXED: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
-
-
-def popen(argv: list[str], sandboxed: bool = False, **kwargs: Any) -> subprocess.Popen[bytes]:
-    """``subprocess.Popen(argv, **kwargs)`` forked from the spawner thread; ``sandboxed``
-    when ``argv`` comes from :meth:`Jail.wrap` (it leads its own process group)."""
-    proc: subprocess.Popen[bytes] = _SPAWNER.run(lambda: subprocess.Popen(argv, **kwargs))
-    if sandboxed:
-        _SANDBOXED.add(proc)
-    return proc
-
-
-def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    """Send ``sig`` to the process's group (it leads one); for a sandbox, SIGKILL goes to
-    the whole group and any other signal to every member but bwrap."""
-    if sig == signal.SIGKILL or proc not in _SANDBOXED:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, sig)
-        return
-    for pid in _group_members(proc.pid):
-        if pid != proc.pid:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-
-
-def _group_members(pgid: int) -> list[int]:
-    found = []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 2 and int(fields[2]) == pgid:
-            found.append(int(entry.name))
-    return found
 
 
 @dataclass

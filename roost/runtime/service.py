@@ -117,6 +117,7 @@ class Runtime:
             assert app is not None
             formation = dict(app.formation or {})
             hosts = self.hosts(app)
+            self.supervisor.set_limits(app_name, (app.settings or {}).get("limits"))
         spec = self.spec(app_name, release, env)
         if not formation:
             formation = {"web": 1} if "web" in spec.process_types else {}
@@ -138,6 +139,8 @@ class Runtime:
             rows = [(a.name, a.formation, self.hosts(a), r, env_of(r)) for a, r in session.execute(
                 select(App, Release).join(Release, (Release.app_id == App.id)
                                           & (Release.number == App.current_release)))]
+            for app in session.scalars(select(App)):
+                self.supervisor.set_limits(app.name, (app.settings or {}).get("limits"))
         for name, formation, hosts, release, env in rows:
             try:
                 spec = self.spec(name, release, env)

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import resource
+import signal
 import socket
 import subprocess
 import threading
+import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from roost.runtime import sandbox
 
@@ -82,7 +87,7 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
     argv = ["bash", "-c", SHIM]
     if jail is not None:
         argv, env, cwd = jail.wrap(argv, env, cwd)
-    proc = sandbox.popen(argv, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+    proc = popen(argv, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds,
                          start_new_session=True)
     threading.Thread(target=_pump, args=(proc, on_line), daemon=True,
@@ -99,11 +104,6 @@ def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None
         on_line(("... " if continued else "") + line + (SPLIT_MARK if split else ""))
         continued = split
     proc.stdout.close()
-
-
-def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    """Send ``sig`` to the process's whole group (it leads its own session)."""
-    sandbox.signal_group(proc, sig)
 
 
 def running(pid: int) -> bool:
@@ -133,3 +133,72 @@ def may_raise_priority() -> bool:
     RLIMIT_NICE that allows it)."""
     soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
     return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= 20
+
+
+class _Spawner:
+    """One long-lived thread that forks every sandbox (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name="sandbox-spawner")
+                self._thread.start()
+        future: Future[Any] = Future()
+        self._jobs.put((fn, future))
+        return future.result()
+
+    def _loop(self) -> None:
+        while True:
+            fn, future = self._jobs.get()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001  handed to the caller
+                future.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+_SANDBOXED: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
+
+
+def popen(argv: list[str], sandboxed: bool = False, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(argv, **kwargs)`` forked from the spawner thread (see
+    :mod:`roost.runtime.sandbox`); ``sandboxed`` when ``argv`` comes from
+    :meth:`~roost.runtime.sandbox.Jail.wrap` (it leads its own process group)."""
+    proc: subprocess.Popen[bytes] = _SPAWNER.run(lambda: subprocess.Popen(argv, **kwargs))
+    if sandboxed:
+        _SANDBOXED.add(proc)
+    return proc
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send ``sig`` to the process's group (it leads one); for a sandbox, SIGKILL goes to
+    the whole group and any other signal to every member but bwrap."""
+    if sig == signal.SIGKILL or proc not in _SANDBOXED:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        return
+    for pid in _group_members(proc.pid):
+        if pid != proc.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+
+def _group_members(pgid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found

@@ -72,11 +72,12 @@ def test_apps_run_as_their_own_user_in_a_sandbox(platform: Platform) -> None:
     (spec.directory / "data.txt").write_text("readable\n")
     sandbox.seal_release(spec.directory, sandbox.app_group("shop", "auto"))  # as Runtime does
     out = list(oneoff.run(spec, "id -un; pwd; cat data.txt; echo x > data.txt && echo wrote; "
-                               "cat data.txt; cd /proc && echo [0-9]*", platform.supervisor.limits))
+                               "cat data.txt; cd /proc && echo [0-9]*",
+                          platform.supervisor.launcher))
     assert out == ["roost-app-shop", "/app", "readable", "wrote", "x", "1 2", 0]
     assert (spec.directory / "data.txt").read_text() == "readable\n"
     other = platform.spec("blog", 1, "port")
-    assert list(oneoff.run(other, "id -un", platform.supervisor.limits))[0] == "roost-app-blog"
+    assert list(oneoff.run(other, "id -un", platform.supervisor.launcher))[0] == "roost-app-blog"
     platform.supervisor.deploy(spec, {"web": 1}, [HOST])
     [proc] = platform.supervisor.ps("shop")
     uid = users.ids("roost-app-shop")[0]
