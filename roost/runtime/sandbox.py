@@ -34,6 +34,7 @@ is forked from one long-lived thread (:func:`roost.runtime.spawn.popen`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -289,7 +290,11 @@ def write_private(directory: Path, relpath: str, data: bytes) -> None:
         for part in parts[:-1]:
             try:
                 child = os.open(part, flags, dir_fd=fd)
-            except FileNotFoundError:
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a link or file put there
+                    os.unlink(part, dir_fd=fd)
+                elif exc.errno != errno.ENOENT:
+                    raise
                 os.mkdir(part, 0o755, dir_fd=fd)
                 child = os.open(part, flags, dir_fd=fd)
             os.close(fd)
