@@ -78,6 +78,10 @@ class Cgroups:
             self.bases = []
         if not self.bases:
             log.warning("apps run without memory, CPU and process limits: %s", self.why_not)
+        for base in self.bases:  # empty groups a crashed run of this Roost left behind
+            for leaf in base.glob("*/*"):
+                with contextlib.suppress(OSError):
+                    leaf.rmdir()
 
     @property
     def available(self) -> bool:

@@ -187,14 +187,14 @@ class Jail:
 
     def wrap(self, argv: list[str], env: dict[str, str], cwd: Path
              ) -> tuple[list[str], dict[str, str], Path]:
-        """The sandboxed command line, its environment (host paths of the release shown as
-        ``/app``) and the directory to start it in."""
+        """The sandboxed command line, its environment (``ROOST_*`` vars naming host paths
+        in the release shown at ``/app``) and the directory to start it in."""
         env = dict(env)
         release = self.view.release
         if release is not None:
             host = str(release)
-            for key, value in env.items():
-                if value == host or value.startswith(host + "/"):
+            for key, value in env.items():  # the platform's own vars, e.g. the asset manifest
+                if key.startswith("ROOST_") and (value == host or value.startswith(host + "/")):
                     env[key] = APP_DIR + value[len(host):]
             env["HOME"] = APP_DIR
         return command(self.bwrap, self.view, argv, self.identity, self.cgroup_files,
