@@ -46,7 +46,7 @@ def start_overhead() -> tuple[float, float]:
 
         def timed(sandboxed: bool) -> float:
             argv, cwd = ["/bin/true"], release
-            group = None
+            group, jail = None, None
             if sandboxed:
                 group = cgroups.create("bench", "run.1", ResourceLimits())
                 jail = sandbox.for_release(True, release, identity, Path(tmp) / "home",
@@ -54,8 +54,11 @@ def start_overhead() -> tuple[float, float]:
                 assert jail is not None
                 argv, _, cwd = jail.wrap(argv, {}, release)
             began = time.perf_counter()
-            subprocess.run(argv, cwd=cwd, env={"PATH": "/usr/bin:/bin"}, check=True)
+            subprocess.run(argv, cwd=cwd, env={"PATH": "/usr/bin:/bin"}, check=True,
+                           pass_fds=jail.fds if jail else ())
             took = time.perf_counter() - began
+            if jail is not None:
+                jail.close_fds()
             if group is not None:
                 group.remove()
             return took * 1000

@@ -69,9 +69,14 @@ def run_step(
     command = list(argv)
     if jail is not None:
         command, env, cwd = jail.wrap(command, env, cwd)
-    proc = spawn.popen(command, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       start_new_session=True)
+    try:
+        proc = spawn.popen(command, jail is not None, cwd=cwd, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, start_new_session=True,
+                           pass_fds=jail.fds if jail is not None else ())
+    finally:
+        if jail is not None:
+            jail.close_fds()
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)

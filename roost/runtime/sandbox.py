@@ -53,16 +53,17 @@ ETC = ("alternatives", "ca-certificates", "ca-certificates.conf", "gai.conf", "g
        "services", "ssl", "timezone", "debian_version", "pki", "npmrc")
 MISSING = ("bubblewrap (bwrap) is not installed, so Roost cannot sandbox apps: install it "
            "(apt-get install bubblewrap) or set ROOST_SANDBOX=off to run apps unsandboxed")
-# Inside the sandbox, as root (or a user namespace's root): mount the overlay, then drop to
-# the app's user without capabilities.
+# Inside the sandbox, as root (or a user namespace's root): join the process's cgroups
+# through the descriptors Roost opened (writing 0 moves the writer), so that nothing the app
+# forks escapes them; mount the overlay; then drop to the app's user without capabilities.
 INNER = (
+    'for fd in $ROOST_CGROUP_FDS; do eval "echo 0 >&$fd && exec $fd>&-" || exit 125; done; '
     'if [ -n "$ROOST_OVERLAY" ]; then '
     f'mount -t overlay roost -o lowerdir={RELEASE_MOUNT},upperdir={OVERLAY_DIR}/upper,'
     f'workdir={OVERLAY_DIR}/work {APP_DIR} || exit 125; fi; '
-    'cd "$ROOST_CHDIR" || exit 125; unset ROOST_OVERLAY ROOST_CHDIR; exec setpriv "$@"'
+    'cd "$ROOST_CHDIR" || exit 125; unset ROOST_OVERLAY ROOST_CHDIR ROOST_CGROUP_FDS; '
+    'exec setpriv "$@"'
 )
-# Outside, before bwrap: join the process's cgroups first, so nothing it forks escapes them.
-OUTER = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
 _etc_lock = threading.Lock()
 _etc_dirs: dict[Path | None, tuple[Path, tuple[int, ...]]] = {}
 
@@ -129,7 +130,7 @@ def _inside(path: Path, parent: Path | None) -> bool:
 
 
 def command(bwrap: str, view: View, argv: list[str], identity: Identity | None,
-            cgroup_files: list[str] | None = None, home: Path | None = None) -> list[str]:
+            cgroup_fds: list[int] | None = None, home: Path | None = None) -> list[str]:
     """The full command line that runs ``argv`` inside the sandbox described by ``view``."""
     as_root = os.geteuid() == 0
     args = [bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -170,9 +171,11 @@ def command(bwrap: str, view: View, argv: list[str], identity: Identity | None,
     if identity is not None and as_root:
         drop = ["--reuid", str(identity.uid), "--regid", str(identity.gid), "--clear-groups",
                 *drop]
-    inner = [*args, *env_flags, "--chdir", "/", "--", "/bin/sh", "-c", INNER, "roost-sandbox",
+    inner = [*args, *env_flags, "--chdir", "/", "--", "/bin/bash", "-c", INNER, "roost-sandbox",
              *drop, "--", *argv]
-    return ["/bin/sh", "-c", OUTER, "roost-sandbox", *(cgroup_files or []), "--", *inner]
+    if cgroup_fds:
+        inner[1:1] = ["--setenv", "ROOST_CGROUP_FDS", " ".join(map(str, cgroup_fds))]
+    return inner
 
 
 @dataclass
@@ -184,11 +187,13 @@ class Jail:
     identity: Identity | None = None
     cgroup_files: list[str] = field(default_factory=list)
     home: Path | None = None
+    fds: list[int] = field(default_factory=list)  # cgroup.procs, open for the next process
 
     def wrap(self, argv: list[str], env: dict[str, str], cwd: Path
              ) -> tuple[list[str], dict[str, str], Path]:
         """The sandboxed command line, its environment (``ROOST_*`` vars naming host paths
-        in the release shown at ``/app``) and the directory to start it in."""
+        in the release shown at ``/app``) and the directory to start it in. The process must
+        inherit :attr:`fds` (``pass_fds``); :meth:`close_fds` once it started."""
         env = dict(env)
         release = self.view.release
         if release is not None:
@@ -197,8 +202,18 @@ class Jail:
                 if key.startswith("ROOST_") and (value == host or value.startswith(host + "/")):
                     env[key] = APP_DIR + value[len(host):]
             env["HOME"] = APP_DIR
-        return command(self.bwrap, self.view, argv, self.identity, self.cgroup_files,
+        self.close_fds()
+        for path in self.cgroup_files:  # joined from inside: see INNER
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+            self.fds.append(fd)
+        return command(self.bwrap, self.view, argv, self.identity, self.fds,
                        self.home), env, Path("/")
+
+    def close_fds(self) -> None:
+        """Close the cgroup descriptors of the last :meth:`wrap` (once the process holds
+        them)."""
+        while self.fds:
+            os.close(self.fds.pop())
 
 
 def for_release(enabled: bool, release: Path, identity: Identity | None,

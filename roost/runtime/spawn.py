@@ -85,11 +85,17 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
     else:
         env.pop("LISTEN_FDS", None)
     argv = ["bash", "-c", SHIM]
+    inherit = list(fds)
     if jail is not None:
         argv, env, cwd = jail.wrap(argv, env, cwd)
-    proc = popen(argv, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds,
-                         start_new_session=True)
+        inherit += jail.fds
+    try:
+        proc = popen(argv, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=inherit,
+                     start_new_session=True)
+    finally:
+        if jail is not None:
+            jail.close_fds()
     threading.Thread(target=_pump, args=(proc, on_line), daemon=True,
                      name=f"output-{proc.pid}").start()
     return proc

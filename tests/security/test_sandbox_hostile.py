@@ -90,6 +90,7 @@ def test_a_hostile_app_and_buildpack_get_nothing_and_the_neighbour_keeps_serving
        f"VICTIM_DIR={victim_dir}", f"LINK_TARGET={link_target}",
        f"OWN_DIR={server.home / 'apps' / 'hostile' / 'v1'}")
     ok(server, "limits", "set", "hostile", "web", "memory=96M", "pids=48")
+    assert "96M" in ok(server, "limits", "hostile")
     hammer = Hammer(server)
     try:
         deployed = server.roost("deploy", "hostile", str(HOSTILE / "app"), timeout=300)
