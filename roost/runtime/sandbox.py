@@ -18,7 +18,8 @@ The network is shared: apps reach their databases and APIs and bind loopback add
 When Roost runs as root the sandbox starts as root (to mount the overlay) and drops to the
 app's own user (:mod:`roost.runtime.users`) with ``setpriv``, clearing every capability.
 Without root, bwrap makes a user namespace; the process keeps Roost's own user, so the
-filesystem views are still separate but users are not.
+filesystem views are still separate but users are not (and where the kernel refuses
+overlayfs in a user namespace, ``/app`` is read-only instead of ephemeral).
 
 Signals: Roost signals a process's whole group; for a sandbox every member but bwrap
 itself (:func:`roost.runtime.spawn.signal_group`), so that a SIGTERM reaches the app and
@@ -59,8 +60,11 @@ MISSING = ("bubblewrap (bwrap) is not installed, so Roost cannot sandbox apps: i
 INNER = (
     'for fd in $ROOST_CGROUP_FDS; do eval "echo 0 >&$fd && exec $fd>&-" || exit 125; done; '
     'if [ -n "$ROOST_OVERLAY" ]; then '
-    f'mount -t overlay roost -o lowerdir={RELEASE_MOUNT},upperdir={OVERLAY_DIR}/upper,'
-    f'workdir={OVERLAY_DIR}/work {APP_DIR} || exit 125; fi; '
+    f'mount -t overlay roost -o "lowerdir={RELEASE_MOUNT},upperdir={OVERLAY_DIR}/upper,'
+    f'workdir={OVERLAY_DIR}/work$ROOST_OVERLAY" {APP_DIR} 2>/dev/null || '
+    # Kernels that refuse overlayfs in a user namespace (Roost not root): read-only /app.
+    f'{{ [ "$ROOST_OVERLAY" = ,userxattr ] && mount --bind {RELEASE_MOUNT} {APP_DIR}; }} '
+    '|| exit 125; fi; '
     'cd "$ROOST_CHDIR" || exit 125; unset ROOST_OVERLAY ROOST_CHDIR ROOST_CGROUP_FDS; '
     'exec setpriv "$@"'
 )
@@ -166,7 +170,8 @@ def command(bwrap: str, view: View, argv: list[str], identity: Identity | None,
         args += ["--ro-bind", str(view.release), RELEASE_MOUNT, "--tmpfs", OVERLAY_DIR,
                  "--perms", "0777", "--dir", f"{OVERLAY_DIR}/upper",
                  "--dir", f"{OVERLAY_DIR}/work", "--dir", APP_DIR]
-        env_flags += ["--setenv", "ROOST_OVERLAY", "1"]
+        # In a user namespace, overlayfs keeps its metadata in user.* xattrs.
+        env_flags += ["--setenv", "ROOST_OVERLAY", ",volatile" if as_root else ",userxattr"]
     drop = ["--inh-caps", "-all", "--bounding-set", "-all"]
     if identity is not None and as_root:
         drop = ["--reuid", str(identity.uid), "--regid", str(identity.gid), "--clear-groups",

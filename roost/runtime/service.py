@@ -55,6 +55,8 @@ class Runtime:
 
     def start(self) -> None:
         """Start the router and the supervisor (stopping leftovers of a crashed run)."""
+        if self.limits.sandbox and sandbox.bwrap_path() is None:
+            log.error("%s; apps will not start until then", sandbox.MISSING)
         self._kill_leftovers()
         self.router.start()
         self.supervisor.start()
