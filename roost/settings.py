@@ -81,9 +81,13 @@ class Settings(BaseModel):
     @field_validator("default_memory")
     @classmethod
     def _check_memory(cls, value: str) -> str:
+        from roost.errors import InvalidInput
         from roost.runtime.limits import parse_memory
 
-        parse_memory(value)
+        try:
+            parse_memory(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
         return value
 
     @field_validator("database_url")

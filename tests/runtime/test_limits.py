@@ -74,3 +74,20 @@ def test_a_fork_bomb_stops_at_the_pids_limit_and_the_web_keeps_serving(
         assert _pids(platform, "worker.1") <= 40
         assert httpx.get(platform.url("/"), headers={"Host": HOST}, timeout=10
                          ).status_code == 200
+
+
+@pytest.mark.parametrize(("env", "says"), [
+    ({"ROOST_DEFAULT_MEMORY": "lots"}, "ROOST_DEFAULT_MEMORY: memory='lots'"),
+    ({"ROOST_DEFAULT_PIDS": "2"}, "ROOST_DEFAULT_PIDS"),
+    ({"ROOST_SANDBOX": "maybe"}, "ROOST_SANDBOX: must be on or off"),
+])
+def test_bad_limit_and_sandbox_settings_stop_start_up(tmp_path: Path, env: dict[str, str],
+                                                      says: str) -> None:
+    from roost.errors import ConfigError
+    from roost.settings import load_settings
+
+    with pytest.raises(ConfigError, match=says):
+        load_settings({"ROOST_HOME": str(tmp_path), **env})
+    ok = load_settings({"ROOST_HOME": str(tmp_path), "ROOST_DEFAULT_MEMORY": "1G",
+                        "ROOST_SANDBOX_PATHS": "/opt/a,/opt/b"})
+    assert ok.default_memory == "1G" and ok.sandbox_paths == ["/opt/a", "/opt/b"]
