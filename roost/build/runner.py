@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from roost.build.fetch import BUILTINS, Buildpack, fetch_buildpack
 from roost.build.proc import StepResult, StepTimeout, run_step
@@ -37,6 +38,7 @@ class BuildContext:
     durations: dict[str, float] = field(default_factory=dict)
     jail: Jail | None = None  # the build's sandbox (None: ROOST_SANDBOX=off)
     identity: Identity | None = None  # the build user its buildpacks are handed to
+    cgroup: Any = None  # the build's cgroups.ProcessGroup (memory, CPU, pids), if any
 
 
 def write_env_dir(env_dir: Path, config: dict[str, str]) -> None:

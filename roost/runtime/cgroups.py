@@ -14,6 +14,7 @@ import hashlib
 import itertools
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,3 +170,18 @@ def _own_cgroups() -> dict[str, str]:
             for controller in controllers.split(","):
                 found[controller] = path
     return found
+
+
+_shared: dict[str, Cgroups] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(home: Path | None) -> Cgroups:
+    """The one :class:`Cgroups` of a Roost home in this process (its clean-up of a crashed
+    run's groups must happen once, never under another's feet)."""
+    key = str(home or "")
+    with _shared_lock:
+        found = _shared.get(key)
+        if found is None:
+            found = _shared[key] = Cgroups(home)
+        return found

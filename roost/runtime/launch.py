@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from roost.runtime import cgroups, sandbox, spawn
 from roost.runtime import limits as limits_mod
-from roost.runtime import sandbox, spawn
 from roost.runtime.cgroups import Cgroups
 from roost.runtime.limits import ResourceLimits
 from roost.runtime.logs import AppLogs
@@ -56,7 +56,7 @@ class Launcher:
         """The cgroup hierarchy (set up on first use)."""
         with self._lock:
             if self._cgroups is None:
-                self._cgroups = Cgroups(self.limits.home)
+                self._cgroups = cgroups.shared(self.limits.home)
             return self._cgroups
 
     def resources(self, app: str, ptype: str) -> ResourceLimits:
