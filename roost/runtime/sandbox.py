@@ -64,7 +64,7 @@ INNER = (
     f'workdir={OVERLAY_DIR}/work$ROOST_OVERLAY" {APP_DIR} 2>/dev/null || '
     # Kernels that refuse overlayfs in a user namespace (Roost not root): read-only /app.
     f'{{ [ "$ROOST_OVERLAY" = ,userxattr ] && mount --bind {RELEASE_MOUNT} {APP_DIR}; }} '
-    '|| exit 125; fi; '
+    '|| { echo "roost: cannot mount the release at /app" >&2; exit 125; }; fi; '
     'cd "$ROOST_CHDIR" || exit 125; unset ROOST_OVERLAY ROOST_CHDIR ROOST_CGROUP_FDS; '
     'exec setpriv "$@"'
 )
@@ -141,8 +141,7 @@ def command(bwrap: str, view: View, argv: list[str], identity: Identity | None,
             "--unshare-cgroup-try", "--hostname", "roost", "--proc", "/proc", "--dev", "/dev",
             "--tmpfs", "/tmp", "--ro-bind", "/usr", "/usr"]
     if not as_root:
-        args += ["--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "CAP_SYS_ADMIN",
-                 "--cap-add", "CAP_CHOWN"]
+        args += ["--unshare-user", "--uid", "0", "--gid", "0", "--cap-add", "CAP_SYS_ADMIN"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         host = Path("/") / name
         if host.is_symlink():
@@ -171,7 +170,7 @@ def command(bwrap: str, view: View, argv: list[str], identity: Identity | None,
                  "--perms", "0777", "--dir", f"{OVERLAY_DIR}/upper",
                  "--dir", f"{OVERLAY_DIR}/work", "--dir", APP_DIR]
         # In a user namespace, overlayfs keeps its metadata in user.* xattrs.
-        env_flags += ["--setenv", "ROOST_OVERLAY", ",volatile" if as_root else ",userxattr"]
+        env_flags += ["--setenv", "ROOST_OVERLAY", "," if as_root else ",userxattr"]
     drop = ["--inh-caps", "-all", "--bounding-set", "-all"]
     if identity is not None and as_root:
         drop = ["--reuid", str(identity.uid), "--regid", str(identity.gid), "--clear-groups",
