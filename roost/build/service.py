@@ -202,7 +202,8 @@ def _build(source_archive: Path, app: str, config: dict[str, str], buildpacks: l
     slug = work / "slug.tar.gz"
     t = time.monotonic()
     on_output("-----> Compressing slug")
-    size = pack_dir(build_dir, slug, read_ignore_file(build_dir / ".slugignore"),
+    ignore = build_dir / ".slugignore"  # made by the build: never read through a link
+    size = pack_dir(build_dir, slug, [] if ignore.is_symlink() else read_ignore_file(ignore),
                     limits.compresslevel)
     _timed(durations, "pack", t)
     if size > limits.max_slug_bytes:

@@ -88,7 +88,7 @@ class Runtime:
         tmp = target.with_name(f".v{number}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         unpack_slug(self.store, slug_key, tmp, self.home / "apps" / ".work")
-        (tmp / ".roost-unpacked").write_text(slug_key)
+        sandbox.write_private(tmp, ".roost-unpacked", slug_key.encode())
         sandbox.seal_release(tmp, sandbox.app_group(app, self.limits.user))
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
