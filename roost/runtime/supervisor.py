@@ -257,7 +257,14 @@ class Supervisor:
         else:
             up = [p.address for p in state.procs.values()
                   if p.ptype == "web" and p.state == "up" and p.address]
-        self.router.set_route(state.name, state.hosts, [u for u in up if u])
+        live: list[str] = [u for u in up if u]
+        if not live and any(p.ptype == "web" and p.state in ("restarting", "starting")
+                          for p in state.procs.values()):
+            # A crashed process coming back keeps its route (socket mode: its queue holds
+            # the requests): going to no upstreams and back would reload Caddy twice, which
+            # drops other apps' connections; one app's crash loop must not touch its neighbours.
+            return
+        self.router.set_route(state.name, state.hosts, live)
 
     def _drain(self, state: AppState, procs: list[Proc], wait: bool,
                grace: float | None = None, settle: float = 0.0,
