@@ -70,15 +70,17 @@ class Bench:
 
 
 @contextlib.contextmanager
-def bench_platform(grace: float = 15.0) -> Iterator[Bench]:
-    """Start Caddy and a supervisor in a temporary directory; stop both afterwards."""
+def bench_platform(grace: float = 15.0, sandbox: bool = True) -> Iterator[Bench]:
+    """Start Caddy and a supervisor in a temporary directory; stop both afterwards.
+    Apps run sandboxed (seeing the bench venv read-only) unless ``sandbox`` is False."""
     with tempfile.TemporaryDirectory(prefix="roost-bench-") as tmp:
         root = Path(tmp)
         port = free_port()
         router = Router(f"127.0.0.1:{port}", root / "router")
         router.start()
         sup = Supervisor(router, AppLogs(root / "logs"),
-                         Limits(health_timeout=30, grace=grace, max_per_type=8))
+                         Limits(health_timeout=30, grace=grace, max_per_type=8, sandbox=sandbox,
+                                sandbox_paths=(sys.prefix, sys.base_prefix)))
         sup.start()
         try:
             yield Bench(router, sup, port, root)

@@ -48,6 +48,11 @@ class Settings(BaseModel):
     max_processes_per_type: int = Field(default=20, ge=1)
     app_user: str = "auto"  # when root, run apps as: a user, "auto", "" = root (runtime/users.py)
     router_user: str = "auto"  # when root, run Caddy and the resolver as: likewise
+    sandbox: str = "on"  # "off" runs apps and builds without bubblewrap (benchmarks only)
+    sandbox_paths: list[str] = Field(default_factory=list)  # more read-only dirs (runtimes)
+    default_memory: str = "512M"  # per process, unless `roost limits set` says otherwise
+    default_cpu: float = Field(default=1.0, gt=0, le=1024)
+    default_pids: int = Field(default=512, ge=8)
     health_timeout_seconds: float = Field(default=60.0, gt=0)
     grace_seconds: float = Field(default=30.0, ge=0)
     sms_url: str = ""
@@ -71,6 +76,25 @@ class Settings(BaseModel):
     @classmethod
     def _check_listen(cls, value: str) -> str:
         return _host_port(value, "listen address")
+
+    @field_validator("sandbox")
+    @classmethod
+    def _check_sandbox(cls, value: str) -> str:
+        if value not in ("on", "off"):
+            raise ValueError("must be on or off")
+        return value
+
+    @field_validator("default_memory")
+    @classmethod
+    def _check_memory(cls, value: str) -> str:
+        from roost.errors import InvalidInput
+        from roost.sizes import parse_memory
+
+        try:
+            parse_memory(value)
+        except InvalidInput as exc:
+            raise ValueError(exc.message) from exc
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -127,7 +151,7 @@ class Settings(BaseModel):
 
 
 FIELDS = set(Settings.model_fields)
-LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds", "pg_server"}
+LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds", "pg_server", "sandbox_paths"}
 
 
 def _split(key: str, raw: str) -> list[str]:

@@ -47,6 +47,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     assert pinned == installed, (
         f"examples/python-app pins {pinned} but the dev venv has {installed}: keep them in step")
     house = tmp_path_factory.mktemp("wheelhouse")
+    house.chmod(0o755)  # builds run as an unprivileged build user when the tests run as root
     repack_wheel("gunicorn", house)
     return {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(house)}
 

@@ -26,5 +26,5 @@ const server = http.createServer((req, res) => {
 });
 
 const port = Number(process.env.PORT || 5000);
-server.listen(port, "0.0.0.0", () => console.log(`listening on ${port}`));
+server.listen(port, process.env.HOST || "127.0.0.1", () => console.log(`listening on ${port}`));
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

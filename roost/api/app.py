@@ -14,6 +14,7 @@ from roost.api.routers import (
     config,
     deploys,
     health,
+    limits,
     perf,
     pg,
     pg_backups,
@@ -36,8 +37,8 @@ def create_app(ctx: Platform) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
-    for module in (health, apps, config, deploys, releases, runtime, assets, perf, vulns,
-                   uptime, addons, pg, pg_backups):
+    for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
+                   vulns, uptime, addons, pg, pg_backups):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(perf_router(ctx))
     app.include_router(views.router)

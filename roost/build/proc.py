@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roost.lines import split_long
+from roost.runtime import spawn
+from roost.runtime.sandbox import Jail
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # After the step exits, how long children that still hold its output may keep writing.
@@ -53,19 +55,29 @@ def run_step(
     on_line: Callable[[str], None] | None,
     capture: bool = False,
     tail_lines: int = 30,
+    jail: Jail | None = None,
 ) -> StepResult:
     """Run ``argv`` in its own process group, passing each output line to ``on_line``.
 
     stdout and stderr are merged, as a buildpack's user sees them. When ``deadline``
     (a ``time.monotonic()`` value) passes, the whole process group is killed and
     StepTimeout is raised. With ``capture`` the output is returned instead of streamed.
+    With ``jail`` the step runs in that sandbox (:mod:`roost.runtime.sandbox`).
     """
     start = time.monotonic()
     tail: deque[str] = deque(maxlen=tail_lines)
     captured: list[str] = []
-    proc = subprocess.Popen(list(argv), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    command = list(argv)
+    if jail is not None:
+        command, env, cwd = jail.wrap(command, env, cwd)
+    try:
+        proc = spawn.popen(command, jail is not None, cwd=cwd, env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, start_new_session=True,
+                           pass_fds=jail.fds if jail is not None else ())
+    finally:
+        if jail is not None:
+            jail.close_fds()
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
     os.set_blocking(fd, False)

@@ -61,6 +61,9 @@ def process_types(build_dir: Path, defaults: dict[str, str],
                   warn: Callable[[str], None] = lambda _m: None) -> dict[str, str]:
     """The app's process types: the Procfile's, then defaults for types it lacks."""
     procfile = build_dir / "Procfile"
+    if procfile.is_symlink():  # made by the build: Roost reads no file through its links
+        raise BuildError("the Procfile is a symbolic link; make it a regular file",
+                         step="procfile")
     declared = parse_procfile(procfile.read_text(errors="replace"), warn) \
         if procfile.is_file() else {}
     merged = {**defaults, **declared}

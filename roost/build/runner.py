@@ -8,10 +8,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from roost.build.fetch import BUILTINS, Buildpack, fetch_buildpack
 from roost.build.proc import StepResult, StepTimeout, run_step
 from roost.errors import BuildError
+from roost.runtime import sandbox
+from roost.runtime.sandbox import Identity, Jail
 
 Output = Callable[[str], None]
 CONFIG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -33,6 +36,9 @@ class BuildContext:
     on_output: Output
     tail_lines: int = 30
     durations: dict[str, float] = field(default_factory=dict)
+    jail: Jail | None = None  # the build's sandbox (None: ROOST_SANDBOX=off)
+    identity: Identity | None = None  # the build user its buildpacks are handed to
+    cgroup: Any = None  # the build's cgroups.ProcessGroup (memory, CPU, pids), if any
 
 
 def write_env_dir(env_dir: Path, config: dict[str, str]) -> None:
@@ -64,7 +70,8 @@ def _step(ctx: BuildContext, bp: Buildpack, step: str, argv: list[str],
         argv = ["/bin/bash", *argv]  # tarballs and zips often lose the exec bit
     try:
         return run_step(argv, cwd=ctx.build_dir, env=ctx.env, deadline=ctx.deadline,
-                        on_line=ctx.on_output, capture=capture, tail_lines=ctx.tail_lines)
+                        on_line=ctx.on_output, capture=capture, tail_lines=ctx.tail_lines,
+                        jail=ctx.jail)
     except StepTimeout as exc:
         raise BuildError(f"build timed out after {ctx.timeout:.0f}s in buildpack {bp.name} "
                          f"({step})", step=step) from exc
@@ -130,6 +137,7 @@ def select_buildpacks(ctx: BuildContext, refs: list[str]) -> list[tuple[Buildpac
     if not refs:
         for name in BUILTINS:
             bp = fetch_buildpack(name, ctx.work_dir / "buildpacks" / name, ctx.env)
+            sandbox.give([bp.path], ctx.identity)
             label = detect(ctx, bp)
             if label is not None:
                 return [(bp, label)]
@@ -141,6 +149,7 @@ def select_buildpacks(ctx: BuildContext, refs: list[str]) -> list[tuple[Buildpac
         ctx.on_output(f"-----> Fetching buildpack {ref}")
         remaining = max(1.0, ctx.deadline - time.monotonic())
         bp = fetch_buildpack(ref, ctx.work_dir / "buildpacks" / str(i), ctx.env, remaining)
+        sandbox.give([bp.path], ctx.identity)
         label = detect(ctx, bp)
         if label is None:
             raise BuildError(f"buildpack {ref} failed at detect: it does not support this app",

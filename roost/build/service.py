@@ -25,8 +25,12 @@ from roost.build.runner import (
 )
 from roost.errors import BuildError, Conflict, RoostError
 from roost.objectstore import ObjectStore
+from roost.runtime import cgroups, sandbox
+from roost.runtime.limits import ResourceLimits
+from roost.runtime.users import AUTO
 
 STACK = "roost-1"
+BUILD_RESOURCES = ResourceLimits(memory=2 * 1024 ** 3, cpu=1.0, pids=1024)
 APP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -40,6 +44,10 @@ class BuildLimits:
     tail_lines: int = 30
     compresslevel: int = 6
     path: str = DEFAULT_PATH
+    sandbox: bool = True  # ROOST_SANDBOX: each step in a bubblewrap sandbox
+    user: str | None = AUTO  # ROOST_APP_USER: builds run as roost-build-APP when root
+    sandbox_paths: tuple[str, ...] = ()  # ROOST_SANDBOX_PATHS: more read-only directories
+    resources: ResourceLimits = field(default_factory=lambda: BUILD_RESOURCES)  # per build
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,26 @@ def app_lock(cache_dir: Path, app: str) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _enclose(ctx: BuildContext, app: str, limits: BuildLimits) -> None:
+    """Give the build's own directories to its build user and sandbox its steps: they see
+    the build, cache, home and buildpack directories, the env dir read-only, and nothing
+    else of ROOST_HOME."""
+    if not limits.sandbox:
+        return
+    ctx.identity = sandbox.identity("build", app, limits.user)
+    buildpacks = ctx.work_dir / "buildpacks"
+    buildpacks.mkdir(parents=True, exist_ok=True)
+    home = Path(ctx.env["HOME"])
+    sandbox.give([ctx.build_dir, ctx.cache_dir, home, buildpacks, ctx.env_dir], ctx.identity)
+    ctx.jail = sandbox.for_build(True, ctx.identity, [ctx.build_dir, ctx.cache_dir, home,
+                                                      buildpacks], [ctx.env_dir],
+                                 ctx.build_dir, limits.sandbox_paths)
+    ctx.cgroup = cgroups.shared(ctx.work_dir.parent.parent).create(app, "build",
+                                                                   limits.resources)
+    if ctx.cgroup is not None and ctx.jail is not None:
+        ctx.jail.cgroup_files = ctx.cgroup.procs_files
 
 
 def _timed(durations: dict[str, float], name: str, start: float) -> float:
@@ -147,32 +175,38 @@ def _build(source_archive: Path, app: str, config: dict[str, str], buildpacks: l
                            timeout=limits.timeout_seconds, on_output=on_output,
                            tail_lines=limits.tail_lines)
         ctx.cache_dir.mkdir(parents=True, exist_ok=True)
-        chosen = select_buildpacks(ctx, buildpacks or read_buildpacks_file(build_dir))
-        for bp, label in chosen:
-            on_output(f"-----> {label} app detected ({bp.name})")
-            secs = compile_(ctx, bp)
-            durations[f"compile:{bp.name}"] = round(secs, 3)
-            on_output(f"-----> {bp.name} compiled in {secs:.1f}s")
-            source_export(ctx, bp)
-        defaults: dict[str, str] = {}
-        for bp, _ in chosen:
-            defaults.update(parse_release_output(release(ctx, bp), bp.name))
+        _enclose(ctx, app, limits)
+        try:
+            chosen = select_buildpacks(ctx, buildpacks or read_buildpacks_file(build_dir))
+            for bp, label in chosen:
+                on_output(f"-----> {label} app detected ({bp.name})")
+                secs = compile_(ctx, bp)
+                durations[f"compile:{bp.name}"] = round(secs, 3)
+                on_output(f"-----> {bp.name} compiled in {secs:.1f}s")
+                source_export(ctx, bp)
+            defaults: dict[str, str] = {}
+            for bp, _ in chosen:
+                defaults.update(parse_release_output(release(ctx, bp), bp.name))
 
-        def warn(message: str) -> None:
-            warnings.append(message)
-            on_output(f" !     {message}")
+            def warn(message: str) -> None:
+                warnings.append(message)
+                on_output(f" !     {message}")
 
-        types = process_types(build_dir, defaults, warn=warn)
-        on_output(f"-----> Process types: {', '.join(f'{k}' for k in sorted(types))}")
-        # The vulnerability package's discovery, so the deploy's scan reads what `roost vulns
-        # scan` would; imported here, as `roost deploy` imports this package to pack source.
-        from roost.monitor.vulns.lockfiles import lockfile_names
+            types = process_types(build_dir, defaults, warn=warn)
+            on_output(f"-----> Process types: {', '.join(f'{k}' for k in sorted(types))}")
+            # The vulnerability package's discovery, so the deploy's scan reads what `roost
+            # vulns scan` would; imported here, as `roost deploy` imports this package.
+            from roost.monitor.vulns.lockfiles import lockfile_names
 
-        lockfiles = lockfile_names(build_dir)
+            lockfiles = lockfile_names(build_dir)
+        finally:
+            if ctx.cgroup is not None:
+                ctx.cgroup.remove()
     slug = work / "slug.tar.gz"
     t = time.monotonic()
     on_output("-----> Compressing slug")
-    size = pack_dir(build_dir, slug, read_ignore_file(build_dir / ".slugignore"),
+    ignore = build_dir / ".slugignore"  # made by the build: never read through a link
+    size = pack_dir(build_dir, slug, [] if ignore.is_symlink() else read_ignore_file(ignore),
                     limits.compresslevel)
     _timed(durations, "pack", t)
     if size > limits.max_slug_bytes:

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "maintainers": ("maintainers:app", "List, add and remove an app's maintainers.", {}),
     "config": ("config:app", "Show, set and unset an app's config vars.", {}),
     "addons": ("addons:app", "Add-ons of an app: databases, email, DNS.", {}),
+    "limits": ("limits:app", "Memory, CPU and process-count limits of an app's processes.", {}),
     "pg": ("pg:app", "An app's PostgreSQL database: info, psql, sessions, diagnose, "
            "credentials, backups.", {}),
     "deploy": ("deploy:deploy", "Build DIR (default .) with buildpacks and release it; "

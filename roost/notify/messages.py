@@ -69,4 +69,7 @@ def crash(app: str, dyno: str, last_lines: list[str]) -> tuple[str, str]:
     body = (f"{dyno} of {app} crashed repeatedly and is no longer restarted.\n"
             f"Last output:\n{tail}\n\nSee roost logs {app} --source {dyno}; "
             f"roost restart {app} tries again.")
+    if last_lines and last_lines[0].startswith("R15 "):  # the runtime's memory event
+        return f"[roost] {app}: {dyno} ran out of memory", f"{last_lines[0][4:]}\n\n" \
+            f"Last output:\n{tail}"
     return f"[roost] {app}: {dyno} keeps crashing", body

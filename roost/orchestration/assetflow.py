@@ -22,6 +22,7 @@ from roost.build.service import BuildResult
 from roost.core import apps, releases
 from roost.errors import InvalidInput
 from roost.orchestration.platform import Platform
+from roost.runtime.sandbox import write_private
 from roost.store.models import App, Release
 
 
@@ -76,10 +77,9 @@ def prepare(ctx: Platform, release: Release, directory: Path, env: dict[str, str
         assert app is not None
         name = app.name
     target = directory / MANIFEST_RELPATH
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        key = app_prefix(name) + manifest_rel_key(int(number))
-        target.write_bytes(ctx.objects.get(key))
+    key = app_prefix(name) + manifest_rel_key(int(number))
+    # Root writes into a tree the build made: never through a link it may have planted.
+    write_private(directory, MANIFEST_RELPATH, ctx.objects.get(key))
     env["ASSET_HOST"] = str(release.meta.get("asset_host") or base_url(ctx, name))
     env["ROOST_ASSET_MANIFEST"] = str(target)
 

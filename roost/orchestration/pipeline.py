@@ -124,7 +124,9 @@ class BuildSlug(Step):
             d.emit({"type": "output", "line": line})
 
         limits = BuildLimits(timeout_seconds=s.max_build_seconds,
-                             max_slug_bytes=s.max_slug_mb * 1024 * 1024)
+                             max_slug_bytes=s.max_slug_mb * 1024 * 1024,
+                             sandbox=s.sandbox == "on", user=s.app_user or None,
+                             sandbox_paths=tuple(s.sandbox_paths))
         d.build = run_build(d.source, d.app, values, buildpacks, d.platform.objects,
                             s.home / "builds", s.home / "cache", on_output, limits,
                             build_id=f"b{d.build_id}", source_version=d.source_version or None)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from fastapi import APIRouter, Request
 
 from roost.background import every
+from roost.build.service import unpack_slug
 from roost.core import apps as apps_core
 from roost.core import releases, telemetry
 from roost.monitor.perf.flush import Finding
@@ -22,6 +23,7 @@ from roost.monitor.uptime.service import UptimeConfig, UptimeService
 from roost.notify.recipients import Recipient
 from roost.orchestration import alerts, assetflow, recipients
 from roost.orchestration.platform import Platform
+from roost.runtime.limits import default_limits
 from roost.runtime.service import Runtime
 from roost.runtime.supervisor import Limits
 from roost.store.models import Release
@@ -104,11 +106,13 @@ def runtime(platform: Platform) -> Runtime:
     if platform.runtime is None:
         s = platform.settings
         limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,
-                        max_per_type=s.max_processes_per_type, user=s.app_user or None)
+                        max_per_type=s.max_processes_per_type, user=s.app_user or None,
+                        sandbox=s.sandbox == "on",
+                        sandbox_paths=tuple(s.sandbox_paths), resources=default_limits(s))
         found = Runtime(s.home, s.router_listen, s.base_domain, platform.objects, limits,
                         on_crash=lambda app, dyno, lines: alerts.on_crash(platform, app, dyno,
                                                                           lines),
-                        router_user=s.router_user or None)
+                        router_user=s.router_user or None, unpack=unpack_slug)
         found.prepare = lambda release, directory, env: assetflow.prepare(
             platform, release, directory, env)
         platform.runtime = found

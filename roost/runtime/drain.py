@@ -46,6 +46,8 @@ class Drainer:
                     proc.popen.wait()
                 if proc.health_socket is not None:
                     proc.health_socket.close()
+                if proc.cgroup is not None:
+                    proc.cgroup.remove()
                 proc.state = "stopped"
             if close is not None:
                 close.close()

@@ -72,6 +72,7 @@ class Proc:
     crashes: deque[float] = field(default_factory=lambda: deque(maxlen=20))
     restart_at: float | None = None
     output: deque[str] = field(default_factory=lambda: deque(maxlen=40))
+    cgroup: Any = None  # its cgroups.ProcessGroup (memory, CPU and pids limits), if any
 
     @property
     def name(self) -> str:

@@ -6,17 +6,27 @@ import queue
 from collections.abc import Iterator
 
 from roost.runtime import spawn
+from roost.runtime.launch import Launcher, Limits
 from roost.runtime.model import ReleaseSpec
 
 
-def run(spec: ReleaseSpec, command: str, user: str | None = None,
+def run(spec: ReleaseSpec, command: str, launcher: Launcher | None = None,
         timeout: float = 3600.0) -> Iterator[str | int]:
-    """Yield output lines as they come, then the exit code (an int) last."""
+    """Yield output lines as they come, then the exit code (an int) last; the process runs
+    in the same kind of sandbox, as the same user, as the app's other processes, with the
+    limits of the app's ``run`` process type."""
+    launcher = launcher or Launcher(Limits(), None)
     lines: queue.Queue[str | None] = queue.Queue()
     env = spawn.environment(spec.env, {"DYNO": "run.1", "PS": "run.1",
                                        "ROOST_RELEASE": f"v{spec.release}",
                                        "PORT": str(spawn.free_port())}, spec.directory)
-    proc = spawn.spawn(command, spec.directory, env, [], lines.put, user)
+    jail, group = launcher.jail(spec, "run", "run.1")
+    try:
+        proc = spawn.spawn(command, spec.directory, env, [], lines.put, jail)
+    except BaseException:
+        if group is not None:
+            group.remove()
+        raise
 
     try:
         while True:
@@ -39,3 +49,5 @@ def run(spec: ReleaseSpec, command: str, user: str | None = None,
         if proc.poll() is None:
             spawn.signal_group(proc, 9)
             proc.wait()
+        if group is not None:
+            group.remove()

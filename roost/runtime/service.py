@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
-from roost.runtime import layout, leftovers, spawn, users
+from roost.runtime import layout, leftovers, sandbox, spawn, users
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -30,6 +29,7 @@ from roost.store.models import App, Release
 
 log = logging.getLogger("roost.runtime")
 KEEP_RELEASE_DIRS = 3
+Unpack = Callable[[ObjectStore, str, Path, Path], Path]
 
 
 class Runtime:
@@ -37,8 +37,12 @@ class Runtime:
 
     def __init__(self, home: Path, router_listen: str, base_domain: str,
                  store: ObjectStore, limits: Limits | None = None,
-                 on_crash: CrashHook | None = None, router_user: str | None = None) -> None:
+                 on_crash: CrashHook | None = None, router_user: str | None = None,
+                 unpack: Unpack | None = None) -> None:
         self.home = home
+        # Fetches and unpacks a slug (build.service.unpack_slug, handed in by the composition
+        # root: the build runs its buildpacks in this package's sandbox, so it sits above).
+        self.unpack = unpack
         self.base_domain = base_domain
         self.store = store
         self.router_port = router_listen.rpartition(":")[2]
@@ -46,6 +50,7 @@ class Runtime:
         self.router = Router(router_listen, home / "router", run_dir=home / "run")
         self.logs = AppLogs(home / "logs")
         self.limits = limits or Limits()
+        self.limits.home = home
         self.supervisor = Supervisor(self.router, self.logs, self.limits, on_crash)
         self._pidfile = home / "router" / "app-pids.json"
         # Called with (release, its directory, its env) before it runs: adds asset files/vars.
@@ -53,11 +58,12 @@ class Runtime:
 
     def start(self) -> None:
         """Start the router and the supervisor (stopping leftovers of a crashed run)."""
+        if self.limits.sandbox and sandbox.bwrap_path() is None:
+            log.error("%s; apps will not start until then", sandbox.MISSING)
         self._kill_leftovers()
         self.router.user = users.resolve_router(self.router_user)
         gid = users.ids(self.router.user)[1] if self.router.user else None
         layout.secure_home(self.home, gid)
-        users.forget_reachable()
         objects = self.store.local_root()
         if objects is not None:
             layout.share_objects(objects, gid)  # the router serves the assets from there
@@ -83,17 +89,16 @@ class Runtime:
     # -- activation --------------------------------------------------------------------
     def release_dir(self, app: str, number: int, slug_key: str) -> Path:
         """The unpacked slug of a release, fetched and unpacked on first use."""
-        from roost.build.service import unpack_slug
-
         target = self.home / "apps" / app / f"v{number}"
         if (target / ".roost-unpacked").exists():
             return target
         tmp = target.with_name(f".v{number}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
-        unpack_slug(self.store, slug_key, tmp, self.home / "apps" / ".work")
-        (tmp / ".roost-unpacked").write_text(slug_key)
-        if self.limits.user and os.geteuid() == 0:
-            users.hand_over(tmp, self.limits.user)
+        if self.unpack is None:
+            raise RuntimeFailure("this runtime was built without a slug unpacker")
+        self.unpack(self.store, slug_key, tmp, self.home / "apps" / ".work")
+        sandbox.write_private(tmp, ".roost-unpacked", slug_key.encode())
+        sandbox.seal_release(tmp, sandbox.app_group(app, self.limits.user))
         shutil.rmtree(target, ignore_errors=True)
         tmp.rename(target)
         return target
@@ -123,6 +128,7 @@ class Runtime:
             assert app is not None
             formation = dict(app.formation or {})
             hosts = self.hosts(app)
+            self.supervisor.set_limits(app_name, (app.settings or {}).get("limits"))
         spec = self.spec(app_name, release, env)
         if not formation:
             formation = {"web": 1} if "web" in spec.process_types else {}
@@ -144,6 +150,8 @@ class Runtime:
             rows = [(a.name, a.formation, self.hosts(a), r, env_of(r)) for a, r in session.execute(
                 select(App, Release).join(Release, (Release.app_id == App.id)
                                           & (Release.number == App.current_release)))]
+            for app in session.scalars(select(App)):
+                self.supervisor.set_limits(app.name, (app.settings or {}).get("limits"))
         for name, formation, hosts, release, env in rows:
             try:
                 spec = self.spec(name, release, env)

@@ -1,24 +1,32 @@
-"""Starting one app process: its environment, inherited sockets, user and output.
+"""Starting one app process: its environment, inherited sockets, sandbox and output.
 
-Every process runs through bash in its release directory with ``HOME`` there: config vars
-first, then ``.profile.d/*.sh`` and ``.profile``, then the Procfile command (so ``$PORT``
-expands). Inherited sockets follow systemd's protocol: fd 3 onwards, ``LISTEN_FDS`` and
-``LISTEN_PID`` (set by the shell to its own pid just before it execs the command).
+Every process runs through bash in its release directory (``/app`` inside the sandbox, see
+:mod:`roost.runtime.sandbox`) with ``HOME`` there: config vars first, then
+``.profile.d/*.sh`` and ``.profile``, then the Procfile command (so ``$PORT`` expands).
+Inherited sockets follow systemd's protocol: fd 3 onwards, ``LISTEN_FDS`` and
+``LISTEN_PID``, set by that shell inside the sandbox's PID namespace to its own pid just
+before it execs the command, so it is the pid the app sees. Output is read in chunks of at
+most ``MAX_LINE`` bytes: a longer line is split and its pieces marked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import resource
+import signal
 import socket
 import subprocess
 import threading
+import weakref
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from roost.lines import bounded_lines
-from roost.runtime import users
+from roost.runtime import sandbox
 
 # Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
 # through a high range so that no move overwrites another, then sets LISTEN_PID to its own
@@ -62,9 +70,10 @@ def environment(config: dict[str, str], extra: dict[str, str], home: Path) -> di
 
 
 def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.socket],
-          on_line: Callable[[str], None], user: str | None = None
+          on_line: Callable[[str], None], jail: sandbox.Jail | None = None
           ) -> subprocess.Popen[bytes]:
-    """Start ``command`` in ``cwd``; each output line goes to ``on_line`` from a thread."""
+    """Start ``command`` in ``cwd`` (sandboxed by ``jail`` when given); each output line
+    goes to ``on_line`` from a thread."""
     env = dict(env)
     env["ROOST_COMMAND"] = command
     fds = [s.fileno() for s in sockets]
@@ -74,16 +83,18 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
         env["LISTEN_FDNAMES"] = ":".join(["web", "health"][: len(fds)])
     else:
         env.pop("LISTEN_FDS", None)
-    resolved = users.resolve(user)
-    ids = users.ids(resolved) if resolved else None
-    if resolved:
-        users.make_reachable(cwd, resolved)
-    proc = subprocess.Popen(
-        ["bash", "-c", SHIM], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=fds,
-        start_new_session=True, user=ids[0] if ids else None,
-        group=ids[1] if ids else None, extra_groups=[] if ids else None,
-    )
+    argv = ["bash", "-c", SHIM]
+    inherit = list(fds)
+    if jail is not None:
+        argv, env, cwd = jail.wrap(argv, env, cwd)
+        inherit += jail.fds
+    try:
+        proc = popen(argv, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=inherit,
+                     start_new_session=True)
+    finally:
+        if jail is not None:
+            jail.close_fds()
     threading.Thread(target=_pump, args=(proc, on_line), daemon=True,
                      name=f"output-{proc.pid}").start()
     return proc
@@ -94,12 +105,6 @@ def _pump(proc: subprocess.Popen[bytes], on_line: Callable[[str], None]) -> None
     for line in bounded_lines(proc.stdout):  # bounded: a line without end cannot fill memory
         on_line(line)
     proc.stdout.close()
-
-
-def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    """Send ``sig`` to the process's whole group (it leads its own session)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
 
 
 def running(pid: int) -> bool:
@@ -129,3 +134,72 @@ def may_raise_priority() -> bool:
     RLIMIT_NICE that allows it)."""
     soft = resource.getrlimit(resource.RLIMIT_NICE)[0]
     return os.geteuid() == 0 or soft == resource.RLIM_INFINITY or soft >= 20
+
+
+class _Spawner:
+    """One long-lived thread that forks every sandbox (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[Callable[[], Any], Future[Any]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, fn: Callable[[], Any]) -> Any:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, daemon=True,
+                                                name="sandbox-spawner")
+                self._thread.start()
+        future: Future[Any] = Future()
+        self._jobs.put((fn, future))
+        return future.result()
+
+    def _loop(self) -> None:
+        while True:
+            fn, future = self._jobs.get()
+            try:
+                future.set_result(fn())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+
+_SPAWNER = _Spawner()
+_SANDBOXED: weakref.WeakSet[subprocess.Popen[bytes]] = weakref.WeakSet()
+
+
+def popen(argv: list[str], sandboxed: bool = False, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """``subprocess.Popen(argv, **kwargs)`` forked from the spawner thread (see
+    :mod:`roost.runtime.sandbox`); ``sandboxed`` when ``argv`` comes from
+    :meth:`~roost.runtime.sandbox.Jail.wrap` (it leads its own process group)."""
+    proc: subprocess.Popen[bytes] = _SPAWNER.run(lambda: subprocess.Popen(argv, **kwargs))
+    if sandboxed:
+        _SANDBOXED.add(proc)
+    return proc
+
+
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Send ``sig`` to the process's group (it leads one); for a sandbox, SIGKILL goes to
+    the whole group and any other signal to every member but bwrap."""
+    if sig == signal.SIGKILL or proc not in _SANDBOXED:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        return
+    for pid in _group_members(proc.pid):
+        if pid != proc.pid:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+
+
+def _group_members(pgid: int) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                fields = fh.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 2 and int(fields[2]) == pgid:
+            found.append(int(entry.name))
+    return found

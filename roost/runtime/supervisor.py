@@ -21,16 +21,19 @@ serving ``settle`` seconds longer, past the router's refresh, before it gets SIG
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 from roost.errors import InvalidInput, NotFound, RuntimeFailure
 from roost.runtime import spawn, users
 from roost.runtime.drain import Drainer
 from roost.runtime.health import wait_healthy
+from roost.runtime.launch import Launcher, Limits
+from roost.runtime.limits import format_memory
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import (
     AppState,
@@ -45,20 +48,6 @@ log = logging.getLogger("roost.supervisor")
 CrashHook = Callable[[str, str, list[str]], None]
 
 
-@dataclass
-class Limits:
-    """Timings and bounds of the supervisor."""
-
-    health_timeout: float = 60.0
-    grace: float = 30.0
-    max_per_type: int = 20
-    backoff_max: float = 60.0
-    crash_window: float = 300.0
-    crash_limit: int = 5
-    settle: float = 1.0  # seconds old processes keep serving once traffic has moved
-    user: str | None = None  # run apps as this user when Roost runs as root (see users.py)
-
-
 class Supervisor:
     """Runs and watches every app's processes; drives the router."""
 
@@ -67,8 +56,8 @@ class Supervisor:
         self.router = router
         self.logs = logs
         self.limits = limits or Limits()
-        # "auto" becomes a concrete user once, so release directories are chowned to it.
-        self.limits.user = users.resolve(self.limits.user)
+        self.limits.user = users.resolve(self.limits.user)  # refuses a missing named user
+        self.launcher = Launcher(self.limits, logs)
         self.on_crash = on_crash
         self.apps: dict[str, AppState] = {}
         self._lock = threading.Lock()
@@ -108,7 +97,7 @@ class Supervisor:
         formation = self.check_formation(spec, formation)
         with state.lock:
             listener = spawn.bind_socket() if spec.mode == "socket" else None
-            new_web = [self._spawn(state, spec, "web", i, listener)
+            new_web = [self.launcher.start(state, spec, "web", i, listener)
                        for i in range(1, formation.get("web", 0) + 1)]
             try:
                 self._await_healthy(state, spec, new_web)
@@ -122,7 +111,7 @@ class Supervisor:
             for ptype, count in formation.items():
                 if ptype != "web":
                     for i in range(1, count + 1):
-                        proc = self._spawn(state, spec, ptype, i)
+                        proc = self.launcher.start(state, spec, ptype, i)
                         proc.state = "up"
                         state.procs[proc.name] = proc
             self._route(state)
@@ -152,7 +141,7 @@ class Supervisor:
                     used = {p.index for p in current}
                     indexes = [i for i in range(1, count + len(current) + 1)
                                if i not in used][: count - len(current)]
-                    added = [self._spawn(state, spec, ptype, i) for i in indexes]
+                    added = [self.launcher.start(state, spec, ptype, i) for i in indexes]
                     if ptype == "web":
                         self._await_healthy(state, spec, added)
                     for proc in added:
@@ -186,7 +175,7 @@ class Supervisor:
             for proc in [p for p in state.procs.values()
                          if p.ptype != "web" and (ptype is None or p.ptype == ptype)]:
                 self._drain(state, [proc], wait=True)
-                fresh = self._spawn(state, spec, proc.ptype, proc.index)
+                fresh = self.launcher.start(state, spec, proc.ptype, proc.index)
                 fresh.state = "up"
                 state.procs[fresh.name] = fresh
             self.logs.event(app, "restart", f"{ptype or 'all'} processes restarted")
@@ -233,46 +222,6 @@ class Supervisor:
         # socket mode the queue is shared with the processes that stay.
         return self.limits.settle if spec.mode == "port" else 0.0
 
-    def _spawn(self, state: AppState, spec: ReleaseSpec, ptype: str, index: int,
-               listener: socket.socket | None = None) -> Proc:
-        name = f"{ptype}.{index}"
-        extra = {"DYNO": name, "PS": name, "ROOST_RELEASE": f"v{spec.release}",
-                 "ROOST_APP": spec.app}
-        sockets = []
-        health_socket = None
-        address = None
-        if ptype == "web":
-            if spec.mode == "socket":
-                listener = listener or state.shared_socket
-                assert listener is not None
-                health_socket = spawn.bind_socket(backlog=64)
-                sockets = [listener, health_socket]
-                hp = health_socket.getsockname()[1]
-                address = f"127.0.0.1:{hp}"
-                extra["PORT"] = str(listener.getsockname()[1])
-            else:
-                port = spawn.free_port()
-                extra["PORT"] = str(port)
-                address = f"127.0.0.1:{port}"
-        else:
-            extra["PORT"] = str(spawn.free_port())
-        env = spawn.environment(spec.env, extra, spec.directory)
-        proc_box: list[Proc] = []
-
-        def on_line(line: str) -> None:
-            self.logs.write(spec.app, f"app[{name}]", line)
-            if proc_box:
-                proc_box[0].output.append(line)
-
-        popen = spawn.spawn(spec.process_types[ptype], spec.directory, env, sockets, on_line,
-                            self.limits.user)
-        proc = Proc(ptype=ptype, index=index, release=spec.release, popen=popen,
-                    address=address, health_socket=health_socket)
-        proc_box.append(proc)
-        self.logs.event(spec.app, "supervisor",
-                        f"starting {name} (v{spec.release}): {spec.process_types[ptype]}")
-        return proc
-
     def _await_healthy(self, state: AppState, spec: ReleaseSpec, procs: list[Proc]) -> None:
         host = state.hosts[0] if state.hosts else "localhost"
         # A booting generation runs at the lowest priority so that the one serving keeps the
@@ -308,7 +257,14 @@ class Supervisor:
         else:
             up = [p.address for p in state.procs.values()
                   if p.ptype == "web" and p.state == "up" and p.address]
-        self.router.set_route(state.name, state.hosts, [u for u in up if u])
+        live: list[str] = [u for u in up if u]
+        if not live and any(p.ptype == "web" and p.state in ("restarting", "starting")
+                          for p in state.procs.values()):
+            # A crashed process coming back keeps its route (socket mode: its queue holds
+            # the requests): going to no upstreams and back would reload Caddy twice, which
+            # drops other apps' connections; one app's crash loop must not touch its neighbours.
+            return
+        self.router.set_route(state.name, state.hosts, live)
 
     def _drain(self, state: AppState, procs: list[Proc], wait: bool,
                grace: float | None = None, settle: float = 0.0,
@@ -332,6 +288,9 @@ class Supervisor:
         now = time.monotonic()
         changed = False
         for proc in list(state.procs.values()):
+            if proc.state in ("up", "starting") and proc.cgroup is not None \
+                    and proc.cgroup.new_oom_kills():
+                self._over_memory(state, proc)
             if proc.state in ("up", "starting") and not proc.alive():
                 code = proc.popen.returncode
                 proc.crashes.append(now)
@@ -357,12 +316,30 @@ class Supervisor:
         if changed:
             self._route(state)
 
+    def _over_memory(self, state: AppState, proc: Proc) -> None:
+        """The kernel killed (part of) a process over its memory limit: say so with the
+        figure (Heroku's R15), tell its maintainers and restart the whole process."""
+        limit = format_memory(proc.cgroup.limits.memory)
+        message = (f"R15 {proc.name} went over its memory limit of {limit} and was stopped; "
+                   f"restarting it (raise it with `roost limits set {state.name} {proc.ptype} "
+                   "memory=…`)")
+        self.logs.event(state.name, "memory", message)
+        spawn.signal_group(proc.popen, signal.SIGKILL)  # the crash path restarts it
+        if self.on_crash:
+            self.on_crash(state.name, proc.name, [message, *list(proc.output)[-9:]])
+
+    def set_limits(self, app: str, stored: dict[str, Any] | None) -> None:
+        """Use an app's limits (its settings' ``limits``) for the processes it starts next."""
+        self.launcher.app_limits[app] = dict(stored or {})
+
     def _respawn(self, state: AppState, old: Proc) -> None:
         spec = state.spec
         assert spec is not None
         if old.health_socket is not None:
             old.health_socket.close()
-        fresh = self._spawn(state, spec, old.ptype, old.index)
+        if old.cgroup is not None:
+            old.cgroup.remove()
+        fresh = self.launcher.start(state, spec, old.ptype, old.index)
         fresh.restarts, fresh.crashes = old.restarts + 1, old.crashes
         state.procs[fresh.name] = fresh
         if fresh.ptype != "web":

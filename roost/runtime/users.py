@@ -1,54 +1,68 @@
-"""The unprivileged users apps and the router run as when Roost itself runs as root.
+"""The Unix users app, build, router and resolver processes run as when Roost is root.
 
-``ROOST_APP_USER`` names it: ``auto`` (the default) picks a dedicated system user
-``roost-app`` (created with useradd on first use; ``nobody`` when that fails), any other
-name is used as given (it must exist), and empty keeps apps running as Roost's own user.
-Without root nothing changes: a process cannot switch users anyway.
+``ROOST_APP_USER`` decides: ``auto`` (the default) gives every app a user of its own,
+``roost-app-NAME``, and every app's builds another, ``roost-build-NAME``, both system
+users from the reserved uid range 61000-61999, created with useradd on first use (names
+longer than 32 characters are shortened with a hash). Any other name runs every app and
+build as that one existing user; empty keeps Roost's own user. Without root nothing
+changes: a process cannot switch users anyway (the sandbox still separates what it sees).
 
 ``ROOST_ROUTER_USER`` likewise names the user Caddy and the upstream resolver run as:
 ``auto`` creates ``roost-router`` (no fallback: that user's group may read the local object
 store, so it must not be shared), empty keeps them as Roost's own user.
-
-A release directory is handed to that user (chowned: apps may write into their own
-directory, as on Heroku) and every directory above it is made traversable for others
-(``o+x`` only: nothing becomes listable or readable that was not).
 """
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import logging
 import os
 import pwd
-import stat
 import subprocess
 import threading
-from pathlib import Path
 from typing import NoReturn
 
 from roost.errors import RuntimeFailure
 
 log = logging.getLogger("roost.supervisor")
 AUTO = "auto"
-DEDICATED = "roost-app"
+UID_MIN, UID_MAX = 61000, 61999
+MAX_NAME = 32
 ROUTER = "roost-router"
 _lock = threading.Lock()
-_prepared: set[tuple[Path, int]] = set()
 
 
 def resolve(requested: str | None) -> str | None:
-    """The user name apps run as, or None to keep Roost's own user."""
+    """The setting in effect: None (Roost's own user), ``auto`` or an existing user name."""
     if not requested or os.geteuid() != 0:
         return None
     if requested != AUTO:
         _entry(requested)
-        return requested
-    try:
-        ensure(DEDICATED, "to run apps")
-    except RuntimeFailure as exc:
-        log.warning("%s; apps run as nobody", exc)
-        _entry("nobody")
-        return "nobody"
-    return DEDICATED
+    return requested
+
+
+def user_name(kind: str, app: str) -> str:
+    """``roost-app-NAME`` / ``roost-build-NAME``, shortened with a hash past 32 characters."""
+    name = f"roost-{kind}-{app}"
+    if len(name) <= MAX_NAME:
+        return name
+    digest = hashlib.sha256(app.encode()).hexdigest()[:8]
+    return f"roost-{kind}-{app[: MAX_NAME - len(kind) - 16]}-{digest}"
+
+
+def for_app(kind: str, app: str, requested: str | None) -> tuple[str, int, int] | None:
+    """(name, uid, gid) a process of ``app`` runs as (``kind``: app or build), or None to
+    keep Roost's own user; the dedicated user is created on first use."""
+    setting = resolve(requested)
+    if setting is None:
+        return None
+    name = user_name(kind, app) if setting == AUTO else setting
+    with _lock:
+        if not _exists(name):
+            _create(name)
+    entry = _entry(name)
+    return name, entry.pw_uid, entry.pw_gid
 
 
 def resolve_router(requested: str | None) -> str | None:
@@ -85,38 +99,33 @@ def ids(name: str) -> tuple[int, int]:
     return entry.pw_uid, entry.pw_gid
 
 
-def hand_over(directory: Path, user: str) -> None:
-    """Make ``user`` the owner of ``directory`` and of everything in it."""
-    uid, gid = ids(user)
-    os.chown(directory, uid, gid)
-    for root, dirs, files in os.walk(directory):
-        for name in dirs + files:
-            os.lchown(os.path.join(root, name), uid, gid)
+def _create(name: str) -> None:
+    uid = next((u for u in range(UID_MIN, UID_MAX + 1) if not _taken(u)), None)
+    if uid is None:
+        raise RuntimeFailure(f"no free uid left in {UID_MIN}-{UID_MAX} for user {name}; "
+                             "remove users of deleted apps (userdel roost-app-NAME)")
+    try:
+        subprocess.run(["useradd", "--system", "--uid", str(uid), "--user-group",
+                        "--no-create-home", "--home-dir", "/app", "--shell",
+                        "/usr/sbin/nologin", name], check=True, capture_output=True,
+                       timeout=30)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", b"") or b""
+        raise RuntimeFailure(f"could not create the user {name} ({exc} "
+                             f"{detail.decode(errors='replace').strip()}); check that "
+                             "useradd works, or set ROOST_APP_USER to an existing user"
+                             ) from exc
+    log.info("created the system user %s (uid %d)", name, uid)
 
 
-def make_reachable(directory: Path, user: str) -> None:
-    """Give ``directory`` to ``user`` and let it traverse every directory above."""
-    uid = ids(user)[0]
-    directory = directory.resolve()
-    key = (directory, uid)
-    with _lock:
-        if key in _prepared:
-            return
-        if directory.stat().st_uid != uid:
-            hand_over(directory, user)
-        for parent in directory.parents:
-            mode = parent.stat().st_mode
-            if not mode & stat.S_IXOTH:
-                os.chmod(parent, stat.S_IMODE(mode) | stat.S_IXOTH)
-                log.warning("made %s traversable (o+x) so %s can reach its releases",
-                            parent, user)
-        _prepared.add(key)
-
-
-def forget_reachable() -> None:
-    """Check the directories above releases again (runtime/layout.py just closed them)."""
-    with _lock:
-        _prepared.clear()
+def _taken(uid: int) -> bool:
+    for lookup in (pwd.getpwuid, grp.getgrgid):
+        try:
+            lookup(uid)
+            return True
+        except KeyError:
+            continue
+    return False
 
 
 def _exists(name: str) -> bool:

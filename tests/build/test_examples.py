@@ -75,8 +75,9 @@ def build_example(name: str, store: ObjectStore, tmp_path: Path, config: dict[st
                   lines: list[str], source: Path | None = None) -> BuildResult:
     """Pack an example like the CLI does, then build it."""
     src = source or pack_source(EXAMPLES / name, tmp_path / f"{name}.tgz")
+    wheels = (config["PIP_FIND_LINKS"],) if "PIP_FIND_LINKS" in config else ()
     return run_build(src, name, config, [], store, tmp_path / "work", tmp_path / "cache",
-                     lines.append, BuildLimits(timeout_seconds=240))
+                     lines.append, BuildLimits(timeout_seconds=240, sandbox_paths=wheels))
 
 
 def test_python_example_slug_runs_from_another_directory(
@@ -145,7 +146,8 @@ def test_python_dependency_sources(store: ObjectStore, tmp_path: Path,
         files["pyproject.toml"] = '[project]\nname = "app"\nversion = "0.1"\n'
     src = make_source(tmp_path / "src.tgz", files)
     result = run_build(src, "deps", wheelhouse, [], store, tmp_path / "work", tmp_path / "cache",
-                       lambda _line: None)
+                       lambda _line: None,
+                       BuildLimits(sandbox_paths=(wheelhouse["PIP_FIND_LINKS"],)))
     version = subprocess.run([str(result.build_dir / ".venv/bin/gunicorn"), "--version"],
                              capture_output=True, text=True, check=True)
     assert GUNICORN.split("==")[1] in version.stdout + version.stderr

@@ -65,7 +65,8 @@ def test_dot_buildpacks_file_chooses_buildpacks(builder: Builder, tmp_path: Path
 def test_output_is_streamed_live(builder: Builder, tmp_path: Path) -> None:
     # compile waits for a file that only the output callback creates on seeing "one":
     # buffered output would never let it finish.
-    go = tmp_path / "go"
+    (tmp_path / "signal").mkdir()
+    go = tmp_path / "signal" / "go"
     bp = make_buildpack(tmp_path, "live", compile=(
         f'echo one; for i in $(seq 200); do [ -f {go} ] && break; sleep 0.05; done; '
         f'[ -f {go} ] || exit 3; echo two'))
@@ -76,7 +77,8 @@ def test_output_is_streamed_live(builder: Builder, tmp_path: Path) -> None:
         if line == "one":
             go.touch()
 
-    builder(PROCFILE, [str(bp)], on_output=on_output)
+    # The sandboxed build sees that directory (read-only) only because the test says so.
+    builder(PROCFILE, [str(bp)], on_output=on_output, sandbox_paths=(str(go.parent),))
     assert seen.index("one") < seen.index("two")
 
 
@@ -161,20 +163,21 @@ def test_slug_over_size_limit(builder: Builder, tmp_path: Path) -> None:
 
 
 def test_build_over_time_limit_kills_the_process_group(builder: Builder, tmp_path: Path) -> None:
-    pidfile = tmp_path / "child.pid"
+    marker = f"{300 + os.getpid() % 1000 / 1000:.3f}"  # a sleep no other test runs
     bp = make_buildpack(tmp_path, "slow", compile=(
-        f'sleep 300 & echo $! > {pidfile}; echo started; sleep 300'))
+        f'sleep {marker} & echo started; sleep {marker}'))
     err = _fails("compile", builder, PROCFILE, [str(bp)], timeout_seconds=2)
     assert "timed out" in err.message
-    pid = int(pidfile.read_text())
 
     def gone() -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        return state == "Z"
+        for entry in Path("/proc").iterdir():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv[:2] == [b"sleep", marker.encode()]:
+                return False
+        return True
 
     wait_for(gone, timeout=10)
 

@@ -53,6 +53,14 @@ def _remove_home(tmp_path: Path) -> Iterator[None]:
     shutil.rmtree(home_for(tmp_path).parent, ignore_errors=True)
 
 
+def shared(tmp: Path) -> Path:
+    """A directory of the test that its apps and builds see read-only."""
+    path = tmp / "shared"
+    path.mkdir(exist_ok=True)
+    path.chmod(0o755)
+    return path
+
+
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     """Start `roost up` and wait until its health endpoint answers."""
     home = home_for(tmp)
@@ -60,7 +68,11 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
     env.update({"ROOST_HOME": str(home), "ROOST_LISTEN": f"127.0.0.1:{port}",
                 "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}",
-                "ROOST_ADVISORY_SOURCES": ""})  # tests never fetch OSV from the internet
+                "ROOST_ADVISORY_SOURCES": "",  # tests never fetch OSV from the internet
+                # Sandboxes see, read-only, the session's local wheelhouse (tests/wheelhouse.py)
+                # and the test's shared/ directory (where a test leaves signals for its apps).
+                "ROOST_SANDBOX_PATHS": ",".join(
+                    [str(shared(tmp)), *(str(p) for p in tmp.parent.glob("wheelhouse*"))])})
     env.update(extra_env or {})
     port = int(env["ROOST_LISTEN"].rpartition(":")[2])
     log = tmp / f"roost-up-{port}.log"

@@ -6,10 +6,9 @@ import json
 import shutil
 import subprocess
 import tarfile
-import threading
 from pathlib import Path
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import ROOST, Server, shared
 from tests.e2e.test_foundation import ok
 from tests.wheelhouse import EXAMPLES
 
@@ -105,11 +104,10 @@ def test_second_concurrent_deploy_is_refused(server: Server, tmp_path: Path) -> 
     ok(server, "apps", "create", "busy")
     bp = tmp_path / "slow-bp"
     (bp / "bin").mkdir(parents=True)
-    gate = tmp_path / "gate"
-    started = tmp_path / "started"
+    gate = shared(tmp_path) / "gate"  # builds see it read-only, nothing else of the test's
     (bp / "bin" / "detect").write_text("#!/bin/sh\necho slow\n")
     (bp / "bin" / "compile").write_text(
-        f"#!/bin/sh\ntouch {started}\nwhile [ ! -e {gate} ]; do sleep 0.05; done\n")
+        f"#!/bin/sh\necho compile started\nwhile [ ! -e {gate} ]; do sleep 0.05; done\n")
     (bp / "bin" / "release").write_text("#!/bin/sh\necho '--- {}'\n")
     for f in (bp / "bin").iterdir():
         f.chmod(0o755)
@@ -117,17 +115,17 @@ def test_second_concurrent_deploy_is_refused(server: Server, tmp_path: Path) -> 
     src = tmp_path / "busy"
     src.mkdir()
     (src / "Procfile").write_text("web: python3 -m http.server $PORT\n")
-    first: list[subprocess.CompletedProcess[str]] = []
-    t = threading.Thread(target=lambda: first.append(deploy(server, "busy", src)))
-    t.start()
-    from tests.conftest import wait_for
-
-    wait_for(started.exists, timeout=60)
+    first = subprocess.Popen([ROOST, "deploy", "busy", str(src)], env=server.env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert first.stdout is not None
+    for line in first.stdout:  # the build's output streams live
+        if "compile started" in line:
+            break
     second = deploy(server, "busy", src)
     gate.touch()
-    t.join(timeout=120)
+    rest = first.communicate(timeout=120)[0]
     assert second.returncode != 0 and "already running" in second.stderr
-    assert first and first[0].returncode == 0, first[0].stderr if first else "no result"
+    assert first.returncode == 0, rest
     releases = json.loads(ok(server, "releases", "busy", "--json"))
     assert [r["version"] for r in releases] == [1]
 

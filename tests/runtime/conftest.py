@@ -19,6 +19,8 @@ from roost.runtime.supervisor import Limits, Supervisor
 from tests.conftest import free_port
 
 BIN = Path(sys.executable).parent
+# The test venv and its interpreter, which the sandboxed test apps run from (read-only).
+RUNTIME_PATHS = (Path(sys.prefix), Path(sys.base_prefix))
 APP = '''
 import os, time
 def app(environ, start_response):
@@ -77,7 +79,8 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     logs = AppLogs(tmp_path / "logs")
     crashes: list[tuple[str, str]] = []
     sup = Supervisor(router, logs, Limits(health_timeout=15, grace=10, crash_limit=3,
-                                          crash_window=60, max_per_type=5),
+                                          crash_window=60, max_per_type=5,
+                                          sandbox_paths=RUNTIME_PATHS),
                      on_crash=lambda app, dyno, lines: crashes.append((app, dyno)))
     sup.crashes = crashes  # type: ignore[attr-defined]
     sup.start()

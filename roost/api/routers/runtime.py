@@ -110,7 +110,7 @@ async def run(app: str, body: RunIn, ctx: PlatformDep, actor: ActorDep) -> Strea
     command = shlex.join(body.command) if len(body.command) > 1 else body.command[0]
 
     def events() -> Iterator[bytes]:
-        for item in oneoff.run(spec, command, ctx.settings.app_user or None):
+        for item in oneoff.run(spec, command, _runtime(ctx).supervisor.launcher):
             if isinstance(item, int):
                 yield orjson.dumps({"type": "exit", "code": item}) + b"\n"
             else:

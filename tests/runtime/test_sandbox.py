@@ -1,0 +1,54 @@
+"""The sandbox's own guarantees, process by process (the hostile apps are in tests/security)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roost.runtime import sandbox, spawn
+from roost.runtime.model import ReleaseSpec
+from roost.runtime.oneoff import run
+
+
+def test_the_platform_writes_into_a_release_through_no_link(tmp_path: Path) -> None:
+    release, outside = tmp_path / "release", tmp_path / "outside"
+    release.mkdir()
+    outside.mkdir()
+    (release / ".roost").symlink_to(outside)  # a directory link planted by a build
+    sandbox.write_private(release, ".roost/assets-manifest.json", b"{}")
+    assert not list(outside.iterdir())
+    assert (release / ".roost").is_dir() and not (release / ".roost").is_symlink()
+    (release / ".roost" / "m.json").symlink_to(outside / "target")  # a file link
+    sandbox.write_private(release, ".roost/m.json", b"{}")
+    assert not (outside / "target").exists()
+    assert (release / ".roost" / "m.json").read_bytes() == b"{}"
+    with pytest.raises(ValueError, match="relative path"):
+        sandbox.write_private(release, "../escape.json", b"{}")
+
+
+def test_a_missing_bwrap_is_named_with_its_package(monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    monkeypatch.setattr(sandbox, "bwrap_path", lambda: None)
+    spec = ReleaseSpec(app="shop", release=1, directory=tmp_path, env={},
+                       process_types={"web": "true"})
+    with pytest.raises(Exception, match="apt-get install bubblewrap"):
+        list(run(spec, "true"))
+
+
+def test_sockets_reach_the_app_at_fd_3_with_its_own_listen_pid(tmp_path: Path) -> None:
+    listener = spawn.bind_socket()
+    lines: list[str] = []
+    jail = sandbox.for_release(True, tmp_path, None)
+    proc = spawn.spawn('echo "$LISTEN_FDS $LISTEN_PID $$ $HOME"; '
+                       'python3 -c "import socket; s = socket.socket(fileno=3); '
+                       'print(s.getsockname()[1])"',
+                       tmp_path, spawn.environment({}, {}, tmp_path), [listener], lines.append,
+                       jail)
+    assert proc.wait(timeout=30) == 0
+    spawn_pid = lines[0].split()[1]
+    assert lines[0].split() == ["1", spawn_pid, spawn_pid, "/app"]
+    assert int(spawn_pid) < 10  # a pid of the sandbox's own namespace
+    assert lines[1] == str(listener.getsockname()[1])
+    listener.close()
+
