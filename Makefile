@@ -43,6 +43,8 @@ test: install-dev postgres sandbox lint
 
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock
+	@bash scripts/ensure-bench-tools.sh
+	@bash scripts/ensure-pgbackrest.sh
 
 clean:
 	rm -rf $(VENV) .pg-test-url
