@@ -28,6 +28,22 @@ class LimitsIn(BaseModel):
     pids: int | str | None = None
 
 
+class ResourceLimitsOut(BaseModel):
+    """The limits one process runs under."""
+
+    memory: str
+    cpu: float
+    pids: int
+
+
+class LimitsOut(BaseModel):
+    """An app's limits per process type, and the platform's defaults."""
+
+    app: str
+    limits: dict[str, ResourceLimitsOut]
+    defaults: ResourceLimitsOut
+
+
 def _view(settings: dict[str, Any] | None, types: list[str], default: ResourceLimits
           ) -> dict[str, Any]:
     stored = (settings or {}).get("limits") or {}
@@ -41,7 +57,7 @@ def _types(session: Any, ctx: Platform, found: Any) -> list[str]:
     return sorted((current.process_types or {}) if current is not None else {})
 
 
-@router.get("/apps/{app}/limits")
+@router.get("/apps/{app}/limits", response_model=LimitsOut)
 def get_limits(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> dict[str, Any]:
     """Memory, CPU and process-count limits per process type (defaults where unset)."""
     found = apps.get(session, app)
@@ -49,7 +65,7 @@ def get_limits(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> 
                                 default_limits(ctx.settings))}
 
 
-@router.put("/apps/{app}/limits")
+@router.put("/apps/{app}/limits", response_model=LimitsOut)
 async def set_limits(app: str, body: LimitsIn, ctx: PlatformDep, actor: ActorDep
                      ) -> dict[str, Any]:
     """Change one process type's limits; its running processes restart with them (hot
