@@ -4,8 +4,7 @@ Everything in ``ROOST_HOME`` belongs to Roost's own user and is private to it:
 
 - ``ROOST_HOME``: 0700; 0710 with the router user's group when Caddy runs as its own user
   (traverse only, to reach ``run/`` and ``objects/``; directories above get ``o+x`` if they
-  lack it). Apps that run as another user without a sandbox also get ``o+x`` here and on
-  ``apps/`` (users.make_reachable) to reach their release dirs: traverse, never list or read.
+  lack it). Apps never need it: the sandbox (sandbox.py) binds each release into its view.
 - ``roost.db*``, ``secret.key``, ``credentials.json``, ``roost.toml``: 0600.
 - ``logs/`` (files 0600), ``router/``, ``builds/``, ``cache/``, ``uploads/``, ``apps/.work``:
   0700.
@@ -77,8 +76,8 @@ def share_objects(root: Path, router_gid: int | None) -> None:
 
 def _traversable_above(home: Path) -> None:
     """Let the router's user pass through the directories above ``home`` (``o+x`` only:
-    nothing becomes listable or readable), as users.make_reachable does for apps: a root
-    ``~/.roost`` sits in ``/root``, which is 0700."""
+    nothing becomes listable or readable): a root ``~/.roost`` sits in ``/root``, which is
+    0700."""
     for parent in home.resolve().parents:
         mode = parent.stat().st_mode
         if not mode & stat.S_IXOTH:
