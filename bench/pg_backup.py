@@ -29,16 +29,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
-import httpx
 import psycopg
 
+from bench.assets import start_moto
 from roost.addons.postgres import backups, pitr
 from roost.addons.postgres.server import Server, find_bin_dir
 from roost.objectstore import ObjectStore, open_store
 from roost.store import models  # noqa: F401  (registers every model)
 from roost.store.base import Base
 from roost.store.session import make_engine, make_sessionmaker
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port
 
 CREDS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
          "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
@@ -84,24 +84,6 @@ def stop_cluster(data: Path, bin_dir: Path) -> None:
     """Stop the cluster fast."""
     subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
                                  "stop"]), check=False, stdout=subprocess.DEVNULL)
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    """moto in server mode, in its own process."""
-    port = free_port()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
-                             "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(url, timeout=1).status_code < 500
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, timeout=30)
-    return proc, url
 
 
 def sql(server: Server, query: str, database: str = "postgres") -> object:
