@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -72,7 +72,7 @@ class FileStore(ObjectStore):
         content_encoding: str | None = None,
     ) -> ObjectInfo:
         """Store ``data`` under ``key`` atomically."""
-        path, meta_path = self._paths(key)
+        self._paths(key)  # refuses a bad key before the data is read
         digest, _ = sha256_of(data)
         meta: dict[str, Any] = {
             "content_type": content_type,
@@ -81,51 +81,40 @@ class FileStore(ObjectStore):
             "sha256": digest,
             "metadata": dict(metadata or {}),
         }
-        tmp = self.root / TMP_DIR / uuid.uuid4().hex
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            meta_path.parent.mkdir(parents=True, exist_ok=True)
-            with tmp.open("wb") as fh:
-                if isinstance(data, bytes):
-                    fh.write(data)
-                elif isinstance(data, Path):
-                    with data.open("rb") as src:
-                        shutil.copyfileobj(src, fh, CHUNK)
-                else:
-                    shutil.copyfileobj(data, fh, CHUNK)
-            # Readable by Roost, and by the router's group where runtime/layout.py shared
-            # the root with it (assets): never by everyone.
-            os.chmod(tmp, 0o640)
-            os.replace(tmp, path)
-            _write_json_atomic(meta_path, meta, self.root / TMP_DIR)
-        except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
-            raise ObjectStoreError(f"file store: key {key!r} clashes with another key") from exc
-        except OSError as exc:
-            raise ObjectStoreError(f"file store: cannot write {key!r}: {exc}") from exc
-        finally:
-            tmp.unlink(missing_ok=True)
-        info = self.head(key)
-        assert info is not None
-        return info
+        def fill(fh: BinaryIO) -> None:
+            if isinstance(data, bytes):
+                fh.write(data)
+            elif isinstance(data, Path):
+                with data.open("rb") as src:
+                    shutil.copyfileobj(src, fh, CHUNK)
+            else:
+                shutil.copyfileobj(data, fh, CHUNK)
+
+        return self._write(key, fill, lambda: meta)
 
     def put_stream(self, key: str, source: BinaryIO, content_type: str | None = None,
                    metadata: dict[str, str] | None = None) -> ObjectInfo:
         """Write the stream straight to a temp file beside its target, hashing on the way."""
+        reader = HashingReader(source)
+        return self._write(key, lambda fh: shutil.copyfileobj(reader, fh, CHUNK), lambda: {
+            "content_type": content_type, "cache_control": None, "content_encoding": None,
+            "sha256": reader.digest.hexdigest(), "metadata": dict(metadata or {})})
+
+    def _write(self, key: str, fill: Callable[[BinaryIO], object],
+               meta: Callable[[], dict[str, Any]]) -> ObjectInfo:
+        """Fill a temp file beside the target, then move it and its sidecar into place."""
         path, meta_path = self._paths(key)
         tmp = self.root / TMP_DIR / uuid.uuid4().hex
-        reader = HashingReader(source)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             with tmp.open("wb") as fh:
-                shutil.copyfileobj(reader, fh, CHUNK)
-            os.chmod(tmp, 0o644)
+                fill(fh)
+            # Readable by Roost, and by the router's group where runtime/layout.py shared
+            # the root with it (assets): never by everyone.
+            os.chmod(tmp, 0o640)
             os.replace(tmp, path)
-            _write_json_atomic(meta_path, {"content_type": content_type, "cache_control": None,
-                                           "content_encoding": None,
-                                           "sha256": reader.digest.hexdigest(),
-                                           "metadata": dict(metadata or {})},
-                               self.root / TMP_DIR)
+            _write_json_atomic(meta_path, meta(), self.root / TMP_DIR)
         except (IsADirectoryError, NotADirectoryError, FileExistsError) as exc:
             raise ObjectStoreError(f"file store: key {key!r} clashes with another key") from exc
         except OSError as exc:

@@ -30,3 +30,19 @@ def test_put_stream_from_a_pipe(store: ObjectStore) -> None:
     assert store.get("dumps/a.dump") == body
     head = store.head("dumps/a.dump")
     assert head is not None and head.size == len(body) and head.metadata == {"app": "shop"}
+
+
+def test_streamed_file_objects_are_not_world_readable(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from roost.objectstore import open_store
+
+    root = Path(str(tmp_path)) / "objects"
+    store = open_store(f"file://{root}")
+    read, write = os.pipe()
+    os.write(write, b"a database dump")
+    os.close(write)
+    with os.fdopen(read, "rb") as source:
+        store.put_stream("addons/postgres/shop/backups/b001.dump", source)
+    mode = (root / "addons/postgres/shop/backups/b001.dump").stat().st_mode & 0o777
+    assert mode == 0o640  # a backup holds every row of the app's database
