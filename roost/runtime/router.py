@@ -7,10 +7,14 @@ a plain 503 page; so does one whose upstreams all fail. Extra routes (the asset 
 are added by other subsystems.
 
 Every configuration load is a full Caddy reload, which re-binds the listener and closes idle
-client keep-alive connections. So upstream lists are not part of the configuration: Caddy
-reads them as SRV records from :class:`~roost.runtime.upstreams.UpstreamResolver` (refreshed
-every ``refresh_seconds``), and only host names, extra routes or an app going to or from zero
-upstreams load a new configuration. Caddy skips identical loads, and so do we.
+client keep-alive connections: a client sending on one at that instant gets no answer. So
+neither upstream lists nor host names are part of the configuration. One route serves every
+app: Caddy looks the request's host up as SRV records from
+:class:`~roost.runtime.upstreams.UpstreamResolver` (refreshed every ``refresh_seconds``),
+which answers with the app's processes, or with one of two loopback servers of Caddy's own
+that answer the "unavailable" (503) and "no app here" (404) pages. Creating an app, adding a
+domain, deploying, scaling, a crash: none reloads Caddy. Only extra routes (the asset host,
+set at start) load a new configuration; Caddy skips identical loads, and so do we.
 
 Out of the apps' reach: Caddy's admin API listens only on a unix socket in ``run_dir`` (a
 0700 directory under ``ROOST_HOME``, so each Roost on a host has its own), never on a TCP
@@ -26,6 +30,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -41,7 +46,7 @@ from roost.errors import RuntimeFailure
 from roost.runtime import users
 from roost.runtime.kernel import migrate_queued_connections
 from roost.runtime.ports import ensure_free, split
-from roost.runtime.upstreams import UpstreamResolver, app_name
+from roost.runtime.upstreams import UpstreamResolver, host_lookup_name
 
 log = logging.getLogger("roost.router")
 ADMIN_SOCKET = "caddy-admin.sock"
@@ -92,6 +97,8 @@ class Router:
         self.try_duration = try_duration
         self.tune_kernel = tune_kernel
         self.resolver: UpstreamResolver | None = None  # serves upstream lists (upstreams.py)
+        # Loopback addresses of the "no app here" and "unavailable" page servers, once started.
+        self.pages: tuple[str, str] | None = None
         # How stale Caddy's copy of an upstream list may be: a deploy waits this long after a
         # switch, so traffic has moved when it returns. Not much shorter: Caddy refreshes the
         # list under a lock that requests wait on, so every lookup is a (tiny) exposure.
@@ -129,6 +136,9 @@ class Router:
             self.resolver = UpstreamResolver(ids=ids)
             for app, route in self.routes.items():
                 self.resolver.set(app, route.upstreams)
+                self.resolver.set_hosts(app, route.hosts)
+        self.pages = (_loopback_address(), _loopback_address())
+        self.resolver.set_fallback(*self.pages)
         boot = self.run_dir / "caddy-boot.json"
         _write_private(boot, json.dumps({"admin": {"listen": self.admin}}), ids)
         # A clean environment: Roost's own may hold secrets (ROOST_SECRET_KEY and the like).
@@ -199,12 +209,16 @@ class Router:
     def set_route(self, app: str, hosts: list[str], upstreams: list[str]) -> None:
         """Route ``hosts`` to ``upstreams`` (empty: answer 503) and apply it.
 
-        A new upstream list reaches Caddy through the resolver within ``refresh_seconds``, no
-        reload; only new host names or a change to or from no upstreams reload Caddy."""
+        New upstreams and host names reach Caddy through the resolver within
+        ``refresh_seconds``, with no reload."""
         with self._lock:
-            self.routes[app] = Route(sorted(set(hosts)), list(upstreams))
+            route = Route(sorted(set(hosts)), list(upstreams))
+            previous = self.routes.get(app)
+            self.routes[app] = route
             if self.resolver is not None:
                 self.resolver.set(app, upstreams)
+                if previous is None or previous.hosts != route.hosts:
+                    self.resolver.set_hosts(app, route.hosts)
             self._push_locked(force=False)
 
     def remove_route(self, app: str) -> None:
@@ -250,30 +264,26 @@ class Router:
         routes: list[dict[str, Any]] = []
         for extra in self.extra.values():
             routes.extend(extra)
-        for app, route in sorted(self.routes.items()):
-            routes.append({"match": [{"host": route.hosts}],
-                           "handle": [self._handler(app, route)], "terminal": True})
-        unavailable = {"handler": "static_response", "status_code": 503,
-                       "headers": {"Content-Type": ["text/html; charset=utf-8"],
-                                   "Retry-After": ["5"]},
-                       "body": UNAVAILABLE}
-        routes.append({"handle": [{"handler": "static_response", "status_code": 404,
-                                   "headers": {"Content-Type": ["text/plain"]},
-                                   "body": "No app is served at {http.request.host}\n"}]})
-        server = {"listen": [self.listen], "routes": routes,
-                  "errors": {"routes": [{"handle": [unavailable]}]},
-                  "automatic_https": {"disable": True}}
+        servers: dict[str, Any] = {}
+        if self.resolver is None or self.pages is None:  # not started: static, per host
+            for app, route in sorted(self.routes.items()):
+                routes.append({"match": [{"host": route.hosts}],
+                               "handle": [self._handler(app, route)], "terminal": True})
+            routes.append({"handle": [_NOT_FOUND]})
+        else:
+            routes.append({"handle": [self._by_host(self.resolver)], "terminal": True})
+            unknown, unavailable = self.pages
+            servers["roost-unknown"] = _page_server(unknown, _NOT_FOUND)
+            servers["roost-unavailable"] = _page_server(unavailable, _UNAVAILABLE)
+        servers["roost"] = {"listen": [self.listen], "routes": routes,
+                            "errors": {"routes": [{"handle": [_UNAVAILABLE]}]},
+                            "automatic_https": {"disable": True}}
         return {"admin": {"listen": self.admin},
                 "logging": {"logs": {"default": {"level": "ERROR"}}},
-                "apps": {"http": {"servers": {"roost": server}}}}
+                "apps": {"http": {"servers": servers}}}
 
-    def _handler(self, app: str, route: Route) -> dict[str, Any]:
-        if not route.upstreams:
-            return {"handler": "static_response", "status_code": 503,
-                    "headers": {"Content-Type": ["text/html; charset=utf-8"],
-                                "Retry-After": ["5"]},
-                    "body": UNAVAILABLE}
-        handler: dict[str, Any] = {
+    def _proxy(self) -> dict[str, Any]:
+        return {
             "handler": "reverse_proxy",
             "load_balancing": {"selection_policy": {"policy": "round_robin"},
                                "try_duration": self.try_duration, "try_interval": "50ms"},
@@ -281,17 +291,50 @@ class Router:
             "transport": {"protocol": "http", "dial_timeout": "2s",
                           "keep_alive": {"idle_timeout": "2s", "max_idle_conns_per_host": 128}},
         }
-        if self.resolver is None:  # not started: a plain, static configuration
-            handler["upstreams"] = [{"dial": u} for u in route.upstreams]
-            return handler
-        resolver = {"addresses": [self.resolver.address]}
+
+    def _by_host(self, upstreams: UpstreamResolver) -> dict[str, Any]:
+        """The one proxy for every app: upstreams are the SRV records of the request's host."""
+        handler = self._proxy()
+        resolver = {"addresses": [upstreams.address]}
         # grace_period: when the resolver is gone (Roost itself stopped or crashed), Caddy
         # keeps routing to the last list it got instead of failing every request.
-        handler["dynamic_upstreams"] = {"source": "srv", "name": app_name(app),
-                                        "refresh": f"{round(self.refresh_seconds * 1000)}ms",
-                                        "grace_period": "720h", "resolver": resolver}
+        handler["dynamic_upstreams"] = {
+            "source": "srv", "name": host_lookup_name("{http.request.host}"),
+            "refresh": f"{round(self.refresh_seconds * 1000)}ms",
+            "grace_period": "720h", "resolver": resolver}
         handler["transport"]["resolver"] = resolver  # SRV targets are names under our zone
         return handler
+
+    def _handler(self, app: str, route: Route) -> dict[str, Any]:
+        """A static route's handler (before the router starts)."""
+        if not route.upstreams:
+            return _UNAVAILABLE
+        handler = self._proxy()
+        handler["upstreams"] = [{"dial": u} for u in route.upstreams]
+        return handler
+
+
+_UNAVAILABLE: dict[str, Any] = {
+    "handler": "static_response", "status_code": 503,
+    "headers": {"Content-Type": ["text/html; charset=utf-8"], "Retry-After": ["5"]},
+    "body": UNAVAILABLE}
+_NOT_FOUND: dict[str, Any] = {
+    "handler": "static_response", "status_code": 404,
+    "headers": {"Content-Type": ["text/plain"]},
+    "body": "No app is served at {http.request.host}\n"}
+
+
+def _page_server(address: str, page: dict[str, Any]) -> dict[str, Any]:
+    """A loopback server of Caddy's own answering every request with ``page``."""
+    return {"listen": [address], "routes": [{"handle": [page]}],
+            "automatic_https": {"disable": True}}
+
+
+def _loopback_address() -> str:
+    """A free ``127.0.0.1:port`` for one of the router's page servers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def _private_dir(path: Path, ids: tuple[int, int] | None) -> None:

@@ -5,7 +5,9 @@ closes idle client keep-alive connections, and a client that sends on one at tha
 gets no answer. Switching upstreams is the most frequent change (every port-mode deploy,
 scale and crash), so it does not go through the configuration at all: each app's route uses
 Caddy's ``srv`` dynamic upstreams, looked up (at most every ``refresh``) from this small
-resolver, and only host names or an app going to or from zero processes reload Caddy.
+resolver. Host names go the same way: the router has one route for every app, whose
+upstream name is the request's host under ``h.roost.``, so a new app, a new domain or an app
+going to or from zero processes changes no configuration and reloads nothing.
 
 The responder runs in a small process of its own (``python -m roost.runtime.upstreams``):
 Caddy refreshes a list while holding a lock that every request to the app waits on, so the
@@ -19,7 +21,10 @@ the Caddy it serves runs, so a crash of Roost does not take the apps offline; th
 of Roost stops both (runtime/service.py). Caddy also keeps its last lists if lookups fail
 (``grace_period`` in router.py).
 
-Names: ``<app label>.up.roost.`` answers SRV records whose targets are
+Names: ``<host>.h.roost.`` answers the SRV records of the app serving that host name: its
+processes, the router's "unavailable" page when it has none, or the router's "no app here"
+page for a host no app serves (the two fallbacks are loopback servers of Caddy's own).
+``<app label>.up.roost.`` answers an app's SRV records directly. SRV targets are
 ``<a-b-c-d>.ip.roost.``, which answer A records for the address a.b.c.d. Anything else
 is NXDOMAIN; AAAA queries for our names get an empty answer so dialing stays on IPv4.
 """
@@ -43,6 +48,7 @@ from roost.errors import RuntimeFailure
 log = logging.getLogger("roost.router")
 ZONE = "roost"
 SRV, A, AAAA = 33, 1, 28
+HOSTS = "h." + ZONE
 _LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
@@ -52,6 +58,12 @@ def app_name(app: str) -> str:
     if not _LABEL.fullmatch(label):
         label = "x" + app.encode().hex()[:60]
     return f"{label}.up.{ZONE}"
+
+
+def host_lookup_name(host_placeholder: str) -> str:
+    """The SRV name Caddy looks up for a request's host (``host_placeholder`` is Caddy's
+    placeholder for it, or a literal host name)."""
+    return f"{host_placeholder}.{HOSTS}"
 
 
 def _encode(name: str) -> bytes:
@@ -83,16 +95,41 @@ class UpstreamTable:
 
     def __init__(self) -> None:
         self.records: dict[str, list[tuple[str, int]]] = {}
+        self.hosts: dict[str, str] = {}  # host name -> app name (as in ``records``)
+        self.fallback: dict[str, tuple[str, int]] = {}  # "unknown" / "unavailable" servers
 
     def apply(self, command: dict[str, object]) -> None:
-        """Apply one change: ``{"set": name, "records": [[ip, port], ...]}`` or
-        ``{"remove": name}``."""
+        """Apply one change: ``{"set": name, "records": [[ip, port], ...]}``,
+        ``{"hosts": name, "names": [host, ...]}``, ``{"remove": name}`` or
+        ``{"fallback": {"unknown": [ip, port], "unavailable": [ip, port]}}``."""
         if "set" in command:
             rows = command.get("records") or []
             assert isinstance(rows, list)
             self.records[str(command["set"])] = [(str(ip), int(port)) for ip, port in rows]
+        elif "hosts" in command:
+            name, names = str(command["hosts"]), command.get("names") or []
+            assert isinstance(names, list)
+            self.hosts = {h: a for h, a in self.hosts.items() if a != name}
+            self.hosts.update({str(host).lower(): name for host in names})
+        elif "fallback" in command:
+            pages = command["fallback"]
+            assert isinstance(pages, dict)
+            self.fallback = {str(k): (str(v[0]), int(v[1])) for k, v in pages.items()}
         else:
-            self.records.pop(str(command.get("remove")), None)
+            name = str(command.get("remove"))
+            self.records.pop(name, None)
+            self.hosts = {h: a for h, a in self.hosts.items() if a != name}
+
+    def lookup(self, name: str) -> list[tuple[str, int]] | None:
+        """The SRV targets (ip, port) of ``name``; None when the name does not exist."""
+        if name.endswith("." + HOSTS):
+            app = self.hosts.get(name.removesuffix("." + HOSTS))
+            records = self.records.get(app) if app is not None else None
+            page = self.fallback.get("unknown" if app is None else "unavailable")
+            if records:
+                return records
+            return [page] if page is not None else None
+        return self.records.get(name)
 
     def answer(self, packet: bytes) -> bytes | None:
         """The response to one query packet (None: ignore it)."""
@@ -111,7 +148,7 @@ class UpstreamTable:
                 if qtype == A:
                     answers.append(struct.pack("!HHHIH", 0xC00C, A, 1, 0, 4) + ip.packed)
         else:
-            records = self.records.get(name)
+            records = self.lookup(name)
             known = records is not None
             if records and qtype == SRV:
                 for ip_text, port in records:
@@ -163,8 +200,21 @@ class UpstreamResolver:
             parsed.append([str(ipaddress.IPv4Address(host)), int(port)])
         self._send({"set": app_name(app), "records": parsed})
 
+    def set_hosts(self, app: str, hosts: list[str]) -> None:
+        """Serve ``hosts`` (host names) from ``app``; served once this returns."""
+        self._send({"hosts": app_name(app), "names": sorted({h.lower() for h in hosts})})
+
+    def set_fallback(self, unknown: str, unavailable: str) -> None:
+        """Where host names no app serves (``unknown``) and apps without processes
+        (``unavailable``) are sent: the router's own pages, as ``ip:port``."""
+        pages = {}
+        for kind, address in (("unknown", unknown), ("unavailable", unavailable)):
+            host, _, port = address.rpartition(":")
+            pages[kind] = [str(ipaddress.IPv4Address(host)), int(port)]
+        self._send({"fallback": pages})
+
     def remove(self, app: str) -> None:
-        """Forget an app's records."""
+        """Forget an app's records and host names."""
         self._send({"remove": app_name(app)})
 
     def close(self) -> None:

@@ -125,3 +125,37 @@ def test_socket_mode_release_that_boots_but_fails_its_check_takes_no_traffic(
     assert load.failed == [], load.failed[:5]
     assert load.seen == {"v1"}
     assert [p["release"] for p in sup.ps("shop")] == [1, 1]
+
+
+def test_new_apps_and_domains_reload_nothing_and_drop_nothing(platform: Platform) -> None:
+    """Creating an app, adding a domain and removing an app go through the resolver: the
+    router keeps every connection, and each host name answers as soon as the call returns."""
+    sup = platform.supervisor
+    sup.deploy(platform.spec("shop", 1, "port"), {"web": 2}, [HOST])
+    loads = platform.router.loads
+    load = Load(platform.url(), HOST).start(max_seconds=90)
+    try:
+        wait_for(lambda: load.sent >= 20, timeout=20)
+        sup.deploy(platform.spec("blog", 1, "socket"), {"web": 1}, ["blog.localhost"])
+        sup.deploy(platform.spec("blog", 2, "socket"), {"web": 1},
+                   ["blog.localhost", "www.blog.example"])
+
+        def served(host: str) -> bool:
+            r = httpx.get(platform.url(), headers={"Host": host}, timeout=10)
+            return r.status_code == 200 and r.text.startswith("v2")
+
+        wait_for(lambda: served("www.blog.example"), timeout=10)
+        assert served("blog.localhost")
+        sup.remove("blog")
+        before = load.sent
+        wait_for(lambda: load.sent >= before + 20, timeout=20)
+    finally:
+        load.finish()
+    assert load.failed == [], load.failed[:5]
+    assert platform.router.loads == loads and load.reconnects == 0
+
+    def gone() -> bool:
+        r = httpx.get(platform.url(), headers={"Host": "www.blog.example"}, timeout=10)
+        return r.status_code == 404 and "No app is served at www.blog.example" in r.text
+
+    wait_for(gone, timeout=10)

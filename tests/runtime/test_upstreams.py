@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from roost.runtime.router import Router
-from roost.runtime.upstreams import SRV, UpstreamResolver, app_name
+from roost.runtime.upstreams import SRV, UpstreamResolver, app_name, host_lookup_name
 from tests.conftest import free_port
 
 
@@ -98,6 +98,23 @@ def test_garbage_is_ignored_and_odd_app_names_get_valid_labels(
     assert len(parse(query(resolver, name, SRV))[2]) == 1
     assert parse(query(resolver, "nope.up.roost", SRV))[0] == 3
 
+
+def test_host_names_answer_their_app_or_the_router_pages(resolver: UpstreamResolver) -> None:
+    resolver.set_fallback("127.0.0.1:7001", "127.0.0.1:7002")
+    resolver.set("shop", ["127.0.0.1:8001"])
+    resolver.set_hosts("shop", ["shop.localhost", "WWW.Shop.Example"])
+
+    def srv(host: str) -> list[tuple[int, str]]:
+        return [target(r) for _, r in parse(query(resolver, host_lookup_name(host), SRV))[2]]
+
+    assert srv("www.shop.example") == srv("shop.localhost") == [(8001, "127-0-0-1.ip.roost")]
+    assert srv("nobody.localhost") == [(7001, "127-0-0-1.ip.roost")]  # "no app here"
+    resolver.set("shop", [])
+    assert srv("shop.localhost") == [(7002, "127-0-0-1.ip.roost")]  # "unavailable"
+    resolver.set_hosts("shop", ["shop.localhost"])
+    assert srv("www.shop.example") == [(7001, "127-0-0-1.ip.roost")]
+    resolver.remove("shop")
+    assert srv("shop.localhost") == [(7001, "127-0-0-1.ip.roost")]
 
 
 def run_router(state_dir: str, upstream: str, out: Any) -> None:

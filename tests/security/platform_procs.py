@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 
@@ -29,8 +30,8 @@ def uid_of(pid: int) -> int:
     raise AssertionError(f"no Uid line for {pid}")
 
 
-def listening_tcp_ports(pid: int) -> set[int]:
-    """The TCP ports process ``pid`` listens on (IPv4 and IPv6)."""
+def listening_tcp(pid: int) -> set[tuple[str, int]]:
+    """The (address, port) pairs process ``pid`` listens on; IPv6 addresses as raw hex."""
     inodes = set()
     for fd in Path(f"/proc/{pid}/fd").iterdir():
         try:
@@ -44,7 +45,10 @@ def listening_tcp_ports(pid: int) -> set[int]:
         for row in Path(table).read_text().splitlines()[1:]:
             fields = row.split()
             if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
-                ports.add(int(fields[1].rpartition(":")[2], 16))
+                address, _, port = fields[1].rpartition(":")
+                if len(address) == 8:  # IPv4, in host (little-endian) byte order
+                    address = socket.inet_ntoa(bytes.fromhex(address)[::-1])
+                ports.add((address, int(port, 16)))
     return ports
 
 

@@ -9,13 +9,14 @@ import os
 import pwd
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import wait_for
 from tests.e2e.conftest import Server
 from tests.e2e.test_foundation import ok
 from tests.security.hostile import REFUSED, attack, deploy_hostile, get, router
-from tests.security.platform_procs import listening_tcp_ports, parent_of, pids_with, uid_of
+from tests.security.platform_procs import listening_tcp, parent_of, pids_with, uid_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="separate users need root")
 
@@ -53,7 +54,15 @@ def test_the_router_runs_unprivileged_and_listens_only_where_told(server: Server
                   if parent_of(pid) == server.proc.pid]
     router_uid = pwd.getpwnam("roost-router").pw_uid
     assert uid_of(caddy) == uid_of(resolver) == router_uid
-    # Its only TCP listener is the router address: the admin API has no port at all.
-    assert listening_tcp_ports(caddy) == {int(router(server).rpartition(":")[2])}
+    # Its public listener is the router address; the admin API has no port at all. The
+    # only others are its two page servers ("no app here", "unavailable") on loopback.
+    public = int(router(server).rpartition(":")[2])
+    listeners = listening_tcp(caddy)
+    pages = {(address, port) for address, port in listeners if port != public}
+    assert public in {port for _, port in listeners}
+    assert len(pages) == 2 and {address for address, _ in pages} == {"127.0.0.1"}
+    for _, port in pages:
+        answer = httpx.get(f"http://127.0.0.1:{port}/secret.key", timeout=10)
+        assert answer.status_code in (404, 503) and "secret" not in answer.text
     run = (server.home / "run").stat()
     assert (run.st_uid, run.st_mode & 0o777) == (router_uid, 0o700)
