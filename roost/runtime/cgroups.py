@@ -5,6 +5,10 @@ inside the cgroup Roost itself runs in), joined before bwrap starts so that noth
 app forks escapes it. cgroup v2 is used when it is mounted with its controllers, else the
 v1 ``memory``, ``pids`` and ``cpu`` hierarchies. Without a writable hierarchy (Roost not
 root, or a container that hides it) processes run without limits and Roost says so once.
+
+The parent group in the cgroup v2 hierarchy (the unified one of a hybrid v1 system, which
+each process then joins too) also carries the bind hook of :mod:`roost.runtime.bindguard`,
+so app processes listen on loopback only.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roost.runtime import bindguard
 from roost.runtime.limits import ResourceLimits
 
 log = logging.getLogger("roost.supervisor")
 ROOT = Path("/sys/fs/cgroup")
+UNIFIED = ROOT / "unified"  # cgroup v2 beside the v1 hierarchies on a hybrid system
 V1 = ("memory", "pids", "cpu")
 CFS_PERIOD = 100_000
 _serial = itertools.count(1)
@@ -72,6 +78,8 @@ class Cgroups:
         self.version = 0
         self.bases: list[Path] = []
         self.why_not = ""
+        self.joined: list[Path] = []  # groups every process joins as well (hybrid v2)
+        self.loopback_only = False
         try:
             self._detect()
         except OSError as exc:
@@ -79,6 +87,8 @@ class Cgroups:
             self.bases = []
         if not self.bases:
             log.warning("apps run without memory, CPU and process limits: %s", self.why_not)
+        else:
+            self._guard_binds()
         for base in self.bases:  # empty groups a crashed run of this Roost left behind
             for leaf in base.glob("*/*"):
                 with contextlib.suppress(OSError):
@@ -117,6 +127,27 @@ class Cgroups:
             bases.append(base)
         self.version, self.bases = 1, bases
 
+    def _guard_binds(self) -> None:
+        """Attach the loopback-only bind hook to Roost's group in the v2 hierarchy."""
+        if self.version == 2:
+            target = self.bases[0]
+        elif (UNIFIED / "cgroup.controllers").exists():
+            target = UNIFIED / _own_cgroups().get("", "/").lstrip("/") / self.name
+            try:
+                target.mkdir(exist_ok=True)
+            except OSError as exc:
+                log.warning("apps may listen on every interface: %s", exc)
+                return
+            self.joined = [target]
+        else:
+            log.warning("apps may listen on every interface: no cgroup v2 hierarchy")
+            return
+        why_not = bindguard.attach(target)
+        if why_not:
+            self.joined = []
+            log.warning("apps may listen on every interface: %s", why_not)
+        self.loopback_only = why_not is None
+
     def create(self, app: str, process: str, limits: ResourceLimits) -> ProcessGroup | None:
         """A fresh group for one process of ``app`` with ``limits`` (None: no cgroups)."""
         if not self.bases:
@@ -136,7 +167,7 @@ class Cgroups:
                     directory.rmdir()
             log.warning("could not limit %s of %s: %s", process, app, exc)
             return None
-        group.procs_files = [str(d / "cgroup.procs") for d in dirs]
+        group.procs_files = [str(d / "cgroup.procs") for d in [*dirs, *self.joined]]
         return group
 
     def _apply(self, group: ProcessGroup) -> None:
