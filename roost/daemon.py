@@ -29,6 +29,7 @@ def say(message: str) -> None:
 # Services started with the platform: each takes the platform and returns an async stopper.
 Starter = Callable[[Platform], Awaitable[Callable[[], Awaitable[None]]]]
 STARTERS: list[tuple[str, Starter]] = [
+    ("control-plane instance", services.start_cluster),
     ("notifier", services.start_notifier),
     ("PostgreSQL", services.start_postgres),
     ("perf monitor", services.start_perf),
@@ -43,6 +44,7 @@ def build(settings: Settings, announce: Callable[[str], None] = say,
           deploy_example: bool = False) -> tuple[Platform, FastAPI]:
     """Open the platform and build its web app, with services tied to the app's lifespan."""
     ctx = open_platform(settings)
+    services.join_cluster(ctx)  # before anything else runs: SQLite serves one host
     deploys.recover_own_locks(ctx)
     if ensure_local_credentials(ctx):
         announce(f"Created an admin API token in {settings.home / 'credentials.json'}")

@@ -8,6 +8,7 @@ start-up with a :class:`~roost.errors.ConfigError` naming the key (and the file,
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,20 @@ class Settings(BaseModel):
     pg_server: list[str] = Field(default_factory=list)  # external PostgreSQL admin URLs
     pg_port: int = Field(default=5433, gt=0, lt=65536)  # the Roost-managed cluster's port
     monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
+    instance_name: str = ""  # this control-plane instance's name (default: the host name)
+    instance_heartbeat_seconds: float = Field(default=5.0, gt=0, le=60)
 
     @field_validator("listen", "router_listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
         return _host_port(value, "listen address")
+
+    @field_validator("instance_name")
+    @classmethod
+    def _check_instance(cls, value: str) -> str:
+        if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
+            raise ValueError("must be 1 to 100 letters, digits, '.', '_' or '-'")
+        return value
 
     @field_validator("sandbox")
     @classmethod

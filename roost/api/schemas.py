@@ -99,6 +99,21 @@ class HealthOut(BaseModel):
     uptime: Liveness | None = Field(default=None, description="absent when the store is down")
 
 
+class InstanceOut(BaseModel):
+    """A control-plane instance (one `roost up`)."""
+
+    name: str
+    host: str
+    address: str = Field(description="its API URL")
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    heartbeat_age_s: float
+    live: bool = Field(description="heartbeat within three beats")
+    holds: list[str] = Field(description="the run-once work it runs (leases)")
+    this: bool = Field(description="the instance that answered")
+
+
 class BuildOut(BaseModel):
     """A build as the API shows it."""
 

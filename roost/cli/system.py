@@ -6,7 +6,7 @@ import typer
 
 from roost import credentials
 from roost.cli.client import Client, CliError, Unreachable
-from roost.cli.output import ok, print_json
+from roost.cli.output import ok, print_json, print_table
 
 
 def up(example: bool = typer.Option(False, "--example", help="also deploy the example app")
@@ -26,17 +26,26 @@ def up(example: bool = typer.Option(False, "--example", help="also deploy the ex
 
 
 def status(json: bool = typer.Option(False, "--json")) -> None:
-    """Check that the platform answers and that the token is accepted."""
+    """Check that the platform answers and that the token is accepted; list the control-plane
+    instances sharing its store."""
     client = Client(timeout=10)
     health = client.request("GET", "/health")
-    client.request("GET", "/apps")  # proves the token works, not just that a port is open
+    # Needs the token: proves it works, not just that a port is open.
+    instances = client.request("GET", "/instances")
     if json:
-        print_json({"url": client.creds.url, **health})
+        print_json({"url": client.creds.url, **health, "instances": instances})
         return
     if health.get("status") != "ok":
         raise CliError(f"Roost at {client.creds.url} answers but is {health.get('status')}: "
                        f"store {health.get('store')}")
     ok(f"Roost {health['version']} at {client.creds.url}: healthy")
+    rows = [{"name": i["name"] + (" (this)" if i["this"] else ""), "host": i["host"],
+             "address": i["address"],
+             "beat": f"{i['heartbeat_age_s']:.0f}s ago" + ("" if i["live"] else " (gone)"),
+             "holds": ", ".join(i["holds"]) or "-"} for i in instances]
+    if rows:
+        print_table(rows, [("name", "INSTANCE"), ("host", "HOST"), ("address", "ADDRESS"),
+                           ("beat", "HEARTBEAT"), ("holds", "RUNS")])
 
 
 def login(

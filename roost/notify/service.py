@@ -5,6 +5,7 @@ whatever else runs."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +48,9 @@ class Notifier:
         self._worker: OutboxWorker | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # Whether this process runs paging now (one control-plane instance does; every one
+        # delivers the outbox, whose rows are claimed one worker at a time).
+        self.leads: Callable[[str], bool] = lambda _work: True
 
     @property
     def deliverer(self) -> Deliverer:
@@ -77,7 +81,8 @@ class Notifier:
         self._stop = asyncio.Event()
 
         async def page() -> None:
-            await asyncio.to_thread(self.page_once)
+            if await asyncio.to_thread(self.leads, "paging"):
+                await asyncio.to_thread(self.page_once)
 
         self._tasks = [asyncio.create_task(every(self.config.paging_s, self._stop, page,
                                                  "paging")),

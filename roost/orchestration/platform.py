@@ -32,6 +32,7 @@ from roost.store.session import make_engine, make_sessionmaker
 if TYPE_CHECKING:
     from roost.monitor.perf.service import PerfService
     from roost.monitor.uptime.service import UptimeService
+    from roost.orchestration.cluster import Membership
     from roost.runtime.service import Runtime
 
 
@@ -49,6 +50,12 @@ class Platform:
     runtime: Runtime | None = None
     perf: PerfService | None = None
     uptime: UptimeService | None = None
+    cluster: Membership | None = None  # this control-plane instance, while `roost up` runs
+
+    def leads(self, work: str) -> bool:
+        """Whether this process runs the run-once work ``work`` now (always, outside a
+        cluster of `roost up` instances)."""
+        return self.cluster is None or self.cluster.holds(work)
 
     def running_runtime(self) -> Runtime:
         """The runtime, or a clear error when this process does not run apps."""

@@ -21,7 +21,7 @@ from roost.monitor.perf.receiver import build_router
 from roost.monitor.perf.service import PerfService
 from roost.monitor.uptime.service import UptimeConfig, UptimeService
 from roost.notify.recipients import Recipient
-from roost.orchestration import alerts, assetflow, recipients
+from roost.orchestration import alerts, assetflow, cluster, recipients
 from roost.orchestration.platform import Platform
 from roost.runtime.limits import default_limits
 from roost.runtime.service import Runtime
@@ -43,6 +43,7 @@ def perf_service(platform: Platform) -> PerfService:
             alerts.on_perf_finding(platform, finding)
 
         platform.perf = PerfService(platform.sessions, resolve, notify=notify)
+        platform.perf.leads = platform.leads
     return platform.perf
 
 
@@ -76,12 +77,41 @@ def recipients_for(platform: Platform) -> Callable[[str], list[Recipient]]:
     return lookup
 
 
+def join_cluster(platform: Platform) -> None:
+    """Record this `roost up` as a control-plane instance (refusing a second host on SQLite
+    or a live instance of the same name)."""
+    s = platform.settings
+    member = cluster.Membership(
+        platform.sessions, name=s.instance_name or cluster.default_name(), address=s.api_url,
+        heartbeat_s=s.instance_heartbeat_seconds,
+        single_host=platform.engine.dialect.name == "sqlite")
+    member.join()
+    platform.cluster = member
+
+
+async def start_cluster(platform: Platform) -> Stopper:
+    """Beat this instance's heartbeat (renewing its leases); leave the cluster at exit."""
+    member = platform.cluster
+    stop = asyncio.Event()
+    task = asyncio.create_task(member.run(stop)) if member is not None else None
+
+    async def halt() -> None:
+        stop.set()
+        if task is not None:
+            await task
+        if member is not None:
+            await asyncio.to_thread(member.leave)
+
+    return halt
+
+
 async def start_notifier(platform: Platform) -> Stopper:
     """Start paging and the outbox worker: every alert goes out, whatever else runs."""
     notifier = platform.notifier
     people = recipients.parse_oncall(list(platform.settings.oncall))
     notifier.recipients_for = recipients_for(platform)
     notifier.oncall = lambda: list(people)
+    notifier.leads = platform.leads
     await notifier.start()
     return notifier.stop
 
@@ -89,8 +119,10 @@ async def start_notifier(platform: Platform) -> Stopper:
 async def start_uptime(platform: Platform) -> Stopper:
     """Start the uptime probe, pruning and the heartbeat."""
     s = platform.settings
+    probe = platform.cluster.name if platform.cluster is not None else "local"
     service = UptimeService(platform.sessions, UptimeConfig(
-        heartbeat_url=s.heartbeat_url, allow_private=s.monitor_allow_private))
+        probe_name=probe, heartbeat_url=s.heartbeat_url,
+        allow_private=s.monitor_allow_private), leads=platform.leads)
     await service.start()
     platform.uptime = service
 
@@ -153,7 +185,8 @@ async def start_asset_gc(platform: Platform, every_s: float = 86_400.0) -> Stopp
     stop = asyncio.Event()
 
     async def collect() -> None:
-        await asyncio.to_thread(collect_all_assets, platform)
+        if await asyncio.to_thread(platform.leads, "asset collection"):
+            await asyncio.to_thread(collect_all_assets, platform)
 
     task = asyncio.create_task(every(every_s, stop, collect, "asset collection",
                                      first_delay=60.0))
@@ -188,7 +221,8 @@ async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper
     stop = asyncio.Event()
 
     async def tick() -> None:
-        await asyncio.to_thread(pg_backups.scheduled_pass, platform)
+        if await asyncio.to_thread(platform.leads, "database backups"):
+            await asyncio.to_thread(pg_backups.scheduled_pass, platform)
 
     task = asyncio.create_task(every(every_s, stop, tick, "scheduled database backups",
                                      first_delay=5.0))

@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from roost import __version__
-from roost.api.deps import PlatformDep
-from roost.api.schemas import HealthOut
+from roost.api.deps import ActorDep, PlatformDep
+from roost.api.schemas import HealthOut, InstanceOut
 from roost.monitor.uptime.service import liveness as uptime_liveness
 
 router = APIRouter(tags=["health"])
@@ -31,3 +31,11 @@ def health(ctx: PlatformDep) -> dict[str, Any]:
         with ctx.sessions() as session:
             body["uptime"] = asdict(uptime_liveness(session))
     return body
+
+
+@router.get("/instances", response_model=list[InstanceOut])
+def instances(ctx: PlatformDep, _actor: ActorDep) -> list[dict[str, Any]]:
+    """The control-plane instances sharing this store, live ones first, and what each runs."""
+    if ctx.cluster is None:
+        return []
+    return [asdict(found) for found in ctx.cluster.view()]

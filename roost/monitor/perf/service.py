@@ -52,6 +52,9 @@ class PerfService:
         self.maintenance_interval = maintenance_interval
         self._next_regression = 0.0
         self._next_maintenance = time.monotonic() + 60.0
+        # Whether this process runs the run-once work (regression checks, roll-ups) now;
+        # every control-plane instance flushes what it received itself.
+        self.leads: Callable[[str], bool] = lambda _work: True
 
     def _known(self, app: str) -> set[str]:
         with transaction(self.session_factory) as session:
@@ -74,11 +77,11 @@ class PerfService:
             found.extend(write_snapshot(session, snap,
                                         self.aggregator.settings.random_samples))
         tick = time.monotonic()
-        if now is not None or tick >= self._next_regression:
+        if now is not None or (tick >= self._next_regression and self.leads("perf checks")):
             self._next_regression = tick + self.regression_interval
             with transaction(self.session_factory) as session:
                 found.extend(check_regressions(session, now or utcnow(), self.rules))
-        if tick >= self._next_maintenance:
+        if tick >= self._next_maintenance and self.leads("perf roll-ups"):
             self._next_maintenance = tick + self.maintenance_interval
             with transaction(self.session_factory) as session:
                 maintain(session, now or utcnow())

@@ -35,7 +35,9 @@ _LOCK = threading.RLock()
 class EngineConfig:
     """How probes are judged alive and how long a second opinion is awaited."""
 
-    probe_dead_after_s: float = 60.0
+    # A probe (each control-plane instance is one) silent this long has its monitors handed
+    # to the others; with claims refreshed every 10 s that is well within a 60 s interval.
+    probe_dead_after_s: float = 25.0
     verify_timeout_s: float = 30.0
 
 

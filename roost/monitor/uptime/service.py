@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -78,8 +79,8 @@ def liveness(session: Session, now: datetime | None = None) -> Liveness:
 class UptimeService:
     """The uptime tasks inside `roost up`: start them, stop them cleanly."""
 
-    def __init__(self, factory: sessionmaker[Session], config: UptimeConfig | None = None
-                 ) -> None:
+    def __init__(self, factory: sessionmaker[Session], config: UptimeConfig | None = None,
+                 leads: Callable[[str], bool] | None = None) -> None:
         self.factory = factory
         self.config = config or UptimeConfig()
         cfg = self.config
@@ -92,6 +93,7 @@ class UptimeService:
         self.stop_event = asyncio.Event()
         self.tasks: list[asyncio.Task[None]] = []
         self.last_heartbeat_ok: float | None = None
+        self.leads = leads or (lambda _work: True)  # run-once work here (pruning)?
 
     def _prune(self) -> None:
         with transaction(self.factory) as session:
@@ -112,7 +114,8 @@ class UptimeService:
         stop, cfg = self.stop_event, self.config
 
         async def prune() -> None:
-            await asyncio.to_thread(self._prune)
+            if await asyncio.to_thread(self.leads, "uptime pruning"):
+                await asyncio.to_thread(self._prune)
 
         jobs = [self.probe.run(stop), every(cfg.prune_s, stop, prune, "pruning")]
         if cfg.heartbeat_url:
