@@ -37,6 +37,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("router and supervisor", services.start_runtime),
     ("daily asset collection", services.start_asset_gc),
     ("scheduled database backups", services.start_pg_backups),
+    ("daily advisory updates", services.start_advisory_updates),
 ]
 
 

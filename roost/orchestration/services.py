@@ -232,3 +232,26 @@ async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper
         await task
 
     return halt
+
+
+async def start_advisory_updates(platform: Platform, every_s: float = 86_400.0) -> Stopper:
+    """Refresh the vulnerability database from ``ROOST_ADVISORY_SOURCES`` once a day (the
+    first time ten minutes after start) and re-scan the apps the new advisories affect."""
+    from roost.orchestration import vulnwatch
+
+    stop = asyncio.Event()
+
+    async def update() -> None:
+        if platform.settings.advisory_sources and await asyncio.to_thread(
+                platform.leads, "advisory updates"):
+            result, rescanned = await asyncio.to_thread(vulnwatch.update_and_rescan, platform)
+            log.info("advisory database updated: %s; re-scanned %s", result, rescanned)
+
+    task = asyncio.create_task(every(every_s, stop, update, "advisory updates",
+                                     first_delay=600.0))
+
+    async def halt() -> None:
+        stop.set()
+        await task
+
+    return halt
