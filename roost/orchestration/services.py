@@ -242,8 +242,9 @@ async def start_advisory_updates(platform: Platform, every_s: float = 86_400.0) 
     stop = asyncio.Event()
 
     async def update() -> None:
-        if platform.settings.advisory_sources and await asyncio.to_thread(
-                platform.leads, "advisory updates"):
+        if not platform.settings.advisory_sources:
+            return
+        if await asyncio.to_thread(platform.leads, "advisory updates"):
             result, rescanned = await asyncio.to_thread(vulnwatch.update_and_rescan, platform)
             log.info("advisory database updated: %s; re-scanned %s", result, rescanned)
 
