@@ -130,13 +130,17 @@ class Response:
 
 
 def _query(params: dict[str, Any] | None) -> str:
-    """A query string encoded as httpx encoded it: booleans as true/false, None as ''."""
+    """A query string encoded as httpx encoded it: booleans as true/false, None as '', a
+    list as the key repeated."""
     import urllib.parse
 
     if not params:
         return ""
-    pairs = [(k, "true" if v is True else "false" if v is False else "" if v is None else v)
-             for k, v in params.items()]
+    pairs = []
+    for k, v in params.items():
+        for item in v if isinstance(v, list) else [v]:
+            pairs.append((k, "true" if item is True else "false" if item is False
+                          else "" if item is None else item))
     return "?" + urllib.parse.urlencode(pairs)
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -214,3 +216,32 @@ def buildpacks_clear(app_name: str = typer.Argument(..., metavar="APP")) -> None
     """Go back to the .buildpacks file or auto-detection."""
     Client().request("DELETE", f"/apps/{app_name}/buildpacks")
     ok(f"Cleared the buildpacks of {app_name}")
+
+
+def export(app_name: str = typer.Argument(..., metavar="APP"),
+           format: str = typer.Option("kubernetes", "--format",
+                                      help="the only format: kubernetes"),
+           image: str = typer.Option("", "--image",
+                                     help="stack image with bash, curl and tar"),
+           run: list[str] = typer.Option([], "--run", help="a one-off command (a Job each)"),
+           release: str = typer.Option("", "--release", help="e.g. v3 (default: current)"),
+           output: Path | None = typer.Option(None, "-o", "--output",
+                                              help="write to this file instead of stdout"),
+           ) -> None:
+    """Write the manifests an app's release needs on another platform (Kubernetes)."""
+    if format != "kubernetes":
+        raise CliError(f"unknown format {format!r}: the one format is kubernetes")
+    params: dict[str, Any] = {"format": format, "run": run}
+    if image:
+        params["image"] = image
+    if release:
+        params["release"] = release
+    response = Client(timeout=120).send("GET", f"/apps/{app_name}/export", params=params)
+    text = response.read().decode()
+    if output is None:
+        sys.stdout.write(text)
+        return
+    fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds secrets
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    ok(f"Wrote {output} (it holds {app_name}'s config vars: keep it private)")

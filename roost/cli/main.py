@@ -44,6 +44,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
                  "previous one).", {}),
     "perf": ("perf:perf", "Endpoints ranked by impact, or one endpoint's breakdown and sample "
              "traces.", {}),
+    "export": ("deploy:export", "Write the manifests an app's release needs on another "
+               "platform (Kubernetes).", {}),
     "releases": ("deploy:releases_app", "List and inspect an app's releases.", {}),
     "buildpacks": ("deploy:buildpacks_app", "Show and set the buildpacks an app builds with.",
                    {}),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -12,7 +13,7 @@ from roost.api.deps import ActorDep, PlatformDep, SessionDep
 from roost.api.schemas import BuildpacksOut, ReleaseDetail, ReleaseOut
 from roost.core import apps, audit, releases
 from roost.errors import InvalidInput
-from roost.orchestration import pipeline
+from roost.orchestration import kubernetes, pipeline
 from roost.store.models import Release
 
 router = APIRouter(tags=["releases"])
@@ -103,3 +104,22 @@ def clear_buildpacks(app: str, session: SessionDep, actor: ActorDep) -> dict[str
     apps.get(session, app).buildpacks = []
     audit.record(session, actor, "buildpacks.clear", "cleared buildpacks", app=app)
     return {"buildpacks": []}
+
+
+@router.get("/apps/{app}/export", response_class=PlainTextResponse)
+def export_release(app: str, ctx: PlatformDep, actor: ActorDep,
+                   format: str = Query("kubernetes", pattern="^kubernetes$",
+                                       description="the only format: kubernetes"),
+                   image: str = Query("", max_length=300,
+                                      description="the stack image (bash, curl and tar)"),
+                   run: list[str] = Query([], max_length=20,
+                                          description="one-off commands, one Job each"),
+                   release: str | None = Query(None, max_length=20,
+                                               description="e.g. v3; default: current")
+                   ) -> PlainTextResponse:
+    """The Kubernetes manifests of an app's release (YAML); they hold its config vars."""
+    number = releases.parse_number(release) if release else None
+    text = kubernetes.export(ctx, app, image=image, runs=run, release_number=number)
+    with ctx.sessions.begin() as session:
+        audit.record(session, actor, "release.export", f"exported {app} as {format}", app=app)
+    return PlainTextResponse(text, media_type="application/yaml")
