@@ -13,6 +13,7 @@ from roost.orchestration.platform import Platform
 from roost.store.base import utcnow
 from roost.store.models.cluster import Instance, Lease
 from roost.store.session import transaction
+from tests.conftest import wait_for
 
 
 def member(platform: Platform, name: str, single_host: bool | None = None) -> Membership:
@@ -20,7 +21,7 @@ def member(platform: Platform, name: str, single_host: bool | None = None) -> Me
     if single_host is None:
         single_host = platform.engine.dialect.name == "sqlite"
     return Membership(platform.sessions, name=name, address=f"http://{name}:7700",
-                      heartbeat_s=1.0, single_host=single_host)
+                      heartbeat_s=0.2, single_host=single_host)
 
 
 def expire(platform: Platform, name: str) -> None:
@@ -45,13 +46,11 @@ def test_run_once_work_runs_on_one_instance_and_moves_when_it_dies(
     assert view["beta"].this and not view["alpha"].this
 
     expire(platform, "alpha")  # alpha stops beating (killed)
-    second._not_before.clear()  # noqa: SLF001  (it would ask again after one heartbeat)
-    assert second.holds("paging")
+    wait_for(lambda: second.holds("paging"), timeout=10)  # asked again after a heartbeat
     assert not {i.name: i for i in second.view()}["alpha"].live
     second.leave()  # a clean stop frees the work at once
     first.heartbeat()  # alpha comes back (its row is rewritten by its own beat)
-    first._held_until.clear()  # noqa: SLF001
-    assert first.holds("paging")
+    wait_for(lambda: first.holds("paging"), timeout=10)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
