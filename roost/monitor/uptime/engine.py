@@ -41,6 +41,9 @@ class EngineConfig:
     verify_timeout_s: float = 30.0
 
 
+OVERDUE_SLACK_S = 5.0  # a check this late past its interval is overdue, not just jittery
+
+
 def _weight(key: str) -> int:
     return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
 
@@ -82,7 +85,10 @@ def claim_checks(
         active = list(session.scalars(select(Monitor).where(Monitor.paused.is_(False))))
         mine = [m for m in active if owner_of(m.id, probes) == probe_name]
         verify = [m for m in active if m.verify_probe == probe_name]
-        return Claim(probe=probe_name, monitors=_specs(mine), verify=_specs(verify))
+        overdue = [m.id for m in mine if m.last_check_at is not None
+                   and (now - m.last_check_at).total_seconds() > m.interval_s + OVERDUE_SLACK_S]
+        return Claim(probe=probe_name, monitors=_specs(mine), verify=_specs(verify),
+                     overdue=overdue)
 
 
 def report_results(

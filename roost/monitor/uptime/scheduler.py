@@ -24,6 +24,7 @@ from roost.monitor.uptime.specs import Claim, MonitorSpec, ProbeResult
 from roost.store.base import utcnow
 
 log = logging.getLogger(__name__)
+CATCH_UP_S = 15.0  # overdue monitors a probe adopts are all checked within this
 
 
 class Backend(Protocol):
@@ -77,9 +78,12 @@ class ProbeRunner:
         self._wake = asyncio.Event()
 
     def apply(self, claim: Claim) -> None:
-        """Adopt a new share: schedule new monitors, drop gone ones, reschedule changed."""
+        """Adopt a new share: schedule new monitors, drop gone ones, reschedule changed.
+        Newly adopted overdue monitors (a dead probe's share) are checked within
+        ``CATCH_UP_S``, spread by the same hash as phases, not at their next phase."""
         loop_now, wall = time.monotonic(), time.time()
         fresh = {s.id: s for s in claim.monitors}
+        overdue = set(claim.overdue)
         for mid in list(self.specs):
             if mid not in fresh:
                 del self.specs[mid]
@@ -87,10 +91,14 @@ class ProbeRunner:
         for mid, spec in fresh.items():
             if self.specs.get(mid) == spec:
                 continue
+            adopted = mid not in self.specs
             self.specs[mid] = spec
             gen = self.generation[mid] = self.generation.get(mid, 0) + 1
             into = (wall - phase(mid, spec.interval_s)) % spec.interval_s
-            heapq.heappush(self.heap, (loop_now + spec.interval_s - into, mid, gen))
+            due = loop_now + spec.interval_s - into
+            if adopted and mid in overdue:
+                due = min(due, loop_now + phase(mid, min(CATCH_UP_S, spec.interval_s)))
+            heapq.heappush(self.heap, (due, mid, gen))
         self._verify(claim.verify)
         self._wake.set()
 

@@ -53,6 +53,9 @@ class Claim(BaseModel):
     probe: str
     monitors: list[MonitorSpec]
     verify: list[MonitorSpec] = Field(default_factory=list)
+    # Monitors of this share not checked for over an interval (their probe died, or Roost was
+    # down): checked soon after they are adopted rather than at their next phase.
+    overdue: list[int] = Field(default_factory=list)
 
 
 class ReportIn(BaseModel):
