@@ -31,6 +31,7 @@ from pathlib import Path
 import boto3
 import psycopg
 
+from bench import pg_local
 from bench.assets import start_moto
 from roost.addons.postgres import backups, pitr
 from roost.addons.postgres.server import Server, find_bin_dir
@@ -46,23 +47,11 @@ CREDS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
 AWS = Path(sys.executable).with_name("aws")
 
 
-def _as_postgres(args: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: run the server's tools as the postgres user."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
 def start_cluster(root: Path, bin_dir: Path, objects: ObjectStore
                   ) -> tuple[Server, Path, pitr.Pitr]:
     """initdb and start a cluster on a free loopback port that archives its WAL with
     pgBackRest into ``objects``; return it, its data dir and its stanza."""
-    data = root / "data"
-    data.mkdir(parents=True)
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-        shutil.chown(data, "postgres")
-    subprocess.run(_as_postgres([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
-                                 "-A", "trust", "-E", "UTF8"]), check=True,
-                   stdout=subprocess.DEVNULL)
+    data = pg_local.initdb(root, bin_dir)
     port = free_port()
     url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     server = Server(admin_url=url, host="127.0.0.1", port=port, bin_dir=bin_dir)
@@ -71,19 +60,12 @@ def start_cluster(root: Path, bin_dir: Path, objects: ObjectStore
         os_user="postgres" if os.geteuid() == 0 else None), objects)
     with (data / "postgresql.conf").open("a") as fh:
         fh.writelines(f"{k} = '{v}'\n" for k, v in pitr.archive_settings(stanza).items())
-    subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-w", "-l",
-                                 str(root / "server.log"), "-o",
-                                 f"-p {port} -k {root} -c listen_addresses=127.0.0.1 "
-                                 "-c shared_buffers=256MB -c max_wal_size=4GB",
-                                 "start"]), check=True, stdout=subprocess.DEVNULL)
+    pg_local.start(root, data, bin_dir, "-c shared_buffers=256MB -c max_wal_size=4GB", port)
     pitr.setup(stanza)
     return server, data, stanza
 
 
-def stop_cluster(data: Path, bin_dir: Path) -> None:
-    """Stop the cluster fast."""
-    subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast",
-                                 "stop"]), check=False, stdout=subprocess.DEVNULL)
+stop_cluster = pg_local.stop
 
 
 def sql(server: Server, query: str, database: str = "postgres") -> object:

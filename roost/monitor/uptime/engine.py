@@ -41,7 +41,7 @@ class EngineConfig:
     verify_timeout_s: float = 30.0
 
 
-OVERDUE_SLACK_S = 5.0  # a check this late past its interval is overdue, not just jittery
+DUE_MARGIN_S = 5.0
 
 
 def _weight(key: str) -> int:
@@ -85,8 +85,11 @@ def claim_checks(
         active = list(session.scalars(select(Monitor).where(Monitor.paused.is_(False))))
         mine = [m for m in active if owner_of(m.id, probes) == probe_name]
         verify = [m for m in active if m.verify_probe == probe_name]
-        overdue = [m.id for m in mine if m.last_check_at is not None
-                   and (now - m.last_check_at).total_seconds() > m.interval_s + OVERDUE_SLACK_S]
+        # Due (or nearly: a loaded probe runs checks a little after their phase): only
+        # monitors a probe newly adopts are caught up (scheduler.py), so for a live probe's
+        # own share this changes nothing.
+        overdue = [m.id for m in mine if m.last_check_at is not None and (
+            now - m.last_check_at).total_seconds() >= m.interval_s - DUE_MARGIN_S]
         return Claim(probe=probe_name, monitors=_specs(mine), verify=_specs(verify),
                      overdue=overdue)
 
