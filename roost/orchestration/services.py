@@ -180,22 +180,30 @@ def collect_all_assets(platform: Platform) -> None:
             log.exception("asset gc of %s failed", name)
 
 
-async def start_asset_gc(platform: Platform, every_s: float = 86_400.0) -> Stopper:
-    """Collect unused assets of every app once a day (the first run a minute after start)."""
+def run_once_every(platform: Platform, work: str, every_s: float,
+                   job: Callable[[], object], first_delay: float = 0.0) -> Stopper:
+    """Run the blocking ``job`` every ``every_s`` seconds on the one instance that holds the
+    lease ``work`` (every instance asks; one runs it); a failed pass is logged and the next
+    one runs. Returns the stopper."""
     stop = asyncio.Event()
 
-    async def collect() -> None:
-        if await asyncio.to_thread(platform.leads, "asset collection"):
-            await asyncio.to_thread(collect_all_assets, platform)
+    async def once() -> None:
+        if await asyncio.to_thread(platform.leads, work):
+            await asyncio.to_thread(job)
 
-    task = asyncio.create_task(every(every_s, stop, collect, "asset collection",
-                                     first_delay=60.0))
+    task = asyncio.create_task(every(every_s, stop, once, work, first_delay=first_delay))
 
     async def halt() -> None:
         stop.set()
         await task
 
     return halt
+
+
+async def start_asset_gc(platform: Platform, every_s: float = 86_400.0) -> Stopper:
+    """Collect unused assets of every app once a day (the first run a minute after start)."""
+    return run_once_every(platform, "asset collection", every_s,
+                          lambda: collect_all_assets(platform), first_delay=60.0)
 
 
 async def start_postgres(platform: Platform) -> Stopper:
@@ -214,24 +222,14 @@ async def start_postgres(platform: Platform) -> Stopper:
             await asyncio.to_thread(managed.stop)
 
     return stop
+
+
 async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper:
     """Take each app's daily database backup when its time comes, prove it, apply retention."""
     from roost.orchestration import pg_backups
 
-    stop = asyncio.Event()
-
-    async def tick() -> None:
-        if await asyncio.to_thread(platform.leads, "database backups"):
-            await asyncio.to_thread(pg_backups.scheduled_pass, platform)
-
-    task = asyncio.create_task(every(every_s, stop, tick, "scheduled database backups",
-                                     first_delay=5.0))
-
-    async def halt() -> None:
-        stop.set()
-        await task
-
-    return halt
+    return run_once_every(platform, "database backups", every_s,
+                          lambda: pg_backups.scheduled_pass(platform), first_delay=5.0)
 
 
 async def start_advisory_updates(platform: Platform, every_s: float = 86_400.0) -> Stopper:
@@ -239,20 +237,9 @@ async def start_advisory_updates(platform: Platform, every_s: float = 86_400.0) 
     first time ten minutes after start) and re-scan the apps the new advisories affect."""
     from roost.orchestration import vulnwatch
 
-    stop = asyncio.Event()
-
-    async def update() -> None:
-        if not platform.settings.advisory_sources:
-            return
-        if await asyncio.to_thread(platform.leads, "advisory updates"):
-            result, rescanned = await asyncio.to_thread(vulnwatch.update_and_rescan, platform)
+    def update() -> None:
+        if platform.settings.advisory_sources:
+            result, rescanned = vulnwatch.update_and_rescan(platform)
             log.info("advisory database updated: %s; re-scanned %s", result, rescanned)
 
-    task = asyncio.create_task(every(every_s, stop, update, "advisory updates",
-                                     first_delay=600.0))
-
-    async def halt() -> None:
-        stop.set()
-        await task
-
-    return halt
+    return run_once_every(platform, "advisory updates", every_s, update, first_delay=600.0)
