@@ -1,6 +1,7 @@
 """The ``postgres`` add-on: a database, an owner role and two alternating login roles per app.
 
-State keys (stored encrypted by Roost): ``server`` (``managed`` or the admin URL of a
+State keys (stored encrypted by Roost): ``server`` (``managed``, ``managed:vN`` for the
+cluster of version N that an upgrade moved the database into, or the admin URL of a
 ``ROOST_PG_SERVER`` entry), ``database``, ``owner``, ``live`` (``a`` or ``b``, the login
 role the app uses), ``password_a``/``password_b`` (empty when that role cannot log in),
 ``connections`` and ``rotated_at``. :func:`server_of` turns a state back into a
@@ -9,6 +10,7 @@ role the app uses), ``password_a``/``password_b`` (empty when that role cannot l
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -26,14 +28,35 @@ from roost.addons.postgres.server import Server, parse_server, redact
 from roost.errors import Conflict, InvalidInput, RoostError, RuntimeFailure
 from roost.settings import Settings
 
+log = logging.getLogger("roost.postgres")
 MANAGED = "managed"
 DEFAULT_CONNECTIONS = 20
 MAX_CONNECTIONS = 10_000
 
 
-def cluster(settings: Settings) -> Cluster:
-    """The Roost-managed cluster of these settings (it may not exist yet)."""
-    return Cluster(settings.home, settings.pg_port)
+def cluster(settings: Settings, key: str = MANAGED) -> Cluster:
+    """The Roost-managed cluster ``key`` of these settings (it may not exist yet)."""
+    if key == MANAGED:
+        return Cluster(settings.home, settings.pg_port)
+    return Cluster.versioned(settings.home, key.removeprefix(MANAGED + ":v"))
+
+
+def is_managed(key: str) -> bool:
+    """Whether a state's ``server`` is one of Roost's own clusters."""
+    return key == MANAGED or key.startswith(MANAGED + ":v")
+
+
+def managed_key(version: str) -> str:
+    """The ``server`` state value of the cluster of PostgreSQL ``version``."""
+    return f"{MANAGED}:v{version}"
+
+
+def managed_clusters(settings: Settings) -> list[Cluster]:
+    """Every cluster Roost manages under its home (those that exist)."""
+    found = [cluster(settings)]
+    found += [cluster(settings, managed_key(path.name.removeprefix("postgres-v")))
+              for path in sorted(settings.home.glob("postgres-v*")) if path.is_dir()]
+    return [c for c in found if c.exists()]
 
 
 def choose_server(settings: Settings, choice: str | None) -> str:
@@ -54,15 +77,15 @@ def choose_server(settings: Settings, choice: str | None) -> str:
 
 def server_of(settings: Settings, state: State, start: bool = True) -> Server:
     """The server holding this state's database (the managed cluster is started if needed)."""
-    if state["server"] == MANAGED:
-        managed = cluster(settings)
+    if is_managed(state["server"]):
+        managed = cluster(settings, state["server"])
         return managed.ensure() if start else managed.server()
     return parse_server(state["server"])
 
 
 def _endpoint(settings: Settings, state: State) -> tuple[str, int]:
-    if state["server"] == MANAGED:
-        return "127.0.0.1", settings.pg_port
+    if is_managed(state["server"]):
+        return "127.0.0.1", cluster(settings, state["server"]).port
     found = parse_server(state["server"])
     return found.host, found.port
 
@@ -125,6 +148,8 @@ class PostgresAddon(Addon):
             except BaseException:
                 _drop(conn, state)
                 raise
+        if is_managed(key):
+            _archive(self.env, cluster(self.settings, key))
         where = "Roost's PostgreSQL" if key == MANAGED else redact(server.admin_url)
         return Provisioned(state=state, message=f"created database {database} on {where} "
                            f"({limit} connections)")
@@ -154,10 +179,9 @@ class PostgresAddon(Addon):
                 f"{key} in the object store")
 
     def info(self, app: str, state: State) -> dict[str, str]:
-        host, port = _endpoint(self.settings, state)
-        return {"server": "Roost's PostgreSQL" if state["server"] == MANAGED else
-                f"{host}:{port}", "database": state["database"], "user": login_role(state),
-                "connections": state["connections"], "rotated_at": state["rotated_at"]}
+        from roost.addons.postgres import facts
+
+        return facts.summary(self.env, app, state)
 
     def health(self, app: str, state: State) -> Health:
         url = self.config_vars(app, state)["DATABASE_URL"]
@@ -171,6 +195,19 @@ class PostgresAddon(Addon):
     def monitor_url(self, app: str, state: State) -> str | None:
         host, port = _endpoint(self.settings, state)
         return f"tcp://{host}:{port}"
+
+
+def _archive(env: AddonEnv, managed: Cluster) -> None:
+    """Make sure the cluster archives WAL (the first database's provisioning turns it on)."""
+    from roost.addons.postgres import archiving
+
+    if archiving.configured(env.settings, managed) is not None:
+        return
+    try:
+        archiving.enable(env.settings, env.objects, managed)
+    except RoostError:
+        log.exception("WAL archiving of Roost's PostgreSQL could not be turned on; "
+                      "point-in-time recovery is unavailable until it is")
 
 
 def _create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:

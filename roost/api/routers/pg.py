@@ -106,10 +106,10 @@ async def connection(app: str, ctx: PlatformDep, _: ActorDep) -> Connection:
 
 @router.get("/apps/{app}/pg/info")
 async def info(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, str]:
-    """Version, size, connections used/limit and cache hit rate."""
-    from roost.addons.postgres import ops
-
-    return await run_in_threadpool(lambda: ops.info(ctx.settings, _state(ctx, app)))
+    """Version, size, connections used/limit, cache hit rate, the last verified backup, the
+    point-in-time window and a summary of diagnose."""
+    return await run_in_threadpool(
+        lambda: addons.load(ctx, KIND).info(app, _state(ctx, app)))
 
 
 @router.get("/apps/{app}/pg/diagnose")
