@@ -19,6 +19,7 @@ from roost.core import apps, audit
 from roost.errors import Conflict, NotFound, RoostError
 from roost.monitor.uptime import monitors
 from roost.orchestration.platform import Platform
+from roost.store.models import App
 from roost.store.models.addons import AddonAttachment
 
 log = logging.getLogger("roost.addons")
@@ -58,6 +59,15 @@ def _rows(platform: Platform, app: str) -> list[tuple[str, State]]:
         found = session.scalars(select(AddonAttachment).where(AddonAttachment.app_id == app_id)
                                 .order_by(AddonAttachment.kind))
         return [(row.kind, _state(platform, row)) for row in found]
+
+
+def states_of_kind(platform: Platform, kind: str) -> list[tuple[str, State]]:
+    """Every app with a ``kind`` add-on, and its state (apps in name order)."""
+    with platform.sessions.begin() as session:
+        found = session.execute(select(App.name, AddonAttachment)
+                                .join(AddonAttachment, AddonAttachment.app_id == App.id)
+                                .where(AddonAttachment.kind == kind).order_by(App.name))
+        return [(name, _state(platform, row)) for name, row in found]
 
 
 def attached_kinds(platform: Platform, app: str) -> list[str]:

@@ -195,20 +195,27 @@ async def start_postgres(platform: Platform) -> Stopper:
     return stop
 
 
-async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper:
-    """Take each app's daily database backup when its time comes, prove it, apply retention."""
-    from roost.orchestration import pg_backups
+async def start_pg_backups(platform: Platform, every_s: float = 60.0,
+                           health_every_s: float = 600.0) -> Stopper:
+    """Take each app's daily database backup when its time comes, prove it, apply retention;
+    look after Roost's own clusters (base backups, disk, WAL archive) every ten minutes."""
+    from roost.orchestration import pg_backups, pg_health
 
     stop = asyncio.Event()
 
     async def tick() -> None:
         await asyncio.to_thread(pg_backups.scheduled_pass, platform)
 
-    task = asyncio.create_task(every(every_s, stop, tick, "scheduled database backups",
-                                     first_delay=5.0))
+    async def look_after() -> None:
+        await asyncio.to_thread(pg_health.maintenance_pass, platform)
+
+    tasks = [asyncio.create_task(every(every_s, stop, tick, "scheduled database backups",
+                                       first_delay=5.0)),
+             asyncio.create_task(every(health_every_s, stop, look_after,
+                                       "looking after Roost's PostgreSQL", first_delay=30.0))]
 
     async def halt() -> None:
         stop.set()
-        await task
+        await asyncio.gather(*tasks)
 
     return halt

@@ -51,6 +51,12 @@ def managed_key(version: str) -> str:
     return f"{MANAGED}:v{version}"
 
 
+def key_of(managed: Cluster) -> str:
+    """The ``server`` state value of a managed cluster (the inverse of :func:`cluster`)."""
+    return MANAGED if managed.name == "postgres" else managed_key(
+        managed.name.removeprefix("postgres-v"))
+
+
 def managed_clusters(settings: Settings) -> list[Cluster]:
     """Every cluster Roost manages under its home (those that exist)."""
     found = [cluster(settings)]
