@@ -179,20 +179,34 @@ def list_for(platform: Platform, app: str) -> list[AttachmentView]:
     return [view(platform, app, kind) for kind in attached_kinds(platform, app)]
 
 
+def _monitor_kind(target: str) -> tuple[str, str]:
+    """The monitor kind of an add-on's target, and the target as the monitor stores it."""
+    if target.startswith("tcp://"):
+        return "tcp", target.removeprefix("tcp://")
+    if target.startswith(("postgres://", "postgresql://")):
+        return "postgres", target
+    return "http", target
+
+
 def ensure_monitors(platform: Platform, app: str) -> int:
-    """Give each add-on with a health target an automatic uptime monitor; return how many."""
+    """Give each add-on with a health target an automatic uptime monitor, named for the
+    add-on (the public status page shows only that name); point an existing one at the
+    target the add-on gives now (its database moved). Return how many were added."""
     added = 0
     for kind, state in _rows(platform, app):
         target = load(platform, kind).monitor_url(app, state)
         if not target:
             continue
+        check, stored = _monitor_kind(target)
         with platform.sessions.begin() as session:
             have = [m for m in monitors.list_monitors(session, app)
                     if m.owner == "addon" and (m.headers or {}).get("X-Roost-Addon") == kind]
             if have:
+                for monitor in have:
+                    monitors.retarget(session, monitor.id, check, stored)
                 continue
-            tcp = target.startswith("tcp://")
-            monitors.create(session, app, target.removeprefix("tcp://"), owner="addon",
-                            headers={"X-Roost-Addon": kind}, kind="tcp" if tcp else "http")
+            monitors.create(session, app, stored, owner="addon", kind=check,
+                            headers={"X-Roost-Addon": kind},
+                            name="Database" if check == "postgres" else "")
             added += 1
     return added

@@ -4,7 +4,10 @@ State keys (stored encrypted by Roost): ``server`` (``managed``, ``managed:vN`` 
 cluster of version N that an upgrade moved the database into, or the admin URL of a
 ``ROOST_PG_SERVER`` entry), ``database``, ``owner``, ``live`` (``a`` or ``b``, the login
 role the app uses), ``password_a``/``password_b`` (empty when that role cannot log in),
-``connections`` and ``rotated_at``. :func:`server_of` turns a state back into a
+``connections``, ``rotated_at`` and ``password_monitor``: the password of the login role
+``<owner>_monitor`` that the database's uptime monitor logs in as. That role may connect and
+nothing more (it is no member of the owner role), because the monitor's URL is kept in the
+uptime store as any monitor's target is. :func:`server_of` turns a state back into a
 :class:`~roost.addons.postgres.server.Server` for the other modules (backups, diagnose).
 """
 
@@ -101,6 +104,11 @@ def login_role(state: State, which: str | None = None) -> str:
     return f"{state['owner']}_{which or state['live']}"
 
 
+def monitor_role(state: State) -> str:
+    """The login role of the database's uptime monitor."""
+    return f"{state['owner']}_monitor"
+
+
 def names_for(app: str) -> tuple[str, str]:
     """(database, owner role) of ``app``."""
     name = "app_" + app.replace("-", "_")
@@ -141,10 +149,12 @@ class PostgresAddon(Addon):
         state: State = {"server": key, "database": database, "owner": owner, "live": "a",
                         "password_a": secrets.token_urlsafe(24),
                         "password_b": secrets.token_urlsafe(24),
+                        "password_monitor": secrets.token_urlsafe(24),
                         "connections": str(limit), "rotated_at": now()}
         with admin(server) as conn:
             taken = one(conn, "SELECT string_agg(rolname, ', ') FROM pg_roles "
-                        "WHERE rolname = ANY(%s)", ([owner, f"{owner}_a", f"{owner}_b"],))
+                        "WHERE rolname = ANY(%s)",
+                        ([owner, f"{owner}_a", f"{owner}_b", monitor_role(state)],))
             if taken or one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (database,)):
                 raise Conflict(f"PostgreSQL {server.host}:{server.port} already has "
                                f"{'roles ' + taken if taken else 'a database ' + database}; "
@@ -200,7 +210,11 @@ class PostgresAddon(Addon):
 
     def monitor_url(self, app: str, state: State) -> str | None:
         host, port = _endpoint(self.settings, state)
-        return f"tcp://{host}:{port}"
+        if not state.get("password_monitor"):  # provisioned before databases had monitors
+            return f"tcp://{host}:{port}"
+        server = Server(admin_url="", host=host, port=port, bin_dir=None)
+        return server.url(state["database"], monitor_role(state),
+                          state["password_monitor"]).replace("postgresql://", "postgres://", 1)
 
 
 def _archive(env: AddonEnv, managed: Cluster) -> None:
@@ -235,12 +249,19 @@ def _create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
     execute(conn, psycopg.sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
     execute(conn, psycopg.sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
         database, owner))
+    if state.get("password_monitor"):
+        monitor = ident(monitor_role(state))
+        execute(conn, psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 2")
+                .format(monitor, psycopg.sql.Literal(state["password_monitor"])))
+        execute(conn, psycopg.sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            database, monitor))
 
 
 def _drop(conn: psycopg.Connection[Any], state: State) -> None:
     execute(conn, psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
         ident(state["database"])))
-    for role in (login_role(state, "a"), login_role(state, "b"), state["owner"]):
+    for role in (login_role(state, "a"), login_role(state, "b"), monitor_role(state),
+                 state["owner"]):
         execute(conn, psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(ident(role)))
 
 

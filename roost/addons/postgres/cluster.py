@@ -223,12 +223,12 @@ class Cluster:
 
 def _bin_dir(version: str | None = None) -> Path:
     if version is not None:
-        found = PG_LIB / version / "bin"
-        if not (found / "initdb").exists() or not (found / "postgres").exists():
+        wanted = PG_LIB / version / "bin"
+        if not (wanted / "initdb").exists() or not (wanted / "postgres").exists():
             raise InvalidInput(f"PostgreSQL {version} is not installed on this machine: run "
                                f"`apt-get install postgresql-{version}` (Roost uses its "
                                "binaries)")
-        return found
+        return wanted
     found = find_bin_dir()
     if found is None or not (found / "initdb").exists():
         raise InvalidInput("PostgreSQL is not installed on this machine: run "

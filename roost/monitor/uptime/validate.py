@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from roost.errors import InvalidInput
 
-KINDS = ("http", "tcp", "tls")
+KINDS = ("http", "tcp", "tls", "postgres")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MIN_INTERVAL_S = 10.0
 
@@ -21,7 +21,8 @@ def kind(value: str) -> str:
 
 
 def target(kind: str, value: str) -> str:
-    """An http(s) URL for HTTP checks, HOST:PORT (or an https URL) for TCP and TLS."""
+    """An http(s) URL for HTTP checks, HOST:PORT (or an https URL) for TCP and TLS, a
+    postgres:// URL for PostgreSQL checks."""
     value = value.strip()
     if kind == "http":
         parts = urlsplit(value)
@@ -32,6 +33,8 @@ def target(kind: str, value: str) -> str:
         except ValueError as exc:
             raise InvalidInput(f"--url has a bad port: {value!r}") from exc
         return value
+    if kind == "postgres":
+        return postgres_target(value)
     if kind == "tls" and value.startswith("https://"):
         parts = urlsplit(value)
         if not parts.hostname:
@@ -41,6 +44,19 @@ def target(kind: str, value: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InvalidInput(f"a {kind} monitor needs HOST:PORT (e.g. db.example.com:5432), "
                            f"got {value!r}")
+    return value
+
+
+def postgres_target(value: str) -> str:
+    """``postgres://USER:PASSWORD@HOST:PORT/DATABASE``, checked for its parts."""
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InvalidInput("a postgres monitor's URL has a bad port") from exc
+    if (parts.scheme not in ("postgres", "postgresql") or not parts.hostname
+            or not parts.username or not parts.path.strip("/") or port == 0):
+        raise InvalidInput("a postgres monitor needs postgres://USER:PASSWORD@HOST:PORT/DATABASE")
     return value
 
 
