@@ -160,9 +160,9 @@ class PostgresAddon(Addon):
                                f"{'roles ' + taken if taken else 'a database ' + database}; "
                                "drop them or use another server")
             try:
-                _create(conn, state, limit)
+                create(conn, state, limit)
             except BaseException:
-                _drop(conn, state)
+                drop(conn, state)
                 raise
         if is_managed(key):
             _archive(self.env, cluster(self.settings, key))
@@ -187,7 +187,7 @@ class PostgresAddon(Addon):
         if exists:
             dump_to_store(self.env, server, state["database"], key)
         with admin(server) as conn:
-            _drop(conn, state)
+            drop(conn, state)
         if not exists:
             return (f"database {state['database']} was already gone, so there was nothing to "
                     "back up; its roles are dropped")
@@ -230,7 +230,8 @@ def _archive(env: AddonEnv, managed: Cluster) -> None:
                       "point-in-time recovery is unavailable until it is")
 
 
-def _create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
+def create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
+    """Create the state's roles (with its passwords) and database on the admin's server."""
     owner, database = ident(state["owner"]), ident(state["database"])
     execute(conn, psycopg.sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
     for which in ("a", "b"):
@@ -257,7 +258,8 @@ def _create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
             database, monitor))
 
 
-def _drop(conn: psycopg.Connection[Any], state: State) -> None:
+def drop(conn: psycopg.Connection[Any], state: State) -> None:
+    """Drop the state's database (ending its sessions) and roles, those that exist."""
     execute(conn, psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
         ident(state["database"])))
     for role in (login_role(state, "a"), login_role(state, "b"), monitor_role(state),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.addons.base import State
@@ -150,5 +150,59 @@ async def kill(app: str, ctx: PlatformDep, actor: ActorDep,
         with ctx.sessions.begin() as session:
             audit.record(session, actor, "pg.kill", message, app=app)
         return {"message": message}
+
+    return await run_in_threadpool(work)
+
+
+class UpgradeIn(BaseModel):
+    """Body of POST .../pg/upgrade: the major version to move the database to."""
+
+    version: str = Field(min_length=1, max_length=10)
+
+
+class UpgradeOut(BaseModel):
+    """What an upgrade did: the version, the proven backup it restored, the new release."""
+
+    version: str
+    backup: str
+    tables: int
+    rows: int
+    release: int | None
+
+
+class Message(BaseModel):
+    """A line for the user."""
+
+    message: str
+
+
+@router.post("/apps/{app}/pg/upgrade")
+async def upgrade(app: str, body: UpgradeIn, ctx: PlatformDep, actor: ActorDep) -> UpgradeOut:
+    """Move the app's database into Roost's cluster of PostgreSQL ``version`` (by restore,
+    proven like a backup), with a hot restart; the old database stays until finish."""
+    from roost.orchestration import pg_upgrade
+
+    def work() -> UpgradeOut:
+        _state(ctx, app)
+        done = pg_upgrade.upgrade(ctx, app, body.version, actor)
+        with ctx.sessions.begin() as session:
+            audit.record(session, actor, "pg.upgrade", f"database moved to PostgreSQL "
+                         f"{done.version}", app=app)
+        return UpgradeOut(**vars(done))
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/apps/{app}/pg/upgrade/finish")
+async def finish_upgrade(app: str, ctx: PlatformDep, actor: ActorDep) -> Message:
+    """Drop the old database an upgrade kept."""
+    from roost.orchestration import pg_upgrade
+
+    def work() -> Message:
+        _state(ctx, app)
+        line = pg_upgrade.finish(ctx, app)
+        with ctx.sessions.begin() as session:
+            audit.record(session, actor, "pg.upgrade.finish", line, app=app)
+        return Message(message=line)
 
     return await run_in_threadpool(work)
