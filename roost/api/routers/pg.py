@@ -76,6 +76,8 @@ async def rotate(app: str, ctx: PlatformDep, actor: ActorDep) -> RotateOut:
                 raise RuntimeFailure(f"the release with the new credentials did not start, "
                                      f"{app} keeps its old ones: {error}")
             release[0] = number
+            if ctx.runtime is not None:  # the old generation may still log in as the old role
+                ctx.runtime.supervisor.wait_drained(app)
 
         # Under the deploy lock: a deploy reading the old credentials meanwhile would start
         # processes whose password is about to be removed, and two rotations would collide.
