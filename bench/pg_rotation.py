@@ -151,7 +151,8 @@ def main() -> None:
                   f"over {len(rates)} wrk runs, failed requests {bad + errors} (target 0; "
                   f"{bad} answered 500, {errors} socket errors)")
             print(f"  a rotation (new password, hot restart, old password removed): median "
-                  f"{sorted(took)[len(took) // 2]:.1f} s; live role now {rotation.describe(state)['live']}")
+                  f"{sorted(took)[len(took) // 2]:.1f} s; live role now "
+                  f"{rotation.describe(state)['live']}")
     finally:
         cluster(settings).stop()
         shutil.rmtree(top, ignore_errors=True)
