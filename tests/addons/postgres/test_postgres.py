@@ -128,6 +128,14 @@ def test_info_ps_kill_and_diagnose(roost: Roost) -> None:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         info = roost.api.get(f"/api/v1/apps/{app}/pg/info").json()
         assert info["version"].startswith("15") and info["connections"] == "1/10"
+        # what the dashboard's database panel shows (the add-on's info)
+        assert info["size"].endswith("kB") or info["size"].endswith("MB")
+        assert info["last_verified_backup"] == "none yet"
+        assert info["pitr_window"].startswith("none: the server is not Roost's own")
+        assert info["diagnose"].endswith("1 yellow (primary keys), 0 red")
+        panel = roost.api.get(f"/api/v1/apps/{app}/addons").json()[0]["info"]
+        assert {"size", "connections", "last_verified_backup", "pitr_window",
+                "diagnose"} <= set(panel)
         sessions = roost.api.get(f"/api/v1/apps/{app}/pg/ps").json()
         assert [s["pid"] for s in sessions] == [pid]
         checks = {c["name"]: c for c in roost.api.get(f"/api/v1/apps/{app}/pg/diagnose").json()}
