@@ -220,7 +220,8 @@ async def _postgres(spec: MonitorSpec, start: float, allow_private: bool) -> Out
         try:
             conn = await psycopg.AsyncConnection.connect(
                 spec.target, hostaddr=address, connect_timeout=max(1, int(spec.timeout_s)),
-                autocommit=True, application_name="roost-uptime")
+                passfile="/dev/null", autocommit=True,
+                application_name="roost-uptime")
         except psycopg.Error as exc:
             last = exc
             continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from roost.errors import InvalidInput
 
@@ -47,16 +47,29 @@ def target(kind: str, value: str) -> str:
     return value
 
 
+PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
 def postgres_target(value: str) -> str:
-    """``postgres://USER:PASSWORD@HOST:PORT/DATABASE``, checked for its parts."""
+    """``postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=M]``, checked for its parts.
+
+    One host, no socket paths, and no other connection parameters: libpq would otherwise
+    read files of the platform's (a passfile, a service file, client keys) for whoever
+    adds a monitor."""
     parts = urlsplit(value)
     try:
-        port = parts.port
+        port = parts.port if "," not in parts.netloc else None
     except ValueError as exc:
         raise InvalidInput("a postgres monitor's URL has a bad port") from exc
-    if (parts.scheme not in ("postgres", "postgresql") or not parts.hostname
-            or not parts.username or not parts.path.strip("/") or port == 0):
+    host = parts.hostname or ""
+    if (parts.scheme not in ("postgres", "postgresql") or not host or "," in parts.netloc
+            or "%" in host or "/" in host or not parts.username or parts.password is None
+            or not parts.path.strip("/") or port == 0):
         raise InvalidInput("a postgres monitor needs postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if set(query) - {"sslmode"} or any(v not in PG_SSLMODES for v in query.get("sslmode", [])):
+        raise InvalidInput(f"a postgres monitor's URL takes no parameters but sslmode (one of "
+                           f"{', '.join(PG_SSLMODES)}), got {parts.query!r}")
     return value
 
 

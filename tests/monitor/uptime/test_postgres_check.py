@@ -69,9 +69,15 @@ def test_bad_targets_are_refused_and_the_password_is_never_shown(
         factory: sessionmaker[Session], database: str) -> None:
     with transaction(factory) as s:
         for bad in ("postgres://127.0.0.1:5432/db", "postgres://u:p@127.0.0.1:5432/",
-                    "http://u:p@127.0.0.1/db"):
+                    "http://u:p@127.0.0.1/db", "postgres://u@127.0.0.1/db",
+                    "postgres://u:p@%2Fvar%2Frun%2Fpostgresql/db",
+                    "postgres://u:p@a:5432,b:5432/db"):
             with pytest.raises(InvalidInput, match="postgres://USER:PASSWORD@HOST:PORT/DATABASE"):
                 monitors.create(s, "shop", bad, kind="postgres")
+        for query in ("?passfile=/root/.pgpass", "?sslmode=require&service=x",
+                      "?sslmode=whatever"):
+            with pytest.raises(InvalidInput, match="takes no parameters but sslmode"):
+                monitors.create(s, "shop", database + query, kind="postgres")
         made = monitors.create(s, "shop", database, kind="postgres", name="Database")
         password = urlsplit(database).password
         assert password is not None and password not in made.target
