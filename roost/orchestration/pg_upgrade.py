@@ -124,7 +124,11 @@ def upgrade(platform: Platform, app: str, version: str, actor: str) -> Upgraded:
             if one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (state["database"],)):
                 raise Conflict(f"Roost's PostgreSQL {version} has a database "
                                f"{state['database']} already; nothing was changed")
-            create(conn, state, int(state["connections"]))
+            try:
+                create(conn, state, int(state["connections"]))
+            except BaseException:
+                drop(conn, state)
+                raise
         _freeze(source, state["database"], True)
         try:
             record = _copy(platform, app, state, source, dest)
