@@ -71,6 +71,7 @@ class Settings(BaseModel):
     addon_kinds: list[str] = Field(default_factory=list)  # extra kinds: kind=module:Class
     pg_server: list[str] = Field(default_factory=list)  # external PostgreSQL admin URLs
     pg_port: int = Field(default=5433, gt=0, lt=65536)  # the Roost-managed cluster's port
+    pg_pitr_days: int = Field(default=7, ge=1, le=3650)  # point-in-time recovery window
     monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
     instance_name: str = ""  # this control-plane instance's name (default: the host name)
     instance_heartbeat_seconds: float = Field(default=5.0, gt=0, le=60)

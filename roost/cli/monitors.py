@@ -42,7 +42,8 @@ def monitors_list(app_name: str = typer.Argument(None, metavar="[APP]"),
 @monitors_app.command("add")
 def monitors_add(
     app_name: str = typer.Argument(..., metavar="APP"),
-    url: str = typer.Option(..., "--url", help="https://…, tcp://host:port or tls://host:port"),
+    url: str = typer.Option(..., "--url", help="https://…, tcp://host:port, tls://host:port "
+                            "or postgres://user:password@host:port/database"),
     label: str = typer.Option("", "--name", help="its name on the public status page "
                               "(default: the host)"),
     method: str = typer.Option("GET", "--method"),

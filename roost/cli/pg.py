@@ -53,7 +53,8 @@ def credentials_rotate(app_name: str = APP, json: bool = JSON) -> None:
 
 @app.command("info")
 def info(app_name: str = APP, json: bool = JSON) -> None:
-    """Show APP's database: version, size, connections used/limit, cache hit rate."""
+    """Show APP's database: version, size, connections, cache hit rate, last verified
+    backup, point-in-time window, diagnose summary."""
     data = Client().request("GET", f"/apps/{app_name}/pg/info")
     if json:
         print_json(data)
@@ -117,3 +118,25 @@ def diagnose(app_name: str = APP, json: bool = JSON) -> None:
             ok(f"        next: {check['next_step']}")
     if any(c["status"] == "red" for c in data):
         raise typer.Exit(1)
+
+
+@app.command("upgrade")
+def upgrade(app_name: str = APP,
+            version: str = typer.Option("", "--version", metavar="N",
+                                        help="the major version to move to, e.g. 16"),
+            finish: bool = typer.Option(False, "--finish",
+                                        help="drop the old database an upgrade kept")) -> None:
+    """Move APP's database to PostgreSQL N by restore (proven, then a hot restart), or
+    --finish an upgrade by dropping the old database."""
+    if bool(version) == finish:
+        raise CliError("give --version N to upgrade or --finish to drop the old database, "
+                       f"not {'both' if finish else 'neither'}")
+    client = Client(timeout=3600)
+    if finish:
+        ok(client.request("POST", f"/apps/{app_name}/pg/upgrade/finish")["message"])
+        return
+    data = client.request("POST", f"/apps/{app_name}/pg/upgrade", json={"version": version})
+    release = f" in release v{data['release']}" if data.get("release") else ""
+    ok(f"{app_name} now uses PostgreSQL {data['version']}{release}: backup {data['backup']} "
+       f"restored and proven ({data['tables']} tables, {data['rows']} rows); the old database "
+       f"is kept read-only until `roost pg upgrade {app_name} --finish`")

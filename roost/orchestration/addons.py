@@ -19,6 +19,7 @@ from roost.core import apps, audit
 from roost.errors import Conflict, NotFound, RoostError
 from roost.monitor.uptime import monitors
 from roost.orchestration.platform import Platform
+from roost.store.models import App
 from roost.store.models.addons import AddonAttachment
 
 log = logging.getLogger("roost.addons")
@@ -58,6 +59,15 @@ def _rows(platform: Platform, app: str) -> list[tuple[str, State]]:
         found = session.scalars(select(AddonAttachment).where(AddonAttachment.app_id == app_id)
                                 .order_by(AddonAttachment.kind))
         return [(row.kind, _state(platform, row)) for row in found]
+
+
+def states_of_kind(platform: Platform, kind: str) -> list[tuple[str, State]]:
+    """Every app with a ``kind`` add-on, and its state (apps in name order)."""
+    with platform.sessions.begin() as session:
+        found = session.execute(select(App.name, AddonAttachment)
+                                .join(AddonAttachment, AddonAttachment.app_id == App.id)
+                                .where(AddonAttachment.kind == kind).order_by(App.name))
+        return [(name, _state(platform, row)) for name, row in found]
 
 
 def attached_kinds(platform: Platform, app: str) -> list[str]:
@@ -169,20 +179,34 @@ def list_for(platform: Platform, app: str) -> list[AttachmentView]:
     return [view(platform, app, kind) for kind in attached_kinds(platform, app)]
 
 
+def _monitor_kind(target: str) -> tuple[str, str]:
+    """The monitor kind of an add-on's target, and the target as the monitor stores it."""
+    if target.startswith("tcp://"):
+        return "tcp", target.removeprefix("tcp://")
+    if target.startswith(("postgres://", "postgresql://")):
+        return "postgres", target
+    return "http", target
+
+
 def ensure_monitors(platform: Platform, app: str) -> int:
-    """Give each add-on with a health target an automatic uptime monitor; return how many."""
+    """Give each add-on with a health target an automatic uptime monitor, named for the
+    add-on (the public status page shows only that name); point an existing one at the
+    target the add-on gives now (its database moved). Return how many were added."""
     added = 0
     for kind, state in _rows(platform, app):
         target = load(platform, kind).monitor_url(app, state)
         if not target:
             continue
+        check, stored = _monitor_kind(target)
         with platform.sessions.begin() as session:
             have = [m for m in monitors.list_monitors(session, app)
                     if m.owner == "addon" and (m.headers or {}).get("X-Roost-Addon") == kind]
             if have:
+                for monitor in have:
+                    monitors.retarget(session, monitor.id, check, stored)
                 continue
-            tcp = target.startswith("tcp://")
-            monitors.create(session, app, target.removeprefix("tcp://"), owner="addon",
-                            headers={"X-Roost-Addon": kind}, kind="tcp" if tcp else "http")
+            monitors.create(session, app, stored, owner="addon", kind=check,
+                            headers={"X-Roost-Addon": kind},
+                            name="Database" if check == "postgres" else "")
             added += 1
     return added

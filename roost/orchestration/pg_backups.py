@@ -59,13 +59,19 @@ def restore(platform: Platform, app: str, bid: str, confirm: str,
 
 
 def pitr_for(platform: Platform, app: str) -> pitr.Pitr | None:
-    """The pgBackRest stanza of the cluster holding ``app``'s database, if it archives WAL.
+    """The pgBackRest stanza of the cluster holding ``app``'s database, if it archives WAL:
+    Roost's own clusters do (:mod:`roost.addons.postgres.archiving`), external servers not."""
+    from roost.addons.postgres import archiving
+    from roost.addons.postgres.addon import cluster, is_managed
+    from roost.orchestration import addons
 
-    THE SEAM for point-in-time recovery: the postgres add-on's managed cluster configures
-    its stanza (:func:`roost.addons.postgres.pitr.configure`); until that is wired in here
-    no app has one.
-    """
-    return None
+    _known(platform, app)
+    if "postgres" not in addons.attached_kinds(platform, app):
+        return None
+    state = addons.state_of(platform, app, "postgres")
+    if not is_managed(state["server"]):
+        return None
+    return archiving.configured(platform.settings, cluster(platform.settings, state["server"]))
 
 
 def restore_to_time(platform: Platform, app: str, when: datetime, confirm: str,
@@ -75,8 +81,12 @@ def restore_to_time(platform: Platform, app: str, when: datetime, confirm: str,
     dest = where(platform, into) if into else source
     stanza = pitr_for(platform, app)
     if stanza is None:
-        raise InvalidInput(f"{app}'s database has no point-in-time recovery (its server does "
-                           "not archive WAL to Roost): restore a backup by id instead")
+        from roost.addons.postgres.archiving import INSTALL, available
+
+        why = ("its server does not archive WAL to Roost" if available() else
+               f"pgBackRest is missing: {INSTALL} and restart `roost up`")
+        raise InvalidInput(f"{app}'s database has no point-in-time recovery ({why}): "
+                           "restore a backup by id instead")
     return pitr.restore_database(stanza, source.database, when, app, confirm,
                                  live=dest.server, into_database=dest.database, into_app=into)
 

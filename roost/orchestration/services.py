@@ -207,29 +207,58 @@ async def start_asset_gc(platform: Platform, every_s: float = 86_400.0) -> Stopp
 
 
 async def start_postgres(platform: Platform) -> Stopper:
-    """Start Roost's own PostgreSQL if it has one; stop it (however it was started) at exit."""
-    from roost.addons.postgres.addon import cluster
+    """Start Roost's own PostgreSQL clusters if it has any, with their WAL archiving; stop
+    them (however they were started) at exit."""
+    from roost.addons.postgres import archiving
+    from roost.addons.postgres.addon import managed_clusters
 
-    managed = cluster(platform.settings)
-    if managed.exists():
-        try:
-            await asyncio.to_thread(managed.ensure)
-        except Exception:
-            log.exception("Roost's PostgreSQL did not start; apps' databases are down")
+    def start() -> None:
+        for managed in managed_clusters(platform.settings):
+            try:
+                managed.ensure()
+            except Exception:
+                log.exception("Roost's PostgreSQL (%s) did not start; apps' databases are "
+                              "down", managed.name)
+                continue
+            try:
+                archiving.enable(platform.settings, platform.objects, managed,
+                                 first_backup=False)
+            except Exception:
+                log.exception("WAL archiving of Roost's PostgreSQL (%s) failed to start",
+                              managed.name)
+
+    await asyncio.to_thread(start)
 
     async def stop() -> None:
-        if managed.exists():
+        for managed in managed_clusters(platform.settings):
             await asyncio.to_thread(managed.stop)
 
     return stop
 
 
-async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper:
-    """Take each app's daily database backup when its time comes, prove it, apply retention."""
-    from roost.orchestration import pg_backups
+async def start_pg_backups(platform: Platform, every_s: float = 60.0,
+                           health_every_s: float = 600.0) -> Stopper:
+    """Take each app's daily database backup when its time comes, prove it, apply retention
+    (on the instance holding the lease); look after this host's own clusters (base
+    backups, disk, WAL archive) every ten minutes."""
+    from roost.orchestration import pg_backups, pg_health
 
-    return run_once_every(platform, "database backups", every_s,
-                          lambda: pg_backups.scheduled_pass(platform), first_delay=5.0)
+    backups = run_once_every(platform, "database backups", every_s,
+                             lambda: pg_backups.scheduled_pass(platform), first_delay=5.0)
+    stop = asyncio.Event()
+
+    async def look_after() -> None:
+        await asyncio.to_thread(pg_health.maintenance_pass, platform)
+
+    task = asyncio.create_task(every(health_every_s, stop, look_after,
+                                     "looking after Roost's PostgreSQL", first_delay=30.0))
+
+    async def halt() -> None:
+        stop.set()
+        await task
+        await backups()
+
+    return halt
 
 
 async def start_advisory_updates(platform: Platform, every_s: float = 86_400.0) -> Stopper:

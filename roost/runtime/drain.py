@@ -66,7 +66,8 @@ class Drainer:
         self.running.append(thread)
         thread.start()
 
-    def join(self) -> None:
-        """Wait for every background drain."""
+    def join(self, name: str | None = None) -> None:
+        """Wait for every background drain (of app ``name`` only, when given)."""
         for thread in list(self.running):
-            thread.join()
+            if name is None or thread.name == f"drain-{name}":
+                thread.join()

@@ -5,6 +5,8 @@ Everything in ``ROOST_HOME`` belongs to Roost's own user and is private to it:
 - ``ROOST_HOME``: 0700; 0710 with the router user's group when Caddy runs as its own user
   (traverse only, to reach ``run/`` and ``objects/``; directories above get ``o+x`` if they
   lack it). Apps never need it: the sandbox (sandbox.py) binds each release into its view.
+  When Roost runs its own PostgreSQL (``postgres*/``) as root, ``o+x`` too: the postgres
+  user passes through to its data, which stays its own (0700).
 - ``roost.db*``, ``secret.key``, ``credentials.json``, ``roost.toml``: 0600.
 - ``logs/`` (files 0600), ``router/``, ``builds/``, ``cache/``, ``uploads/``, ``apps/.work``:
   0700.
@@ -32,12 +34,15 @@ def secure_home(home: Path, router_gid: int | None) -> None:
     """Make ``home`` private to Roost (its router may only traverse it) before anything runs."""
     home.mkdir(parents=True, exist_ok=True)
     root = os.geteuid() == 0
+    # Roost's own PostgreSQL runs as the postgres user, which must pass through home to its
+    # data (postgres/, pgbackrest/; cluster.py gave home o+x): keep that, never more.
+    keep = stat.S_IXOTH if root and any(home.glob("postgres*")) else 0
     if router_gid is not None and root:
         os.chown(home, -1, router_gid)
-        os.chmod(home, 0o710)
+        os.chmod(home, 0o710 | keep)
         _traversable_above(home)
     else:
-        os.chmod(home, 0o700)
+        os.chmod(home, 0o700 | keep)
     for name in PRIVATE_DIRS:
         path = home / name
         path.mkdir(exist_ok=True)

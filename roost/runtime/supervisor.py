@@ -123,6 +123,11 @@ class Supervisor:
                             f"({describe_formation(formation)})")
             self._drain(state, old, wait=False, settle=self.limits.settle, close=old_listener)
 
+    def wait_drained(self, app: str) -> None:
+        """Wait until the old generations of ``app`` have stopped (e.g. before a credential
+        they used is retired)."""
+        self._drainer.join(app)
+
     def check_formation(self, spec: ReleaseSpec, formation: dict[str, int]) -> dict[str, int]:
         """Refuse unknown process types, negative counts and counts over the maximum."""
         return check_formation(spec, formation, self.limits.max_per_type)

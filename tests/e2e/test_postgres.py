@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, free_port, wait_for
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.e2e.test_foundation import ok, refused
 
@@ -79,3 +81,45 @@ def test_an_apps_rows_survive_redeploys_and_rotation(pg_server: Server, tmp_path
     assert f"final backup is addons/postgres/{shop}/final-" in removed
     refused(srv, "pg", "info", shop, says="has no postgres add-on")
 
+
+
+@pytest.fixture
+def managed_server(tmp_path: Path) -> Iterator[Server]:
+    """`roost up` with no ROOST_PG_SERVER: the first database starts Roost's own cluster."""
+    if shutil.which("pgbackrest") is None:
+        pytest.skip("pgbackrest missing: run scripts/ensure-pgbackrest.sh")
+    srv = start_server(tmp_path, {"ROOST_PG_PORT": str(free_port())})
+    yield srv
+    stop_server(srv)
+
+
+def test_drop_table_and_restore_to_a_time_on_roosts_own_cluster(managed_server: Server
+                                                                ) -> None:
+    srv, shop = managed_server, "pitr" + uuid.uuid4().hex[:6]
+    ok(srv, "apps", "create", shop)
+    ok(srv, "addons", "add", shop, "postgres")
+    info = json.loads(ok(srv, "pg", "info", shop, "--json"))
+    assert info["pitr_window"].endswith(" to now"), info
+    assert f"{info['pitr_window'].split(' to ')[0]}" in ok(srv, "pg", "info", shop)
+    opens = datetime.fromisoformat(info["pitr_window"].split(" to ")[0])
+
+    def clock() -> datetime:
+        out = ok(srv, "pg", "psql", shop, "-c", "SELECT to_char(clock_timestamp() AT TIME "
+                 "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')")
+        return datetime.fromisoformat(next(ln.strip() for ln in out.splitlines()
+                                           if ln.strip().startswith("20")))
+
+    wait_for(lambda: clock() > opens, timeout=10)
+    ok(srv, "pg", "psql", shop, "-c", "CREATE TABLE orders (id serial PRIMARY KEY, total int);"
+       " INSERT INTO orders (total) SELECT g FROM generate_series(1, 40) g")
+    before = clock()
+    ok(srv, "pg", "psql", shop, "-c", "DROP TABLE orders")
+    refused(srv, "pg", "backups", "restore", shop, "--time", "2020-01-01T00:00:00Z",
+            "--confirm", shop, says=f"is outside the PITR window of {shop}")
+    restored = srv.roost("pg", "backups", "restore", shop, "--time", before.isoformat(),
+                         "--confirm", shop, timeout=600)
+    assert restored.returncode == 0, restored.stderr
+    assert f"Restored {shop}'s database" in restored.stdout
+    assert " 40\n" in ok(srv, "pg", "psql", shop, "-c", "SELECT count(*) FROM orders")
+    refused(srv, "pg", "upgrade", shop, "--version", "99",
+            says="run `apt-get install postgresql-99`")

@@ -1,14 +1,19 @@
 """The ``postgres`` add-on: a database, an owner role and two alternating login roles per app.
 
-State keys (stored encrypted by Roost): ``server`` (``managed`` or the admin URL of a
+State keys (stored encrypted by Roost): ``server`` (``managed``, ``managed:vN`` for the
+cluster of version N that an upgrade moved the database into, or the admin URL of a
 ``ROOST_PG_SERVER`` entry), ``database``, ``owner``, ``live`` (``a`` or ``b``, the login
 role the app uses), ``password_a``/``password_b`` (empty when that role cannot log in),
-``connections`` and ``rotated_at``. :func:`server_of` turns a state back into a
+``connections``, ``rotated_at`` and ``password_monitor``: the password of the login role
+``<owner>_monitor`` that the database's uptime monitor logs in as. That role may connect and
+nothing more (it is no member of the owner role), because the monitor's URL is kept in the
+uptime store as any monitor's target is. :func:`server_of` turns a state back into a
 :class:`~roost.addons.postgres.server.Server` for the other modules (backups, diagnose).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
@@ -26,14 +31,41 @@ from roost.addons.postgres.server import Server, parse_server, redact
 from roost.errors import Conflict, InvalidInput, RoostError, RuntimeFailure
 from roost.settings import Settings
 
+log = logging.getLogger("roost.postgres")
 MANAGED = "managed"
 DEFAULT_CONNECTIONS = 20
 MAX_CONNECTIONS = 10_000
 
 
-def cluster(settings: Settings) -> Cluster:
-    """The Roost-managed cluster of these settings (it may not exist yet)."""
-    return Cluster(settings.home, settings.pg_port)
+def cluster(settings: Settings, key: str = MANAGED) -> Cluster:
+    """The Roost-managed cluster ``key`` of these settings (it may not exist yet)."""
+    if key == MANAGED:
+        return Cluster(settings.home, settings.pg_port)
+    return Cluster.versioned(settings.home, key.removeprefix(MANAGED + ":v"))
+
+
+def is_managed(key: str) -> bool:
+    """Whether a state's ``server`` is one of Roost's own clusters."""
+    return key == MANAGED or key.startswith(MANAGED + ":v")
+
+
+def managed_key(version: str) -> str:
+    """The ``server`` state value of the cluster of PostgreSQL ``version``."""
+    return f"{MANAGED}:v{version}"
+
+
+def key_of(managed: Cluster) -> str:
+    """The ``server`` state value of a managed cluster (the inverse of :func:`cluster`)."""
+    return MANAGED if managed.name == "postgres" else managed_key(
+        managed.name.removeprefix("postgres-v"))
+
+
+def managed_clusters(settings: Settings) -> list[Cluster]:
+    """Every cluster Roost manages under its home (those that exist)."""
+    found = [cluster(settings)]
+    found += [cluster(settings, managed_key(path.name.removeprefix("postgres-v")))
+              for path in sorted(settings.home.glob("postgres-v*")) if path.is_dir()]
+    return [c for c in found if c.exists()]
 
 
 def choose_server(settings: Settings, choice: str | None) -> str:
@@ -54,15 +86,15 @@ def choose_server(settings: Settings, choice: str | None) -> str:
 
 def server_of(settings: Settings, state: State, start: bool = True) -> Server:
     """The server holding this state's database (the managed cluster is started if needed)."""
-    if state["server"] == MANAGED:
-        managed = cluster(settings)
+    if is_managed(state["server"]):
+        managed = cluster(settings, state["server"])
         return managed.ensure() if start else managed.server()
     return parse_server(state["server"])
 
 
 def _endpoint(settings: Settings, state: State) -> tuple[str, int]:
-    if state["server"] == MANAGED:
-        return "127.0.0.1", settings.pg_port
+    if is_managed(state["server"]):
+        return "127.0.0.1", cluster(settings, state["server"]).port
     found = parse_server(state["server"])
     return found.host, found.port
 
@@ -70,6 +102,11 @@ def _endpoint(settings: Settings, state: State) -> tuple[str, int]:
 def login_role(state: State, which: str | None = None) -> str:
     """The name of login role ``which`` (``a``/``b``; the live one by default)."""
     return f"{state['owner']}_{which or state['live']}"
+
+
+def monitor_role(state: State) -> str:
+    """The login role of the database's uptime monitor."""
+    return f"{state['owner']}_monitor"
 
 
 def names_for(app: str) -> tuple[str, str]:
@@ -112,19 +149,23 @@ class PostgresAddon(Addon):
         state: State = {"server": key, "database": database, "owner": owner, "live": "a",
                         "password_a": secrets.token_urlsafe(24),
                         "password_b": secrets.token_urlsafe(24),
+                        "password_monitor": secrets.token_urlsafe(24),
                         "connections": str(limit), "rotated_at": now()}
         with admin(server) as conn:
             taken = one(conn, "SELECT string_agg(rolname, ', ') FROM pg_roles "
-                        "WHERE rolname = ANY(%s)", ([owner, f"{owner}_a", f"{owner}_b"],))
+                        "WHERE rolname = ANY(%s)",
+                        ([owner, f"{owner}_a", f"{owner}_b", monitor_role(state)],))
             if taken or one(conn, "SELECT 1 FROM pg_database WHERE datname = %s", (database,)):
                 raise Conflict(f"PostgreSQL {server.host}:{server.port} already has "
                                f"{'roles ' + taken if taken else 'a database ' + database}; "
                                "drop them or use another server")
             try:
-                _create(conn, state, limit)
+                create(conn, state, limit)
             except BaseException:
-                _drop(conn, state)
+                drop(conn, state)
                 raise
+        if is_managed(key):
+            _archive(self.env, cluster(self.settings, key))
         where = "Roost's PostgreSQL" if key == MANAGED else redact(server.admin_url)
         return Provisioned(state=state, message=f"created database {database} on {where} "
                            f"({limit} connections)")
@@ -146,7 +187,7 @@ class PostgresAddon(Addon):
         if exists:
             dump_to_store(self.env, server, state["database"], key)
         with admin(server) as conn:
-            _drop(conn, state)
+            drop(conn, state)
         if not exists:
             return (f"database {state['database']} was already gone, so there was nothing to "
                     "back up; its roles are dropped")
@@ -154,10 +195,9 @@ class PostgresAddon(Addon):
                 f"{key} in the object store")
 
     def info(self, app: str, state: State) -> dict[str, str]:
-        host, port = _endpoint(self.settings, state)
-        return {"server": "Roost's PostgreSQL" if state["server"] == MANAGED else
-                f"{host}:{port}", "database": state["database"], "user": login_role(state),
-                "connections": state["connections"], "rotated_at": state["rotated_at"]}
+        from roost.addons.postgres import facts
+
+        return facts.summary(self.env, app, state)
 
     def health(self, app: str, state: State) -> Health:
         url = self.config_vars(app, state)["DATABASE_URL"]
@@ -170,10 +210,28 @@ class PostgresAddon(Addon):
 
     def monitor_url(self, app: str, state: State) -> str | None:
         host, port = _endpoint(self.settings, state)
-        return f"tcp://{host}:{port}"
+        if not state.get("password_monitor"):  # provisioned before databases had monitors
+            return f"tcp://{host}:{port}"
+        server = Server(admin_url="", host=host, port=port, bin_dir=None)
+        return server.url(state["database"], monitor_role(state),
+                          state["password_monitor"]).replace("postgresql://", "postgres://", 1)
 
 
-def _create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
+def _archive(env: AddonEnv, managed: Cluster) -> None:
+    """Make sure the cluster archives WAL (the first database's provisioning turns it on)."""
+    from roost.addons.postgres import archiving
+
+    if archiving.configured(env.settings, managed) is not None:
+        return
+    try:
+        archiving.enable(env.settings, env.objects, managed)
+    except RoostError:
+        log.exception("WAL archiving of Roost's PostgreSQL could not be turned on; "
+                      "point-in-time recovery is unavailable until it is")
+
+
+def create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
+    """Create the state's roles (with its passwords) and database on the admin's server."""
     owner, database = ident(state["owner"]), ident(state["database"])
     execute(conn, psycopg.sql.SQL("CREATE ROLE {} NOLOGIN").format(owner))
     for which in ("a", "b"):
@@ -192,12 +250,20 @@ def _create(conn: psycopg.Connection[Any], state: State, limit: int) -> None:
     execute(conn, psycopg.sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(database))
     execute(conn, psycopg.sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
         database, owner))
+    if state.get("password_monitor"):
+        monitor = ident(monitor_role(state))
+        execute(conn, psycopg.sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} CONNECTION LIMIT 2")
+                .format(monitor, psycopg.sql.Literal(state["password_monitor"])))
+        execute(conn, psycopg.sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            database, monitor))
 
 
-def _drop(conn: psycopg.Connection[Any], state: State) -> None:
+def drop(conn: psycopg.Connection[Any], state: State) -> None:
+    """Drop the state's database (ending its sessions) and roles, those that exist."""
     execute(conn, psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
         ident(state["database"])))
-    for role in (login_role(state, "a"), login_role(state, "b"), state["owner"]):
+    for role in (login_role(state, "a"), login_role(state, "b"), monitor_role(state),
+                 state["owner"]):
         execute(conn, psycopg.sql.SQL("DROP ROLE IF EXISTS {}").format(ident(role)))
 
 

@@ -1,7 +1,10 @@
 """The Roost-managed PostgreSQL cluster: initdb, start and stop Debian's binaries.
 
 Its data lives under ``ROOST_HOME/postgres/data``; it listens on 127.0.0.1 at
-``ROOST_PG_PORT`` and on a unix socket in ``ROOST_HOME/postgres/run``. When Roost runs as
+``ROOST_PG_PORT`` and on a unix socket in ``ROOST_HOME/postgres/run``. A major upgrade
+(:mod:`roost.orchestration.pg_upgrade`) restores databases into another cluster,
+``ROOST_HOME/postgres-vN``, run by version N's binaries on a port of its own (kept in its
+``port`` file). When Roost runs as
 root the cluster runs as the unprivileged ``postgres`` user (PostgreSQL refuses root).
 The admin role ``roost`` logs in with a generated password kept in ``admin-password``, which
 stays Roost's (root's) own: the postgres user owns only ``data``, ``run`` and ``log``.
@@ -18,7 +21,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from roost.addons.postgres.server import Server, find_bin_dir
+from roost.addons.postgres.server import PG_LIB, Server, find_bin_dir
 from roost.errors import InvalidInput, RuntimeFailure
 
 ADMIN = "roost"
@@ -38,19 +41,38 @@ archive_mode = on
 archive_command = '/bin/true'
 logging_collector = off
 """
+HBA = """\
+# Written by Roost at every start.
+local   all             {admin}         peer map=roost
+local   replication     {admin}         peer map=roost
+local   all             all             scram-sha-256
+host    all             all             127.0.0.1/32            scram-sha-256
+host    all             all             ::1/128                 scram-sha-256
+"""
 
 
 class Cluster:
-    """The cluster at ``home/postgres``."""
+    """The cluster at ``home/name`` (``postgres``, or ``postgres-vN`` for version N)."""
 
-    def __init__(self, home: Path, port: int) -> None:
-        self.root = home / "postgres"
+    def __init__(self, home: Path, port: int, name: str = "postgres",
+                 version: str | None = None) -> None:
+        self.name = name
+        self.version = version  # the binaries' major version; None: the data's or the newest
+        self.root = home / name
         self.data = self.root / "data"
         self.run = self.root / "run"
         self.logs = self.root / "log"
         self.log = self.logs / "postgres.log"
         self.password_file = self.root / "admin-password"
         self.port = port
+
+    @classmethod
+    def versioned(cls, home: Path, version: str) -> Cluster:
+        """The cluster of PostgreSQL ``version`` that upgrades move databases into."""
+        root = home / f"postgres-v{version}"
+        port_file = root / "port"
+        port = int(port_file.read_text()) if port_file.exists() else _free_port()
+        return cls(home, port, f"postgres-v{version}", version)
 
     def exists(self) -> bool:
         """Whether initdb has run here."""
@@ -60,7 +82,14 @@ class Cluster:
         """The cluster as a :class:`Server` (it need not be running)."""
         password = self.password_file.read_text().strip()
         return Server(admin_url=f"postgresql://{ADMIN}:{password}@127.0.0.1:{self.port}/postgres",
-                      host="127.0.0.1", port=self.port, bin_dir=_bin_dir())
+                      host="127.0.0.1", port=self.port, bin_dir=self.bin_dir())
+
+    def bin_dir(self) -> Path:
+        """The binaries that run this cluster: its version's (or its data's), else the newest."""
+        version = self.version
+        if version is None and (self.data / "PG_VERSION").exists():
+            version = (self.data / "PG_VERSION").read_text().strip()
+        return _bin_dir(version)
 
     def running(self) -> bool:
         """Whether the cluster's postmaster is up."""
@@ -81,9 +110,11 @@ class Cluster:
 
     def init(self) -> None:
         """Run initdb with a generated admin password and Roost's configuration."""
-        _bin_dir()  # the clear "install postgresql" error comes before anything is created
+        self.bin_dir()  # the clear "install postgresql" error comes before anything is created
         self.root.mkdir(parents=True, exist_ok=True)
         os.chmod(self.root, 0o711)
+        if self.name != "postgres":
+            (self.root / "port").write_text(f"{self.port}\n")
         for folder, mode in ((self.data, 0o700), (self.run, 0o755), (self.logs, 0o700)):
             folder.mkdir(exist_ok=True)
             os.chmod(folder, mode)
@@ -107,6 +138,13 @@ class Cluster:
 
     def _write_config(self) -> None:
         self._write_conf_d("00-roost", CONFIG.format(port=self.port, run=self.run))
+        # pgBackRest (run as the cluster's OS user) logs in as the admin role over the
+        # socket by peer authentication; everyone else needs a password.
+        os_user = OS_USER if self._as_postgres() else pwd.getpwuid(os.geteuid()).pw_name
+        hba, ident = self.data / "pg_hba.conf", self.data / "pg_ident.conf"
+        hba.write_text(HBA.format(admin=ADMIN))
+        ident.write_text(f"# Written by Roost at every start\nroost {os_user} {ADMIN}\n")
+        self._own(hba, ident)
 
     def _write_conf_d(self, name: str, text: str) -> None:
         path = self.data / "conf.d" / f"{name}.conf"
@@ -149,7 +187,7 @@ class Cluster:
                       check=False)
 
     def _tool(self, name: str) -> str:
-        return str(_bin_dir() / name)
+        return str(self.bin_dir() / name)
 
     def _as_postgres(self) -> bool:
         return os.geteuid() == 0
@@ -183,7 +221,14 @@ class Cluster:
         return done
 
 
-def _bin_dir() -> Path:
+def _bin_dir(version: str | None = None) -> Path:
+    if version is not None:
+        wanted = PG_LIB / version / "bin"
+        if not (wanted / "initdb").exists() or not (wanted / "postgres").exists():
+            raise InvalidInput(f"PostgreSQL {version} is not installed on this machine: run "
+                               f"`apt-get install postgresql-{version}` (Roost uses its "
+                               "binaries)")
+        return wanted
     found = find_bin_dir()
     if found is None or not (found / "initdb").exists():
         raise InvalidInput("PostgreSQL is not installed on this machine: run "
@@ -198,6 +243,12 @@ def _postgres_user() -> pwd.struct_passwd:
     except KeyError as exc:
         raise InvalidInput("there is no `postgres` user to run PostgreSQL as: run "
                            "`apt-get install postgresql`") from exc
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _port_taken(port: int) -> bool:

@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -70,9 +70,12 @@ def _own(cluster: Cluster, *paths: Path) -> None:
             shutil.chown(path, cluster.os_user)
 
 
-def repo_options(objects: ObjectStore) -> dict[str, str]:
-    """pgBackRest repo settings for the object store Roost uses."""
+def repo_options(objects: ObjectStore, local_repo: Path | None = None) -> dict[str, str]:
+    """pgBackRest repo settings for the object store Roost uses (``local_repo``, when given,
+    instead of the directory of a ``file://`` store)."""
     if objects.identifier == "file":
+        if local_repo is not None:
+            return {"repo1-path": str(local_repo)}
         return {"repo1-path": str(objects.local_path(REPO_KEY + "/x").parent)}  # type: ignore[attr-defined]
     if objects.identifier == "s3":
         bucket, prefix = objects.bucket, objects.prefix  # type: ignore[attr-defined]
@@ -90,15 +93,21 @@ def repo_options(objects: ObjectStore) -> dict[str, str]:
     raise ConfigError(f"PITR cannot keep its repo in a {objects.identifier!r} object store")
 
 
+def config_path(home: Path, stanza: str) -> Path:
+    """Where :func:`configure` writes the stanza's pgBackRest config."""
+    return home / "pgbackrest" / stanza / "pgbackrest.conf"
+
+
 def configure(home: Path, stanza: str, cluster: Cluster, objects: ObjectStore,
-              retention_days: int = RETENTION_DAYS) -> Pitr:
+              retention_days: int = RETENTION_DAYS, local_repo: Path | None = None) -> Pitr:
     """Write the stanza's pgBackRest config (private to the cluster's user)."""
-    base = home / "pgbackrest" / stanza
+    base = config_path(home, stanza).parent
     for sub in ("", "log", "lock", "spool"):
         (base / sub).mkdir(parents=True, exist_ok=True)
-    repo = repo_options(objects)
+    repo = repo_options(objects, local_repo)
     if "repo1-type" not in repo:
         Path(repo["repo1-path"]).mkdir(parents=True, exist_ok=True)
+        os.chmod(repo["repo1-path"], 0o750)
         _own(cluster, Path(repo["repo1-path"]))
     settings = {**repo, "repo1-retention-full-type": "time",
                 "repo1-retention-full": str(retention_days), "start-fast": "y",
@@ -107,8 +116,9 @@ def configure(home: Path, stanza: str, cluster: Cluster, objects: ObjectStore,
                 "spool-path": str(base / "spool"), "archive-async": "n"}
     lines = ["[global]", *(f"{k}={v}" for k, v in settings.items()), "", f"[{stanza}]",
              f"pg1-path={cluster.data_dir}", f"pg1-port={cluster.server.port}",
-             f"pg1-socket-path={cluster.socket_dir}"]
-    config = base / "pgbackrest.conf"
+             f"pg1-socket-path={cluster.socket_dir}",
+             f"pg1-user={urlsplit(cluster.server.admin_url).username or 'postgres'}"]
+    config = config_path(home, stanza)
     config.write_text("\n".join(lines) + "\n")
     config.chmod(0o600)
     _own(cluster, base, base / "log", base / "lock", base / "spool", config)
@@ -149,15 +159,20 @@ def backup(pitr: Pitr, kind: str = "full") -> None:
     _run(pitr, f"--type={kind}", "backup")
 
 
+def backup_times(pitr: Pitr) -> list[datetime]:
+    """When each base backup in the repo stopped, oldest first."""
+    info = json.loads(_run(pitr, "--output=json", "info"))
+    stops = sorted(int(b["timestamp"]["stop"]) for s in info for b in s.get("backup", []))
+    return [datetime.fromtimestamp(stop, UTC) for stop in stops]
+
+
 def window(pitr: Pitr) -> tuple[datetime, datetime] | None:
     """The times a restore can reach: the end of the oldest base backup up to now."""
-    info = json.loads(_run(pitr, "--output=json", "info"))
-    sets = [b for s in info for b in s.get("backup", [])]
-    if not sets:
+    stops = backup_times(pitr)
+    if not stops:
         return None
     # pgBackRest keeps whole seconds and wants a target after the backup's stop time.
-    oldest = min(int(b["timestamp"]["stop"]) for b in sets) + 1
-    return datetime.fromtimestamp(oldest, UTC), datetime.now(UTC)
+    return stops[0] + timedelta(seconds=1), datetime.now(UTC)
 
 
 def check_time(pitr: Pitr, when: datetime, app: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.addons.base import State
@@ -76,6 +76,8 @@ async def rotate(app: str, ctx: PlatformDep, actor: ActorDep) -> RotateOut:
                 raise RuntimeFailure(f"the release with the new credentials did not start, "
                                      f"{app} keeps its old ones: {error}")
             release[0] = number
+            if ctx.runtime is not None:  # the old generation may still log in as the old role
+                ctx.runtime.supervisor.wait_drained(app)
 
         # Under the deploy lock: a deploy reading the old credentials meanwhile would start
         # processes whose password is about to be removed, and two rotations would collide.
@@ -106,10 +108,10 @@ async def connection(app: str, ctx: PlatformDep, _: ActorDep) -> Connection:
 
 @router.get("/apps/{app}/pg/info")
 async def info(app: str, ctx: PlatformDep, _: ActorDep) -> dict[str, str]:
-    """Version, size, connections used/limit and cache hit rate."""
-    from roost.addons.postgres import ops
-
-    return await run_in_threadpool(lambda: ops.info(ctx.settings, _state(ctx, app)))
+    """Version, size, connections used/limit, cache hit rate, the last verified backup, the
+    point-in-time window and a summary of diagnose."""
+    return await run_in_threadpool(
+        lambda: addons.load(ctx, KIND).info(app, _state(ctx, app)))
 
 
 @router.get("/apps/{app}/pg/diagnose")
@@ -150,5 +152,59 @@ async def kill(app: str, ctx: PlatformDep, actor: ActorDep,
         with ctx.sessions.begin() as session:
             audit.record(session, actor, "pg.kill", message, app=app)
         return {"message": message}
+
+    return await run_in_threadpool(work)
+
+
+class UpgradeIn(BaseModel):
+    """Body of POST .../pg/upgrade: the major version to move the database to."""
+
+    version: str = Field(min_length=1, max_length=10)
+
+
+class UpgradeOut(BaseModel):
+    """What an upgrade did: the version, the proven backup it restored, the new release."""
+
+    version: str
+    backup: str
+    tables: int
+    rows: int
+    release: int | None
+
+
+class Message(BaseModel):
+    """A line for the user."""
+
+    message: str
+
+
+@router.post("/apps/{app}/pg/upgrade")
+async def upgrade(app: str, body: UpgradeIn, ctx: PlatformDep, actor: ActorDep) -> UpgradeOut:
+    """Move the app's database into Roost's cluster of PostgreSQL ``version`` (by restore,
+    proven like a backup), with a hot restart; the old database stays until finish."""
+    from roost.orchestration import pg_upgrade
+
+    def work() -> UpgradeOut:
+        _state(ctx, app)
+        done = pg_upgrade.upgrade(ctx, app, body.version, actor)
+        with ctx.sessions.begin() as session:
+            audit.record(session, actor, "pg.upgrade", f"database moved to PostgreSQL "
+                         f"{done.version}", app=app)
+        return UpgradeOut(**vars(done))
+
+    return await run_in_threadpool(work)
+
+
+@router.post("/apps/{app}/pg/upgrade/finish")
+async def finish_upgrade(app: str, ctx: PlatformDep, actor: ActorDep) -> Message:
+    """Drop the old database an upgrade kept."""
+    from roost.orchestration import pg_upgrade
+
+    def work() -> Message:
+        _state(ctx, app)
+        line = pg_upgrade.finish(ctx, app)
+        with ctx.sessions.begin() as session:
+            audit.record(session, actor, "pg.upgrade.finish", line, app=app)
+        return Message(message=line)
 
     return await run_in_threadpool(work)

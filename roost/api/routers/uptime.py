@@ -64,7 +64,8 @@ class MaintenanceIn(BaseModel):
 
 def _kind_of(url: str) -> str:
     scheme = url.partition("://")[0].lower()
-    return {"tcp": "tcp", "tls": "tls"}.get(scheme, "http")
+    return {"tcp": "tcp", "tls": "tls", "postgres": "postgres",
+            "postgresql": "postgres"}.get(scheme, "http")
 
 
 @router.get("/monitors")

@@ -1,4 +1,5 @@
-"""The checks themselves: HTTP(S) with conditions, TCP connect, TLS certificate expiry."""
+"""The checks themselves: HTTP(S) with conditions, TCP connect, TLS certificate expiry, and
+PostgreSQL (connect, authenticate, ``SELECT 1``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography import x509
@@ -81,6 +83,8 @@ class Checker:
                     return await self._http(spec, start)
                 if spec.kind == "tcp":
                     return await _tcp(spec, start, self.allow_private)
+                if spec.kind == "postgres":
+                    return await _postgres(spec, start, self.allow_private)
                 return await _tls(spec, start, self.allow_private)
         except Exception as exc:  # every failure is a finding, not a crash
             return Outcome(False, (time.perf_counter() - start) * 1000,
@@ -188,3 +192,49 @@ async def _tls(spec: MonitorSpec, start: float, allow_private: bool) -> Outcome:
         return Outcome(False, latency,
                        error=f"certificate expires in {int(days)} days ({expires:%Y-%m-%d})")
     return Outcome(True, latency)
+
+
+def _pg_reason(exc: BaseException) -> str:
+    """PostgreSQL's own reason (``password authentication failed for user "x"``), without
+    the connection details psycopg puts around it."""
+    text = str(exc).strip()
+    for marker in ("FATAL:", "ERROR:"):
+        if marker in text:
+            return text.rsplit(marker, 1)[1].strip().splitlines()[0][:200]
+    if "refused" in text.lower():
+        return "connection refused"
+    if "timeout" in text.lower():
+        return "timeout"
+    return (text.splitlines()[-1] if text else type(exc).__name__)[:200]
+
+
+async def _postgres(spec: MonitorSpec, start: float, allow_private: bool) -> Outcome:
+    """Log in to the database of a postgres:// URL and run ``SELECT 1``."""
+    import psycopg  # only monitors of this kind need it
+
+    parts = urlsplit(spec.target)
+    host, port = parts.hostname or "", parts.port or 5432
+    addresses_ok = await addresses.check_peer(host, port, allow_private)
+    last: BaseException = OSError(f"{host} has no address")
+    for address in addresses_ok:  # the checked address, so a rebinding name gets nowhere
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                spec.target, hostaddr=address, connect_timeout=max(1, int(spec.timeout_s)),
+                passfile="/dev/null", autocommit=True,
+                application_name="roost-uptime")
+        except psycopg.Error as exc:
+            last = exc
+            continue
+        try:
+            cursor = await conn.execute("SELECT 1")
+            row = await cursor.fetchone()
+        except psycopg.Error as exc:
+            return Outcome(False, (time.perf_counter() - start) * 1000,
+                           error=f"SELECT 1: {_pg_reason(exc)}")
+        finally:
+            await conn.close()
+        latency = (time.perf_counter() - start) * 1000
+        if row != (1,):
+            return Outcome(False, latency, error=f"SELECT 1 returned {row!r}"[:200])
+        return Outcome(True, latency)
+    return Outcome(False, (time.perf_counter() - start) * 1000, error=_pg_reason(last))

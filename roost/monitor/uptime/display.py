@@ -13,18 +13,29 @@ from urllib.parse import urlsplit
 from roost.monitor.uptime.specs import MonitorView
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
-_KIND = {"tcp": "TCP", "tls": "TLS certificate"}
+_KIND = {"tcp": "TCP", "tls": "TLS certificate", "postgres": "PostgreSQL"}
 
 
 def host_of(kind: str, target: str) -> str:
     """The host name of a monitor target, without credentials, port, path or query."""
-    if kind == "http" or "://" in target:
+    if kind in ("http", "postgres") or "://" in target:
         try:
             return urlsplit(target).hostname or ""
         except ValueError:
             return ""
     host = target.rpartition(":")[0] if ":" in target else target
     return host.rpartition("@")[2].strip("[]").lower()
+
+
+def redact(kind: str, target: str) -> str:
+    """A target as the API may show it: a postgres:// URL's password becomes ``***``."""
+    if kind != "postgres":
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    user, _, host = parts.netloc.rpartition("@")
+    return parts._replace(netloc=f"{user.partition(':')[0]}:***@{host}").geturl()
 
 
 def display_name(monitor: MonitorView) -> str:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roost.errors import InvalidInput, NotFound
-from roost.monitor.uptime import stats, validate
+from roost.monitor.uptime import display, stats, validate
 from roost.monitor.uptime.specs import CheckView, IncidentView, MonitorInfo, MonitorView
 from roost.store.base import utcnow
 from roost.store.models.uptime import CheckResult, Incident, Monitor
@@ -54,8 +54,23 @@ def create(
 
 
 def view(monitor: Monitor) -> MonitorView:
-    """The API view of a monitor row."""
-    return MonitorView.model_validate(monitor)
+    """The API view of a monitor row (a postgres:// target without its password)."""
+    shown = MonitorView.model_validate(monitor)
+    if shown.kind == "postgres":
+        shown.target = display.redact(shown.kind, shown.target)
+    return shown
+
+
+def retarget(session: Session, monitor_id: int, kind: str, target: str) -> bool:
+    """Point a monitor at another target (an add-on's database moved); True if it changed."""
+    monitor = _get(session, monitor_id)
+    kind = validate.kind(kind)
+    target = validate.target(kind, target)
+    if monitor.kind == kind and monitor.target == target:
+        return False
+    monitor.kind, monitor.target = kind, target
+    monitor.state, monitor.fail_streak, monitor.ok_streak = "unknown", 0, 0
+    return True
 
 
 def _get(session: Session, monitor_id: int) -> Monitor:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from roost.errors import InvalidInput
 
-KINDS = ("http", "tcp", "tls")
+KINDS = ("http", "tcp", "tls", "postgres")
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MIN_INTERVAL_S = 10.0
 
@@ -21,7 +21,8 @@ def kind(value: str) -> str:
 
 
 def target(kind: str, value: str) -> str:
-    """An http(s) URL for HTTP checks, HOST:PORT (or an https URL) for TCP and TLS."""
+    """An http(s) URL for HTTP checks, HOST:PORT (or an https URL) for TCP and TLS, a
+    postgres:// URL for PostgreSQL checks."""
     value = value.strip()
     if kind == "http":
         parts = urlsplit(value)
@@ -32,6 +33,8 @@ def target(kind: str, value: str) -> str:
         except ValueError as exc:
             raise InvalidInput(f"--url has a bad port: {value!r}") from exc
         return value
+    if kind == "postgres":
+        return postgres_target(value)
     if kind == "tls" and value.startswith("https://"):
         parts = urlsplit(value)
         if not parts.hostname:
@@ -41,6 +44,32 @@ def target(kind: str, value: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise InvalidInput(f"a {kind} monitor needs HOST:PORT (e.g. db.example.com:5432), "
                            f"got {value!r}")
+    return value
+
+
+PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def postgres_target(value: str) -> str:
+    """``postgres://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=M]``, checked for its parts.
+
+    One host, no socket paths, and no other connection parameters: libpq would otherwise
+    read files of the platform's (a passfile, a service file, client keys) for whoever
+    adds a monitor."""
+    parts = urlsplit(value)
+    try:
+        port = parts.port if "," not in parts.netloc else None
+    except ValueError as exc:
+        raise InvalidInput("a postgres monitor's URL has a bad port") from exc
+    host = parts.hostname or ""
+    if (parts.scheme not in ("postgres", "postgresql") or not host or "," in parts.netloc
+            or "%" in host or "/" in host or not parts.username or parts.password is None
+            or not parts.path.strip("/") or port == 0):
+        raise InvalidInput("a postgres monitor needs postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    if set(query) - {"sslmode"} or any(v not in PG_SSLMODES for v in query.get("sslmode", [])):
+        raise InvalidInput(f"a postgres monitor's URL takes no parameters but sslmode (one of "
+                           f"{', '.join(PG_SSLMODES)}), got {parts.query!r}")
     return value
 
 

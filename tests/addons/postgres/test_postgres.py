@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy import select
 
 from roost.build.archive import pack_source
 from roost.core import releases
@@ -127,6 +128,14 @@ def test_info_ps_kill_and_diagnose(roost: Roost) -> None:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()[0]  # type: ignore[index]
         info = roost.api.get(f"/api/v1/apps/{app}/pg/info").json()
         assert info["version"].startswith("15") and info["connections"] == "1/10"
+        # what the dashboard's database panel shows (the add-on's info)
+        assert info["size"].endswith("kB") or info["size"].endswith("MB")
+        assert info["last_verified_backup"] == "none yet"
+        assert info["pitr_window"].startswith("none: the server is not Roost's own")
+        assert info["diagnose"].endswith("1 yellow (primary keys), 0 red")
+        panel = roost.api.get(f"/api/v1/apps/{app}/addons").json()[0]["info"]
+        assert {"size", "connections", "last_verified_backup", "pitr_window",
+                "diagnose"} <= set(panel)
         sessions = roost.api.get(f"/api/v1/apps/{app}/pg/ps").json()
         assert [s["pid"] for s in sessions] == [pid]
         checks = {c["name"]: c for c in roost.api.get(f"/api/v1/apps/{app}/pg/diagnose").json()}
@@ -220,8 +229,16 @@ def test_rotation_keeps_open_sessions_and_moves_new_ones(db_url: str, tmp_path: 
         r.add(app)
         port = scram_server.rsplit(":", 1)[1].split("/")[0]
         monitors = r.api.get("/api/v1/monitors", params={"app": app}).json()
-        assert [(m["kind"], m["target"]) for m in monitors if m["owner"] == "addon"] == [
-            ("tcp", f"127.0.0.1:{port}")]
+        assert [(m["kind"], m["name"], m["target"]) for m in monitors
+                if m["owner"] == "addon"] == [
+            ("postgres", "Database", f"postgres://app_{app}_monitor:***@127.0.0.1:{port}/app_{app}")]
+        # the monitor's role may connect and run SELECT 1, and read none of the app's data
+        with r.plat.sessions.begin() as s:
+            from roost.store.models.uptime import Monitor
+
+            real = s.scalars(select(Monitor).where(Monitor.app_name == app)).one().target
+        page = r.api.get(f"/status/{app}").text
+        assert "Database" in page and "postgres://" not in page and "_monitor" not in page
         old = release_env(r, app, v1 + 1)
         assert r.api.get(f"/api/v1/apps/{app}/pg/credentials").json()["live"] == f"app_{app}_a"
         with psycopg.connect(old["DATABASE_URL"], autocommit=True) as held:
@@ -239,6 +256,10 @@ def test_rotation_keeps_open_sessions_and_moves_new_ones(db_url: str, tmp_path: 
             with psycopg.connect(new["DATABASE_URL"], autocommit=True) as fresh:
                 fresh.execute("INSERT INTO t VALUES (2)")  # same table: the owner role owns it
                 assert fresh.execute("SELECT count(*) FROM t").fetchone() == (2,)
+            with psycopg.connect(real, autocommit=True) as monitor:
+                assert monitor.execute("SELECT 1").fetchone() == (1,)
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    monitor.execute("SELECT count(*) FROM t")
         lock = deploys.acquire_lock(r.plat, app, "a deploy@here")
         busy = r.api.post(f"/api/v1/apps/{app}/pg/credentials/rotate")
         assert busy.status_code == 409 and "already running (a deploy@here" in busy.text
