@@ -79,7 +79,13 @@ def repo_options(objects: ObjectStore, local_repo: Path | None = None) -> dict[s
         return {"repo1-path": str(objects.local_path(REPO_KEY + "/x").parent)}  # type: ignore[attr-defined]
     if objects.identifier == "s3":
         bucket, prefix = objects.bucket, objects.prefix  # type: ignore[attr-defined]
-        endpoint = (objects.endpoint_url or "").split("://")[-1]  # type: ignore[attr-defined]
+        endpoint_url = objects.endpoint_url or ""  # type: ignore[attr-defined]
+        if endpoint_url.startswith("http://"):
+            raise ConfigError(
+                f"point-in-time recovery keeps its WAL archive in the S3 store through "
+                f"pgBackRest, which speaks only HTTPS, and AWS_ENDPOINT_URL is {endpoint_url}: "
+                "give the S3 service an https:// endpoint")
+        endpoint = endpoint_url.split("://")[-1]
         options = {"repo1-type": "s3", "repo1-path": f"/{prefix}{REPO_KEY}",
                    "repo1-s3-bucket": bucket, "repo1-s3-region": objects.region,  # type: ignore[attr-defined]
                    "repo1-s3-endpoint": endpoint or f"s3.{objects.region}.amazonaws.com",  # type: ignore[attr-defined]
