@@ -131,6 +131,7 @@ class ReleaseOut(BaseModel):
     current: bool
     error: str
     meta: dict[str, Any]
+    commit: str = Field(default="", description="the git commit deployed (git push, webhook)")
 
 
 class ReleaseDetail(ReleaseOut):
