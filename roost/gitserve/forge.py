@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from roost.errors import InvalidInput, RoostError, Unauthorized
 
@@ -102,6 +102,8 @@ def is_push(provider: str, event: str) -> bool:
 def parse_push(provider: str, body: bytes) -> PushEvent | None:
     """The push's branch, commit and clone URL; None for a tag push or a branch deletion."""
     try:
+        if body.startswith(b"payload="):  # GitHub's form-encoded content type
+            body = parse_qs(body.decode()).get("payload", [""])[0].encode()
         data = json.loads(body)
         ref = str(data["ref"])
         sha = str(data.get("checkout_sha") or data["after"]) if provider == "gitlab" \
