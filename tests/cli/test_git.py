@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 
-
 def helper(env: dict[str, str], request: str, action: str = "get") -> str:
     return subprocess.run([sys.executable, "-m", "roost.cli.main", "git", "credential", action],
                           input=request, env=env, capture_output=True, text=True, check=True,
