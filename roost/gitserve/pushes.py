@@ -101,6 +101,16 @@ def describe(event: dict[str, Any]) -> str | None:
     return None
 
 
+def _remove_stale(run_dir: Path, max_age: float = 86400) -> None:
+    """Remove what pushes cut off by a stopped Roost left behind (no push lasts a day)."""
+    import time
+
+    for entry in run_dir.iterdir():
+        with contextlib.suppress(OSError):
+            if time.time() - entry.lstat().st_mtime > max_age:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 class PushChannel:
     """The private socket of one push to one app by one user."""
 
@@ -123,6 +133,7 @@ class PushChannel:
             raise RoostError(f"ROOST_HOME {self.platform.settings.home} is too long a path for "
                              "a unix socket; choose a shorter ROOST_HOME")
         self.dir.parent.mkdir(mode=0o700, exist_ok=True)
+        _remove_stale(self.dir.parent)
         self.dir.mkdir(mode=0o700)
         self._server = await asyncio.start_unix_server(self._handle, path=str(self.socket_path),
                                                        limit=MAX_MESSAGE)

@@ -7,6 +7,7 @@ helper that `roost login` installs (in a HOME of the test's own).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -127,6 +128,8 @@ def test_rejected_pushes_change_nothing(server: Server, tmp_path: Path) -> None:
 
     (repo / "Procfile").write_text(PROCFILE)
     (repo / "index.html").write_text("from a branch\n")
+    # Over git's http.postBuffer (1 MB): the pack goes up in chunks, no Content-Length.
+    (repo / "blob.bin").write_bytes(os.urandom(3 * 1024 * 1024))
     assert git(env, repo, "checkout", "-qb", "feature").returncode == 0
     sha = commit_all(env, repo, "procfile")
     wrong = git(env, repo, "push", "roost", "feature")

@@ -47,6 +47,7 @@ def test_git_refuses_other_paths_and_unknown_apps(api: TestClient) -> None:
     unknown = anonymous.get("/git/nope.git/info/refs?service=git-upload-pack",
                             headers=basic(token))
     assert unknown.status_code == 404 and "no app named 'nope'" in unknown.text
+    assert "roost apps create nope" in unknown.text
 
 
 def test_hook_secret_is_shown_once_and_stored_encrypted(api: TestClient, platform: object

@@ -14,15 +14,37 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from roost.api.deps import PlatformDep, bearer_token
 from roost.core import apps, tokens, validate
+from roost.errors import NotFound
 from roost.gitserve import backend, repos
 from roost.gitserve.pushes import PushChannel
 from roost.orchestration.platform import Platform
 
 router = APIRouter(tags=["git"])
 REALM = 'Basic realm="Roost", charset="UTF-8"'
+
+
+class PassThroughResponse(StreamingResponse):
+    """A streamed answer that leaves the request body to the CGI feeder.
+
+    Starlette's StreamingResponse listens for a disconnect while it streams by calling
+    ``receive()``, which would take (and drop) the chunks of a push still arriving: a pack
+    sent in chunks (over 1 MB) would reach git cut up.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the status, the headers and the body as it comes; nothing else is read."""
+        try:
+            await self.stream_response(send)
+        except OSError:
+            pass  # the client went away; the backend is reaped below
+        finally:
+            close = getattr(self.body_iterator, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def _token(request: Request) -> str:
@@ -72,7 +94,11 @@ async def smart_http(repo: str, path: str, request: Request, ctx: PlatformDep) -
     actor = await run_in_threadpool(_actor, ctx, token)
     if actor is None:
         return _refuse("invalid API token: run `roost login URL --token T` again")
-    app_id = await run_in_threadpool(_app_id, ctx, name)
+    try:
+        app_id = await run_in_threadpool(_app_id, ctx, name)
+    except NotFound as exc:  # git shows a plain-text body as "remote: …"
+        return PlainTextResponse(f"{exc}; create it with `roost apps create {name}`\n",
+                                 status_code=404)
     repo_path = await run_in_threadpool(repos.ensure_repo, ctx.settings.home, app_id)
     channel = None
     if path == "git-receive-pack":
@@ -102,4 +128,4 @@ async def smart_http(repo: str, path: str, request: Request, ctx: PlatformDep) -
             if channel is not None:
                 await channel.close()
 
-    return StreamingResponse(body(), status_code=answer.status, headers=answer.headers)
+    return PassThroughResponse(body(), status_code=answer.status, headers=answer.headers)
