@@ -164,29 +164,28 @@ def _deploy(platform: Platform, app: str, app_id: int, provider: str, hook_id: i
 
     actor, short = f"{provider} webhook", event.sha[:7]
     home = platform.settings.home
-    try:
-        fetch(platform, app_id, event)
-    except (RoostError, OSError, subprocess.SubprocessError) as exc:
-        build_id = deploys.start_build(platform, app_id, actor, 0, event.sha)
-        deploys.finish_build(platform, build_id, "failed", error=str(exc), step="fetch")
-        deploys.release_lock(platform, app_id)
-        record(platform, hook_id, f"{short}: fetch failed: {exc}")
-        log.warning("webhook deploy of %s: %s", app, exc)
-        return
-    repo = repos.ensure_repo(home, app_id)
-
-    def emit(event_: dict[str, Any]) -> None:
-        if event_.get("type") == "step":
-            log.info("webhook deploy of %s: %s", app, event_.get("message"))
-
     with tempfile.TemporaryDirectory(prefix="hook-", dir=repos.root(home)) as tmp:
         source = Path(tmp) / "source.tar.gz"
-        try:
+        step = "fetch"
+        try:  # until the pipeline takes over the deploy lock, it is ours to drop
+            fetch(platform, app_id, event)
+            step = "archive"
+            repo = repos.ensure_repo(home, app_id)
             archive(home, repo, event.sha, source, {})
-        except (RoostError, OSError, subprocess.SubprocessError) as exc:
-            deploys.release_lock(platform, app_id)
-            record(platform, hook_id, f"{short}: cannot read the commit: {exc}")
+        except Exception as exc:
+            try:
+                build_id = deploys.start_build(platform, app_id, actor, 0, event.sha)
+                deploys.finish_build(platform, build_id, "failed", error=str(exc), step=step)
+                record(platform, hook_id, f"{short}: {step} failed: {exc}")
+            finally:
+                deploys.release_lock(platform, app_id)
+            log.warning("webhook deploy of %s: %s failed: %s", app, step, exc)
             return
+
+        def emit(event_: dict[str, Any]) -> None:
+            if event_.get("type") == "step":
+                log.info("webhook deploy of %s: %s", app, event_.get("message"))
+
         try:  # the pipeline releases the lock, whatever happens
             release = pipeline.deploy_source(platform, app, source, actor, emit,
                                              source_version=event.sha, locked_app_id=app_id,

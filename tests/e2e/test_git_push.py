@@ -182,6 +182,15 @@ def test_forge_webhooks_deploy_signed_pushes_only(server: Server, tmp_path: Path
         assert other.status_code == 200 and "ignored" in other.text
         assert json.loads(ok(server, "builds", "hooked", "--json")) == []  # nothing deployed
 
+        gone = event(first).replace(b"team/hooked.git", b"team/missing.git")
+        lost = deliver("github", gone, sign("github", github["secret"], gone))
+        assert lost.status_code == 202
+        def builds() -> list[dict[str, str]]:
+            return list(json.loads(ok(server, "builds", "hooked", "--json")))
+
+        wait_for(lambda: builds() and builds()[0]["status"] == "failed", timeout=60)
+        assert "cannot fetch" in builds()[0]["error"] and releases(server, "hooked") == []
+
         signed = deliver("github", event(first), sign("github", github["secret"], event(first)))
         assert signed.status_code == 202, signed.text
         wait_for(lambda: releases(server, "hooked") and
