@@ -95,3 +95,15 @@ def test_webhooks_deploy_nothing_unless_signed_for_the_branch(api: TestClient) -
                       headers=sign("github", secret, PUSH)).status_code == 404  # no such hook
     assert api.get("/api/v1/apps/web/builds").json() == []
     assert "ignored a push to dev" in api.get("/api/v1/apps/web/hooks").json()[0]["last_result"]
+
+
+def test_destroying_an_app_deletes_its_repository(api: TestClient, platform: object) -> None:
+    created = api.post("/api/v1/apps", json={"name": "gone"})
+    assert created.status_code == 201
+    token = api.headers["Authorization"].removeprefix("Bearer ")
+    refs = "/git/gone.git/info/refs?service=git-upload-pack"
+    assert TestClient(api.app).get(refs, headers=basic(token)).status_code == 200
+    repos_dir = platform.settings.home / "git" / "repos"  # type: ignore[attr-defined]
+    assert len(list(repos_dir.iterdir())) == 1
+    assert api.delete("/api/v1/apps/gone", params={"confirm": "gone"}).status_code == 204
+    assert list(repos_dir.iterdir()) == []
