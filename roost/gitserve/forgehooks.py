@@ -11,6 +11,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import select
 
@@ -125,13 +126,18 @@ def record(platform: Platform, hook_id: int, result: str) -> None:
 
 def _git(platform: Platform, *args: str) -> subprocess.CompletedProcess[bytes]:
     home = platform.settings.home
-    return subprocess.run(["git", *args], env=git_env_for(platform), capture_output=True,
+    return subprocess.run(["git", *args], env=repos.git_env(home), capture_output=True,
                           timeout=FETCH_SECONDS, cwd=repos.root(home))
 
 
-def git_env_for(platform: Platform) -> dict[str, str]:
-    """The clean git environment of this platform."""
-    return repos.git_env(platform.settings.home)
+def shown(url: str) -> str:
+    """A repository URL without any credentials in it, for messages and records."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def fetch(platform: Platform, app_id: int, event: PushEvent) -> None:
@@ -146,9 +152,11 @@ def fetch(platform: Platform, app_id: int, event: PushEvent) -> None:
                        "--no-write-fetch-head", "--end-of-options", event.clone_url, event.sha)
         have = _git(platform, "--git-dir", repo, "cat-file", "-e", f"{event.sha}^{{commit}}")
     if have.returncode != 0:
-        reason = fetched.stderr.decode(errors="replace").strip().splitlines()
-        raise RoostError(f"cannot fetch {event.sha[:12]} from {event.clone_url}: "
-                         f"{reason[-1] if reason else 'the commit is not there'}")
+        lines = fetched.stderr.decode(errors="replace").strip().splitlines()
+        reason = lines[-1].replace(event.clone_url, shown(event.clone_url)) if lines else \
+            "the commit is not there"
+        raise RoostError(f"cannot fetch {event.sha[:12]} from {shown(event.clone_url)}: "
+                         f"{reason}")
 
 
 def start_deploy(platform: Platform, app: str, app_id: int, provider: str, hook_id: int,

@@ -85,3 +85,11 @@ def test_malformed_payload_is_refused_clearly() -> None:
         parse_push("github", b"{}")
     with pytest.raises(InvalidInput, match="names no commit"):
         parse_push("github", BODY.replace(SHA.encode(), b"HEAD~1" + b"a" * 34))
+
+
+def test_credentials_in_a_repository_url_are_never_shown() -> None:
+    from roost.gitserve.forgehooks import shown
+
+    assert shown("https://bot:ghp_secret@github.com/o/r.git") == "https://github.com/o/r.git"
+    assert shown("http://u@127.0.0.1:3000/o/r.git") == "http://127.0.0.1:3000/o/r.git"
+    assert shown("https://github.com/o/r.git") == "https://github.com/o/r.git"
