@@ -10,13 +10,14 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import httpx
 
 from roost.gitserve.forge import sign
 from tests.conftest import wait_for
-from tests.e2e.conftest import ROOST, Server
+from tests.e2e.conftest import ROOST, Server, shared
 from tests.e2e.test_foundation import ok
 from tests.gitserve.forge_server import forge
 from tests.wheelhouse import EXAMPLES
@@ -213,3 +214,40 @@ def test_forge_webhooks_deploy_signed_pushes_only(server: Server, tmp_path: Path
 
     listed = ok(server, "apps", "hook", "hooked")
     assert "github" in listed and "gitlab" in listed and "deployed as v2" in listed
+
+
+def test_the_build_streams_while_it_runs(server: Server, tmp_path: Path) -> None:
+    """The pusher sees the build's lines as they are printed, not when the push ends."""
+    env = git_env(server, tmp_path)
+    ok(server, "apps", "create", "live")
+    bp = tmp_path / "gated-bp"
+    (bp / "bin").mkdir(parents=True)
+    gate = shared(tmp_path) / "gate"  # builds see it read-only
+    (bp / "bin" / "detect").write_text("#!/bin/sh\necho gated\n")
+    (bp / "bin" / "compile").write_text(
+        f"#!/bin/sh\necho compile started\nwhile [ ! -e {gate} ]; do sleep 0.05; done\n"
+        "echo compile finished\n")
+    (bp / "bin" / "release").write_text("#!/bin/sh\necho '--- {}'\n")
+    for f in (bp / "bin").iterdir():
+        f.chmod(0o755)
+    ok(server, "buildpacks", "set", "live", str(bp))
+    repo = tmp_path / "live"
+    new_repo(env, repo, {"Procfile": PROCFILE, "index.html": "live\n"})
+    assert cli(env, repo, "git", "remote", "live").returncode == 0
+    push = subprocess.Popen(["git", "push", "roost", "main"], cwd=repo, env=env, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert push.stderr is not None
+    watchdog = threading.Timer(90, gate.touch)  # a push that streams nothing fails, not hangs
+    watchdog.start()
+    seen = []
+    for line in push.stderr:
+        seen.append(line)
+        if "compile started" in line:
+            break
+    assert not gate.exists(), "no build line reached the pusher while the build ran"
+    assert push.poll() is None, "".join(seen)  # still building, and the line is already here
+    gate.touch()
+    watchdog.cancel()
+    rest = push.stderr.read()
+    assert push.wait(timeout=120) == 0, "".join(seen) + rest
+    assert "remote: compile finished" in rest and "Released v1 of live" in rest
