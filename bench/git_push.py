@@ -32,7 +32,7 @@ from tests.wheelhouse import repack_wheel  # noqa: E402  (the tests' offline gun
 
 APP = ROOT / "examples" / "python-app"
 ROOST = str(Path(sys.executable).with_name("roost"))
-RUNS = 3
+RUNS = 5
 WRITING = re.compile(r"Writing objects: 100% \((\d+)/\d+\), ([\d.]+ \w+)")
 
 

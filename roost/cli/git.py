@@ -5,11 +5,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from urllib.parse import urlsplit
 
 import typer
 
-from roost import credentials
 from roost.cli.client import Client, CliError
 from roost.cli.output import ok
 
@@ -23,8 +21,9 @@ def remote_url(api_url: str, app_name: str) -> str:
 
 
 def helper_command() -> str:
-    """The credential helper git runs: this CLI, by the interpreter that runs it now."""
-    return f"!{shlex.quote(sys.executable)} -m roost.cli.main git credential"
+    """The credential helper git runs (`roost git credential`, without the CLI's start-up),
+    by the interpreter that runs this CLI now."""
+    return f"!{shlex.quote(sys.executable)} -m roost.cli.gitcred"
 
 
 def _git(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -81,13 +80,6 @@ def remote(app_name: str = typer.Argument(..., metavar="APP"),
 @app.command("credential", hidden=True)
 def credential(action: str = typer.Argument(..., metavar="get|store|erase")) -> None:
     """git's credential helper: answers `get` with the API token for Roost's URL."""
-    if action != "get":
-        return  # the token lives in Roost's credentials file; git neither stores nor erases it
-    asked = dict(line.partition("=")[::2] for line in sys.stdin.read().splitlines() if line)
-    creds = credentials.resolve()
-    if creds is None or not creds.token:
-        return
-    ours = urlsplit(creds.url)
-    if asked.get("protocol") != ours.scheme or asked.get("host") != ours.netloc:
-        return  # another server: let git's other helpers answer
-    sys.stdout.write(f"username=roost\npassword={creds.token}\n")
+    from roost.cli.gitcred import answer
+
+    sys.stdout.write(answer(action, sys.stdin.read()))

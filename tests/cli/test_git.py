@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 
-def helper(env: dict[str, str], request: str, action: str = "get") -> str:
-    return subprocess.run([sys.executable, "-m", "roost.cli.main", "git", "credential", action],
-                          input=request, env=env, capture_output=True, text=True, check=True,
-                          timeout=60).stdout
+def helper(env: dict[str, str], request: str, action: str = "get",
+           command: tuple[str, ...] = ("roost.cli.gitcred",)) -> str:
+    return subprocess.run([sys.executable, "-m", *command, action], input=request, env=env,
+                          capture_output=True, text=True, check=True, timeout=60).stdout
 
 
 def test_helper_gives_the_token_for_roosts_url_only(offline_env: dict[str, str]) -> None:
@@ -21,6 +21,9 @@ def test_helper_gives_the_token_for_roosts_url_only(offline_env: dict[str, str])
     assert helper(offline_env, "protocol=https\nhost=github.com\n\n") == ""
     assert helper(offline_env, f"protocol=https\nhost={host}\n\n") == ""  # not the same URL
     assert helper(offline_env, f"protocol=http\nhost={host}\n\n", "erase") == ""
+    same = helper(offline_env, f"protocol=http\nhost={host}\n\n", "get",
+                  ("roost.cli.main", "git", "credential"))  # `roost git credential get`
+    assert same == answer
 
 
 def test_remote_outside_a_repository_says_how_to_fix(offline_env: dict[str, str],

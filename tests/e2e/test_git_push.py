@@ -87,7 +87,7 @@ def test_git_push_deploys_the_example_and_streams_the_build(
     assert login.returncode == 0 and "credential helper" in login.stdout, login.stderr
     helpers = git(env, tmp_path, "config", "--global", "--get-all",
                   f"credential.{server.url}.helper").stdout.splitlines()
-    assert helpers[0] == "" and helpers[1].endswith("-m roost.cli.main git credential")
+    assert helpers[0] == "" and helpers[1].endswith("-m roost.cli.gitcred")
 
     repo = tmp_path / "web"
     first = new_repo(env, repo, EXAMPLES / "python-app")
