@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -21,12 +21,16 @@ install-dev: install
 	$(UV) pip install --quiet --python $(PY) -r requirements-dev.lock
 
 ## up: start Roost in the foreground with embedded defaults and the example app
-up: install sandbox
+up: install sandbox git
 	$(BIN)/roost up --example
 
 postgres:
 	@bash scripts/ensure-postgres.sh
 	@bash scripts/ensure-pgbackrest.sh
+
+## git: git and its http-backend, which serve `git push` deploys
+git:
+	@bash scripts/ensure-git.sh
 
 ## sandbox: bubblewrap, which runs every app and build in its own sandbox
 sandbox:
@@ -38,7 +42,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox lint
+test: install-dev postgres sandbox git lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2
 
 bench: install-dev

@@ -13,6 +13,8 @@ from roost.api.routers import (
     assets,
     config,
     deploys,
+    forge_hooks,
+    git,
     health,
     limits,
     perf,
@@ -38,8 +40,10 @@ def create_app(ctx: Platform) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
-                   vulns, uptime, addons, pg, pg_backups):
+                   vulns, uptime, addons, pg, pg_backups, forge_hooks):
         app.include_router(module.router, prefix="/api/v1")
+    app.include_router(git.router)
+    app.include_router(forge_hooks.receive_router)
     app.include_router(perf_router(ctx))
     app.include_router(views.router)
     app.include_router(app_views.router)

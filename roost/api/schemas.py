@@ -146,6 +146,7 @@ class ReleaseOut(BaseModel):
     current: bool
     error: str
     meta: dict[str, Any]
+    commit: str = Field(default="", description="the git commit deployed (git push, webhook)")
 
 
 class ReleaseDetail(ReleaseOut):

@@ -151,9 +151,9 @@ def releases_list(app_name: str = typer.Argument(..., metavar="APP"),
     if json:
         print_json(data)
         return
-    rows = [{**r, "version": ("* " if r["current"] else "  ") + f"v{r['version']}"}
-            for r in data]
-    print_table(rows, [("version", "VERSION"), ("status", "STATUS"),
+    rows = [{**r, "version": ("* " if r["current"] else "  ") + f"v{r['version']}",
+             "commit": (r.get("commit") or "-")[:7]} for r in data]
+    print_table(rows, [("version", "VERSION"), ("status", "STATUS"), ("commit", "COMMIT"),
                        ("description", "DESCRIPTION"), ("actor", "BY"),
                        ("created_at", "CREATED")], empty=f"{app_name} has no releases yet")
 
@@ -168,7 +168,7 @@ def releases_info(app_name: str = typer.Argument(..., metavar="APP"),
         print_json(data)
         return
     ok(f"[bold]{app_name} v{data['version']}[/bold]{' (current)' if data['current'] else ''}")
-    for key in ("status", "description", "actor", "created_at", "build", "slug_key"):
+    for key in ("status", "description", "commit", "actor", "created_at", "build", "slug_key"):
         ok(f"  {key + ':':13}{data[key]}")
     ok(f"  {'slug size:':13}{_size(data['slug_size'])}")
     for name, command in data["process_types"].items():

@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
            "credentials, backups.", {}),
     "deploy": ("deploy:deploy", "Build DIR (default .) with buildpacks and release it; "
                "streams the build live.", {}),
+    "git": ("git:app", "Deploy with `git push`: the app's git remote and git's credential "
+            "helper.", {}),
     "builds": ("deploy:builds", "List an app's builds.", {}),
     "rollback": ("deploy:rollback", "Make a new release from an earlier one (default: the "
                  "previous one).", {}),

@@ -67,3 +67,7 @@ def login(
                        "nothing saved")
     path = credentials.write(credentials.roost_home(), credentials.Credentials(url, token))
     ok(f"Logged in to {url} (saved in {path})")
+    from roost.cli.git import install_helper
+
+    if install_helper(url):
+        ok(f"git pushes to {url} authenticate with this token (git's credential helper)")

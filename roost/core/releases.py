@@ -62,7 +62,7 @@ def create(
     session: Session, cipher: Cipher, app: App, *, slug_key: str | None, slug_size: int | None,
     process_types: dict[str, str], config: dict[str, str], description: str, actor: str,
     build_id: int | None = None, meta: dict[str, Any] | None = None,
-    addon_config: dict[str, str] | None = None,
+    addon_config: dict[str, str] | None = None, commit_sha: str = "",
 ) -> Release:
     """Add the next-numbered release (pending until the runtime makes it current).
 
@@ -79,7 +79,7 @@ def create(
                           process_types=process_types,
                           config_encrypted=cipher.encrypt(json.dumps(config)),
                           description=description, actor=actor, build_id=build_id,
-                          meta=meta, status="pending")
+                          meta=meta, status="pending", commit_sha=commit_sha)
         try:
             with session.begin_nested():
                 session.add(release)
@@ -119,7 +119,7 @@ def for_config_change(session: Session, cipher: Cipher, app_name: str, actor: st
     return create(session, cipher, app, slug_key=base.slug_key, slug_size=base.slug_size,
                   process_types=base.process_types, config=values,
                   description="config change", actor=actor, build_id=base.build_id,
-                  meta=dict(base.meta), addon_config=addon_config)
+                  meta=dict(base.meta), addon_config=addon_config, commit_sha=base.commit_sha)
 
 
 def for_rollback(session: Session, cipher: Cipher, app_name: str, target: int | None,
@@ -147,4 +147,4 @@ def for_rollback(session: Session, cipher: Cipher, app_name: str, target: int | 
                   process_types=source.process_types, config=values,
                   description=f"rollback to v{source.number}", actor=actor,
                   build_id=source.build_id, meta={**source.meta, "rollback_of": source.number},
-                  addon_config=addon_config)
+                  addon_config=addon_config, commit_sha=source.commit_sha)

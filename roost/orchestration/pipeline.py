@@ -132,7 +132,8 @@ class CutRelease(Step):
                     config=values, addon_config=extra, description=f"deploy of build #{d.build_id}",
                     actor=d.actor, build_id=d.build_id,
                     meta={"buildpacks": d.build.buildpacks_used,
-                          "lockfiles": d.build.lockfiles, "source_version": d.source_version})
+                          "lockfiles": d.build.lockfiles, "source_version": d.source_version},
+                    commit_sha=d.commit_sha)
             elif d.rollback:
                 release = releases.for_rollback(session, p.cipher, d.app, d.rollback_to,
                                                 d.actor, addon_config=extra)
@@ -242,15 +243,17 @@ TAIL: tuple[Step, ...] = DEPLOY[3:]
 
 
 def deploy_source(platform: Platform, app: str, archive: Path, actor: str, emit: Emit,
-                  source_version: str = "", locked_app_id: int | None = None) -> Release:
+                  source_version: str = "", locked_app_id: int | None = None,
+                  commit_sha: str = "") -> Release:
     """Build ``archive`` for the app, cut a release and activate it (the whole pipeline).
 
     The caller may hold the deploy lock already (``locked_app_id``); it is released here.
+    ``commit_sha`` (a `git push` or forge webhook) is recorded on the release.
     """
     app_id = locked_app_id or records.acquire_lock(platform, app, records.holder(actor))
     try:
         d = Deploy(platform, app, actor, emit, source=archive, source_version=source_version,
-                   app_id=app_id)
+                   app_id=app_id, commit_sha=commit_sha)
         release = run(d, DEPLOY)
         assert release is not None
         return release

@@ -35,6 +35,7 @@ class Deploy:
     emit: Emit
     source: Path | None = None
     source_version: str = ""
+    commit_sha: str = ""  # the git commit of the source (a push or a forge webhook)
     rollback: bool = False
     rollback_to: int | None = None
     app_id: int | None = None

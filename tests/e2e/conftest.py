@@ -69,6 +69,8 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     env.update({"ROOST_HOME": str(home), "ROOST_LISTEN": f"127.0.0.1:{port}",
                 "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}",
                 "ROOST_ADVISORY_SOURCES": "",  # tests never fetch OSV from the internet
+                # `roost login` configures git's credential helper: in the test's own file
+                "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),
                 # Sandboxes see, read-only, the session's local wheelhouse (tests/wheelhouse.py)
                 # and the test's shared/ directory (where a test leaves signals for its apps).
                 "ROOST_SANDBOX_PATHS": ",".join(

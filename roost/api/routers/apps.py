@@ -16,6 +16,7 @@ from roost.api.schemas import (
     MaintainerOut,
 )
 from roost.core import apps, audit, maintainers, telemetry
+from roost.gitserve import repos
 from roost.notify import outbox
 from roost.store.models import App, Maintainer
 
@@ -65,8 +66,10 @@ def destroy_app(
     confirm: str = Query(default=""),
 ) -> Response:
     """Destroy an app; ``confirm`` must repeat its name."""
+    app_id = apps.get(session, app).id
     apps.destroy(session, app, confirm, actor)
     session.commit()
+    repos.remove_repo(ctx.settings.home, app_id)  # its git repository
     perf.forget_keys(ctx, app)  # its ingest key stops working now, not when the cache expires
     runtime = ctx.runtime
     if runtime is not None:

@@ -39,7 +39,8 @@ def release_out(r: Release, current: int | None) -> dict[str, Any]:
     return {"version": r.number, "status": r.status, "description": r.description,
             "created_at": r.created_at, "actor": r.actor, "slug_key": r.slug_key,
             "slug_size": r.slug_size, "process_types": r.process_types, "build": r.build_id,
-            "current": r.number == current, "error": r.error, "meta": r.meta}
+            "current": r.number == current, "error": r.error, "meta": r.meta,
+            "commit": r.commit_sha}
 
 
 @router.get("/apps/{app}/releases", response_model=list[ReleaseOut])

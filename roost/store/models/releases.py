@@ -54,6 +54,8 @@ class Release(Base):
     config_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
+    # The git commit the slug was built from (a `git push` or forge webhook deploy), else "".
+    commit_sha: Mapped[str] = mapped_column(String(40), default="")
 
 
 class DeployLock(Base):
