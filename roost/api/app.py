@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from roost import __version__
 from roost.api import errors
-from roost.api.dashboard import app_views, uptime_views, views
+from roost.api.dashboard.routes import ROUTERS as DASHBOARD
 from roost.api.routers import (
     addons,
     apps,
@@ -41,7 +41,6 @@ def create_app(ctx: Platform) -> FastAPI:
                    vulns, uptime, addons, pg, pg_backups):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(perf_router(ctx))
-    app.include_router(views.router)
-    app.include_router(app_views.router)
-    app.include_router(uptime_views.router)
+    for dashboard in DASHBOARD:
+        app.include_router(dashboard)
     return app

@@ -8,6 +8,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from roost.api.dashboard.format import latency
+
 
 def latency_chart(points: list[tuple[datetime, float]], markers: list[tuple[datetime, str]],
                   width: int = 720, height: int = 180) -> Markup:
@@ -28,7 +30,7 @@ def latency_chart(points: list[tuple[datetime, float]], markers: list[tuple[date
 
     line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="p95 latency">',
-             f'<text x="2" y="14" font-size="11">{top:.0f} ms</text>',
+             f'<text x="2" y="14" font-size="11">{latency(top)}</text>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
              'stroke="#ccc"/>',
              f'<polyline fill="none" stroke="#3366cc" stroke-width="2" points="{line}"/>']
@@ -64,11 +66,11 @@ def timeline(spans: list[dict[str, Any]], width: int = 720) -> Markup:
         left = (start - t0) / total * 100
         w = max((end - start) / total * 100, 0.3)
         attrs = s.get("attrs") or {}
-        label = escape(str(attrs.get("db.statement") or s.get("name", "")))[:120]
+        label = escape(str(attrs.get("db.statement") or s.get("name", ""))[:120])
         rows.append(
             '<div style="position:relative;height:18px;font-size:11px">'
             f'<div title="{label}" style="position:absolute;left:{left:.2f}%;width:{w:.2f}%;'
             f'height:14px;background:{colours[_category(s)]}"></div>'
             f'<span style="position:absolute;left:{min(left + w, 75):.2f}%;padding-left:4px">'
-            f'{label} ({(end - start) / 1e6:.1f} ms)</span></div>')
+            f'{label} ({latency((end - start) / 1e6)})</span></div>')
     return Markup(f'<div style="width:{width}px">' + "".join(rows) + "</div>")
