@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from roost import __version__
 from roost.api import errors
 from roost.api.dashboard.routes import ROUTERS as DASHBOARD
+from roost.api.dashboard.web import error_page
 from roost.api.routers import (
     addons,
     apps,
@@ -36,7 +37,7 @@ def create_app(ctx: Platform) -> FastAPI:
         "Every endpoint except /api/v1/health needs `Authorization: Bearer <token>`.",
     )
     app.state.ctx = ctx
-    errors.install(app)
+    errors.install(app, html=error_page)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
                    vulns, uptime, addons, pg, pg_backups):
         app.include_router(module.router, prefix="/api/v1")

@@ -85,3 +85,12 @@ def test_a_stream_needs_a_session(api: TestClient) -> None:
     stranger = TestClient(api.app)
     assert stranger.get("/apps/web/logs/stream").status_code == 401
     assert stranger.get("/apps/web/builds/1/stream").status_code == 401
+
+
+def test_a_missing_app_is_a_page_for_the_browser_and_json_for_the_api(api: TestClient
+                                                                      ) -> None:
+    browser, _ = _browser(api)
+    page = browser.get("/apps/nope/releases", headers={"Accept": "text/html"})
+    assert page.status_code == 404 and "text/html" in page.headers["content-type"]
+    assert "nope" in page.text and "Back to the dashboard" in page.text
+    assert api.get("/api/v1/apps/nope", headers={"Accept": "text/html"}).json()["error"]

@@ -97,6 +97,12 @@ def forbidden(request: Request, why: str) -> HTMLResponse:
     return render(request, "refused.html", {"logged_in": False, "why": why}, status=403)
 
 
+def error_page(request: Request, status: int, message: str) -> Response:
+    """An error as a page, for a browser (the API answers JSON)."""
+    return render(request, "refused.html", {"logged_in": False, "why": message,
+                                            "status": status}, status=status)
+
+
 def back(url: str, done: str = "", error: str = "") -> Response:
     """Redirect to ``url`` with a one-line message for the page to show."""
     query = urlencode({k: v[:300] for k, v in (("done", done), ("error", error)) if v})
