@@ -130,12 +130,18 @@ def main() -> None:
     """Seed, serve, measure, print one line per page."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=20, help="loads per page (bounded)")
+    parser.add_argument("--keep", type=Path, help="seed into (or reuse) this directory")
     args = parser.parse_args()
     loads = max(1, min(args.loads, 200))
     with tempfile.TemporaryDirectory(prefix="roost-bench-dash-") as tmp:
-        home = Path(tmp) / "home"
+        home = args.keep or Path(tmp) / "home"
+        seeded = home / "seeded.json"
         started = time.monotonic()
-        made = prepare(home)
+        if seeded.exists():
+            made = json.loads(seeded.read_text())
+        else:
+            made = prepare(home)
+            seeded.write_text(json.dumps(made))
         print(f"seeded 200 apps, 10,000 monitors, a week of perf data in "
               f"{time.monotonic() - started:.0f} s", flush=True)
         from tests.conftest import free_port

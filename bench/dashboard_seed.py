@@ -23,9 +23,9 @@ from roost.store.models.vulns import VulnFinding
 APPS, MONITORS, DAYS, ENDPOINTS, RELEASES = 200, 10_000, 7, 8, 5
 
 
-def _sketch(rng: random.Random, base_ms: float) -> bytes:
+def _sketch(rng: random.Random, base_ms: float, samples: int) -> bytes:
     s = sk.new_sketch()
-    for _ in range(200):
+    for _ in range(samples):
         s.add(rng.lognormvariate(0, 0.5) * base_ms)
     return sk.encode(s)
 
@@ -49,7 +49,9 @@ def seed(ctx: Platform, seed: int = 7) -> dict[str, Any]:
                                        actor="bench", meta={"source_version": f"{v:040x}"})
                 releases.mark(session, made, "succeeded")
                 record_deploy(session, name, f"v{v + 1}", now - timedelta(days=DAYS - v - 1))
-    sketches = [_sketch(rng, base) for base in (0.6, 3, 12, 45, 120)]
+    bases = (0.6, 3, 12, 45, 120)
+    hourly = [_sketch(rng, base, 600) for base in bases]  # an endpoint-hour: ~100 bins
+    minutely = [_sketch(rng, base, 10) for base in bases]  # an endpoint-minute: ≤ 10 bins
     monitor_rows = [{"app_name": names[i % APPS], "kind": "http", "target":
                      f"https://{names[i % APPS]}.example.com/check/{i}", "headers": {},
                      "expected_status": [], "state": "up", "created_at": now,
@@ -80,11 +82,11 @@ def seed(ctx: Platform, seed: int = 7) -> dict[str, Any]:
                 buckets.append({"app": name, "endpoint": endpoint, "period": HOUR,
                                 "start": now.replace(minute=0) - timedelta(hours=h + 1),
                                 "count": 600, "errors": 1, "total_ms": 600 * 10.0,
-                                "sketch": sketches[e % len(sketches)], "rolled": False})
+                                "sketch": hourly[e % len(bases)], "rolled": False})
             for m in range(60):
                 buckets.append({"app": name, "endpoint": endpoint, "period": MINUTE,
                                 "start": now - timedelta(minutes=m), "count": 10, "errors": 0,
-                                "total_ms": 100.0, "sketch": sketches[e % len(sketches)],
+                                "total_ms": 100.0, "sketch": minutely[e % len(bases)],
                                 "rolled": False})
         with ctx.sessions.begin() as session:
             session.execute(insert(PerfBucket), buckets)

@@ -204,3 +204,29 @@ def test_an_addon_panel_appears_without_dashboard_changes(watched: Watched, roos
     expect(panel).to_contain_text("size")  # and whatever its info says
     expect(panel).to_contain_text("ECHO_TOKEN")
     watched.shot("addon-echo")
+
+
+def test_open_live_streams_hold_up_nothing(roost: Server, web: str,
+                                           session_state: dict[str, object]) -> None:
+    """Sixty followed logs at once (more than the server's worker threads and store
+    connections) leave pages and the API answering."""
+    cookies = {str(c["name"]): str(c["value"])
+               for c in session_state["cookies"]}  # type: ignore[attr-defined]
+    with httpx.Client(base_url=roost.url, cookies=cookies, timeout=30) as client:
+        streams = []
+        try:
+            for _ in range(60):
+                stream = client.stream("GET", f"/apps/{web}/logs/stream")
+                response = stream.__enter__()
+                assert response.status_code == 200
+                assert response.headers["content-type"].startswith("text/event-stream")
+                streams.append(stream)
+            started = time.monotonic()
+            assert client.get(f"/apps/{web}/releases").status_code == 200
+            token = json.loads((roost.home / "credentials.json").read_text())["token"]
+            assert httpx.get(roost.url + "/api/v1/apps", headers={
+                "Authorization": f"Bearer {token}"}, timeout=30).status_code == 200
+            assert time.monotonic() - started < 10
+        finally:
+            for stream in streams:
+                stream.__exit__(None, None, None)

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from roost.monitor.uptime import incidents
@@ -47,20 +47,20 @@ class AppRow:
         return "running" if self.up == self.total else "degraded"
 
 
-def _grouped(session: Session, query: object) -> dict[str, int]:
-    return {name: int(n) for name, n in session.execute(query)}  # type: ignore[call-overload]
-
-
-def _findings(session: Session) -> dict[str, int]:
+def _findings(session: Session, only: str | None = None) -> dict[str, int]:
     """Open findings per app, ignores (until their expiry) applied."""
     now = utcnow()
     ignored: dict[str, set[str]] = {}
-    for app, ids, until in session.execute(
-            select(VulnIgnore.app_name, VulnIgnore.ids, VulnIgnore.until)):
+    ignores = select(VulnIgnore.app_name, VulnIgnore.ids, VulnIgnore.until)
+    found = select(VulnFinding.app_name, VulnFinding.ids)
+    if only is not None:
+        ignores = ignores.where(VulnIgnore.app_name == only)
+        found = found.where(VulnFinding.app_name == only)
+    for app, ids, until in session.execute(ignores):
         if until is None or until > now:
             ignored.setdefault(app, set()).update(ids or [])
     counts: Counter[str] = Counter()
-    for app, ids in session.execute(select(VulnFinding.app_name, VulnFinding.ids)):
+    for app, ids in session.execute(found):
         if not ignored.get(app, set()) & set(ids or []):
             counts[app] += 1
     return dict(counts)
@@ -68,31 +68,33 @@ def _findings(session: Session) -> dict[str, int]:
 
 def apps_overview(session: Session, ctx: Platform, only: str | None = None) -> list[AppRow]:
     """Every app (or only the one named) with its status figures."""
-    open_incidents = _grouped(session, select(Incident.app_name, func.count())
-                              .where(Incident.ended_at.is_(None),
-                                     Incident.confirmed_at.is_not(None))
-                              .group_by(Incident.app_name))
-    monitors = _grouped(session, select(Monitor.app_name, func.count())
-                        .where(Monitor.paused.is_(False)).group_by(Monitor.app_name))
-    down = _grouped(session, select(Monitor.app_name, func.count())
-                    .where(Monitor.paused.is_(False), Monitor.state == "down")
-                    .group_by(Monitor.app_name))
-    findings = _findings(session)
+    incident_q = (select(Incident.app_name, func.count())
+                  .where(Incident.ended_at.is_(None), Incident.confirmed_at.is_not(None))
+                  .group_by(Incident.app_name))
+    monitor_q = (select(Monitor.app_name, func.count(),
+                        func.sum(case((Monitor.state == "down", 1), else_=0)))
+                 .where(Monitor.paused.is_(False)).group_by(Monitor.app_name))
+    listed = select(App).options(selectinload(App.maintainers)).order_by(App.name)
+    if only is not None:
+        incident_q = incident_q.where(Incident.app_name == only)
+        monitor_q = monitor_q.where(Monitor.app_name == only)
+        listed = listed.where(App.name == only)
+    open_incidents = {name: int(n) for name, n in session.execute(incident_q)}
+    monitors = {name: (int(n), int(down or 0)) for name, n, down in session.execute(monitor_q)}
+    findings = _findings(session, only)
     s = ctx.settings
     port = s.router_listen.rpartition(":")[2]
     supervisor = ctx.runtime.supervisor if ctx.runtime is not None else None
     rows = []
-    listed = select(App).options(selectinload(App.maintainers)).order_by(App.name)
-    if only is not None:
-        listed = listed.where(App.name == only)
     for app in session.scalars(listed):
         procs = supervisor.ps(app.name) if supervisor is not None else []
+        watched, down = monitors.get(app.name, (0, 0))
         rows.append(AppRow(
             name=app.name, web_url=f"http://{app.name}.{s.base_domain}:{port}",
             created_at=app.created_at, release=app.current_release,
             up=sum(1 for p in procs if p["state"] == "up"), total=len(procs),
             incidents=open_incidents.get(app.name, 0), findings=findings.get(app.name, 0),
-            monitors=monitors.get(app.name, 0), monitors_down=down.get(app.name, 0),
+            monitors=watched, monitors_down=down,
             maintainers=[m.name for m in app.maintainers]))
     return rows
 

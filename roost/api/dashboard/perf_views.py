@@ -41,7 +41,8 @@ def perf_tab(app: str, request: Request, session: SessionDep,
     if endpoint is not None:
         detail = query.endpoint_detail(session, app, endpoint, start)
         chart = latency_chart([(p.start, p.p95_ms) for p in detail.series],
-                              [(d.at, d.release) for d in detail.deploys])
+                              [(d.at, d.release) for d in detail.deploys], start=start,
+                              end=utcnow())
         return tab_page(request, session, who, app, "perf", "endpoint.html", {
             "endpoint": endpoint, "d": detail, "chart": chart, "since": since})
     return tab_page(request, session, who, app, "perf", "tab_perf.html", {

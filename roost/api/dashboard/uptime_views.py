@@ -3,12 +3,12 @@ acknowledgement) and the public status page."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,39 +24,40 @@ router = APIRouter(include_in_schema=False)
 DAYS = 90
 
 
-def _bar(uptime: float | None) -> dict[str, str]:
-    if uptime is None:
-        return {"cls": "", "text": "no data"}
-    cls = "full" if uptime >= 99.9 else "part" if uptime >= 95 else "down"
-    return {"cls": cls, "text": f"{uptime:.2f}%"}
+def _bar(day: str, checks: int, failures: int) -> str:
+    if not checks:
+        return f'<div class="bar none" title="{day}: no data"></div>'
+    share = 100.0 * (checks - failures) / checks
+    cls = "full" if share >= 99.9 else "part" if share >= 95 else "down"
+    return f'<div class="bar {cls}" title="{day}: {share:.2f}%"></div>'
 
 
 def daily_bars(session: Session, ids: list[int], days: int = DAYS,
-               now: datetime | None = None) -> dict[int, tuple[str, list[dict[str, str]]]]:
-    """For each monitor: its uptime over ``days`` and one bar per UTC day, in one query."""
+               now: datetime | None = None) -> dict[int, tuple[str, Markup]]:
+    """For each monitor: its uptime over ``days`` and one bar per UTC day (as HTML, since a
+    page of monitors has thousands of bars), in one query."""
     now = now or utcnow()
     first = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    sums: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    origin = first.timestamp()
+    sums: dict[int, list[list[int]]] = {m: [[0, 0] for _ in range(days)] for m in ids}
     if ids:
         for monitor_id, hour, checks, failures in session.execute(
                 select(UptimeHourly.monitor_id, UptimeHourly.hour, UptimeHourly.checks,
                        UptimeHourly.failures)
                 .where(UptimeHourly.monitor_id.in_(ids), UptimeHourly.hour >= first)):
-            acc = sums[monitor_id][hour.date().isoformat()]
-            acc[0] += checks
-            acc[1] += failures
-    day_names = [(first + timedelta(days=i)).date().isoformat() for i in range(days)]
+            index = int((hour.timestamp() - origin) // 86_400)
+            if 0 <= index < days:
+                acc = sums[monitor_id][index]
+                acc[0] += checks
+                acc[1] += failures
+    names = [(first + timedelta(days=i)).date().isoformat() for i in range(days)]
     out = {}
-    for monitor_id in ids:
-        per_day = sums.get(monitor_id, {})
-        bars = []
-        for day in day_names:
-            checks, failures = per_day.get(day, (0, 0))
-            share = 100.0 * (checks - failures) / checks if checks else None
-            bars.append({"day": day, **_bar(share)})
-        total = sum(c for c, _ in per_day.values())
-        failed = sum(f for _, f in per_day.values())
-        out[monitor_id] = (f"{100.0 * (total - failed) / total:.2f}%" if total else "-", bars)
+    for monitor_id, per_day in sums.items():
+        total = sum(c for c, _ in per_day)
+        failed = sum(f for _, f in per_day)
+        html = "".join(_bar(name, c, f) for name, (c, f) in zip(names, per_day, strict=True))
+        out[monitor_id] = (f"{100.0 * (total - failed) / total:.2f}%" if total else "-",
+                           Markup(f'<div class="bars">{html}</div>'))
     return out
 
 
@@ -82,7 +83,8 @@ def uptime_tab(app: str, request: Request, session: SessionDep) -> Response:
 def status_page(name: str, request: Request, session: SessionDep) -> Response:
     """Public status of an app: current state and 90-day uptime bars per monitor."""
     apps.get(session, name)
-    listed = [m for m in monitors.list_monitors(session, name) if not m.paused]
+    every = monitors.list_monitors(session, name)
+    listed = [m for m in every if not m.paused]
     bars = daily_bars(session, [m.id for m in listed])
     shown: list[dict[str, Any]] = [
         {"label": display.display_name(m), "uptime": bars[m.id][0], "bars": bars[m.id][1]}
@@ -96,7 +98,7 @@ def status_page(name: str, request: Request, session: SessionDep) -> Response:
         overall, cls = "All systems operational", "ok"
     else:
         overall, cls = "Checking…", "unknown"
-    targets = [m.target for m in monitors.list_monitors(session, name)]
+    targets = [m.target for m in every]
     recent = [{"started_at": i.started_at, "ended_at": i.ended_at,
                "cause": display.scrub(i.cause, targets)}
               for i in incidents.list_incidents(session, name)[:10]]
