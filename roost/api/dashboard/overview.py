@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from roost.monitor.uptime import incidents
 from roost.monitor.uptime.specs import IncidentView
 from roost.orchestration.platform import Platform
 from roost.store.base import utcnow
-from roost.store.models import App
+from roost.store.models import App, Maintainer
 from roost.store.models.uptime import Incident, Monitor
 from roost.store.models.vulns import VulnFinding, VulnIgnore
 
@@ -74,28 +74,32 @@ def apps_overview(session: Session, ctx: Platform, only: str | None = None) -> l
     monitor_q = (select(Monitor.app_name, func.count(),
                         func.sum(case((Monitor.state == "down", 1), else_=0)))
                  .where(Monitor.paused.is_(False)).group_by(Monitor.app_name))
-    listed = select(App).options(selectinload(App.maintainers)).order_by(App.name)
+    listed = select(App.id, App.name, App.created_at, App.current_release).order_by(App.name)
+    people = select(Maintainer.app_id, Maintainer.name).order_by(Maintainer.id)
     if only is not None:
         incident_q = incident_q.where(Incident.app_name == only)
         monitor_q = monitor_q.where(Monitor.app_name == only)
         listed = listed.where(App.name == only)
+        people = people.join(App, App.id == Maintainer.app_id).where(App.name == only)
     open_incidents = {name: int(n) for name, n in session.execute(incident_q)}
     monitors = {name: (int(n), int(down or 0)) for name, n, down in session.execute(monitor_q)}
     findings = _findings(session, only)
+    names: dict[int, list[str]] = {}
+    for app_id, name in session.execute(people):
+        names.setdefault(app_id, []).append(name)
     s = ctx.settings
     port = s.router_listen.rpartition(":")[2]
     supervisor = ctx.runtime.supervisor if ctx.runtime is not None else None
     rows = []
-    for app in session.scalars(listed):
-        procs = supervisor.ps(app.name) if supervisor is not None else []
-        watched, down = monitors.get(app.name, (0, 0))
+    for app_id, name, created_at, release in session.execute(listed):
+        procs = supervisor.ps(name) if supervisor is not None else []
+        watched, down = monitors.get(name, (0, 0))
         rows.append(AppRow(
-            name=app.name, web_url=f"http://{app.name}.{s.base_domain}:{port}",
-            created_at=app.created_at, release=app.current_release,
+            name=name, web_url=f"http://{name}.{s.base_domain}:{port}",
+            created_at=created_at, release=release,
             up=sum(1 for p in procs if p["state"] == "up"), total=len(procs),
-            incidents=open_incidents.get(app.name, 0), findings=findings.get(app.name, 0),
-            monitors=watched, monitors_down=down,
-            maintainers=[m.name for m in app.maintainers]))
+            incidents=open_incidents.get(name, 0), findings=findings.get(name, 0),
+            monitors=watched, monitors_down=down, maintainers=names.get(app_id, [])))
     return rows
 
 

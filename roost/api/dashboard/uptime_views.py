@@ -3,13 +3,13 @@ acknowledgement) and the public status page."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from roost.api.dashboard.tabs import tab_page
@@ -38,18 +38,19 @@ def daily_bars(session: Session, ids: list[int], days: int = DAYS,
     page of monitors has thousands of bars), in one query."""
     now = now or utcnow()
     first = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    origin = first.timestamp()
     sums: dict[int, list[list[int]]] = {m: [[0, 0] for _ in range(days)] for m in ids}
     if ids:
-        for monitor_id, hour, checks, failures in session.execute(
-                select(UptimeHourly.monitor_id, UptimeHourly.hour, UptimeHourly.checks,
-                       UptimeHourly.failures)
-                .where(UptimeHourly.monitor_id.in_(ids), UptimeHourly.hour >= first)):
-            index = int((hour.timestamp() - origin) // 86_400)
+        day = (func.date(func.timezone("UTC", UptimeHourly.hour))
+               if session.get_bind().dialect.name == "postgresql"
+               else func.date(UptimeHourly.hour))  # SQLite keeps UTC text
+        for monitor_id, on, checks, failures in session.execute(
+                select(UptimeHourly.monitor_id, day, func.sum(UptimeHourly.checks),
+                       func.sum(UptimeHourly.failures))
+                .where(UptimeHourly.monitor_id.in_(ids), UptimeHourly.hour >= first)
+                .group_by(UptimeHourly.monitor_id, day)):
+            index = (date.fromisoformat(str(on)[:10]) - first.date()).days
             if 0 <= index < days:
-                acc = sums[monitor_id][index]
-                acc[0] += checks
-                acc[1] += failures
+                sums[monitor_id][index] = [int(checks or 0), int(failures or 0)]
     names = [(first + timedelta(days=i)).date().isoformat() for i in range(days)]
     out = {}
     for monitor_id, per_day in sums.items():
