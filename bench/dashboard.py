@@ -102,7 +102,11 @@ def measure(url: str, token: str, names: list[str], loads: int, pid: int
         page.goto(url + "/")
         page.get_by_label("API token").fill(token)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_selector("#apps")
+        try:
+            page.wait_for_selector("#apps")
+        except Exception:
+            Path("/tmp/bench-login.html").write_text(page.content())
+            raise
         for name, (path, _) in PAGES.items():
             times[name] = []
             used = 0.0

@@ -40,7 +40,7 @@ def _append(target: Path, text: str) -> None:
 
 def _prune(folder: Path) -> None:
     logs = sorted((p for p in folder.glob("*.log") if p.stem.isdigit()), key=lambda p: int(p.stem))
-    for old in logs[:-KEEP]:
+    for old in logs[:-(KEEP - 1)]:  # the new one makes KEEP
         old.unlink(missing_ok=True)
 
 
@@ -65,7 +65,7 @@ def read_from(home: Path, app: str, build_id: int, offset: int) -> tuple[list[st
     target = path(home, app, build_id)
     try:
         fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW)
-    except FileNotFoundError:
+    except OSError:  # none yet, or something planted that is not a plain file
         return [], offset
     with os.fdopen(fd, "rb") as fh:
         fh.seek(offset)

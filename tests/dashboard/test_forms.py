@@ -59,6 +59,9 @@ def test_a_config_change_acts_as_the_user_and_says_what_it_did(api: TestClient) 
     r = browser.post("/apps/web/config/set", data={"csrf": csrf, "key": "GREETING",
                                                     "value": "hi"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/apps/web/config?done=")
+    assert "Set GREETING" in browser.get(r.headers["location"]).text
+    forged = browser.get("/apps/web/config", params={"done": "Your account is closed"}).text
+    assert "Your account is closed" not in forged  # a link from elsewhere shows no message
     assert api.get("/api/v1/apps/web/config/GREETING").json() == {"GREETING": "hi"}
     bad = browser.post("/apps/web/config/set", data={"csrf": csrf, "key": "BAD-KEY",
                                                       "value": "x"})

@@ -20,8 +20,8 @@ router = APIRouter(include_in_schema=False)
 LOG_LINES = 200
 
 
-def _types(session: Session, ctx: Platform, app: str, who: Viewer,
-           procs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _types(session: Session, app: str, procs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each process type: its command, how many should run, how many are up."""
     found = apps.get(session, app)
     current = releases.current(session, found)
     commands = dict(current.process_types) if current is not None else {}
@@ -43,7 +43,7 @@ def processes_tab(app: str, request: Request, session: SessionDep, ctx: Platform
         return to_login()
     procs = runtime.ps(app, session, ctx, who.actor)
     return tab_page(request, session, who, app, "processes", "tab_processes.html",
-                    {"procs": procs, "types": _types(session, ctx, app, who, procs)})
+                    {"procs": procs, "types": _types(session, app, procs)})
 
 
 def config_page(request: Request, session: Session, ctx: Platform, who: Viewer, app: str,

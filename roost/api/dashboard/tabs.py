@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roost.api.dashboard.web import Viewer, render
+from roost.api.dashboard.web import Viewer, flash, render
 from roost.core import apps
 from roost.store.models.addons import AddonAttachment
 
@@ -37,6 +37,5 @@ def tab_page(request: Request, session: Session, who: Viewer, app: str, tab: str
     titles = {key: label for key, label, _ in tabs}
     base = {"logged_in": True, "viewer": who, "app": app, "tab": tab,
             "title": titles.get(tab, tab), "tabs": tabs,
-            "done": request.query_params.get("done", ""),
-            "error": request.query_params.get("error", "")}
+            **flash(request, who)}
     return render(request, template, {**base, **data})

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.dashboard import overview
-from roost.api.dashboard.web import HERE, forbidden, render, same_origin, viewer
+from roost.api.dashboard.web import HERE, flash, forbidden, render, same_origin, viewer
 from roost.api.deps import SESSION_COOKIE, PlatformDep, SessionDep
 from roost.core import logins, tokens
 
@@ -41,8 +41,7 @@ def home(request: Request, session: SessionDep, ctx: PlatformDep) -> Response:
     return render(request, "apps.html", {
         "logged_in": True, "viewer": who, "apps": rows,
         "incidents": overview.open_incidents(session),
-        "done": request.query_params.get("done", ""),
-        "error": request.query_params.get("error", "")})
+        **flash(request, who)})
 
 
 @router.get("/static/dashboard.js")

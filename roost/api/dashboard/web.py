@@ -103,10 +103,27 @@ def error_page(request: Request, status: int, message: str) -> Response:
                                             "status": status}, status=status)
 
 
-def back(url: str, done: str = "", error: str = "") -> Response:
-    """Redirect to ``url`` with a one-line message for the page to show."""
-    query = urlencode({k: v[:300] for k, v in (("done", done), ("error", error)) if v})
-    return RedirectResponse(f"{url}?{query}" if query else url, status_code=303)
+def _signature(key: str, kind: str, message: str) -> str:
+    return hmac.new(key.encode(), f"{kind}:{message}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def back(url: str, key: str, done: str = "", error: str = "") -> Response:
+    """Redirect to ``url`` with a one-line message for the page to show, signed with the
+    session's key so that a link from elsewhere cannot put words in the dashboard's mouth."""
+    kind, message = ("done", done[:300]) if done else ("error", error[:300])
+    query = urlencode({kind: message, "sig": _signature(key, kind, message)})
+    return RedirectResponse(f"{url}?{query}", status_code=303)
+
+
+def flash(request: Request, who: Viewer) -> dict[str, str]:
+    """The page's ``done`` and ``error`` lines, when signed for this session."""
+    params, out = request.query_params, {"done": "", "error": ""}
+    for kind in out:
+        message = params.get(kind, "")
+        if message and hmac.compare_digest(params.get("sig", ""),
+                                           _signature(who.csrf, kind, message)):
+            out[kind] = message
+    return out
 
 
 Work = Callable[[str, FormData], Awaitable[str]]
@@ -128,8 +145,8 @@ async def act(request: Request, ctx: Platform, to: str, work: Work) -> Response:
     try:
         done = await work(who.actor, form)
     except RoostError as exc:
-        return back(to, error=exc.message)
-    return back(to, done=done)
+        return back(to, who.csrf, error=exc.message)
+    return back(to, who.csrf, done=done)
 
 
 def field(form: FormData, name: str, default: str = "") -> str:
