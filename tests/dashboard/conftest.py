@@ -88,8 +88,16 @@ def log_in(page: Page, url: str, token: str) -> None:
     """Log in through the form, as a person would."""
     page.goto(url + "/")
     page.get_by_label("API token").fill(token)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_selector("text=Apps")
+    with page.expect_response(lambda r: r.url.endswith("/login")) as answer:
+        page.get_by_role("button", name="Log in").click()
+    status = answer.value.status
+    try:
+        page.wait_for_selector("h2:text('Apps')")
+    except Exception as exc:  # say what the browser shows instead
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "login-failed.png"))
+        raise AssertionError(f"login answered {status}; the page at {page.url} shows: "
+                             f"{page.locator('body').inner_text()[:500]!r}") from exc
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
-from playwright.sync_api import Page, expect
+from playwright.sync_api import BrowserContext, Page, expect
 
 from tests.conftest import free_port, wait_for
 from tests.dashboard.conftest import Watched, cli_ok
@@ -69,8 +69,11 @@ def _audit(roost: Server) -> list[dict[str, str]]:
     return listed
 
 
-def test_scale_web_to_two_and_back(watched: Watched, roost: Server, deployed: str) -> None:
+def test_scale_web_to_two_and_back(watched: Watched, context: BrowserContext, roost: Server,
+                                   deployed: str) -> None:
     page = watched.page
+    board = Watched(context.new_page())  # the apps overview, open in another tab
+    board.page.goto(f"{roost.url}/")
     page.goto(f"{roost.url}/apps/{deployed}/processes")
     row = page.locator("#formation tr[data-type=web]")
     row.get_by_label("web processes").fill("2")
@@ -84,6 +87,10 @@ def test_scale_web_to_two_and_back(watched: Watched, roost: Server, deployed: st
 
     wait_for(two_up, timeout=60, interval=0.5)
     watched.shot("processes-scaled")
+    # The overview follows over SSE, without a reload.
+    expect(board.page.locator(f"#apps tr[data-app={deployed}] td.procs")).to_have_text("2/2")
+    board.shot("apps-live")
+    assert board.errors == []
     row = page.locator("#formation tr[data-type=web]")
     row.get_by_label("web processes").fill("1")
     accept_next(page)

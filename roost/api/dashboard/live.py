@@ -1,4 +1,5 @@
-"""The dashboard's live parts as server-sent events: an app's log and a running build.
+"""The dashboard's live parts as server-sent events: the apps overview's figures, an app's
+log and a running build.
 
 Like `roost logs -f` (roost/api/routers/runtime.py), a stream checks the viewer in a short
 transaction before it starts, then holds no store connection and no worker thread while it
@@ -19,6 +20,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from roost.api.dashboard import overview
 from roost.api.dashboard.web import viewer_of
 from roost.api.deps import IdPath, PlatformDep
 from roost.core import apps, releases
@@ -32,6 +34,7 @@ MAX_SECONDS = 3600.0
 POLL = 0.2
 STATUS_EVERY = 1.0
 HEARTBEAT = 15.0
+OVERVIEW_EVERY = 3.0
 SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
@@ -71,6 +74,37 @@ async def log_stream(app: str, request: Request, ctx: PlatformDep,
         async for line in logfollow.follow(path, source or None, request.is_disconnected,
                                            stop_after=MAX_SECONDS, poll=POLL):
             yield event("line", line)
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _overview(ctx: Platform) -> list[dict[str, object]]:
+    with ctx.sessions.begin() as session:
+        return [{"name": r.name, "status": r.status, "release": r.release, "up": r.up,
+                 "total": r.total, "incidents": r.incidents}
+                for r in overview.apps_overview(session, ctx)]
+
+
+@router.get("/live/apps")
+async def apps_stream(request: Request, ctx: PlatformDep) -> Response:
+    """The overview's live figures (status, release, processes, incidents) as an ``apps``
+    event whenever they change, looked at every :data:`OVERVIEW_EVERY` seconds."""
+    if await run_in_threadpool(viewer_of, ctx, request) is None:
+        return _refused()
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"retry: 5000\n\n"
+        last, deadline = "", time.monotonic() + MAX_SECONDS
+        while time.monotonic() < deadline:
+            now = orjson.dumps(await run_in_threadpool(_overview, ctx)).decode()
+            if now != last:
+                last = now
+                yield event("apps", now)
+            until = time.monotonic() + OVERVIEW_EVERY
+            while time.monotonic() < until:
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(POLL)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 

@@ -1,4 +1,5 @@
-// Roost dashboard: local times (UTC on hover), confirmations, live logs and builds (SSE).
+// Roost dashboard: local times (UTC on hover), confirmations, and the live parts over SSE
+// (the apps overview's figures, an app's log, a running build).
 "use strict";
 
 function localTimes(root) {
@@ -68,9 +69,41 @@ function buildStream() {
   });
 }
 
+const STATUS_CLASS = { running: "up", down: "down", degraded: "warn" };
+
+function appsStream() {
+  const table = document.getElementById("apps");
+  if (!table || !table.dataset.sse) { return; }
+  const source = new EventSource(table.dataset.sse);
+  source.addEventListener("apps", (ev) => {
+    for (const a of JSON.parse(ev.data)) {
+      const row = table.querySelector("tr[data-app='" + CSS.escape(a.name) + "']");
+      if (!row) { continue; }
+      const status = row.querySelector("td.status");
+      status.textContent = a.status;
+      status.className = "status " + (STATUS_CLASS[a.status] || "muted");
+      row.querySelector("td.procs").textContent = a.up + "/" + a.total;
+      const release = row.querySelector("td.release");
+      const shown = a.release ? "v" + a.release : "–";
+      if (release.textContent !== shown) {
+        release.textContent = "";
+        if (a.release) {
+          const link = document.createElement("a");
+          link.href = "/apps/" + encodeURIComponent(a.name) + "/releases";
+          link.textContent = shown;
+          release.appendChild(link);
+        } else {
+          release.textContent = shown;
+        }
+      }
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
   confirmations();
+  appsStream();
   logStream();
   buildStream();
 });
