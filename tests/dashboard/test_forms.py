@@ -51,6 +51,12 @@ def test_a_cross_site_post_is_refused_even_with_the_token(api: TestClient) -> No
     assert r.status_code == 403 and "A" not in api.get("/api/v1/apps/web/config").json()
     assert browser.post("/login", data={"token": "x"}, headers={
         "Origin": "https://evil.example"}).status_code == 403
+    # Behind a proxy that rewrites Host, the host the browser asked for still counts.
+    proxied = browser.post("/apps/web/config/set", data={"csrf": csrf, "key": "B", "value": "1"},
+                           headers={"Origin": "https://roost.example.com",
+                                    "X-Forwarded-Host": "roost.example.com"},
+                           follow_redirects=False)
+    assert proxied.status_code == 303 and "B" in api.get("/api/v1/apps/web/config").json()
 
 
 def test_a_config_change_acts_as_the_user_and_says_what_it_did(api: TestClient) -> None:

@@ -96,15 +96,16 @@ async def apps_stream(request: Request, ctx: PlatformDep) -> Response:
         yield b"retry: 5000\n\n"
         last, deadline = "", time.monotonic() + MAX_SECONDS
         while time.monotonic() < deadline:
-            now = orjson.dumps(await run_in_threadpool(_overview, ctx)).decode()
-            if now != last:
-                last = now
-                yield event("apps", now)
+            # Wait first: the page was rendered from the same figures a moment ago.
             until = time.monotonic() + OVERVIEW_EVERY
             while time.monotonic() < until:
                 if await request.is_disconnected():
                     return
                 await asyncio.sleep(POLL)
+            now = orjson.dumps(await run_in_threadpool(_overview, ctx)).decode()
+            if now != last:
+                last = now
+                yield event("apps", now)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers=SSE_HEADERS)
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from roost.api.dashboard.tabs import tab_page
-from roost.api.dashboard.web import templates, to_login, viewer
+from roost.api.dashboard.web import render, to_login, viewer
 from roost.api.deps import SessionDep
 from roost.core import apps
 from roost.monitor.uptime import display, incidents, monitors
@@ -103,6 +103,6 @@ def status_page(name: str, request: Request, session: SessionDep) -> Response:
     recent = [{"started_at": i.started_at, "ended_at": i.ended_at,
                "cause": display.scrub(i.cause, targets)}
               for i in incidents.list_incidents(session, name)[:10]]
-    return templates.TemplateResponse(request, "status.html", {
+    return render(request, "status.html", {
         "name": name, "monitors": shown, "overall": overall, "overall_class": cls,
         "incidents": recent, "now": utcnow()})

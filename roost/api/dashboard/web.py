@@ -85,11 +85,15 @@ def to_login() -> Response:
 
 
 def same_origin(request: Request) -> bool:
-    """Whether a POST's Origin (or Referer) header, when sent, names this server."""
+    """Whether a POST's Origin (or Referer) header, when sent, names this server: its Host,
+    or the host a proxy in front of it says the browser asked for (X-Forwarded-Host, which a
+    page on another site cannot set)."""
     origin = request.headers.get("origin") or request.headers.get("referer") or ""
     if not origin or origin == "null":
         return not origin
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    hosts = {request.headers.get("host", ""),
+             request.headers.get("x-forwarded-host", "").split(",")[0].strip()}
+    return urlsplit(origin).netloc in hosts - {""}
 
 
 def forbidden(request: Request, why: str) -> HTMLResponse:
