@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Dialog, expect
 
+import roost as roost_package
 from tests.conftest import wait_for
 from tests.dashboard.conftest import (
     EXAMPLES,
@@ -135,7 +136,16 @@ def _token(roost: Server) -> str:
     return str(json.loads((roost.home / "credentials.json").read_text())["token"])
 
 
-@pytest.mark.skipif(importlib.util.find_spec("roost.gitserve") is None,
+def _gitserve_here() -> bool:
+    """Whether this checkout has `git push` deploys (roost.gitserve, of this tree: an
+    editable install of another checkout may make a foreign copy importable)."""
+    spec = importlib.util.find_spec("roost.gitserve")
+    return spec is not None and spec.origin is not None and \
+        Path(spec.origin).is_relative_to(Path(roost_package.__file__).parent)
+
+
+# GIT PUSH: skipped only until roost.gitserve (items 1-2 of issue 17) is merged; then remove.
+@pytest.mark.skipif(not _gitserve_here(),
                     reason="`git push` deploys (roost.gitserve) have not landed yet")
 def test_deploy_by_git_push_shows_the_commit(watched: Watched, roost: Server, web: str,
                                              tmp_path: Path) -> None:
@@ -160,7 +170,9 @@ def test_deploy_by_git_push_shows_the_commit(watched: Watched, roost: Server, we
                               text=True, timeout=60)
         assert done.returncode == 0, done.stdout + done.stderr
     pushed = git("push", "roost", "main")
-    assert "remote:" in pushed
+    assert "remote: -----> " in pushed  # the build streamed back to git
+    watched.page.goto(f"{roost.url}/apps/{web}/builds")
+    expect(watched.page.locator("#builds tr[data-build]").first).to_contain_text("succeeded")
     watched.page.goto(f"{roost.url}/apps/{web}/releases")
     newest = watched.page.locator("#releases tr[data-release]").first
     expect(newest).to_contain_text(sha[:10])
