@@ -104,9 +104,9 @@ def measure(url: str, token: str, names: list[str], loads: int, pid: int
         page.get_by_role("button", name="Log in").click()
         try:
             page.wait_for_selector("#apps")
-        except Exception:
-            Path("/tmp/bench-login.html").write_text(page.content())
-            raise
+        except Exception as exc:  # say what the browser shows instead
+            raise SystemExit(f"login failed; the page shows: "
+                             f"{page.locator('body').inner_text()[:300]!r}") from exc
         for name, (path, _) in PAGES.items():
             times[name] = []
             used = 0.0
