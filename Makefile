@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -36,14 +36,18 @@ git:
 sandbox:
 	@bash scripts/ensure-sandbox.sh
 
+## chromium: Debian's Chromium, which the browser tests (tests/dashboard) drive with Playwright
+chromium:
+	@bash scripts/ensure-chromium.sh
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy roost
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox git lint
-	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2
+test: install-dev postgres sandbox git chromium lint
+	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup
 
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock

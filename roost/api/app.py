@@ -6,7 +6,8 @@ from fastapi import FastAPI
 
 from roost import __version__
 from roost.api import errors
-from roost.api.dashboard import app_views, uptime_views, views
+from roost.api.dashboard.routes import ROUTERS as DASHBOARD
+from roost.api.dashboard.web import error_page
 from roost.api.routers import (
     addons,
     apps,
@@ -38,14 +39,13 @@ def create_app(ctx: Platform) -> FastAPI:
         "Every endpoint except /api/v1/health needs `Authorization: Bearer <token>`.",
     )
     app.state.ctx = ctx
-    errors.install(app)
+    errors.install(app, html=error_page)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
                    vulns, uptime, addons, pg, pg_backups, forge_hooks):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(git.router)
     app.include_router(forge_hooks.receive_router)
     app.include_router(perf_router(ctx))
-    app.include_router(views.router)
-    app.include_router(app_views.router)
-    app.include_router(uptime_views.router)
+    for dashboard in DASHBOARD:
+        app.include_router(dashboard)
     return app

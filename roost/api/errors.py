@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from roost.errors import RoostError
@@ -29,13 +30,25 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
-def install(app: FastAPI) -> None:
-    """Register Roost's exception handlers on ``app``."""
+# Renders an error as a page for a browser: (request, status, message) -> response.
+HtmlErrors = Callable[[Request, int, str], Response]
+
+
+def _wants_html(request: Request) -> bool:
+    """A browser asking for a page (never the API, the OTLP ingest or a script)."""
+    return (not request.url.path.startswith(("/api/", "/v1/"))
+            and "text/html" in request.headers.get("accept", ""))
+
+
+def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
+    """Register Roost's exception handlers on ``app``; ``html`` renders them for browsers."""
 
     @app.exception_handler(RoostError)
-    async def roost_error(_: Request, exc: RoostError) -> JSONResponse:
+    async def roost_error(request: Request, exc: RoostError) -> Response:
         if exc.status >= 500:
             log.error("%s: %s", exc.code, exc.message)
+        if html is not None and _wants_html(request):
+            return html(request, exc.status, exc.message)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return error_response(exc.status, exc.code, exc.message, headers)
 
@@ -44,8 +57,10 @@ def install(app: FastAPI) -> None:
         return error_response(422, "invalid_input", _describe_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        if html is not None and _wants_html(request):
+            return html(request, exc.status_code, str(exc.detail))
         return error_response(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from roost.core import apps, releases
 from roost.core import config as config_vars
 from roost.errors import RoostError
-from roost.orchestration import addons, alerts, assetflow, vulnwatch, watch
+from roost.orchestration import addons, alerts, assetflow, buildlogs, vulnwatch, watch
 from roost.orchestration import deploys as records
 from roost.orchestration.steps import Deploy, Emit, PlannedStep, Step, plan, run
 from roost.store.models import Release
@@ -40,6 +40,7 @@ class ReceiveSource(Step):
         assert d.source is not None and d.app_id is not None
         d.build_id = records.start_build(d.platform, d.app_id, d.actor,
                                          d.source.stat().st_size, d.source_version)
+        d.emit = buildlogs.tee(d.platform.settings.home, d.app, d.build_id, d.emit)
         d.step("build", f"build #{d.build_id} started")
 
 

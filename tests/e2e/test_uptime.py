@@ -65,7 +65,8 @@ def test_outage_pages_once_and_recovers(paging_server: Server, receiver: Receive
         browser.post("/login", data={"token": json.loads(
             (srv.home / "credentials.json").read_text())["token"]})
         home = browser.get("/").text
-        assert "Monitors" in home and target.url in home
+        assert "Monitors" in home and ">shop<" in home
+        assert target.url in browser.get("/apps/shop/uptime").text
         health = httpx.get(srv.url + "/api/v1/health").json()
         assert health["uptime"]["monitors"] == 1 and health["uptime"]["last_check_age_s"] < 30
     finally:

@@ -22,6 +22,12 @@ def _login(browser: TestClient, token: str, **headers: str) -> str:
     return r.headers["set-cookie"]
 
 
+def _csrf(browser: TestClient) -> dict[str, str]:
+    """The form field every dashboard POST needs, read from the page as a browser would."""
+    page = browser.get("/").text
+    return {"csrf": page.split('name="csrf" value="', 1)[1].split('"', 1)[0]}
+
+
 def test_login_cookie_is_a_session_not_the_api_token(api: TestClient, platform: Context
                                                       ) -> None:
     api.post("/api/v1/apps", json={"name": "web"})
@@ -47,7 +53,9 @@ def test_logout_revokes_the_session(api: TestClient) -> None:
     browser = TestClient(api.app)
     _login(browser, _token(api))
     stolen = browser.cookies[SESSION_COOKIE]
-    assert browser.post("/logout", follow_redirects=False).status_code == 303
+    assert browser.post("/logout", follow_redirects=False).status_code == 403  # no CSRF token
+    assert ">web<" in browser.get("/").text
+    assert browser.post("/logout", data=_csrf(browser), follow_redirects=False).status_code == 303
     replay = TestClient(api.app, cookies={SESSION_COOKIE: stolen})
     page = replay.get("/")
     assert "Paste an API token" in page.text and ">web<" not in page.text
@@ -56,7 +64,7 @@ def test_logout_revokes_the_session(api: TestClient) -> None:
     again, other = TestClient(api.app), TestClient(api.app)
     _login(again, _token(api))
     _login(other, _token(api))
-    again.post("/logout")
+    again.post("/logout", data=_csrf(again))
     assert ">web<" in other.get("/").text and ">web<" not in again.get("/").text
 
 

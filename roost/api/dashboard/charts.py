@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
 from markupsafe import Markup
 
+from roost.api.dashboard.format import latency
+
 
 def latency_chart(points: list[tuple[datetime, float]], markers: list[tuple[datetime, str]],
-                  width: int = 720, height: int = 180) -> Markup:
-    """A p95 line over time with a dashed vertical line per deploy."""
+                  width: int = 720, height: int = 180, start: datetime | None = None,
+                  end: datetime | None = None) -> Markup:
+    """A p95 line over ``start``..``end`` (default: the points' own span), a dot per point,
+    and a dashed vertical line per deploy inside that window."""
     if not points:
         return Markup('<p class="muted">No traffic in this range.</p>')
-    t0 = min([p[0] for p in points] + [m[0] for m in markers]).timestamp()
-    t1 = max([p[0] for p in points] + [m[0] for m in markers]).timestamp()
+    t0 = (start or min(p[0] for p in points)).timestamp()
+    t1 = (end or max(p[0] for p in points)).timestamp()
     span = max(t1 - t0, 60.0)
     top = max(v for _, v in points) * 1.1 or 1.0
     pad = 30
@@ -28,16 +32,26 @@ def latency_chart(points: list[tuple[datetime, float]], markers: list[tuple[date
 
     line = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in points)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="p95 latency">',
-             f'<text x="2" y="14" font-size="11">{top:.0f} ms</text>',
+             f'<text x="2" y="{pad - 14}" font-size="11">{escape(latency(top))}</text>',
              f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
              'stroke="#ccc"/>',
              f'<polyline fill="none" stroke="#3366cc" stroke-width="2" points="{line}"/>']
+    if len(points) <= 120:
+        parts.extend(f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="2.5" fill="#3366cc">'
+                     f'<title>{t:%Y-%m-%d %H:%M} UTC: {escape(latency(v))}</title></circle>'
+                     for t, v in points)
     for at, label in markers:
-        parts.append(f'<line x1="{x(at):.1f}" y1="{pad - 10}" x2="{x(at):.1f}" '
+        if not t0 <= at.timestamp() <= t0 + span:
+            continue
+        parts.append(f'<line x1="{x(at):.1f}" y1="{pad - 4}" x2="{x(at):.1f}" '
                      f'y2="{height - pad}" stroke="#c60" stroke-dasharray="4 3"/>'
-                     f'<text x="{x(at) + 3:.1f}" y="{pad - 12}" font-size="11" fill="#c60">'
+                     f'<text x="{x(at) + 3:.1f}" y="{pad + 6}" font-size="11" fill="#c60">'
                      f'{escape(label)}</text>')
-    parts.append("</svg>")
+    parts.append(f'<text x="{pad}" y="{height - 10}" font-size="11" fill="#777">'
+                 f'{datetime.fromtimestamp(t0, UTC):%Y-%m-%d %H:%M} UTC</text>'
+                 f'<text x="{width - pad}" y="{height - 10}" font-size="11" fill="#777" '
+                 f'text-anchor="end">{datetime.fromtimestamp(t0 + span, UTC):%Y-%m-%d %H:%M}'
+                 ' UTC</text></svg>')
     return Markup("".join(parts))
 
 
@@ -64,11 +78,11 @@ def timeline(spans: list[dict[str, Any]], width: int = 720) -> Markup:
         left = (start - t0) / total * 100
         w = max((end - start) / total * 100, 0.3)
         attrs = s.get("attrs") or {}
-        label = escape(str(attrs.get("db.statement") or s.get("name", "")))[:120]
+        label = escape(str(attrs.get("db.statement") or s.get("name", ""))[:120])
         rows.append(
             '<div style="position:relative;height:18px;font-size:11px">'
             f'<div title="{label}" style="position:absolute;left:{left:.2f}%;width:{w:.2f}%;'
             f'height:14px;background:{colours[_category(s)]}"></div>'
             f'<span style="position:absolute;left:{min(left + w, 75):.2f}%;padding-left:4px">'
-            f'{label} ({(end - start) / 1e6:.1f} ms)</span></div>')
+            f'{label} ({latency((end - start) / 1e6)})</span></div>')
     return Markup(f'<div style="width:{width}px">' + "".join(rows) + "</div>")

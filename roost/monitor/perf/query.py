@@ -117,11 +117,10 @@ def _bucket_filter(since: datetime) -> Any:
 
 
 def _stats(endpoint: str, rows: list[PerfBucket], minutes: float) -> EndpointStats:
-    merged = sk.new_sketch()
+    merged = sk.merge_encoded(row.sketch for row in rows)
     count = errors = 0
     total = 0.0
     for row in rows:
-        merged.merge(sk.decode(row.sketch))
         count += row.count
         errors += row.errors
         total += row.total_ms
@@ -176,9 +175,7 @@ def _series(rows: list[PerfBucket]) -> list[SeriesPoint]:
         by_start[row.start].append(row)
     points = []
     for start in sorted(by_start):
-        merged = sk.new_sketch()
-        for row in by_start[start]:
-            merged.merge(sk.decode(row.sketch))
+        merged = sk.merge_encoded(row.sketch for row in by_start[start])
         points.append(SeriesPoint(
             start=start, requests=sum(r.count for r in by_start[start]),
             errors=sum(r.errors for r in by_start[start]),

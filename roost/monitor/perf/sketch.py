@@ -8,6 +8,7 @@ bytes, and keeps the exact count, sum, min and max.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 from ddsketch import LogCollapsingLowestDenseDDSketch
 
@@ -90,6 +91,52 @@ def decode(data: bytes) -> Sketch:
     if count:
         sketch._min = low
         sketch._max = high
+    return sketch
+
+
+def merge_encoded(blobs: Iterable[bytes]) -> Sketch:
+    """One sketch of everything in ``blobs`` (each written by :func:`encode`).
+
+    The same as decoding each and merging them, about twice as fast: bins are summed by key
+    first, so the week of hour buckets an endpoint page reads builds one sketch, not 168.
+    """
+    weights: dict[int, int] = {}
+    count = total = zero = 0.0
+    low, high = float("inf"), float("-inf")
+    for data in blobs:
+        if len(data) < _HEADER.size or data[0] != _VERSION:
+            raise InvalidInput("not a Roost sketch")
+        _, n, s, lo, hi, _nbins = _HEADER.unpack_from(data)
+        count += n
+        total += s
+        if n:
+            low, high = min(low, lo), max(high, hi)
+        values: list[int] = []
+        result = shift = 0
+        for byte in data[_HEADER.size:]:
+            result |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                values.append(result)
+                result = shift = 0
+            else:
+                shift += 7
+        if shift or not values:
+            raise InvalidInput("truncated sketch")
+        zero += values[0]
+        key = 0
+        pairs = iter(values[1:])
+        for zz, weight in zip(pairs, pairs, strict=False):
+            key += (zz >> 1) ^ -(zz & 1)
+            weights[key] = weights.get(key, 0) + weight
+    sketch = new_sketch()
+    store = sketch._store
+    for key in sorted(weights):
+        store.add(key, float(weights[key]))
+    sketch._zero_count = zero
+    sketch._count = count
+    sketch._sum = total
+    if count:
+        sketch._min, sketch._max = low, high
     return sketch
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
+from roost.errors import InvalidInput
 from roost.monitor.perf import sketch as sk
 from roost.monitor.perf.aggregator import Aggregator, Settings
 from roost.monitor.perf.flush import write_snapshot
@@ -69,6 +70,29 @@ def test_sketch_encoding_round_trip() -> None:
     assert back.count == 6 and back.sum == pytest.approx(sketch.sum)
     for q in (0.0, 0.3, 0.5, 0.9, 1.0):
         assert sk.quantile(back, q) == pytest.approx(sk.quantile(sketch, q))
+
+
+def test_merging_encoded_sketches_equals_decoding_and_merging_them() -> None:
+    import random
+
+    rng = random.Random(3)
+    blobs = []
+    for n in (0, 1, 50, 600):
+        one = sk.new_sketch()
+        for _ in range(n):
+            one.add(rng.lognormvariate(0, 1.2) * 20)
+        one.add(0.0)
+        blobs.append(sk.encode(one))
+    slow = sk.new_sketch()
+    for blob in blobs:
+        slow.merge(sk.decode(blob))
+    fast = sk.merge_encoded(blobs)
+    assert fast.count == slow.count and fast.sum == pytest.approx(slow.sum)
+    for q in (0.0, 0.01, 0.5, 0.95, 0.99, 1.0):
+        assert sk.quantile(fast, q) == pytest.approx(sk.quantile(slow, q))
+    assert sk.merge_encoded([]).count == 0
+    with pytest.raises(InvalidInput):
+        sk.merge_encoded([blobs[2][:-1] + bytes([0x80])])
 
 
 def test_endpoint_cap_sends_the_rest_to_an_overflow_bucket(engine: Engine) -> None:
