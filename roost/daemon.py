@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from roost.api.app import create_app
 from roost.errors import RoostError
-from roost.orchestration import deploys, services
+from roost.orchestration import deploys, mailflow, services
 from roost.orchestration.platform import Platform, ensure_local_credentials, open_platform
 from roost.runtime.ports import ensure_free
 from roost.settings import Settings
@@ -36,6 +36,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("router and supervisor", services.start_runtime),
     ("daily asset collection", services.start_asset_gc),
     ("scheduled database backups", services.start_pg_backups),
+    ("mail", mailflow.start_mail),
 ]
 
 

@@ -15,6 +15,7 @@ from roost.api.routers import (
     deploys,
     health,
     limits,
+    mailgun,
     perf,
     pg,
     pg_backups,
@@ -41,6 +42,7 @@ def create_app(ctx: Platform) -> FastAPI:
                    vulns, uptime, addons, pg, pg_backups):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(perf_router(ctx))
+    app.include_router(mailgun.router)
     app.include_router(views.router)
     app.include_router(app_views.router)
     app.include_router(uptime_views.router)

@@ -30,6 +30,7 @@ from roost.store.migrate import upgrade
 from roost.store.session import make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
+    from roost.mail.service import MailService
     from roost.monitor.perf.service import PerfService
     from roost.monitor.uptime.service import UptimeService
     from roost.runtime.service import Runtime
@@ -49,6 +50,7 @@ class Platform:
     runtime: Runtime | None = None
     perf: PerfService | None = None
     uptime: UptimeService | None = None
+    mail: MailService | None = None
 
     def running_runtime(self) -> Runtime:
         """The runtime, or a clear error when this process does not run apps."""
