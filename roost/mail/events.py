@@ -53,8 +53,8 @@ def record(session: Session, app: str, message_pk: int | None, event: str, *,
 
 
 def log(session: Session, app: str, *, to: str = "", event: str = "",
-        limit: int = 100) -> list[EventView]:
-    """The newest events of ``app``, optionally for one recipient or of one kind."""
+        message: int | None = None, limit: int = 100) -> list[EventView]:
+    """The newest events of ``app``, optionally for one recipient, message or kind."""
     query = (select(MailEvent, MailMessage.message_id, MailMessage.subject)
              .outerjoin(MailMessage, MailMessage.id == MailEvent.message_pk)
              .where(MailEvent.app == app))
@@ -62,6 +62,8 @@ def log(session: Session, app: str, *, to: str = "", event: str = "",
         query = query.where(MailEvent.recipient == to.strip().lower())
     if event:
         query = query.where(MailEvent.event == event)
+    if message is not None:
+        query = query.where(MailEvent.message_pk == message)
     query = query.order_by(MailEvent.id.desc()).limit(limit)
     return [EventView(id=row.event_id, time=row.created_at.isoformat(), event=row.event,
                       severity=row.severity, recipient=row.recipient, reason=row.reason,
