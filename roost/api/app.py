@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from roost import __version__
 from roost.api import errors
-from roost.api.dashboard import app_views, uptime_views, views
+from roost.api.dashboard import app_views, mail_views, uptime_views, views
 from roost.api.routers import (
     addons,
     apps,
@@ -47,4 +47,5 @@ def create_app(ctx: Platform) -> FastAPI:
     app.include_router(views.router)
     app.include_router(app_views.router)
     app.include_router(uptime_views.router)
+    app.include_router(mail_views.router)
     return app

@@ -126,8 +126,9 @@ def view(session: Session, cipher: Cipher, app: str, pk: int) -> MessageView:
     text, html, files = _parts(parsed)
     row = session.scalar(select(MailDomain).where(MailDomain.domain == message.domain))
     result, detail = dkim_result(cipher, row, message)
-    deliveries = dict(session.execute(select(MailDelivery.recipient, MailDelivery.status)
-                                      .where(MailDelivery.message_pk == pk)).tuples())
+    deliveries = {rcpt: status for rcpt, status in session.execute(
+        select(MailDelivery.recipient, MailDelivery.status)
+        .where(MailDelivery.message_pk == pk).order_by(MailDelivery.id))}
     headers = [(k, str(v)) for k, v in parsed.items()]
     history = events.log(session, app, message=pk, limit=1000)
     return MessageView(id=pk, message_id=message.message_id, sender=message.sender,
