@@ -70,13 +70,20 @@ def public_record(private_pem: bytes) -> str:
     return "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
 
 
+class SigningError(Exception):
+    """The message cannot be signed (it is malformed)."""
+
+
 def sign(message: bytes, domain: str, selector: str, private_pem: bytes) -> bytes:
     """The ``DKIM-Signature:`` header line (CRLF-terminated) for ``message``."""
     present = {line.split(b":", 1)[0].strip().lower()
                for line in message.split(b"\r\n\r\n", 1)[0].split(b"\r\n") if b":" in line}
-    include = [h for h in SIGNED_HEADERS if h in present] or [b"from"]
-    header: bytes = dkim.sign(message, selector.encode(), domain.encode(), private_pem,
-                              include_headers=include, linesep=b"\r\n")
+    include = [b"from"] + [h for h in SIGNED_HEADERS if h in present and h != b"from"]
+    try:
+        header: bytes = dkim.sign(message, selector.encode(), domain.encode(), private_pem,
+                                  include_headers=include, linesep=b"\r\n")
+    except dkim.DKIMException as exc:
+        raise SigningError(f"the message cannot be DKIM-signed: {exc}") from exc
     return header
 
 

@@ -99,7 +99,10 @@ class Deliverer:
             message = messages.get(job.message_pk)
             if message is None:
                 continue  # deleted with its app; its delivery row went with it
-            self._one(job, message, signed, transport, now)
+            try:
+                self._one(job, message, signed, transport, now)
+            except Exception:  # the lease expires and the delivery is tried again
+                log.exception("delivery %s of %s failed", job.id, message.message_id)
         return len(jobs)
 
     def _sign(self, message: _Message, sender: domains.Sender,
@@ -111,23 +114,29 @@ class Deliverer:
             found = signed[message.pk] = (header + raw, header.decode())
         return found
 
+    def _attempt(self, job: Job, message: _Message, sender: domains.Sender | None,
+                 signed: dict[int, tuple[bytes, str]], transport: Transport
+                 ) -> tuple[Outcome, str]:
+        """Sign and hand over one delivery: its outcome and the DKIM header used."""
+        if sender is None:
+            return Outcome("permanent", 0, f"{message.domain} no longer has email (the "
+                           "add-on was removed)", "generic"), ""
+        rcpt_domain = job.recipient.rpartition("@")[2]
+        wait = max(self.per_app.take(job.app), self.per_domain.take(rcpt_domain))
+        if wait:
+            return Outcome("deferred", delay=wait), ""
+        try:
+            data, header = self._sign(message, sender, signed)
+        except dkim.SigningError as exc:
+            return Outcome("permanent", 0, str(exc), "generic"), ""
+        if message.testmode:
+            return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header
+        return transport.send(domains.return_path(sender, job.id), job.recipient, data), header
+
     def _one(self, job: Job, message: _Message, signed: dict[int, tuple[bytes, str]],
              transport: Transport, now: datetime | None) -> None:
         sender = self.sender(message.domain)
-        header = ""
-        rcpt_domain = job.recipient.rpartition("@")[2]
-        if sender is None:
-            outcome = Outcome("permanent", 0, f"{message.domain} no longer has email (the "
-                              "add-on was removed)", "generic")
-        elif wait := max(self.per_app.take(job.app), self.per_domain.take(rcpt_domain)):
-            outcome = Outcome("deferred", delay=wait)
-        else:
-            data, header = self._sign(message, sender, signed)
-            if message.testmode:
-                outcome = Outcome("delivered", 250, "test mode (o:testmode): not sent")
-            else:
-                outcome = transport.send(domains.return_path(sender, job.id), job.recipient,
-                                         data)
+        outcome, header = self._attempt(job, message, sender, signed, transport)
         with transaction(self.sessions) as session:
             kept = queue.finish(session, job, outcome, domain=message.domain,
                                 webhook=bool(sender and sender.webhook_url),
