@@ -7,15 +7,19 @@ network trouble temporary.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
 from roost.mail.queue import Outcome
 
 TIMEOUT = 30.0
+DOTS = re.compile(rb"(?m)^\.")
+Hold = Callable[[], None]
 
 
 def _reply(code: int, text: bytes | str) -> Outcome:
@@ -32,8 +36,14 @@ class Transport(ABC):
     """Sends one message to one recipient; ``close`` ends any open connection."""
 
     @abstractmethod
-    def send(self, return_path: str, recipient: str, data: bytes) -> Outcome:
-        """Hand ``data`` over for ``recipient``; never raises for the remote's answers."""
+    def send(self, return_path: str, recipient: str, data: bytes,
+             hold: Hold | None = None) -> Outcome:
+        """Hand ``data`` over for ``recipient``; never raises for the remote's answers.
+
+        ``hold`` is called once the message is on the wire but for its final dot: the
+        worker records the delivery there, uncommitted, so that between the remote taking
+        the message (the dot) and our record of it there is only its reply and a COMMIT.
+        """
 
     def close(self) -> None:  # noqa: B027  (most transports hold a connection; Capture none)
         """Close open connections."""
@@ -42,7 +52,8 @@ class Transport(ABC):
 class Capture(Transport):
     """No relay and no direct delivery: the message stays in the local inbox."""
 
-    def send(self, return_path: str, recipient: str, data: bytes) -> Outcome:
+    def send(self, return_path: str, recipient: str, data: bytes,
+             hold: Hold | None = None) -> Outcome:
         """Keep it here."""
         return Outcome("captured", 0, "captured: no relay is configured (ROOST_MAIL_RELAY), "
                        "kept in the local inbox")
@@ -84,15 +95,42 @@ class _Session:
         self.smtp = smtp
         return smtp
 
-    def send(self, return_path: str, recipient: str, data: bytes) -> Outcome:
+    def _transaction(self, smtp: smtplib.SMTP, return_path: str, recipient: str,
+                     data: bytes, hold: Hold | None) -> None:
+        """MAIL, RCPT, DATA as smtplib's sendmail does, with ``hold`` before the final dot."""
+        code, text = smtp.mail(return_path)
+        if code != 250:
+            smtp.rset()
+            raise smtplib.SMTPSenderRefused(code, text, return_path)
+        code, text = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            smtp.rset()
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+        code, text = smtp.docmd("DATA")
+        if code != 354:
+            smtp.rset()
+            raise smtplib.SMTPDataError(code, text)
+        body = DOTS.sub(b"..", data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        smtp.send(body)
+        if hold is not None:  # before the final dot: the remote has nothing complete yet
+            hold()
+        smtp.send(b".\r\n")
+        code, text = smtp.getreply()
+        if code != 250:
+            raise smtplib.SMTPDataError(code, text)
+
+    def send(self, return_path: str, recipient: str, data: bytes,
+             hold: Hold | None = None) -> Outcome:
         reused = self.smtp is not None
         try:
             smtp = self.open()
-            smtp.sendmail(return_path, [recipient], data)
+            self._transaction(smtp, return_path, recipient, data, hold)
         except smtplib.SMTPServerDisconnected:
             self.close()
-            if reused:  # the server dropped an idle connection: once more on a new one
-                return self.send(return_path, recipient, data)
+            if reused and not self.held(hold):  # an idle connection was dropped: once more
+                return self.send(return_path, recipient, data, hold)
             return Outcome("temporary", 0, f"{self.host}:{self.port} closed the connection",
                            "generic")
         except smtplib.SMTPRecipientsRefused as exc:
@@ -112,6 +150,11 @@ class _Session:
             return Outcome("temporary", 0, f"{self.host}:{self.port}: "
                            f"{type(exc).__name__}: {exc}", "generic")
         return Outcome("delivered", 250, f"250 accepted by {self.host}:{self.port}")
+
+    @staticmethod
+    def held(hold: Hold | None) -> bool:
+        """Whether ``hold`` ran (the message went out before the connection broke)."""
+        return bool(getattr(hold, "called", False))
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -134,9 +177,10 @@ class Relay(Transport):
                                 password=unquote(parts.password) if parts.password else None,
                                 helo=helo, verify_tls=not _loopback(parts.hostname or ""))
 
-    def send(self, return_path: str, recipient: str, data: bytes) -> Outcome:
+    def send(self, return_path: str, recipient: str, data: bytes,
+             hold: Hold | None = None) -> Outcome:
         """Relay one message."""
-        return self.session.send(return_path, recipient, data)
+        return self.session.send(return_path, recipient, data, hold)
 
     def close(self) -> None:
         """Close the connection to the relay."""
@@ -176,7 +220,8 @@ class Direct(Transport):
         records = sorted(answer, key=lambda r: r.preference)
         return [str(r.exchange).rstrip(".") for r in records]
 
-    def send(self, return_path: str, recipient: str, data: bytes) -> Outcome:
+    def send(self, return_path: str, recipient: str, data: bytes,
+             hold: Hold | None = None) -> Outcome:
         """Try each MX host in order until one gives a definite answer."""
         domain = recipient.rpartition("@")[2].lower()
         try:
@@ -192,8 +237,8 @@ class Direct(Transport):
                 session = _Session(host, self.port, implicit_tls=False, user=None,
                                    password=None, helo=self.helo, verify_tls=False)
                 self.sessions[host] = session
-            last = session.send(return_path, recipient, data)
-            if last.status != "temporary" or last.code:
+            last = session.send(return_path, recipient, data, hold)
+            if last.status != "temporary" or last.code or _Session.held(hold):
                 return last
         return last
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
 from roost.errors import ConfigError
-from roost.mail import smtpd, webhooks
+from roost.mail import queue, smtpd, webhooks
 from roost.mail.deliver import Capture, Direct, Relay, Transport
 from roost.mail.worker import Deliverer, Limits
 
@@ -40,6 +40,20 @@ class MailConfig:
     def mode(self) -> str:
         """``relay``, ``direct`` or ``capture``."""
         return "relay" if self.relay else "direct" if self.direct else "capture"
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _loopback(host: str) -> bool:
@@ -91,6 +105,10 @@ class MailService:
                 raise ConfigError(f"cannot listen for SMTP on {c.listen} ({exc.strerror}): "
                                   "set ROOST_MAIL_SMTP_LISTEN to a free address, or off"
                                   ) from exc
+        freed = await asyncio.to_thread(queue.release_dead, self.sessions,
+                                        os.uname().nodename, _alive)
+        if freed:
+            log.info("mail: %d deliveries a stopped run had in hand go out again", freed)
         self.deliverer.start(c.workers)
         self.hook_task = asyncio.create_task(self._hooks())
         log.info("mail: SMTP on %s, delivery by %s", c.listen, c.mode)

@@ -46,6 +46,30 @@ class _Message:
     message_id: str
 
 
+class _Record:
+    """Called by the transport with the message on the wire but for its final dot: records
+    the delivery as done in a transaction left open (on SQLite this takes the write lock), so
+    that once the remote has the message only its reply and our COMMIT remain; any reply but
+    a 250 rolls the record back."""
+
+    def __init__(self, sessions: sessionmaker[Session], job: Job, domain: str, webhook: bool,
+                 now: datetime | None) -> None:
+        self.sessions, self.job, self.domain, self.webhook, self.now = (
+            sessions, job, domain, webhook, now)
+        self.header = ""
+        self.session: Session | None = None
+        self.called = self.kept = False
+
+    def __call__(self) -> None:
+        self.called = True
+        self.session = self.sessions()
+        self.kept = queue.finish(self.session, self.job,
+                                 Outcome("delivered", 250, "250 accepted by the next hop"),
+                                 domain=self.domain, webhook=self.webhook,
+                                 dkim_header=self.header, now=self.now)
+        self.session.flush()
+
+
 class Deliverer:
     """Processes claimed deliveries; shared by the worker threads."""
 
@@ -115,8 +139,8 @@ class Deliverer:
         return found
 
     def _attempt(self, job: Job, message: _Message, sender: domains.Sender | None,
-                 signed: dict[int, tuple[bytes, str]], transport: Transport
-                 ) -> tuple[Outcome, str]:
+                 signed: dict[int, tuple[bytes, str]], transport: Transport,
+                 record: _Record) -> tuple[Outcome, str]:
         """Sign and hand over one delivery: its outcome and the DKIM header used."""
         if sender is None:
             return Outcome("permanent", 0, f"{message.domain} no longer has email (the "
@@ -131,16 +155,29 @@ class Deliverer:
             return Outcome("permanent", 0, str(exc), "generic"), ""
         if message.testmode:
             return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header
-        return transport.send(domains.return_path(sender, job.id), job.recipient, data), header
+        record.header = header
+        return transport.send(domains.return_path(sender, job.id), job.recipient, data,
+                              record), header
 
     def _one(self, job: Job, message: _Message, signed: dict[int, tuple[bytes, str]],
              transport: Transport, now: datetime | None) -> None:
         sender = self.sender(message.domain)
-        outcome, header = self._attempt(job, message, sender, signed, transport)
-        with transaction(self.sessions) as session:
-            kept = queue.finish(session, job, outcome, domain=message.domain,
-                                webhook=bool(sender and sender.webhook_url),
-                                dkim_header=header, now=now)
+        webhook = bool(sender and sender.webhook_url)
+        record = _Record(self.sessions, job, message.domain, webhook, now)
+        try:
+            outcome, header = self._attempt(job, message, sender, signed, transport, record)
+            if record.session is not None and outcome.status == "delivered":
+                record.session.commit()  # the only step between the remote's 250 and ours
+                kept = record.kept
+            else:
+                if record.session is not None:
+                    record.session.rollback()
+                with transaction(self.sessions) as session:
+                    kept = queue.finish(session, job, outcome, domain=message.domain,
+                                        webhook=webhook, dkim_header=header, now=now)
+        finally:
+            if record.session is not None:
+                record.session.close()
         if not kept:
             log.warning("lost the lease on delivery %s of %s before recording %s", job.id,
                         message.message_id, outcome.status)
