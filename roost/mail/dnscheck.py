@@ -89,5 +89,6 @@ def check(records: list[Record], resolver: str) -> list[Record]:
 
 def problems(records: list[Record]) -> list[str]:
     """One line per record that did not check out."""
-    return [f"{r.purpose} {r.type} {r.name} is {r.status}" for r in records
-            if r.status in ("missing", "differs")]
+    return [f"{r.purpose} {r.type} {r.name} is missing" if r.status == "missing" else
+            f"{r.purpose} {r.type} {r.name} has {'; '.join(r.found)[:200]}, not {r.value[:80]}"
+            for r in records if r.status in ("missing", "differs")]

@@ -23,10 +23,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import InvalidInput
-from roost.mail import events
+from roost.mail import events, writes
 from roost.store.base import utcnow
 from roost.store.models.mail import MailDelivery, MailMessage
-from roost.store.session import transaction
 
 MAX_SIZE = 25 * 1024 * 1024
 MAX_RECIPIENTS = 1000
@@ -176,7 +175,7 @@ def claim(factory: sessionmaker[Session], owner: str, *, lease_s: float, limit: 
     token = f"{owner}:{uuid.uuid4().hex[:12]}"
     free = or_(MailDelivery.lease_until.is_(None), MailDelivery.lease_until < now)
     open_ = MailDelivery.status.in_(("queued", "sending"))
-    with transaction(factory) as session:
+    with writes.writing(factory) as session:
         pick = (select(MailDelivery.id).where(open_, MailDelivery.next_attempt_at <= now, free)
                 .order_by(MailDelivery.next_attempt_at, MailDelivery.id).limit(limit))
         if session.get_bind().dialect.name == "postgresql":
@@ -200,7 +199,7 @@ def release_dead(factory: sessionmaker[Session], host: str, alive: Callable[[int
                  ) -> int:
     """Free the leases of workers on ``host`` whose process is gone (a crashed `roost up`),
     so their deliveries go out at once instead of when the lease would have expired."""
-    with transaction(factory) as session:
+    with writes.writing(factory) as session:
         owners = session.scalars(select(MailDelivery.lease_owner).distinct().where(
             MailDelivery.status == "sending", MailDelivery.lease_owner.like(f"{host}:%")))
         dead = [o for o in owners if o and not alive(int(o.split(":")[1] or 0))]

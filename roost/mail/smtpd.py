@@ -22,9 +22,8 @@ from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
-from roost.mail import bounces, domains, queue
+from roost.mail import bounces, domains, queue, writes
 from roost.mail.queue import Refused, Submission
-from roost.store.session import transaction
 
 log = logging.getLogger("roost.mail.smtp")
 AUTH_TTL = 60.0
@@ -139,7 +138,7 @@ class Handler:
         return f"250 2.0.0 Ok: queued as {message_id}"
 
     def _accept(self, sub: Submission, webhook: bool) -> str:
-        with transaction(self.sessions) as session:
+        with writes.writing(self.sessions) as session:
             return queue.accept(session, sub, webhook=webhook)
 
     def _report(self, rcpt_tos: list[str], raw: bytes) -> str:
@@ -149,7 +148,7 @@ class Handler:
         lines = []
         for rcpt in rcpt_tos:
             local, _, host = rcpt.rpartition("@")
-            with transaction(self.sessions) as session:
+            with writes.writing(self.sessions) as session:
                 row = domains.by_bounce_domain(session, host)
                 if row is None:
                     continue

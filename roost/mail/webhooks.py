@@ -23,10 +23,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
-from roost.mail import domains
+from roost.mail import domains, writes
 from roost.store.base import utcnow
 from roost.store.models.mail import MailDomain, MailEvent, MailMessage
-from roost.store.session import transaction
 
 log = logging.getLogger("roost.mail.webhooks")
 RETRIES = (600, 600, 900, 1800, 3600, 7200, 14400)  # Mailgun's schedule, seconds
@@ -102,7 +101,7 @@ class Sender:
         """Lease up to ``limit`` due webhook deliveries."""
         free = or_(MailEvent.hook_lease_until.is_(None), MailEvent.hook_lease_until < now)
         due = (MailEvent.hook_status == "pending", MailEvent.hook_next_at <= now, free)
-        with transaction(self.sessions) as session:
+        with writes.writing(self.sessions) as session:
             pick = select(MailEvent.id).where(*due).order_by(MailEvent.id).limit(limit)
             if session.get_bind().dialect.name == "postgresql":
                 pick = pick.with_for_update(skip_locked=True)
@@ -132,7 +131,7 @@ class Sender:
             payload = body(event, message, domains.sender(self.cipher, row).signing_key) \
                 if row and url else None
         status, error = self._send(url, payload)
-        with transaction(self.sessions) as session:
+        with writes.writing(self.sessions) as session:
             event = session.get(MailEvent, event_pk)
             if event is None:
                 return

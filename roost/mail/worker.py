@@ -18,12 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
-from roost.mail import dkim, domains, queue
+from roost.mail import dkim, domains, queue, writes
 from roost.mail.deliver import Transport
 from roost.mail.queue import Job, Outcome
 from roost.mail.ratelimit import Buckets
 from roost.store.models.mail import MailDomain, MailMessage
-from roost.store.session import transaction
 
 log = logging.getLogger("roost.mail")
 SENDER_TTL = 30.0  # seconds a domain's keys and webhook are cached
@@ -48,9 +47,9 @@ class _Message:
 
 class _Record:
     """Called by the transport with the message on the wire but for its final dot: records
-    the delivery as done in a transaction left open (on SQLite this takes the write lock), so
-    that once the remote has the message only its reply and our COMMIT remain; any reply but
-    a 250 rolls the record back."""
+    the delivery as done in a transaction left open (PostgreSQL locks just the row), so that
+    once the remote has the message only its reply and our COMMIT remain; any reply but a
+    250 rolls the record back."""
 
     def __init__(self, sessions: sessionmaker[Session], job: Job, domain: str, webhook: bool,
                  now: datetime | None) -> None:
@@ -59,6 +58,12 @@ class _Record:
         self.header = ""
         self.session: Session | None = None
         self.called = self.kept = False
+
+    def close(self) -> None:
+        """End the held transaction (committed or not)."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
     def __call__(self) -> None:
         self.called = True
@@ -156,8 +161,12 @@ class Deliverer:
         if message.testmode:
             return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header
         record.header = header
+        # On SQLite an open write transaction is the database's one write lock: holding
+        # it across the remote's reply would stop every other writer, so there the record
+        # is written after the reply (a window of one small transaction, not a reply).
+        hold = None if writes.serialised(self.sessions) else record
         return transport.send(domains.return_path(sender, job.id), job.recipient, data,
-                              record), header
+                              hold), header
 
     def _one(self, job: Job, message: _Message, signed: dict[int, tuple[bytes, str]],
              transport: Transport, now: datetime | None) -> None:
@@ -172,12 +181,12 @@ class Deliverer:
             else:
                 if record.session is not None:
                     record.session.rollback()
-                with transaction(self.sessions) as session:
+                record.close()
+                with writes.writing(self.sessions) as session:
                     kept = queue.finish(session, job, outcome, domain=message.domain,
                                         webhook=webhook, dkim_header=header, now=now)
         finally:
-            if record.session is not None:
-                record.session.close()
+            record.close()
         if not kept:
             log.warning("lost the lease on delivery %s of %s before recording %s", job.id,
                         message.message_id, outcome.status)

@@ -18,10 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from roost.api.deps import PlatformDep
-from roost.mail import compose, domains, queue
+from roost.mail import compose, domains, queue, writes
 from roost.mail.queue import Refused, Submission
 from roost.orchestration.platform import Platform
-from roost.store.session import transaction
 
 router = APIRouter(tags=["mailgun"])
 # The form may carry base64 overhead and field names around a 25 MB message.
@@ -102,7 +101,7 @@ async def _read(request: Request, domain: str, ctx: Platform
 
 
 def _accept(ctx: Platform, sub: Submission, webhook: bool) -> str:
-    with transaction(ctx.sessions) as session:
+    with writes.writing(ctx.sessions) as session:
         return queue.accept(session, sub, webhook=webhook)
 
 
