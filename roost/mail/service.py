@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
 from roost.errors import ConfigError
-from roost.mail import queue, smtpd, webhooks
+from roost.mail import dkim, dnscheck, domains, queue, smtpd, webhooks
 from roost.mail.deliver import Capture, Direct, Relay, Transport
 from roost.mail.worker import Deliverer, Limits
 
@@ -67,11 +67,20 @@ class MailService:
                  allow_url: Callable[[str], str | None]) -> None:
         self.sessions, self.cipher, self.config = sessions, cipher, config
         self.deliverer = Deliverer(sessions, cipher, self.transport, config.limits,
-                                   owner=f"{os.uname().nodename}:{os.getpid()}")
+                                   owner=f"{os.uname().nodename}:{os.getpid()}",
+                                   dns_problems=None if config.resolver == "off"
+                                   else self.dns_problems)
         self.hooks = webhooks.Sender(sessions, cipher, allow_url)
         self.server: asyncio.Server | None = None
         self.hook_task: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
+
+    def dns_problems(self, sender: domains.Sender) -> list[str]:
+        """What is wrong with ``sender``'s DNS records, checked live."""
+        c = self.config
+        wanted = dnscheck.expected(sender.domain, sender.selector,
+                                   dkim.public_record(sender.dkim_key), c.hostname, c.relay)
+        return dnscheck.problems(dnscheck.check(wanted, c.resolver))
 
     def transport(self) -> Transport:
         """A new transport for one worker thread, as configured."""

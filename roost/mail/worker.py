@@ -26,6 +26,7 @@ from roost.store.models.mail import MailDomain, MailMessage
 
 log = logging.getLogger("roost.mail")
 SENDER_TTL = 30.0  # seconds a domain's keys and webhook are cached
+DNS_EVERY = 6 * 3600.0  # seconds between checks of a sending domain's DNS records
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ class Deliverer:
 
     def __init__(self, sessions: sessionmaker[Session], cipher: Cipher,
                  transport: Callable[[], Transport], limits: Limits, *, owner: str,
-                 lease_s: float = 300.0, batch: int = 20) -> None:
+                 lease_s: float = 300.0, batch: int = 20,
+                 dns_problems: Callable[[domains.Sender], list[str]] | None = None) -> None:
         self.sessions, self.cipher, self.make_transport = sessions, cipher, transport
         self.per_app, self.per_domain = Buckets(limits.per_app), Buckets(limits.per_domain)
         self.owner, self.lease_s, self.batch = owner, lease_s, batch
@@ -89,6 +91,8 @@ class Deliverer:
         self.kick = threading.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.dns_problems = dns_problems
+        self.dns_checked: dict[str, float] = {}
 
     def sender(self, domain: str) -> domains.Sender | None:
         """The signing material of ``domain`` (None when its add-on is gone), cached."""
@@ -102,7 +106,25 @@ class Deliverer:
             found = domains.sender(self.cipher, row) if row else None
         with self.lock:
             self.senders[domain] = (now, found)
+            due = now - self.dns_checked.get(domain, -DNS_EVERY) >= DNS_EVERY
+            if due:
+                self.dns_checked[domain] = now
+        if found is not None and due and self.dns_problems is not None:
+            threading.Thread(target=self._warn_dns, args=(found,), daemon=True).start()
         return found
+
+    def _warn_dns(self, sender: domains.Sender) -> None:
+        """Say in the log when the domain's DNS records do not check out (mail still goes)."""
+        assert self.dns_problems is not None
+        try:
+            problems = self.dns_problems(sender)
+        except Exception:
+            log.exception("checking the DNS records of %s failed", sender.domain)
+            return
+        if problems:
+            log.warning("mail from %s goes out, but receivers are likely to reject it: %s "
+                        "(`roost email dns %s` shows the records to publish)", sender.domain,
+                        "; ".join(problems), sender.app)
 
     def forget(self, domain: str) -> None:
         """Drop the cached keys of ``domain`` (after a rotation or a webhook change)."""

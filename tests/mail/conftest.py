@@ -59,10 +59,11 @@ def hooks() -> Iterator[Hooks]:
 def start_mailer(db_url: str, home: Path, sink: Sink | None, **extra: Any
                  ) -> Iterator[Mailer]:
     """Open a platform (relaying to ``sink``, or capturing), add email to ``shop``, run mail."""
-    settings = Settings(home=home, database_url=db_url,
-                        mail_relay=f"smtp://127.0.0.1:{sink.port}" if sink else "",
-                        mail_smtp_listen=f"127.0.0.1:{free_port()}", mail_workers=2,
-                        mail_dns_resolver="off", **extra)
+    values: dict[str, Any] = {
+        "mail_relay": f"smtp://127.0.0.1:{sink.port}" if sink else "",
+        "mail_smtp_listen": f"127.0.0.1:{free_port()}", "mail_workers": 2,
+        "mail_dns_resolver": "off"}
+    settings = Settings(home=home, database_url=db_url, **{**values, **extra})
     platform = open_platform(settings)
     ensure_local_credentials(platform)
     creds = credentials.read(settings.home)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_for
 from tests.mail.conftest import DOMAIN, Mailer, start_mailer
 from tests.mail.servers import Dns, Sink
+from tests.mail.test_send import send_smtp
 
 
 @pytest.fixture
@@ -21,11 +23,9 @@ def dns_server() -> Iterator[Dns]:
 @pytest.fixture
 def checked(tmp_path: Path, sink: Sink, dns_server: Dns) -> Iterator[tuple[Mailer, Dns]]:
     url = f"sqlite:///{tmp_path / 'roost.db'}"
-    for mailer in start_mailer(url, tmp_path / "home", sink,
-                               mail_hostname="mx.roost.test"):
-        object.__setattr__(mailer.platform, "settings", mailer.platform.settings.model_copy(
-            update={"mail_dns_resolver": dns_server.address}))
-        yield mailer, dns_server
+    yield from ((m, dns_server) for m in start_mailer(
+        url, tmp_path / "home", sink, mail_hostname="mx.roost.test",
+        mail_dns_resolver=dns_server.address))
 
 
 def test_records_are_checked_against_live_dns(checked: tuple[Mailer, Dns]) -> None:
@@ -59,3 +59,15 @@ def test_records_are_checked_against_live_dns(checked: tuple[Mailer, Dns]) -> No
     after = mailer.client.get("/api/v1/apps/shop/email/dns").json()
     dkim_row = next(r for r in after["records"] if r["purpose"] == "dkim")
     assert dkim_row["name"] == rotated["name"] and dkim_row["status"] == "missing"
+
+
+def test_sending_from_a_domain_without_records_warns_in_the_log(
+        checked: tuple[Mailer, Dns], caplog: pytest.LogCaptureFixture) -> None:
+    mailer, _ = checked
+    send_smtp(mailer.env, "ann@example.org")
+    wait_for(lambda: mailer.sink.to("ann@example.org"))  # it still goes out
+    wait_for(lambda: any("receivers are likely to reject it" in r.getMessage()
+                         for r in caplog.records))
+    warning = next(r.getMessage() for r in caplog.records
+                   if "likely to reject" in r.getMessage())
+    assert f"spf TXT {DOMAIN} is missing" in warning and "roost email dns shop" in warning
