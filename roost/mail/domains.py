@@ -162,3 +162,18 @@ def parse_return_path(local: str, signing_key: str) -> int | None:
         return None
     want = hmac.new(signing_key.encode(), ident.encode(), hashlib.sha256).hexdigest()[:12]
     return int(ident) if hmac.compare_digest(want, tag) else None
+
+
+PLATFORM = "-platform"  # the app name of the platform's own mail (no app can be named so)
+
+
+def ensure_platform(session: Session, cipher: Cipher, sender: str) -> None:
+    """Make the domain of the platform's sender address a sending domain (once)."""
+    name = check_domain(sender.rpartition("@")[2])
+    row = session.scalar(select(MailDomain).where(MailDomain.app == PLATFORM))
+    if row is not None and row.domain == name:
+        return
+    if row is not None:
+        session.delete(row)
+        session.flush()
+    create(session, cipher, PLATFORM, name)

@@ -117,3 +117,48 @@ def unsuppress(session: Session, app: str, address: str) -> None:
     if not gone.rowcount:  # type: ignore[attr-defined]
         raise NotFound(f"{address} is not suppressed for {app}; "
                        f"`roost email suppressions {app}` lists those that are")
+
+
+TROUBLE = ("failed", "bounced", "complained")
+
+
+def trouble_of(session: Session, app: str, address: str) -> str:
+    """The latest permanent failure, bounce or complaint of mail from ``app`` to ``address``
+    ('' when its latest outcome was fine)."""
+    row = session.scalar(select(MailEvent).where(
+        MailEvent.app == app, MailEvent.recipient == address.lower(),
+        MailEvent.event.in_((*TROUBLE, "delivered")))
+        .order_by(MailEvent.id.desc()).limit(1))
+    if row is None or row.event == "delivered" or row.severity == "temporary":
+        return ""
+    return f"{row.event} {row.created_at:%Y-%m-%d %H:%M}: {row.detail[:120]}".strip()
+
+
+@dataclass(frozen=True)
+class Rates:
+    """One app's mail outcomes over a window."""
+
+    sent: int
+    bounced: int
+    complained: int
+
+
+def rates(session: Session, since: datetime) -> dict[str, Rates]:
+    """Per app: messages handed over, hard bounces and complaints since ``since``."""
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(MailEvent.app, MailEvent.event, MailEvent.severity, func.count())
+        .where(MailEvent.created_at >= since,
+               MailEvent.event.in_(("delivered", "failed", "bounced", "complained")))
+        .group_by(MailEvent.app, MailEvent.event, MailEvent.severity))
+    counts: dict[str, dict[str, int]] = {}
+    for app, event, severity, n in rows:
+        per = counts.setdefault(app, {"sent": 0, "bounced": 0, "complained": 0})
+        if event == "delivered" or (event == "failed" and severity == "permanent"):
+            per["sent"] += n
+        if event == "bounced" or (event == "failed" and severity == "permanent"):
+            per["bounced"] += n
+        if event == "complained":
+            per["complained"] += n
+    return {app: Rates(**c) for app, c in counts.items()}
