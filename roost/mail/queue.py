@@ -113,10 +113,17 @@ def _with_ids(raw: bytes, domain: str, now: datetime) -> tuple[bytes, str, str]:
     return extra + raw, message_id, str(headers.get("Subject") or "")[:1000]
 
 
+def header_senders(raw: bytes) -> list[str]:
+    """Every address in a message's From and Sender headers (all of them, however many)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    values = [str(v) for name in ("From", "Sender") for v in headers.get_all(name) or []]
+    return [addr for _, addr in email.utils.getaddresses(values)]
+
+
 def header_from(raw: bytes) -> str:
-    """The address in a message's From header ('' when absent)."""
-    found = BytesHeaderParser(policy=compat32).parsebytes(raw).get("From") or ""
-    return email.utils.parseaddr(str(found))[1]
+    """The first address in a message's From header ('' when absent)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return email.utils.parseaddr(str(headers.get("From") or ""))[1]
 
 
 def accept(session: Session, sub: Submission, *, webhook: bool = False,
@@ -130,7 +137,9 @@ def accept(session: Session, sub: Submission, *, webhook: bool = False,
     check_size(len(sub.raw))
     check_recipients(sub.recipients)
     check_sender(sub.envelope_from, sub.domain)
-    check_sender(header_from(sub.raw), sub.domain)
+    # Every From and Sender mailbox, or a second From header could show another domain.
+    for address in header_senders(sub.raw) or [""]:
+        check_sender(address, sub.domain)
     raw, message_id, subject = _with_ids(sub.raw, sub.domain, now)
     message = MailMessage(app=sub.app, domain=sub.domain, message_id=message_id,
                           sender=sub.envelope_from, subject=subject, raw=raw, size=len(raw),

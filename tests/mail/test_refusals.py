@@ -81,4 +81,10 @@ def test_smtp_refusals(mailer: Mailer) -> None:
         smtp.rcpt("ann@example.org")
         code, text = smtp.data(b"From: ceo@bank.example\r\nSubject: x\r\n\r\nhi\r\n")
         assert code == 553 and b"outside" in text
+        smtp.rset()
+        smtp.mail(f"orders@{DOMAIN}")
+        smtp.rcpt("ann@example.org")
+        code, text = smtp.data(f"From: orders@{DOMAIN}\r\nFrom: ceo@bank.example\r\n"
+                               "Subject: x\r\n\r\nhi\r\n".encode())
+        assert code == 553 and b"bank.example" in text
     assert queued(mailer) == 0

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from roost.api.dashboard.views import logged_in, templates
-from roost.api.deps import PlatformDep, SessionDep
+from roost.api.deps import IdPath, PlatformDep, SessionDep
 from roost.core import apps
 from roost.mail import domains, events, inbox
 
@@ -33,7 +33,7 @@ def mail_page(app: str, request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/apps/{app}/mail/{pk}", response_class=HTMLResponse)
-def message_page(app: str, pk: int, request: Request, session: SessionDep,
+def message_page(app: str, pk: IdPath, request: Request, session: SessionDep,
                  ctx: PlatformDep) -> Response:
     """One message: headers, DKIM result, HTML (sandboxed), text, attachments, events."""
     if not logged_in(request, session):
