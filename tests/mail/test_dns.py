@@ -77,8 +77,10 @@ def test_direct_delivery_goes_to_the_recipients_mx(tmp_path: Path, sink: Sink,
                                                    dns_server: Dns) -> None:
     dns_server.records[("example.org", "MX")] = ["10 localhost."]  # the sink's host
     url = f"sqlite:///{tmp_path / 'roost.db'}"
-    for mailer in start_mailer(url, tmp_path / "home", sink, mail_relay="", mail_direct=True,
-                               mail_mx_port=sink.port, mail_dns_resolver=dns_server.address):
+    run = start_mailer(url, tmp_path / "home", sink, mail_relay="", mail_direct=True,
+                       mail_mx_port=sink.port, mail_dns_resolver=dns_server.address)
+    mailer = next(run)
+    try:
         send_smtp(mailer.env, "ann@example.org")
         wait_for(lambda: mailer.sink.to("ann@example.org"))
         send_smtp(mailer.env, "bob@gone.example.net")
@@ -86,3 +88,5 @@ def test_direct_delivery_goes_to_the_recipients_mx(tmp_path: Path, sink: Sink,
             "/api/v1/apps/shop/email/log", params={"event": "failed"}).json())
         assert log[0]["recipient"] == "bob@gone.example.net"  # type: ignore[index]
         assert "does not exist" in log[0]["detail"]  # type: ignore[index]
+    finally:
+        run.close()
