@@ -78,3 +78,23 @@ def test_a_tampered_message_fails_dkim(mailer: Mailer) -> None:
     wait_for(lambda: mailer.sink.to("carl@example.org"))
     data = mailer.sink.to("carl@example.org")[0].data
     assert not dkim.verify(data.replace(b"Thank you", b"Pay us"), dkim_records(mailer))
+
+
+def test_testmode_is_accepted_not_sent_and_removal_stops_sending(mailer: Mailer) -> None:
+    answer = send_api(mailer, {"from": f"orders@{DOMAIN}", "to": "tess@example.org",
+                               "subject": "t", "text": "x", "o:testmode": "yes"})
+    assert answer.status_code == 200
+    log = wait_for(lambda: mailer.client.get("/api/v1/apps/shop/email/log",
+                                             params={"event": "delivered"}).json())
+    assert "test mode" in log[0]["detail"]  # type: ignore[index]
+    assert not mailer.sink.to("tess@example.org")
+
+    removed = mailer.client.delete("/api/v1/apps/shop/addons/email",
+                                   params={"confirm": "shop"})
+    assert removed.status_code == 200 and DOMAIN in removed.json()["message"]
+    again = send_api(mailer, {"from": f"orders@{DOMAIN}", "to": "ann@example.org",
+                              "subject": "t", "text": "x"})
+    assert again.status_code == 401
+    gone = mailer.client.get("/api/v1/apps/shop/email/log")
+    assert gone.status_code == 404 and "roost addons add shop email" in gone.json()["error"][
+        "message"]
