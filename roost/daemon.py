@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from roost.api.app import create_app
 from roost.errors import RoostError
-from roost.orchestration import deploys, services
+from roost.orchestration import deploys, mailflow, services
 from roost.orchestration.platform import Platform, ensure_local_credentials, open_platform
 from roost.runtime.ports import ensure_free
 from roost.settings import Settings
@@ -38,6 +38,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("daily asset collection", services.start_asset_gc),
     ("scheduled database backups", services.start_pg_backups),
     ("daily advisory updates", services.start_advisory_updates),
+    ("mail", mailflow.start_mail),
 ]
 
 

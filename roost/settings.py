@@ -75,6 +75,18 @@ class Settings(BaseModel):
     monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
     instance_name: str = ""  # this control-plane instance's name (default: the host name)
     instance_heartbeat_seconds: float = Field(default=5.0, gt=0, le=60)
+    # Email (roost/mail): no relay and no direct delivery = capture into the local inbox.
+    mail_relay: str = ""  # smtp://user:pass@host:587 or smtps://…
+    mail_direct: bool = False  # deliver to each recipient's MX (dnspython) instead
+    mail_mx_port: int = Field(default=25, gt=0, lt=65536)
+    mail_smtp_listen: str = "127.0.0.1:2587"  # submission + return path; "off" runs none
+    mail_hostname: str = ""  # the name Roost's SMTP server goes by (default: the base domain)
+    mail_tls_cert: str = ""  # PEM certificate and key: STARTTLS on the submission port
+    mail_tls_key: str = ""
+    mail_dns_resolver: str = ""  # IP[:PORT] for `roost email dns` checks; "off" skips them
+    mail_rate_app: float = Field(default=1000.0, gt=0)  # messages per second per app
+    mail_rate_domain: float = Field(default=1000.0, gt=0)  # per recipient domain
+    mail_workers: int = Field(default=4, ge=1, le=64)
 
     @field_validator("listen", "router_listen")
     @classmethod
@@ -128,6 +140,19 @@ class Settings(BaseModel):
                 raise ValueError("each entry must look like postgresql://ADMIN:PASSWORD@HOST:PORT/"
                                  "postgres")
         return value
+
+    @field_validator("mail_relay")
+    @classmethod
+    def _check_relay(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("smtp", "smtps") or not parts.hostname):
+            raise ValueError("must look like smtp://USER:PASSWORD@HOST:587 (or smtps://…)")
+        return value
+
+    @field_validator("mail_smtp_listen")
+    @classmethod
+    def _check_mail_listen(cls, value: str) -> str:
+        return value if value == "off" else _host_port(value, "mail listen address")
 
     @field_validator("log_level")
     @classmethod

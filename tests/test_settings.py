@@ -89,7 +89,7 @@ def test_bad_environment_value_is_refused_naming_the_key(tmp_path: Path, key: st
 
 @pytest.mark.parametrize(("key", "value", "reason"), [
     ("SMS_URL", "https://sms.example", "known: twilio://"),
-    ("SMTP_URL", "twilio://a:b@+1555", "known: smtp://…, smtps://…"),
+    ("SMTP_URL", "twilio://a:b@+1555", "known: roost://…, smtp://…, smtps://…"),
     ("ONCALL", "someone", "someone"),
 ])
 def test_bad_channel_or_oncall_refused_when_the_platform_opens(

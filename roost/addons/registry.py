@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 BUILTIN: dict[str, str] = {
     "postgres": "roost.addons.postgres.addon:PostgresAddon",
+    "email": "roost.addons.email.addon:EmailAddon",
 }
 
 

@@ -14,10 +14,12 @@ from roost.api.routers import (
     assets,
     config,
     deploys,
+    email,
     forge_hooks,
     git,
     health,
     limits,
+    mailgun,
     perf,
     pg,
     pg_backups,
@@ -41,11 +43,12 @@ def create_app(ctx: Platform) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app, html=error_page)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
-                   vulns, uptime, addons, pg, pg_backups, forge_hooks):
+                   vulns, uptime, addons, pg, pg_backups, forge_hooks, email):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(git.router)
     app.include_router(forge_hooks.receive_router)
     app.include_router(perf_router(ctx))
     for dashboard in DASHBOARD:
         app.include_router(dashboard)
+    app.include_router(mailgun.router)
     return app

@@ -47,6 +47,7 @@ class MaintainerOut(BaseModel):
     phone: str | None
     notify: list[str]
     channels: list[ChannelStatusOut] = []
+    mail: str = ""  # the latest bounce or complaint of the platform's mail to them
 
 
 class AppOut(BaseModel):

@@ -34,6 +34,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "maintainers": ("maintainers:app", "List, add and remove an app's maintainers.", {}),
     "config": ("config:app", "Show, set and unset an app's config vars.", {}),
     "addons": ("addons:app", "Add-ons of an app: databases, email, DNS.", {}),
+    "email": ("email:app", "An app's email: log, inbox, suppressions, webhook, DNS records.",
+              {}),
     "limits": ("limits:app", "Memory, CPU and process-count limits of an app's processes.", {}),
     "pg": ("pg:app", "An app's PostgreSQL database: info, psql, sessions, diagnose, "
            "credentials, backups.", {}),

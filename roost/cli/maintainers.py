@@ -63,4 +63,6 @@ def _delivery(maintainer: dict[str, Any]) -> str:
             parts.append(f"{c['channel']}: {c['last_error'][:80]}")
         elif c.get("last_sent_at"):
             parts.append(f"{c['channel']}: ok")
+    if maintainer.get("mail"):  # the platform's mail to them bounced or drew a complaint
+        parts.append(f"mail {maintainer['mail'][:100]}")
     return "; ".join(parts) or "-"

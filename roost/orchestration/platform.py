@@ -30,6 +30,7 @@ from roost.store.migrate import upgrade
 from roost.store.session import make_engine, make_sessionmaker
 
 if TYPE_CHECKING:
+    from roost.mail.service import MailService
     from roost.monitor.perf.service import PerfService
     from roost.monitor.uptime.service import UptimeService
     from roost.orchestration.cluster import Membership
@@ -56,6 +57,7 @@ class Platform:
         """Whether this process runs the run-once work ``work`` now (always, outside a
         cluster of `roost up` instances)."""
         return self.cluster is None or self.cluster.holds(work)
+    mail: MailService | None = None
 
     def running_runtime(self) -> Runtime:
         """The runtime, or a clear error when this process does not run apps."""

@@ -237,3 +237,27 @@ def test_open_live_streams_hold_up_nothing(roost: Server, web: str,
         finally:
             for stream in streams:
                 stream.__exit__(None, None, None)
+
+
+def test_captured_mail_shows_rendered_in_the_dashboard(watched: Watched, roost: Server
+                                                       ) -> None:
+    """With no relay, mail an app sends is kept and shown: list, headers, DKIM, the HTML."""
+    cli_ok(roost, "apps", "create", "mailer")
+    cli_ok(roost, "addons", "add", "mailer", "email", "--option", "domain=mail.example.com")
+    key = config(roost, "mailer")["MAILGUN_API_KEY"]
+    sent = httpx.post(f"{roost.url}/v3/mail.example.com/messages", auth=("api", key),
+                      data={"from": "Shop <shop@mail.example.com>", "to": "ada@example.org",
+                            "subject": "Your receipt", "text": "Thanks!",
+                            "html": "<h1>Thanks!</h1><script>alert(1)</script>"}, timeout=30)
+    assert sent.status_code == 200, sent.text
+    # The app's HTML is hostile until shown otherwise: its script must be blocked (and the
+    # browser says so on the console, which is the one error this page may show).
+    watched.expected.append("Blocked script execution in 'about:srcdoc'")
+    page = watched.page
+    page.goto(f"{roost.url}/apps/mailer")
+    page.locator("nav.tabs a", has_text="email").click()
+    page.get_by_role("link", name="Your receipt").first.click()
+    expect(page.get_by_text("ada@example.org").first).to_be_visible()
+    frame = page.frame_locator("iframe")
+    expect(frame.locator("h1")).to_have_text("Thanks!")
+    watched.shot("mail-message")

@@ -8,6 +8,7 @@ from roost.api.dashboard import (
     actions,
     app_views,
     live,
+    mail_views,
     perf_views,
     run_views,
     uptime_views,
@@ -17,4 +18,4 @@ from roost.api.dashboard import (
 
 ROUTERS: list[APIRouter] = [views.router, app_views.router, run_views.router,
                             perf_views.router, vuln_views.router, uptime_views.router,
-                            live.router, actions.router]
+                            mail_views.router, live.router, actions.router]

@@ -27,7 +27,8 @@ def tabs_of(session: Session, app: str) -> list[tuple[str, str, str]]:
                             .where(AddonAttachment.app_id == app_id)
                             .order_by(AddonAttachment.kind))
     return [*((key, label, f"/apps/{app}{path}") for key, label, path in TABS),
-            *((f"addon:{k}", k, f"/apps/{app}/addons/{k}") for k in kinds)]
+            *((f"addon:{k}", k, f"/apps/{app}/mail" if k == "email"
+               else f"/apps/{app}/addons/{k}") for k in kinds)]
 
 
 def tab_page(request: Request, session: Session, who: Viewer, app: str, tab: str,

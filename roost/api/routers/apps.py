@@ -17,6 +17,8 @@ from roost.api.schemas import (
 )
 from roost.core import apps, audit, maintainers, telemetry
 from roost.gitserve import repos
+from roost.mail import events
+from roost.mail.domains import PLATFORM
 from roost.notify import outbox
 from roost.store.models import App, Maintainer
 
@@ -27,8 +29,9 @@ def maintainer_out(m: Maintainer, session: Session | None = None) -> MaintainerO
     """API view of a maintainer; with a session, each channel's last delivery and error."""
     channels = [ChannelStatusOut(**vars(c))
                 for c in outbox.channel_status(session, f"maintainer:{m.id}")] if session else []
+    mail = events.trouble_of(session, PLATFORM, m.email) if session and m.email else ""
     return MaintainerOut(id=m.id, name=m.name, email=m.email, phone=m.phone, notify=m.notify_urls,
-                         channels=channels)
+                         channels=channels, mail=mail)
 
 
 def app_out(app: App, ctx: PlatformDep) -> AppOut:

@@ -20,6 +20,7 @@ SCHEMES: dict[str, tuple[str, str]] = {
     "twilio": ("sms", "roost.notify.channels.sms:from_url"),
     "smtp": ("email", "roost.notify.channels.email:from_url"),
     "smtps": ("email", "roost.notify.channels.email:from_url"),
+    "roost": ("email", "roost.notify.channels.roostmail:from_url"),
 }
 SETTING = {"sms": "ROOST_SMS_URL", "email": "ROOST_SMTP_URL"}
 

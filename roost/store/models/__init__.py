@@ -4,6 +4,7 @@ from roost.store.models import (  # noqa: F401
     addons,
     cluster,
     forge,
+    mail,
     notify,
     perf,
     pg_backups,

@@ -1,0 +1,1 @@
+"""The ``email`` add-on (roost.mail does the work)."""

@@ -1,0 +1,277 @@
+"""The durable mail queue: accept (committed before the sender hears "queued"), claim with
+a lease, and record each delivery's outcome.
+
+Accepting writes the message, one delivery row per recipient and their ``accepted`` events
+in one transaction, so a crash either loses the whole submission before it was answered or
+keeps all of it. A worker claims due deliveries with one conditional UPDATE that sets a
+lease, and commits that before it connects anywhere; after the receiving server's reply it
+marks the delivery done in a transaction that only succeeds while it still holds the lease.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from roost.errors import InvalidInput
+from roost.mail import events, writes
+from roost.store.base import utcnow
+from roost.store.models.mail import MailDelivery, MailMessage
+
+MAX_SIZE = 25 * 1024 * 1024
+MAX_RECIPIENTS = 1000
+GIVE_UP = timedelta(days=3)
+BACKOFF = (60, 300, 900, 1800, 3600, 7200, 14400)  # seconds after the 1st, 2nd… failure
+
+
+class Refused(InvalidInput):
+    """A submission the queue will not take; carries the HTTP status and SMTP reply to use."""
+
+    def __init__(self, message: str, *, http: int = 400, smtp: str = "550 5.7.1") -> None:
+        super().__init__(message)
+        self.http = http
+        self.smtp = smtp
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One message as the SMTP server or the API hands it over."""
+
+    app: str
+    domain: str
+    envelope_from: str
+    recipients: list[str]
+    raw: bytes
+    source: str
+    tags: list[str] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    testmode: bool = False
+
+
+def address_domain(address: str) -> str:
+    """The domain part of an address, lower case ('' when there is none)."""
+    return address.rpartition("@")[2].strip().strip(">").lower()
+
+
+def within(address: str, domain: str) -> bool:
+    """Whether ``address`` is at ``domain`` or one of its subdomains."""
+    host = address_domain(address)
+    return host == domain or host.endswith("." + domain)
+
+
+def check_sender(address: str, domain: str) -> None:
+    """Refuse a sender outside the app's domain."""
+    if not within(address, domain):
+        raise Refused(f"'from' address {address or '(empty)'} is outside {domain}: send from "
+                      f"an address at {domain} (MAILGUN_DOMAIN)", smtp="553 5.7.1")
+
+
+def check_recipients(recipients: list[str]) -> None:
+    """Refuse an empty or oversized recipient list, or a malformed address."""
+    if not recipients:
+        raise Refused("no recipients: give at least one 'to' address", smtp="554 5.5.1")
+    if len(recipients) > MAX_RECIPIENTS:
+        raise Refused(f"{len(recipients)} recipients is over the limit of {MAX_RECIPIENTS} per "
+                      "message: split the list", smtp="452 4.5.3")
+    for rcpt in recipients:
+        local, at, host = rcpt.rpartition("@")
+        if not at or not local or "." not in host or any(c in rcpt for c in " <>\r\n"):
+            raise Refused(f"{rcpt!r} is not an email address", smtp="553 5.1.3")
+
+
+def check_size(size: int) -> None:
+    """Refuse a message over 25 MB."""
+    if size > MAX_SIZE:
+        raise Refused(f"the message is {size / 1_048_576:.1f} MB, over the 25 MB limit: "
+                      "send large files as links", http=413, smtp="552 5.3.4")
+
+
+def new_message_id(domain: str, now: datetime) -> str:
+    """A Mailgun-style Message-ID: ``<20261202072500.1a2b3c4d5e6f@DOMAIN>``."""
+    return f"<{now:%Y%m%d%H%M%S}.{secrets.token_hex(8)}@{domain}>"
+
+
+def _with_ids(raw: bytes, domain: str, now: datetime) -> tuple[bytes, str, str]:
+    """``raw`` with a Message-ID and Date (added when missing), its id and subject."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    message_id = (headers.get("Message-ID") or "").strip()
+    extra = b""
+    if not message_id:
+        message_id = new_message_id(domain, now)
+        extra += f"Message-ID: {message_id}\r\n".encode()
+    if headers.get("Date") is None:
+        extra += f"Date: {email.utils.format_datetime(now)}\r\n".encode()
+    return extra + raw, message_id, str(headers.get("Subject") or "")[:1000]
+
+
+def header_senders(raw: bytes) -> list[str]:
+    """Every address in a message's From and Sender headers (all of them, however many)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    values = [str(v) for name in ("From", "Sender") for v in headers.get_all(name) or []]
+    return [addr for _, addr in email.utils.getaddresses(values)]
+
+
+def header_from(raw: bytes) -> str:
+    """The first address in a message's From header ('' when absent)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    return email.utils.parseaddr(str(headers.get("From") or ""))[1]
+
+
+def accept(session: Session, sub: Submission, *, webhook: bool = False,
+           now: datetime | None = None) -> str:
+    """Queue ``sub`` (refusing bad input, queuing nothing); return its Message-ID.
+
+    ``webhook`` says whether the app has a webhook to hear of recipients dropped here
+    because they are suppressed.
+    """
+    now = now or utcnow()
+    check_size(len(sub.raw))
+    check_recipients(sub.recipients)
+    check_sender(sub.envelope_from, sub.domain)
+    # Every From and Sender mailbox, or a second From header could show another domain.
+    for address in header_senders(sub.raw) or [""]:
+        check_sender(address, sub.domain)
+    raw, message_id, subject = _with_ids(sub.raw, sub.domain, now)
+    message = MailMessage(app=sub.app, domain=sub.domain, message_id=message_id,
+                          sender=sub.envelope_from, subject=subject, raw=raw, size=len(raw),
+                          source=sub.source, tags=sub.tags, variables=sub.variables,
+                          testmode=sub.testmode, created_at=now)
+    session.add(message)
+    session.flush()
+    blocked = events.suppressed(session, sub.domain, sub.recipients)
+    for rcpt in dict.fromkeys(r.lower() for r in sub.recipients):
+        events.record(session, sub.app, message.id, "accepted", recipient=rcpt, now=now)
+        kind = blocked.get(rcpt)
+        session.add(MailDelivery(message_pk=message.id, app=sub.app, recipient=rcpt,
+                                 status="failed" if kind else "queued", next_attempt_at=now,
+                                 created_at=now, done_at=now if kind else None,
+                                 last_error=f"suppressed ({kind})" if kind else ""))
+        if kind:
+            events.record(session, sub.app, message.id, "failed", recipient=rcpt,
+                          severity="permanent", reason=f"suppress-{kind}", code=605,
+                          detail=f"not delivering to a previously {kind}d address"
+                          if kind != "complaint" else "not delivering to an address that "
+                          "complained", webhook=webhook, now=now)
+    return message_id
+
+
+@dataclass(frozen=True)
+class Job:
+    """A delivery this worker holds the lease on."""
+
+    id: int
+    message_pk: int
+    app: str
+    recipient: str
+    attempts: int
+    created_at: datetime
+    token: str
+
+
+def claim(factory: sessionmaker[Session], owner: str, *, lease_s: float, limit: int = 50,
+          now: datetime | None = None) -> list[Job]:
+    """Take the lease on up to ``limit`` due deliveries; committed before anything is sent."""
+    now = now or utcnow()
+    token = f"{owner}:{uuid.uuid4().hex[:12]}"
+    free = or_(MailDelivery.lease_until.is_(None), MailDelivery.lease_until < now)
+    open_ = MailDelivery.status.in_(("queued", "sending"))
+    with writes.writing(factory) as session:
+        pick = (select(MailDelivery.id).where(open_, MailDelivery.next_attempt_at <= now, free)
+                .order_by(MailDelivery.next_attempt_at, MailDelivery.id).limit(limit))
+        if session.get_bind().dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids = list(session.scalars(pick))
+        if not ids:
+            return []
+        # The WHERE repeats the lease test, so of two racing workers only one wins a row.
+        session.execute(update(MailDelivery)
+                        .where(MailDelivery.id.in_(ids), open_, free)
+                        .values(status="sending", lease_owner=token,
+                                lease_until=now + timedelta(seconds=lease_s),
+                                attempts=MailDelivery.attempts + 1))
+        rows = session.scalars(select(MailDelivery).where(MailDelivery.lease_owner == token)
+                               .order_by(MailDelivery.id))
+        return [Job(r.id, r.message_pk, r.app, r.recipient, r.attempts, r.created_at, token)
+                for r in rows]
+
+
+def release_dead(factory: sessionmaker[Session], host: str, alive: Callable[[int], bool]
+                 ) -> int:
+    """Free the leases of workers on ``host`` whose process is gone (a crashed `roost up`),
+    so their deliveries go out at once instead of when the lease would have expired."""
+    with writes.writing(factory) as session:
+        owners = session.scalars(select(MailDelivery.lease_owner).distinct().where(
+            MailDelivery.status == "sending", MailDelivery.lease_owner.like(f"{host}:%")))
+        dead = [o for o in owners if o and not alive(int(o.split(":")[1] or 0))]
+        if not dead:
+            return 0
+        done = session.execute(update(MailDelivery)
+                               .where(MailDelivery.lease_owner.in_(dead))
+                               .values(lease_owner=None, lease_until=None))
+        return int(done.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one delivery attempt."""
+
+    status: str  # delivered | captured | temporary | permanent | deferred
+    code: int = 0
+    detail: str = ""
+    reason: str = ""
+    delay: float = 0.0  # for ``deferred``: when to try again (not counted as an attempt)
+
+
+def next_try(attempts: int, now: datetime) -> datetime:
+    """When to retry after ``attempts`` temporary failures."""
+    return now + timedelta(seconds=BACKOFF[min(attempts, len(BACKOFF)) - 1])
+
+
+def finish(session: Session, job: Job, outcome: Outcome, *, domain: str, webhook: bool,
+           dkim_header: str = "", now: datetime | None = None) -> bool:
+    """Record ``outcome`` for ``job`` if this worker still holds its lease; True when so."""
+    now = now or utcnow()
+    mine = (MailDelivery.id == job.id, MailDelivery.lease_owner == job.token)
+    status, event, severity = outcome.status, outcome.status, ""
+    values: dict[str, object] = {"lease_owner": None, "lease_until": None,
+                                 "last_error": outcome.detail[:2000]}
+    if status == "deferred":
+        values.update(status="queued", attempts=MailDelivery.attempts - 1,
+                      next_attempt_at=now + timedelta(seconds=outcome.delay), last_error="")
+        event = ""
+    elif status == "temporary" and now - job.created_at >= GIVE_UP:
+        status, severity = "permanent", "permanent"
+        outcome = Outcome("permanent", outcome.code, "gave up after 3 days of temporary "
+                          f"failures; the last: {outcome.detail}", "old")
+    if status == "temporary":
+        values.update(status="queued", next_attempt_at=next_try(job.attempts, now))
+        event, severity = "failed", "temporary"
+    elif status == "permanent":
+        values.update(status="failed", done_at=now)
+        event, severity = "failed", "permanent"
+    elif status in ("delivered", "captured"):
+        values.update(status=status, done_at=now, last_error="")
+    done = session.execute(update(MailDelivery).where(*mine).values(**values))
+    if not done.rowcount:  # type: ignore[attr-defined]
+        return False
+    if dkim_header:
+        session.execute(update(MailMessage).where(MailMessage.id == job.message_pk,
+                                                  MailMessage.dkim_header == "")
+                        .values(dkim_header=dkim_header))
+    if event:
+        events.record(session, job.app, job.message_pk, event, recipient=job.recipient,
+                      severity=severity, reason=outcome.reason, code=outcome.code,
+                      detail=outcome.detail, attempt=job.attempts, webhook=webhook, now=now)
+    if status == "permanent" and (outcome.reason == "bounce" or 500 <= outcome.code < 600):
+        events.suppress(session, job.app, domain, job.recipient, "bounce",
+                        f"{outcome.code} {outcome.detail}".strip())
+    return True

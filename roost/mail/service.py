@@ -1,0 +1,145 @@
+"""The mail service of `roost up`: the SMTP server, the delivery workers and the webhook
+loop, started and stopped together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from roost.core.secrets import Cipher
+from roost.errors import ConfigError
+from roost.mail import dkim, dnscheck, domains, queue, smtpd, webhooks
+from roost.mail.deliver import Capture, Direct, Relay, Transport
+from roost.mail.worker import Deliverer, Limits
+
+log = logging.getLogger("roost.mail")
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    """The settings the mail service reads (``ROOST_MAIL_*``)."""
+
+    relay: str = ""
+    direct: bool = False
+    mx_port: int = 25
+    listen: str = "127.0.0.1:2587"
+    hostname: str = "localhost"
+    tls_cert: str = ""
+    tls_key: str = ""
+    resolver: str = ""
+    limits: Limits = Limits()
+    workers: int = 4
+
+    @property
+    def mode(self) -> str:
+        """``relay``, ``direct`` or ``capture``."""
+        return "relay" if self.relay else "direct" if self.direct else "capture"
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+class MailService:
+    """Everything that moves mail while `roost up` runs."""
+
+    def __init__(self, sessions: sessionmaker[Session], cipher: Cipher, config: MailConfig,
+                 allow_url: Callable[[str], str | None]) -> None:
+        self.sessions, self.cipher, self.config = sessions, cipher, config
+        self.deliverer = Deliverer(sessions, cipher, self.transport, config.limits,
+                                   owner=f"{os.uname().nodename}:{os.getpid()}",
+                                   dns_problems=None if config.resolver == "off"
+                                   else self.dns_problems)
+        self.hooks = webhooks.Sender(sessions, cipher, allow_url)
+        self.server: asyncio.Server | None = None
+        self.hook_task: asyncio.Task[None] | None = None
+        self.stopping = asyncio.Event()
+
+    def dns_problems(self, sender: domains.Sender) -> list[str]:
+        """What is wrong with ``sender``'s DNS records, checked live."""
+        c = self.config
+        wanted = dnscheck.expected(sender.domain, sender.selector,
+                                   dkim.public_record(sender.dkim_key), c.hostname, c.relay)
+        return dnscheck.problems(dnscheck.check(wanted, c.resolver))
+
+    def transport(self) -> Transport:
+        """A new transport for one worker thread, as configured."""
+        c = self.config
+        if c.relay:
+            return Relay(c.relay, c.hostname)
+        if c.direct:
+            return Direct(c.hostname, c.mx_port, "" if c.resolver == "off" else c.resolver)
+        return Capture()
+
+    def kick(self) -> None:
+        """Wake the delivery workers (a message was just accepted)."""
+        self.deliverer.kick.set()
+
+    async def start(self) -> None:
+        """Listen for SMTP, start the delivery workers and the webhook loop."""
+        c = self.config
+        if c.listen != "off":
+            host, _, port = c.listen.rpartition(":")
+            if not c.tls_cert and not _loopback(host):
+                raise ConfigError(f"ROOST_MAIL_SMTP_LISTEN is {c.listen} but no "
+                                  "ROOST_MAIL_TLS_CERT is set: apps' passwords would cross "
+                                  "the network in clear; set a certificate or listen on "
+                                  "127.0.0.1")
+            handler = smtpd.Handler(self.sessions, self.cipher, self.kick)
+            try:
+                self.server = await smtpd.serve(
+                    handler, smtpd.Authenticator(self.sessions), host, int(port),
+                    hostname=c.hostname, tls=smtpd.tls_context(c.tls_cert, c.tls_key))
+            except OSError as exc:
+                raise ConfigError(f"cannot listen for SMTP on {c.listen} ({exc.strerror}): "
+                                  "set ROOST_MAIL_SMTP_LISTEN to a free address, or off"
+                                  ) from exc
+        freed = await asyncio.to_thread(queue.release_dead, self.sessions,
+                                        os.uname().nodename, _alive)
+        if freed:
+            log.info("mail: %d deliveries a stopped run had in hand go out again", freed)
+        self.deliverer.start(c.workers)
+        self.hook_task = asyncio.create_task(self._hooks())
+        log.info("mail: SMTP on %s, delivery by %s", c.listen, c.mode)
+
+    async def _hooks(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                sent = await asyncio.to_thread(self.hooks.run_once)
+            except Exception:
+                log.exception("webhook pass failed")
+                sent = 0
+            if not sent:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stopping.wait(), timeout=1.0)
+
+    async def stop(self) -> None:
+        """Stop taking mail, finish the deliveries in hand, stop the webhook loop."""
+        self.stopping.set()
+        if self.server is not None:
+            self.server.close()
+            await self.server.wait_closed()
+        await asyncio.to_thread(self.deliverer.stop)
+        if self.hook_task is not None:
+            await self.hook_task
+        self.hooks.close()

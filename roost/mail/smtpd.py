@@ -1,0 +1,181 @@
+"""Roost's SMTP server (aiosmtpd): submission for apps (AUTH per app, STARTTLS when a
+certificate is set) and, on the same port, the return path where bounces and complaint
+reports arrive without AUTH.
+
+Every store call runs in a thread so the event loop keeps serving other clients; a message
+is committed before the client hears ``250``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword
+from aiosmtpd.smtp import Session as SmtpSession
+from sqlalchemy.orm import Session, sessionmaker
+
+from roost.core.secrets import Cipher
+from roost.mail import bounces, domains, queue, writes
+from roost.mail.queue import Refused, Submission
+
+log = logging.getLogger("roost.mail.smtp")
+AUTH_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The app an SMTP login belongs to."""
+
+    app: str
+    domain: str
+    webhook: bool
+
+
+class Authenticator:
+    """Checks AUTH PLAIN/LOGIN against the apps' SMTP credentials (cached for a minute)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+        self.cache: dict[tuple[str, str], tuple[float, Identity | None]] = {}
+        self.lock = threading.Lock()
+
+    def lookup(self, login: str, password: str) -> Identity | None:
+        """The identity of a login, or None when the login or password is wrong."""
+        key, now = (login.lower(), domains.digest(password)), time.monotonic()
+        with self.lock:
+            cached = self.cache.get(key)
+        if cached and now - cached[0] < AUTH_TTL:
+            return cached[1]
+        with self.sessions.begin() as session:
+            row = domains.by_smtp_login(session, login, password)
+            found = Identity(row.app, row.domain, bool(row.webhook_url)) if row else None
+        with self.lock:
+            if len(self.cache) > 10_000:
+                self.cache.clear()
+            self.cache[key] = (now, found)
+        return found
+
+    def __call__(self, server: SMTP, session: SmtpSession, envelope: Envelope,
+                 mechanism: str, auth_data: Any) -> AuthResult:
+        """aiosmtpd's authenticator hook."""
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        found = self.lookup(auth_data.login.decode(errors="replace"),
+                            auth_data.password.decode(errors="replace"))
+        if found is None:
+            return AuthResult(success=False, handled=False,
+                              message="535 5.7.8 Authentication failed: use "
+                              "MAILGUN_SMTP_LOGIN and MAILGUN_SMTP_PASSWORD")
+        return AuthResult(success=True, auth_data=found)
+
+
+class Handler:
+    """aiosmtpd hooks: check the envelope as it comes, queue the message at DATA."""
+
+    def __init__(self, sessions: sessionmaker[Session], cipher: Cipher,
+                 on_accept: Callable[[], None]) -> None:
+        self.sessions, self.cipher, self.on_accept = sessions, cipher, on_accept
+
+    async def handle_MAIL(self, server: SMTP, session: SmtpSession, envelope: Envelope,
+                          address: str, mail_options: list[str]) -> str:
+        """Refuse a sender outside the logged-in app's domain."""
+        who = session.auth_data if session.authenticated else None
+        if isinstance(who, Identity) and not queue.within(address, who.domain):
+            return (f"553 5.7.1 sender <{address}> is outside {who.domain}: send from an "
+                    f"address at {who.domain}")
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server: SMTP, session: SmtpSession, envelope: Envelope,
+                          address: str, rcpt_options: list[str]) -> str:
+        """Apps may send anywhere; without a login only the return path takes mail."""
+        if not session.authenticated:
+            host = queue.address_domain(address)
+            row = await asyncio.to_thread(self._bounce_domain, host)
+            if row is None:
+                return ("530 5.7.0 Authentication required: log in with "
+                        "MAILGUN_SMTP_LOGIN and MAILGUN_SMTP_PASSWORD")
+        elif len(envelope.rcpt_tos) >= queue.MAX_RECIPIENTS:
+            return (f"452 4.5.3 Too many recipients: at most {queue.MAX_RECIPIENTS} per "
+                    "message")
+        try:
+            queue.check_recipients([address])
+        except Refused as exc:
+            return f"{exc.smtp} {exc.message}"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    def _bounce_domain(self, host: str) -> str | None:
+        with self.sessions.begin() as session:
+            row = domains.by_bounce_domain(session, host)
+            return row.domain if row else None
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession,
+                          envelope: Envelope) -> str:
+        """Queue an app's message; take a report at the return path."""
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode()
+        who = session.auth_data if session.authenticated else None
+        if not isinstance(who, Identity):
+            line = await asyncio.to_thread(self._report, envelope.rcpt_tos, raw)
+            return f"250 2.0.0 {line}"
+        sub = Submission(app=who.app, domain=who.domain,
+                         envelope_from=envelope.mail_from or "",
+                         recipients=list(envelope.rcpt_tos), raw=raw, source="smtp")
+        try:
+            message_id = await asyncio.to_thread(self._accept, sub, who.webhook)
+        except Refused as exc:
+            return f"{exc.smtp} {exc.message}"
+        self.on_accept()
+        return f"250 2.0.0 Ok: queued as {message_id}"
+
+    def _accept(self, sub: Submission, webhook: bool) -> str:
+        with writes.writing(self.sessions) as session:
+            return queue.accept(session, sub, webhook=webhook)
+
+    def _report(self, rcpt_tos: list[str], raw: bytes) -> str:
+        report = bounces.parse(raw)
+        if report is None:
+            return "Ok: not a bounce or complaint report, discarded"
+        lines = []
+        for rcpt in rcpt_tos:
+            local, _, host = rcpt.rpartition("@")
+            with writes.writing(self.sessions) as session:
+                row = domains.by_bounce_domain(session, host)
+                if row is None:
+                    continue
+                key = domains.sender(self.cipher, row).signing_key
+                lines.append(bounces.apply(session, row, local, report, key))
+        log.info("return path report: %s", "; ".join(lines) or "nothing matched")
+        return "Ok: " + ("; ".join(lines) or "nothing matched")
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext | None:
+    """A server context for STARTTLS when a certificate is configured."""
+    if not cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key or None)
+    return context
+
+
+async def serve(handler: Handler, authenticator: Authenticator, host: str, port: int, *,
+                hostname: str, tls: ssl.SSLContext | None) -> asyncio.Server:
+    """Start listening; AUTH needs TLS whenever a certificate is set."""
+    loop = asyncio.get_running_loop()
+
+    def factory() -> SMTP:
+        return SMTP(handler, data_size_limit=queue.MAX_SIZE, enable_SMTPUTF8=True,
+                    hostname=hostname, ident="Roost ESMTP", tls_context=tls,
+                    auth_require_tls=tls is not None, authenticator=authenticator,
+                    timeout=300, loop=loop)
+
+    return await loop.create_server(factory, host, port)

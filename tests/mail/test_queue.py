@@ -1,0 +1,113 @@
+"""The queue on its own, on SQLite and PostgreSQL: a worker that dies mid-send leaves a lease
+that expires and the delivery is tried again; temporary failures back off and give up after
+3 days; rate limits defer without counting an attempt; DKIM signatures match dkimpy's own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dkim as dkimpy
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import sessionmaker
+
+from roost.mail import dkim, queue
+from roost.mail.queue import Outcome, Submission
+from roost.mail.ratelimit import Buckets
+from roost.store.base import utcnow
+from roost.store.models.mail import MailDelivery, MailEvent, MailSuppression
+from roost.store.session import make_sessionmaker, transaction
+
+DOMAIN = "mail.shop.test"
+RAW = f"From: orders@{DOMAIN}\r\nTo: ann@example.org\r\nSubject: hi\r\n\r\nhello\r\n".encode()
+
+
+def submit(sessions: sessionmaker, *rcpts: str) -> str:  # type: ignore[type-arg]
+    with transaction(sessions) as session:
+        return queue.accept(session, Submission("shop", DOMAIN, f"orders@{DOMAIN}",
+                                                list(rcpts), RAW, "api"))
+
+
+def test_an_expired_lease_is_claimed_again_and_a_stale_worker_cannot_finish(
+        engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    submit(sessions, "ann@example.org")
+    now = utcnow()
+    first = queue.claim(sessions, "dead-worker", lease_s=60, now=now)
+    assert len(first) == 1
+    assert queue.claim(sessions, "other", lease_s=60, now=now + timedelta(seconds=30)) == []
+    again = queue.claim(sessions, "other", lease_s=60, now=now + timedelta(seconds=61))
+    assert [j.id for j in again] == [first[0].id] and again[0].attempts == 2
+    with transaction(sessions) as session:  # the first worker comes back too late
+        assert not queue.finish(session, first[0], Outcome("delivered", 250), domain=DOMAIN,
+                                webhook=False)
+        assert queue.finish(session, again[0], Outcome("delivered", 250), domain=DOMAIN,
+                            webhook=False)
+    with sessions() as session:
+        assert session.scalar(select(MailDelivery.status)) == "delivered"
+        delivered = session.scalars(select(MailEvent).where(MailEvent.event == "delivered"))
+        assert len(list(delivered)) == 1
+
+
+def test_temporary_failures_back_off_then_give_up_after_three_days(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    submit(sessions, "busy@example.org")
+    now = utcnow()
+    job = queue.claim(sessions, "w", lease_s=60, now=now)[0]
+    with transaction(sessions) as session:
+        queue.finish(session, job, Outcome("temporary", 451, "451 try later"), domain=DOMAIN,
+                     webhook=False, now=now)
+    assert queue.claim(sessions, "w", lease_s=60, now=now + timedelta(seconds=59)) == []
+    job = queue.claim(sessions, "w", lease_s=60, now=now + timedelta(seconds=61))[0]
+    late = job.created_at + queue.GIVE_UP
+    with transaction(sessions) as session:
+        queue.finish(session, job, Outcome("temporary", 451, "451 try later"), domain=DOMAIN,
+                     webhook=False, now=late)
+    with sessions() as session:
+        assert session.scalar(select(MailDelivery.status)) == "failed"
+        reasons = [(e.severity, e.reason) for e in session.scalars(
+            select(MailEvent).where(MailEvent.event == "failed").order_by(MailEvent.id))]
+        assert reasons == [("temporary", ""), ("permanent", "old")]
+        # A temporary failure never suppresses the address.
+        assert session.scalar(select(MailSuppression)) is None
+
+
+def test_deferral_by_rate_limit_does_not_count_as_an_attempt(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    submit(sessions, "ann@example.org")
+    now = utcnow()
+    job = queue.claim(sessions, "w", lease_s=60, now=now)[0]
+    with transaction(sessions) as session:
+        queue.finish(session, job, Outcome("deferred", delay=2.0), domain=DOMAIN,
+                     webhook=False, now=now)
+    with sessions() as session:
+        row = session.scalar(select(MailDelivery))
+        assert row is not None and row.status == "queued" and row.attempts == 0
+        assert session.scalar(select(MailEvent).where(MailEvent.event != "accepted")) is None
+    assert queue.claim(sessions, "w", lease_s=60, now=now + timedelta(seconds=1)) == []
+    assert queue.claim(sessions, "w", lease_s=60, now=now + timedelta(seconds=3))
+
+
+def test_buckets_grant_the_rate_and_say_how_long_to_wait() -> None:
+    buckets = Buckets(rate=2.0)
+    assert buckets.take("shop", now=100.0) == 0.0
+    assert buckets.take("shop", now=100.0) == 0.0
+    assert buckets.take("shop", now=100.0) == 0.5
+    assert buckets.take("other", now=100.0) == 0.0
+    assert buckets.take("shop", now=100.5) == 0.0
+
+
+def test_openssl_signatures_are_dkimpys_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dkimpy.time, "time", lambda: 1_796_000_000.0)  # one t= for both
+    key = dkim.new_key()
+    message = dkim.canonical(RAW)
+    fast = dkim.sign(message, DOMAIN, "s1", key)
+    original = dkimpy.RSASSA_PKCS1_v1_5_sign
+    try:
+        dkimpy.RSASSA_PKCS1_v1_5_sign = dkim._pure_sign
+        pure = dkim.sign(message, DOMAIN, "s1", key)
+    finally:
+        dkimpy.RSASSA_PKCS1_v1_5_sign = original
+    assert fast == pure
+    record = {f"s1._domainkey.{DOMAIN}": dkim.public_record(key)}
+    assert dkim.verify(fast + message, record)
