@@ -71,11 +71,22 @@ class Settings(BaseModel):
     pg_server: list[str] = Field(default_factory=list)  # external PostgreSQL admin URLs
     pg_port: int = Field(default=5433, gt=0, lt=65536)  # the Roost-managed cluster's port
     monitor_allow_private: bool = False  # link-local/metadata monitor targets (uptime/addresses)
+    runtime: str = "local"  # "swarm": apps run as swarm services (DOCKER_HOST, docs/scaling.md)
+    stack_image: str = ""  # swarm: the image tasks run slugs in ("" = Roost builds roost-stack)
+    swarm_slug_listen: str = ""  # swarm: HOST:PORT where tasks fetch slugs from this host
+    swarm_network: str = "roost"  # swarm: the overlay network of app tasks and routers
 
     @field_validator("listen", "router_listen")
     @classmethod
     def _check_listen(cls, value: str) -> str:
         return _host_port(value, "listen address")
+
+    @field_validator("runtime")
+    @classmethod
+    def _check_runtime(cls, value: str) -> str:
+        if value not in ("local", "swarm"):
+            raise ValueError("must be local or swarm")
+        return value
 
     @field_validator("sandbox")
     @classmethod

@@ -32,7 +32,7 @@ from roost.store.session import make_engine, make_sessionmaker
 if TYPE_CHECKING:
     from roost.monitor.perf.service import PerfService
     from roost.monitor.uptime.service import UptimeService
-    from roost.runtime.service import Runtime
+    from roost.runtime.interface import AppRuntime
 
 
 @dataclass
@@ -46,11 +46,11 @@ class Platform:
     objects: ObjectStore
     notifier: Notifier
     addons: AddonRegistry
-    runtime: Runtime | None = None
+    runtime: AppRuntime | None = None
     perf: PerfService | None = None
     uptime: UptimeService | None = None
 
-    def running_runtime(self) -> Runtime:
+    def running_runtime(self) -> AppRuntime:
         """The runtime, or a clear error when this process does not run apps."""
         from roost.errors import InvalidInput
 
