@@ -28,8 +28,11 @@ def ps(app_name: str = typer.Argument(..., metavar="APP"),
         return
     rows = [{**p, "release": f"v{p['release']}", "uptime": _uptime(p["uptime_s"])}
             for p in data]
-    print_table(rows, [("name", "PROCESS"), ("state", "STATE"), ("release", "RELEASE"),
-                       ("uptime", "UPTIME"), ("restarts", "RESTARTS")],
+    columns = [("name", "PROCESS"), ("state", "STATE"), ("release", "RELEASE"),
+               ("uptime", "UPTIME"), ("restarts", "RESTARTS")]
+    if any(p.get("node") for p in data):  # the swarm runtime says where each one runs
+        columns.append(("node", "NODE"))
+    print_table(rows, columns,
                 empty=f"{app_name} runs no processes (deploy it, or `roost scale {app_name} "
                 "web=1`)")
 

@@ -34,7 +34,7 @@ def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
         "handler": "reverse_proxy",
         "dynamic_upstreams": upstreams,
         "load_balancing": {"selection_policy": {"policy": "round_robin"},
-                           "try_duration": "10s", "try_interval": "100ms"},
+                           "try_duration": "5s", "try_interval": "100ms"},
         "health_checks": {"passive": {"fail_duration": "5s"}},
         "transport": {"protocol": "http", "dial_timeout": "2s"},
     }
@@ -66,6 +66,7 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -
     from docker.types import (
         ConfigReference,
         ContainerSpec,
+        DNSConfig,
         EndpointSpec,
         Placement,
         RestartPolicy,
@@ -90,6 +91,9 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -
         env=["XDG_DATA_HOME=/tmp", "XDG_CONFIG_HOME=/tmp", "HOME=/tmp"],
         user="65534:65534", cap_drop=["ALL"],
         sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
+        # Names it looks up are answered by Docker's DNS or not at all: nothing outside the
+        # swarm is resolved (no upstream server), so a Host header cannot point it elsewhere.
+        dns_config=DNSConfig(nameservers=["127.0.0.1"], search=["invalid"]),
         configs=[ConfigReference(found.id, name, filename="/etc/caddy.json", uid="65534",
                                  gid="65534", mode=0o400)])
     template = TaskTemplate(spec, restart_policy=RestartPolicy(condition="any", delay=10 ** 9),

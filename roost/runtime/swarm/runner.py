@@ -38,7 +38,9 @@ def health(path: str) -> int:
             return 0
         conn = http.client.HTTPConnection("127.0.0.1", int(PORT), timeout=2)
         conn.request("GET", path, headers={"Host": "localhost"})
-        status = conn.getresponse().status
+        response = conn.getresponse()
+        response.read()  # closing with the body unread would reset the app's connection
+        status = response.status
         conn.close()
         return 0 if status < 400 else 1
     except OSError:

@@ -331,7 +331,7 @@ class SwarmRuntime:
                 raise InvalidInput(f"{ptype}={count}: give 0 to {self.max_per_type} "
                                    "(ROOST_MAX_PROCESSES_PER_TYPE)")
         for ptype, count in changes.items():
-            current[ptype].scale(count)
+            tasks.set_replicas(self.client, current[ptype], count)
         formation = {p: tasks.replicas_of(s) for p, s in current.items()} | changes
         formation = {p: n for p, n in formation.items() if n}
         self._record(ctx, app_name, formation)

@@ -107,6 +107,18 @@ def create(client: Any, template: Any, name: str, labels: dict[str, str], replic
     return client.services.get(created["ID"])
 
 
+def set_replicas(client: Any, service: Any, count: int) -> None:
+    """Change only the replica count (the SDK's scale() rewrites other fields, which makes
+    swarm replace every running task)."""
+    service.reload()
+    spec = dict(service.attrs["Spec"])
+    spec["Mode"] = {"Replicated": {"Replicas": count}}
+    api = client.api
+    url = api._url("/services/{0}/update", service.id)
+    api._raise_for_status(api._post_json(url, data=spec,
+                                         params={"version": service.attrs["Version"]["Index"]}))
+
+
 def running_tasks(service: Any) -> list[dict[str, Any]]:
     """The service's tasks that should run."""
     return list(service.tasks(filters={"desired-state": "running"}))
