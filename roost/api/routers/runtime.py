@@ -109,8 +109,11 @@ async def run(app: str, body: RunIn, ctx: PlatformDep, actor: ActorDep) -> Strea
     spec = await run_in_threadpool(prepare)
     command = shlex.join(body.command) if len(body.command) > 1 else body.command[0]
 
+    # Started before the stream: a runtime that cannot start it answers with an error.
+    items = await run_in_threadpool(_runtime(ctx).run, spec, command)
+
     def events() -> Iterator[bytes]:
-        for item in _runtime(ctx).run(spec, command):
+        for item in items:
             if isinstance(item, int):
                 yield orjson.dumps({"type": "exit", "code": item}) + b"\n"
             else:

@@ -101,9 +101,10 @@ def create(client: Any, template: Any, name: str, labels: dict[str, str], replic
 
     mode = ServiceMode("replicated-job", concurrency=1, replicas=1) if once else \
         ServiceMode("replicated", replicas=replicas)
+    update = None if once else UpdateConfig(parallelism=1, order="start-first")
     created = client.api.create_service(
         template, name=name, labels=labels, mode=mode, endpoint_spec=EndpointSpec(mode="dnsrr"),
-        update_config=UpdateConfig(parallelism=1, order="start-first"))
+        update_config=update)
     return client.services.get(created["ID"])
 
 
