@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox docker clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -32,13 +32,17 @@ postgres:
 sandbox:
 	@bash scripts/ensure-sandbox.sh
 
+## docker: Docker Engine (Debian docker.io) and the stack image tarball, for the swarm tests
+docker:
+	@bash scripts/ensure-docker.sh
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy roost
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox lint
+test: install-dev postgres sandbox docker lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2
 
 bench: install-dev

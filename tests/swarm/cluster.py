@@ -158,9 +158,11 @@ class Cluster:
     def form(self) -> None:
         """Init the swarm on the manager and join the worker."""
         manager = self.manager.client()
+        # Nodes report every second, so a departed node is noticed in seconds.
         manager.swarm.init(advertise_addr=self.manager.address,
-                           listen_addr=f"{self.manager.address}:2377")
-        manager.swarm.update(dispatcher_heartbeat_period=1_000_000_000)
+                           listen_addr=f"{self.manager.address}:2377",
+                           dispatcher_heartbeat_period=1_000_000_000,
+                           task_history_retention_limit=5)
         for node in self.nodes[1:]:
             self.join(node)
 

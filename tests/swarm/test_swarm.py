@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
+import pytest
 
 from tests.e2e.conftest import Server
 from tests.swarm.cluster import Cluster, wait_until
 from tests.swarm.conftest import APP
 
 NAME = "sw"
+pytestmark = pytest.mark.xdist_group("swarm")  # one cluster with --dist loadgroup
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
@@ -86,12 +88,18 @@ def load(server: Server, addresses: list[str]) -> Iterator[Load]:
             thread.join(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def deployed(swarm_server: Server) -> str:
+    """The app created, given config vars and deployed once; the deploy's output."""
+    ok(swarm_server.roost("apps", "create", NAME))
+    ok(swarm_server.roost("config", "set", NAME, "GREETING=hi", "SECRET_TOKEN=s3cr3t-value"))
+    return ok(swarm_server.roost("deploy", NAME, str(APP), timeout=300)).stdout
+
+
 def test_deploy_serves_on_both_nodes_with_ps_logs_run_and_limits(
-        swarm_server: Server, cluster: Cluster) -> None:
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
     srv = swarm_server
-    ok(srv.roost("apps", "create", NAME))
-    ok(srv.roost("config", "set", NAME, "GREETING=hi", "SECRET_TOKEN=s3cr3t-value"))
-    assert "Released v1" in ok(srv.roost("deploy", NAME, str(APP), timeout=300)).stdout
+    assert "Released v1" in deployed
     for node in cluster.nodes:  # each node's router reaches the task, wherever it runs
         assert get(srv, node.address).text == "hi v1 web.1\n"
 
@@ -121,7 +129,7 @@ def test_deploy_serves_on_both_nodes_with_ps_logs_run_and_limits(
 
 
 def test_redeploys_restart_and_rollback_under_load_drop_nothing(
-        swarm_server: Server, cluster: Cluster) -> None:
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
     srv = swarm_server
     with load(srv, [n.address for n in cluster.nodes]) as running:
         wait_until(lambda: running.done > 20)
@@ -134,16 +142,20 @@ def test_redeploys_restart_and_rollback_under_load_drop_nothing(
     assert any(a.startswith("howdy v2") for a in running.answers)
 
 
-def test_task_death_node_leave_and_manager_outage(swarm_server: Server,
-                                                   cluster: Cluster) -> None:
+def test_task_death_node_leave_and_manager_outage(swarm_server: Server, cluster: Cluster,
+                                                   deployed: str) -> None:
     srv = swarm_server
     worker = cluster.nodes[1]
+    ok(srv.roost("scale", NAME, "web=2"))
     wait_until(lambda: len(web_up(srv)) == 2)
 
     # A task that dies is replaced; meanwhile the router sends to the live one.
     victim = next(p for p in web_up(srv) if p["node"] == worker.hostname)
-    killed = [c for c in worker.client().containers.list()
-              if c.name.startswith(f"roost-{NAME}-web-")]
+    services = cluster.manager.client().services.list(
+        filters={"label": [f"roost.app={NAME}", "roost.type=web"]})
+    web = max(services, key=lambda s: int(s.attrs["Spec"]["Labels"]["roost.gen"]))
+    killed = worker.client().containers.list(
+        filters={"label": f"com.docker.swarm.service.id={web.id}"})
     assert len(killed) == 1
     killed[0].kill()
     wait_until(lambda: any(p["number"] == victim["number"] and int(str(p["restarts"])) >= 1

@@ -340,7 +340,8 @@ class SwarmRuntime:
     @swarm_call
     def ps(self, app: str) -> list[dict[str, object]]:
         """Each running task: type, number, state, release, uptime, node."""
-        nodes = {n.id: n.attrs["Description"]["Hostname"] for n in self.client.nodes.list()}
+        nodes = {n.id: (n.attrs.get("Description") or {}).get("Hostname", "")
+                 for n in self.client.nodes.list()}
         rows: list[dict[str, object]] = []
         for ptype, service in sorted(self._current(app).items()):
             labels = tasks.labels_of(service)
