@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -163,19 +164,17 @@ def test_task_death_node_leave_and_manager_outage(swarm_server: Server, cluster:
     for _ in range(10):
         assert get(srv, cluster.manager.address).status_code == 200
 
-    # A node that leaves: its tasks are rescheduled; the router serves within 10 s.
+    # A node that leaves: nothing fails meanwhile (the router retries another task), and
+    # after 10 s the router no longer tries the departed node's tasks (answers are fast).
     worker.stop()
-    streak = {"n": 0}
-
-    def serving() -> bool:
-        try:
-            good = get(srv, cluster.manager.address).status_code == 200
-        except httpx.HTTPError:
-            good = False
-        streak["n"] = streak["n"] + 1 if good else 0
-        return streak["n"] >= 20
-
-    wait_until(serving, timeout=10)
+    start = time.monotonic()
+    late: list[float] = []
+    while time.monotonic() - start < 15:
+        sent = time.monotonic()
+        assert get(srv, cluster.manager.address).status_code == 200
+        if sent - start > 10:
+            late.append(time.monotonic() - sent)
+    assert late and max(late) < 1.0, late
     wait_until(lambda: {p["node"] for p in web_up(srv)} == {cluster.manager.hostname}
                and len(web_up(srv)) == 2, timeout=90)
 
