@@ -2,6 +2,7 @@
 import os
 import signal
 import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -9,6 +10,8 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
+        if self.path == "/slow":  # the benchmarks' slow requests
+            time.sleep(0.3)
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
