@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from roost.runtime.logs import AppLogs
@@ -24,21 +25,24 @@ class LogPump:
         self.logs = logs
         self._following: set[str] = set()
         self._lock = threading.Lock()
+        self.started = int(time.time())
 
-    def follow(self, service_id: str, app: str, ptype: str) -> None:
-        """Start following one service (once)."""
+    def follow(self, service_id: str, app: str, ptype: str, age: float) -> None:
+        """Start following one service (once); ``age``: seconds since it was created."""
         with self._lock:
             if service_id in self._following:
                 return
             self._following.add(service_id)
-        threading.Thread(target=self._pump, args=(service_id, app, ptype),
+        # A service older than this process had its earlier lines written by the one before.
+        since = self.started if time.time() - age < self.started else 0
+        threading.Thread(target=self._pump, args=(service_id, app, ptype, since),
                          name=f"roost-logs-{app}-{ptype}", daemon=True).start()
 
-    def _pump(self, service_id: str, app: str, ptype: str) -> None:
+    def _pump(self, service_id: str, app: str, ptype: str, since: int) -> None:
         slots: dict[str, str] = {}
         try:
             stream = self.client.api.service_logs(service_id, details=True, follow=True,
-                                                  stdout=True, stderr=True, since=0)
+                                                  stdout=True, stderr=True, since=since)
             for raw in stream:
                 for line in raw.decode(errors="replace").splitlines():
                     detail, _, text = line.partition(" ")

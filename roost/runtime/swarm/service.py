@@ -160,8 +160,11 @@ class SwarmRuntime:
             try:
                 for service in self.client.services.list(filters={"label": "roost.app"}):
                     labels = tasks.labels_of(service)
+                    if labels.get("roost.once"):  # `run` streams its own output
+                        continue
                     assert self.pump is not None
-                    self.pump.follow(service.id, labels["roost.app"], labels["roost.type"])
+                    self.pump.follow(service.id, labels["roost.app"], labels["roost.type"],
+                                     tasks.age(service.attrs["CreatedAt"]))
             except Exception as exc:
                 log.warning("swarm log follower: %s", exc)
 
