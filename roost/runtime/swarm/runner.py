@@ -7,8 +7,9 @@ slug into ``/tmp/app``, and runs the Procfile command of TYPE (or the one-off co
 after ``--``) with the config vars, ``PORT`` and ``.profile.d``. SIGTERM is held for
 ``ROOST_DRAIN_SECONDS`` (the router's upstream refresh, so no new request reaches a
 stopping task), then forwarded; swarm's stop grace period ends with SIGKILL.
-``runner.py --health PATH`` is the task's health check: GET PATH (or a TCP connect) on
-``127.0.0.1:$PORT``.
+With ``ROOST_HEALTH`` set (web tasks), the runner checks GET ``$ROOST_HEALTH`` (or a TCP
+connect when empty) on ``127.0.0.1:$PORT`` twice a second and keeps ``/tmp/roost-healthy``
+while it passes; the task's health check tests for that file.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
 SECRET = Path("/run/secrets/roost-release")
+HEALTHY = Path("/tmp/roost-healthy")
 APP = Path("/tmp/app")
 PORT = os.environ.get("PORT", "5000")
 
@@ -72,8 +75,6 @@ def fetch(url: str) -> None:
 
 def main(argv: list[str]) -> int:
     """Run TYPE's command (or ``-- COMMAND``) from the release's slug."""
-    if argv[:1] == ["--health"]:
-        return health(argv[1] if len(argv) > 1 else "")
     release = json.loads(SECRET.read_text())
     fetch(release["slug_url"])
     if "--" in argv:
@@ -93,7 +94,21 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    if os.environ.get("ROOST_HEALTH") is not None:
+        threading.Thread(target=watch_health, args=(os.environ["ROOST_HEALTH"], child),
+                         daemon=True).start()
     return child.wait()
+
+
+def watch_health(path: str, child: subprocess.Popen[bytes]) -> None:
+    """Check the app twice a second and keep HEALTHY present while it answers: the
+    container's health check only tests for the file (no interpreter started each time)."""
+    while child.poll() is None:
+        if health(path) == 0:
+            HEALTHY.touch()
+        else:
+            HEALTHY.unlink(missing_ok=True)
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":

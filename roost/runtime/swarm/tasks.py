@@ -74,13 +74,15 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
 
     check = None
     if ptype == "web" and not once:
-        check = Healthcheck(test=["CMD", "python3", RUNNER, "--health", health or ""],
+        check = Healthcheck(test=["CMD", "test", "-e", "/tmp/roost-healthy"],
                             interval=NS, timeout=3 * NS, retries=3,
                             start_period=int(setup.health_timeout * NS))
+    env = [f"DYNO={ptype}.{{{{.Task.Slot}}}}", f"PORT={APP_PORT}",
+           f"ROOST_DRAIN_SECONDS={setup.drain}"]
+    if check is not None:
+        env.append(f"ROOST_HEALTH={health or ''}")
     container = ContainerSpec(
-        setup.image, command=["python3", RUNNER, *command],
-        env=[f"DYNO={ptype}.{{{{.Task.Slot}}}}", f"PORT={APP_PORT}",
-             f"ROOST_DRAIN_SECONDS={setup.drain}"],
+        setup.image, command=["python3", RUNNER, *command], env=env,
         user="65534:65534", cap_drop=["ALL"], healthcheck=check,
         stop_grace_period=int(setup.grace * NS),
         secrets=[SecretReference(secret[0], secret[1], filename="roost-release", uid="65534",
