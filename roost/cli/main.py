@@ -70,6 +70,8 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
              {}),
     "domains": ("runtime:domains_app", "Custom domains of an app.", {}),
     "assets": ("assets:app", "Static assets: usage, publish plan, garbage collection.", {}),
+    "export": ("runtime:export", "Write the manifests an app's release would need on another "
+               "platform (--format kubernetes).", {}),
 }
 
 

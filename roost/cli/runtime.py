@@ -1,9 +1,11 @@
-"""`roost ps`, `scale`, `restart`, `run`, `logs` and `domains`."""
+"""`roost ps`, `scale`, `restart`, `run`, `logs`, `domains` and `export`."""
 
 from __future__ import annotations
 
 import json as jsonlib
+import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -128,3 +130,27 @@ def domains_remove(app_name: str = typer.Argument(..., metavar="APP"),
     """Stop routing a custom domain to APP."""
     Client().request("DELETE", f"/apps/{app_name}/domains/{hostname}")
     ok(f"Removed {hostname} from {app_name}")
+
+
+def export(app_name: str = typer.Argument(..., metavar="APP"),
+           format: str = typer.Option("kubernetes", "--format",
+                                      help="kubernetes (the only one so far)"),
+           output: Path | None = typer.Option(None, "-o", "--output",
+                                              help="write to this file (default: stdout)")
+           ) -> None:
+    """Write the manifests an app's release would need on another platform."""
+    import yaml
+
+    if format != "kubernetes":
+        raise CliError(f"unknown format {format!r}: use --format kubernetes")
+    docs = Client(timeout=300).request("GET", f"/apps/{app_name}/export",
+                                       params={"format": format})
+    text = yaml.safe_dump_all(docs, sort_keys=False)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        # It holds the config vars: readable by its owner only, never through a link.
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+        ok(f"Wrote {len(docs)} manifests of {app_name} to {output}")
