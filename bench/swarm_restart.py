@@ -10,7 +10,8 @@ the swarm runtime's deploy: new tasks beside the old, health-checked, old ones r
 Peer, in the same run: the same app as a plain swarm service published through the routing
 mesh (ingress, virtual IP), updated DEPLOYS times with ``--update-order start-first``, under
 the same load. Targets: Roost 0 failed, p99 during deploys <= 1.5x steady; the peer's
-failures counted. Run as root (it makes network namespaces): ``python -m bench.swarm_restart``.
+failures counted. ``LOAD_SCALE=0.25`` offers a quarter of the load (a busy machine).
+Run as root (it makes network namespaces): ``python -m bench.swarm_restart``.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ DEPLOYS = int(os.environ.get("DEPLOYS", "20"))
 APP = Path(__file__).resolve().parent.parent / "tests" / "swarm" / "app"
 NAME = "bench"
 MESH_PORT = 30080
+LOAD_SCALE = float(os.environ.get("LOAD_SCALE", "1"))  # < 1 on a machine too busy for it
 
 
 def load_process(host: str, base: str, stop: Any, out: Any) -> None:
     """hot_restart's load generator, naming ``host`` in the Host header."""
     hot_restart.HOST = host
+    hot_restart.RATES = {k: v * LOAD_SCALE for k, v in hot_restart.RATES.items()}
     hot_restart.load_process(base, stop, out)
 
 
@@ -152,7 +155,9 @@ def main() -> None:
                      ("deploy", NAME, str(APP)), ("scale", NAME, "web=2")):
             done = server.roost(*args, timeout=300)
             assert done.returncode == 0, done.stdout + done.stderr
-        print(f"swarm_restart: 2 nodes, web=2, {DEPLOYS} deploys each")
+        rate = sum(hot_restart.RATES.values()) * LOAD_SCALE
+        print(f"swarm_restart: 2 nodes, web=2, {DEPLOYS} deploys each, {rate:.0f} requests/s "
+              f"offered; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         report("roost swarm runtime (Caddy -> task addresses)", roost_run(server, cluster))
         peer = mesh_run(cluster)
         if isinstance(peer, str):
