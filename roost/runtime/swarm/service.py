@@ -13,9 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import queue
-import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,9 +28,9 @@ from roost.runtime import limits as limits_mod
 from roost.runtime.interface import Emit
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
-from roost.runtime.swarm import images, router, tasks
+from roost.runtime.swarm import images, oneoff, router, tasks
 from roost.runtime.swarm.logpump import LogPump
-from roost.runtime.swarm.slugserve import SlugServer, signing_key
+from roost.runtime.swarm.slugserve import SlugServer, read_app_json, signing_key
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
@@ -188,31 +185,10 @@ class SwarmRuntime:
         if not release.slug_key:
             raise RuntimeFailure(f"v{release.number} of {app} has no slug to run")
         if release.slug_key not in self._app_json:
-            self._app_json[release.slug_key] = self._read_app_json(release.slug_key)
+            self._app_json[release.slug_key] = read_app_json(self.store, release.slug_key)
         return SwarmSpec(app=app, release=release.number, directory=Path("/tmp/app"),
                          env=dict(env), process_types=dict(release.process_types),
                          app_json=self._app_json[release.slug_key], slug_key=release.slug_key)
-
-    def _read_app_json(self, key: str) -> dict[str, Any]:
-        import json
-
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "slug.tgz"
-            self.store.download(key, path)
-            try:
-                with tarfile.open(path) as tar:
-                    for name in ("app.json", "./app.json"):
-                        try:
-                            member = tar.getmember(name)
-                        except KeyError:
-                            continue
-                        handle = tar.extractfile(member) if member.isfile() else None
-                        if handle is not None and member.size < 1 << 20:
-                            loaded = json.loads(handle.read())
-                            return loaded if isinstance(loaded, dict) else {}
-            except (tarfile.TarError, ValueError):
-                pass
-        return {}
 
     def _payload(self, spec: SwarmSpec) -> dict[str, Any]:
         return {"slug_url": self.slugs.url(spec.slug_key), "env": spec.env,
@@ -402,44 +378,8 @@ class SwarmRuntime:
                   "roost.release": str(spec.release), "roost.secret": secret[1], "roost.once": "1"}
         service = tasks.create(self.client, template, f"roost-{spec.app}-run-{gen}", labels, 1,
                                once=True)
-        return self._follow_once(service, secret[1], spec.app)
-
-    def _follow_once(self, service: Any, secret: str, app: str) -> Iterator[str | int]:
-        lines: queue.Queue[str] = queue.Queue()
-
-        def pump() -> None:
-            try:
-                for raw in self.client.api.service_logs(service.id, follow=True, stdout=True,
-                                                        stderr=True):
-                    for line in raw.decode(errors="replace").splitlines():
-                        lines.put(line)
-            except Exception:
-                return
-
-        threading.Thread(target=pump, daemon=True).start()
-        code: int | None = None
-        try:
-            while code is None:
-                try:
-                    yield lines.get(timeout=0.2)
-                    continue
-                except queue.Empty:
-                    pass
-                done = [t for t in service.tasks() if t["Status"]["State"] in
-                        ("complete", "failed", "rejected", "shutdown")]
-                if done:
-                    status = done[0]["Status"]
-                    code = int((status.get("ContainerStatus") or {}).get("ExitCode", 1))
-            end = time.monotonic() + 1.0
-            while time.monotonic() < end:
-                try:
-                    yield lines.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-            yield code
-        finally:
-            service.remove()
-            self._drop_secrets(app, keep=set())
+        return oneoff.follow(self.client, service,
+                             lambda: self._drop_secrets(spec.app, keep=set()))
 
     def set_limits(self, app: str, stored: dict[str, Any] | None) -> None:
         """Limits apply to the next generation (the limits API restarts the type)."""

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
+import tarfile
+import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from roost.objectstore import ObjectStore
@@ -92,3 +96,24 @@ class SlugServer:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def read_app_json(store: ObjectStore, key: str) -> dict[str, Any]:
+    """The app.json at the top of a slug ({} when it has none or it is not an object)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "slug.tgz"
+        store.download(key, path)
+        try:
+            with tarfile.open(path) as tar:
+                for name in ("app.json", "./app.json"):
+                    try:
+                        member = tar.getmember(name)
+                    except KeyError:
+                        continue
+                    handle = tar.extractfile(member) if member.isfile() else None
+                    if handle is not None and member.size < 1 << 20:
+                        loaded = json.loads(handle.read())
+                        return loaded if isinstance(loaded, dict) else {}
+        except (tarfile.TarError, ValueError):
+            pass
+    return {}
