@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -40,13 +40,17 @@ sandbox:
 chromium:
 	@bash scripts/ensure-chromium.sh
 
+## docker: Docker Engine (Debian docker.io) and the stack image tarball, for the swarm tests
+docker:
+	@bash scripts/ensure-docker.sh
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy roost
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox git chromium lint
+test: install-dev postgres sandbox git chromium docker lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup
 
 bench: install-dev

@@ -87,6 +87,10 @@ class Settings(BaseModel):
     mail_rate_app: float = Field(default=1000.0, gt=0)  # messages per second per app
     mail_rate_domain: float = Field(default=1000.0, gt=0)  # per recipient domain
     mail_workers: int = Field(default=4, ge=1, le=64)
+    runtime: str = "local"  # "swarm": apps run as swarm services (DOCKER_HOST, docs/scaling.md)
+    stack_image: str = ""  # swarm: the image tasks run slugs in ("" = Roost builds roost-stack)
+    swarm_slug_listen: str = ""  # swarm: HOST:PORT where tasks fetch slugs from this host
+    swarm_network: str = "roost"  # swarm: the overlay network of app tasks and routers
 
     @field_validator("listen", "router_listen")
     @classmethod
@@ -98,6 +102,13 @@ class Settings(BaseModel):
     def _check_instance(cls, value: str) -> str:
         if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", value):
             raise ValueError("must be 1 to 100 letters, digits, '.', '_' or '-'")
+        return value
+
+    @field_validator("runtime")
+    @classmethod
+    def _check_runtime(cls, value: str) -> str:
+        if value not in ("local", "swarm"):
+            raise ValueError("must be local or swarm")
         return value
 
     @field_validator("sandbox")

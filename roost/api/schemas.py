@@ -173,6 +173,7 @@ class ProcessOut(BaseModel):
     uptime_s: float
     restarts: int
     pid: int
+    node: str | None = None  # the swarm node it runs on (swarm runtime only)
 
 
 class RestartOut(BaseModel):

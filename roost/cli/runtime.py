@@ -1,4 +1,4 @@
-"""`roost ps`, `scale`, `restart`, `run`, `logs` and `domains`."""
+"""`roost ps`, `scale`, `restart`, `run`, `logs`, `domains` and `export`."""
 
 from __future__ import annotations
 
@@ -28,8 +28,11 @@ def ps(app_name: str = typer.Argument(..., metavar="APP"),
         return
     rows = [{**p, "release": f"v{p['release']}", "uptime": _uptime(p["uptime_s"])}
             for p in data]
-    print_table(rows, [("name", "PROCESS"), ("state", "STATE"), ("release", "RELEASE"),
-                       ("uptime", "UPTIME"), ("restarts", "RESTARTS")],
+    columns = [("name", "PROCESS"), ("state", "STATE"), ("release", "RELEASE"),
+               ("uptime", "UPTIME"), ("restarts", "RESTARTS")]
+    if any(p.get("node") for p in data):  # the swarm runtime says where each one runs
+        columns.append(("node", "NODE"))
+    print_table(rows, columns,
                 empty=f"{app_name} runs no processes (deploy it, or `roost scale {app_name} "
                 "web=1`)")
 
@@ -125,3 +128,4 @@ def domains_remove(app_name: str = typer.Argument(..., metavar="APP"),
     """Stop routing a custom domain to APP."""
     Client().request("DELETE", f"/apps/{app_name}/domains/{hostname}")
     ok(f"Removed {hostname} from {app_name}")
+

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from roost.monitor.perf.service import PerfService
     from roost.monitor.uptime.service import UptimeService
     from roost.orchestration.cluster import Membership
-    from roost.runtime.service import Runtime
+    from roost.runtime.interface import AppRuntime
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Platform:
     objects: ObjectStore
     notifier: Notifier
     addons: AddonRegistry
-    runtime: Runtime | None = None
+    runtime: AppRuntime | None = None
     perf: PerfService | None = None
     uptime: UptimeService | None = None
     cluster: Membership | None = None  # this control-plane instance, while `roost up` runs
@@ -59,7 +59,7 @@ class Platform:
         return self.cluster is None or self.cluster.holds(work)
     mail: MailService | None = None
 
-    def running_runtime(self) -> Runtime:
+    def running_runtime(self) -> AppRuntime:
         """The runtime, or a clear error when this process does not run apps."""
         from roost.errors import InvalidInput
 

@@ -23,6 +23,7 @@ from roost.monitor.uptime.service import UptimeConfig, UptimeService
 from roost.notify.recipients import Recipient
 from roost.orchestration import alerts, assetflow, cluster, recipients
 from roost.orchestration.platform import Platform
+from roost.runtime.interface import AppRuntime
 from roost.runtime.limits import default_limits
 from roost.runtime.service import Runtime
 from roost.runtime.supervisor import Limits
@@ -133,8 +134,12 @@ async def start_uptime(platform: Platform) -> Stopper:
     return stop
 
 
-def runtime(platform: Platform) -> Runtime:
-    """The platform's runtime (router + supervisor), created on first use."""
+def runtime(platform: Platform) -> AppRuntime:
+    """The platform's runtime (router + supervisor, or a swarm), created on first use."""
+    if platform.runtime is None and platform.settings.runtime == "swarm":
+        from roost.runtime.swarm.service import SwarmRuntime
+
+        platform.runtime = SwarmRuntime.from_settings(platform.settings, platform.objects)
     if platform.runtime is None:
         s = platform.settings
         limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,

@@ -32,8 +32,7 @@ def ensure_app_monitor(platform: Platform, app: str) -> bool:
             return False
         if any(m.owner == "app" for m in monitors.list_monitors(session, app)):
             return False
-        state = runtime.supervisor.apps.get(app)
-        path = state.spec.health_path if state and state.spec else None
+        path = runtime.health_path(app)
         url, headers = router_target(platform, app, path or "/")
         monitors.create(session, app, url, headers=headers, owner="app",
                         interval_s=platform.settings.app_monitor_interval_seconds)

@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
-from roost.runtime import layout, leftovers, sandbox, spawn, users
+from roost.runtime import layout, leftovers, oneoff, sandbox, spawn, users
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -172,6 +172,44 @@ class Runtime:
             app.formation = formation
         self._record_pids()
         return formation
+
+    # -- the rest of runtime/interface.py's AppRuntime --------------------------------------
+    def ps(self, app: str) -> list[dict[str, object]]:
+        """The app's processes."""
+        return self.supervisor.ps(app)
+
+    def restart(self, app: str, ptype: str | None = None) -> None:
+        """Restart the app's processes (web hot)."""
+        self.supervisor.restart(app, ptype)
+
+    def run(self, spec: ReleaseSpec, command: str) -> Iterator[str | int]:
+        """A one-off process in the app's sandbox: output lines, then the exit code."""
+        return oneoff.run(spec, command, self.supervisor.launcher)
+
+    def set_limits(self, app: str, stored: dict[str, Any] | None) -> None:
+        """Apply the app's stored limits to what starts next."""
+        self.supervisor.set_limits(app, stored)
+
+    def set_hosts(self, app: str, hosts: list[str]) -> None:
+        """Route these host names to the app."""
+        self.supervisor.set_hosts(app, hosts)
+
+    def remove(self, app: str) -> None:
+        """Stop and forget the app's processes."""
+        self.supervisor.remove(app)
+
+    def is_running(self, app: str) -> bool:
+        """Whether the supervisor runs the app."""
+        return app in self.supervisor.apps
+
+    def wait_drained(self, app: str) -> None:
+        """Wait until the app's old generations have stopped."""
+        self.supervisor.wait_drained(app)
+
+    def health_path(self, app: str) -> str | None:
+        """The running release's health-check path."""
+        state = self.supervisor.apps.get(app)
+        return state.spec.health_path if state and state.spec else None
 
     def _prune(self, app: str, keep: int) -> None:
         base = self.home / "apps" / app

@@ -89,10 +89,10 @@ def apps_overview(session: Session, ctx: Platform, only: str | None = None) -> l
         names.setdefault(app_id, []).append(name)
     s = ctx.settings
     port = s.router_listen.rpartition(":")[2]
-    supervisor = ctx.runtime.supervisor if ctx.runtime is not None else None
+    runtime = ctx.runtime
     rows = []
     for app_id, name, created_at, release in session.execute(listed):
-        procs = supervisor.ps(name) if supervisor is not None else []
+        procs = runtime.ps(name) if runtime is not None else []
         watched, down = monitors.get(name, (0, 0))
         rows.append(AppRow(
             name=name, web_url=f"http://{name}.{s.base_domain}:{port}",

@@ -76,7 +76,7 @@ def destroy_app(
     perf.forget_keys(ctx, app)  # its ingest key stops working now, not when the cache expires
     runtime = ctx.runtime
     if runtime is not None:
-        runtime.supervisor.remove(app)
+        runtime.remove(app)
     return Response(status_code=204)
 
 

@@ -92,10 +92,10 @@ async def set_limits(app: str, body: LimitsIn, ctx: PlatformDep, actor: ActorDep
             view = _view(found.settings, types, default_limits(ctx.settings))
         runtime = ctx.runtime
         if runtime is not None:
-            runtime.supervisor.set_limits(app, stored)
-            running = {p["type"] for p in runtime.supervisor.ps(app)}
+            runtime.set_limits(app, stored)
+            running = {p["type"] for p in runtime.ps(app)}
             if body.type in running:
-                runtime.supervisor.restart(app, body.type)
+                runtime.restart(app, body.type)
         return {"app": app, **view}
 
     return await run_in_threadpool(work)

@@ -77,7 +77,7 @@ async def rotate(app: str, ctx: PlatformDep, actor: ActorDep) -> RotateOut:
                                      f"{app} keeps its old ones: {error}")
             release[0] = number
             if ctx.runtime is not None:  # the old generation may still log in as the old role
-                ctx.runtime.supervisor.wait_drained(app)
+                ctx.runtime.wait_drained(app)
 
         # Under the deploy lock: a deploy reading the old credentials meanwhile would start
         # processes whose password is about to be removed, and two rotations would collide.

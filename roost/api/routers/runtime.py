@@ -19,8 +19,8 @@ from roost.api.schemas import ProcessOut, RestartOut
 from roost.core import apps, audit, releases
 from roost.errors import Conflict, InvalidInput, RuntimeFailure
 from roost.orchestration.platform import Platform
-from roost.runtime import logfollow, oneoff
-from roost.runtime.service import Runtime
+from roost.runtime import logfollow
+from roost.runtime.interface import AppRuntime
 
 router = APIRouter(tags=["runtime"])
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -47,7 +47,7 @@ class DomainIn(BaseModel):
     hostname: str = Field(min_length=1, max_length=253)
 
 
-def _runtime(ctx: Platform) -> Runtime:
+def _runtime(ctx: Platform) -> AppRuntime:
     if ctx.runtime is None:
         raise RuntimeFailure("the runtime is not running in this server")
     return ctx.runtime
@@ -57,7 +57,7 @@ def _runtime(ctx: Platform) -> Runtime:
 def ps(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[dict[str, Any]]:
     """The app's processes."""
     apps.get(session, app)
-    return ctx.runtime.supervisor.ps(app) if ctx.runtime else []
+    return ctx.runtime.ps(app) if ctx.runtime else []
 
 
 @router.post("/apps/{app}/scale")
@@ -83,7 +83,7 @@ async def restart(app: str, body: RestartIn, ctx: PlatformDep, actor: ActorDep
     def work() -> None:
         with ctx.sessions.begin() as session:
             apps.get(session, app)
-        _runtime(ctx).supervisor.restart(app, body.type)
+        _runtime(ctx).restart(app, body.type)
         with ctx.sessions.begin() as session:
             audit.record(session, actor, "ps.restart", f"restarted {body.type or 'all'}", app=app)
 
@@ -109,8 +109,11 @@ async def run(app: str, body: RunIn, ctx: PlatformDep, actor: ActorDep) -> Strea
     spec = await run_in_threadpool(prepare)
     command = shlex.join(body.command) if len(body.command) > 1 else body.command[0]
 
+    # Started before the stream: a runtime that cannot start it answers with an error.
+    items = await run_in_threadpool(_runtime(ctx).run, spec, command)
+
     def events() -> Iterator[bytes]:
-        for item in oneoff.run(spec, command, _runtime(ctx).supervisor.launcher):
+        for item in items:
             if isinstance(item, int):
                 yield orjson.dumps({"type": "exit", "code": item}) + b"\n"
             else:
@@ -197,5 +200,5 @@ def remove_domain(app: str, hostname: str, session: SessionDep, ctx: PlatformDep
 
 def _apply_hosts(ctx: Platform, app: str, domains: list[str]) -> None:
     found = ctx.runtime
-    if found is not None and app in found.supervisor.apps:
-        found.supervisor.set_hosts(app, [f"{app}.{ctx.settings.base_domain}", *domains])
+    if found is not None and found.is_running(app):
+        found.set_hosts(app, [f"{app}.{ctx.settings.base_domain}", *domains])

@@ -1,0 +1,104 @@
+"""The router on a swarm: Caddy as a global service, reaching app tasks directly.
+
+Each web service of an app carries the network alias ``roost-web-APP`` on the overlay
+network with ``endpoint_mode=dnsrr``: Docker's DNS answers that name with the addresses of
+the app's *healthy* tasks (swarm adds a task to DNS only once its health check passes, and
+takes it out before stopping it). Caddy resolves the alias every second (``dynamic a``
+upstreams), so its configuration never changes with deploys, scaling or task deaths, and
+traffic never crosses the routing mesh's virtual IP. The configuration depends only on the
+base domain and port; custom domains are not routed on a swarm yet (docs/scaling.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+ALIAS_PREFIX = "roost-web-"
+APP_PORT = 5000
+ROUTER_SERVICE = "roost-router"
+
+
+def alias(app: str) -> str:
+    """The DNS name of an app's healthy web tasks."""
+    return f"{ALIAS_PREFIX}{app}"
+
+
+def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
+    """Caddy's whole configuration: ``APP.<base domain>`` goes to ``roost-web-APP``'s tasks."""
+    label = len(base_domain.split("."))  # labels count from the right: APP is this one
+    upstreams = {"source": "a", "name": f"{ALIAS_PREFIX}{{http.request.host.labels.{label}}}",
+                 "port": str(APP_PORT), "refresh": "1s", "versions": {"ipv4": True}}
+    proxy = {
+        "handler": "reverse_proxy",
+        "dynamic_upstreams": upstreams,
+        "load_balancing": {"selection_policy": {"policy": "round_robin"},
+                           "try_duration": "5s", "try_interval": "100ms"},
+        "health_checks": {"passive": {"fail_duration": "5s"}},
+        "transport": {"protocol": "http", "dial_timeout": "2s"},
+    }
+    missing = {"handler": "static_response", "status_code": 404,
+               "body": "No app is served at {http.request.host}\n"}
+    return {
+        "admin": {"disabled": True},
+        "storage": {"module": "file_system", "root": "/tmp/caddy"},
+        "apps": {"http": {"servers": {"router": {
+            "listen": [f":{port}"],
+            "automatic_https": {"disable": True},
+            "routes": [
+                {"match": [{"host": [f"*.{base_domain}"]}], "handle": [proxy], "terminal": True},
+                {"handle": [missing]},
+            ],
+        }}}},
+    }
+
+
+def config_name(config: dict[str, Any]) -> str:
+    """A docker config's name for this Caddy configuration (configs are immutable)."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return f"roost-router-{digest}"
+
+
+def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -> None:
+    """Run the router as a global service publishing ``port`` on every node (host mode)."""
+    import docker.errors
+    from docker.types import (
+        ConfigReference,
+        ContainerSpec,
+        DNSConfig,
+        EndpointSpec,
+        Placement,
+        RestartPolicy,
+        ServiceMode,
+        TaskTemplate,
+    )
+
+    config = caddy_config(base_domain, port)
+    name = config_name(config)
+    try:
+        found = client.configs.get(name)
+    except docker.errors.NotFound:
+        found = client.configs.create(name=name, data=json.dumps(config).encode(),
+                                      labels={"roost": "router"})
+    existing = client.services.list(filters={"name": ROUTER_SERVICE})
+    if existing and existing[0].attrs["Spec"].get("Labels", {}).get("roost.config") == name:
+        return
+    for old in existing:
+        old.remove()
+    spec = ContainerSpec(
+        image, command=["/usr/bin/caddy", "run", "--config", "/etc/caddy.json"],
+        env=["XDG_DATA_HOME=/tmp", "XDG_CONFIG_HOME=/tmp", "HOME=/tmp"],
+        user="65534:65534", cap_drop=["ALL"],
+        sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
+        # Names it looks up are answered by Docker's DNS or not at all: nothing outside the
+        # swarm is resolved (no upstream server), so a Host header cannot point it elsewhere.
+        dns_config=DNSConfig(nameservers=["127.0.0.1"], search=["invalid"]),
+        configs=[ConfigReference(found.id, name, filename="/etc/caddy.json", uid="65534",
+                                 gid="65534", mode=0o400)])
+    template = TaskTemplate(spec, restart_policy=RestartPolicy(condition="any", delay=10 ** 9),
+                            networks=[network], placement=Placement(constraints=[]))
+    endpoint = EndpointSpec(mode="dnsrr", ports={port: (port, "tcp", "host")})
+    client.api.create_service(template, name=ROUTER_SERVICE, mode=ServiceMode("global"),
+                              endpoint_spec=endpoint,
+                              labels={"roost": "router", "roost.config": name})

@@ -1,0 +1,414 @@
+"""The ``swarm`` runtime: apps as Docker swarm services (``ROOST_RUNTIME=swarm``).
+
+Talks to the manager at ``DOCKER_HOST`` through the Docker SDK. Apps run in the stack image
+(images.py) from their slug (runner.py, slugserve.py); the router is Caddy as a global
+service reaching healthy tasks by DNS (router.py). Deploys and restarts start a new
+generation of services beside the old, wait for its tasks to be healthy, then remove the
+old ones, which swarm takes out of DNS before stopping (SIGTERM, grace, SIGKILL). Swarm
+replaces dead tasks and reschedules a departed node's tasks by itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import select
+
+from roost.errors import InvalidInput, RoostError, RuntimeFailure
+from roost.objectstore import ObjectStore
+from roost.runtime import limits as limits_mod
+from roost.runtime.interface import Emit
+from roost.runtime.logs import AppLogs
+from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
+from roost.runtime.swarm import images, oneoff, router, tasks
+from roost.runtime.swarm.logpump import LogPump
+from roost.runtime.swarm.slugserve import SlugServer, read_app_json, signing_key
+from roost.store.models import App, Release
+
+log = logging.getLogger("roost.swarm")
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass
+class SwarmSpec(ReleaseSpec):
+    """A release on a swarm: its slug's key instead of an unpacked directory."""
+
+    slug_key: str = ""
+
+
+class NoExtraRoutes:
+    """The swarm router's routes depend on nothing but the base domain (router.py)."""
+
+    def set_extra(self, name: str, routes: list[dict[str, Any]]) -> None:
+        """Asset routes of a local object store are not served on a swarm (use S3 URLs)."""
+
+
+def swarm_call(fn: Callable[P, T]) -> Callable[P, T]:
+    """Turn the Docker SDK's errors into one line with the swarm's own message."""
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        import docker.errors
+        import requests
+
+        try:
+            return fn(*args, **kwargs)
+        except RoostError:
+            raise
+        except docker.errors.APIError as exc:
+            detail = exc.explanation or str(exc)
+            raise RuntimeFailure(f"swarm manager error: {' '.join(str(detail).split())}") from exc
+        except (requests.ConnectionError, docker.errors.DockerException) as exc:
+            where = os.environ.get("DOCKER_HOST", "the default Docker socket")
+            raise RuntimeFailure(f"swarm manager at {where} is unreachable: "
+                                 f"{' '.join(str(exc).split())[:300]}") from exc
+    return wrapper
+
+
+class SwarmRuntime:
+    """Runs apps on a Docker swarm (see the module docstring)."""
+
+    def __init__(self, home: Path, router_listen: str, base_domain: str, store: ObjectStore,
+                 slug_listen: str, network: str = "roost", image: str = "",
+                 health_timeout: float = 60.0, grace: float = 30.0, max_per_type: int = 20,
+                 default_limits: limits_mod.ResourceLimits | None = None) -> None:
+        self.home = home
+        self.router_port = router_listen.rpartition(":")[2]
+        self.base_domain = base_domain
+        self.store = store
+        self.network = network
+        self.image_setting = image
+        self.health_timeout = health_timeout
+        self.grace = grace
+        self.max_per_type = max_per_type
+        self.default_limits = default_limits or limits_mod.ResourceLimits()
+        self.logs = AppLogs(home / "logs")
+        self.router = NoExtraRoutes()
+        if not slug_listen:
+            raise InvalidInput("ROOST_RUNTIME=swarm needs ROOST_SWARM_SLUG_LISTEN=HOST:PORT, an "
+                               "address of this host that every swarm node can reach")
+        self.slugs = SlugServer(slug_listen, store, signing_key(home))
+        self.client: Any = None
+        self.setup: tasks.TaskSetup | None = None
+        self.pump: LogPump | None = None
+        self._limits: dict[str, dict[str, Any]] = {}
+        self._app_json: dict[str, dict[str, Any]] = {}
+        self._stop = threading.Event()
+
+    @classmethod
+    def from_settings(cls, s: Any, store: ObjectStore) -> SwarmRuntime:
+        """The runtime the settings describe (``DOCKER_HOST`` is read by the Docker SDK)."""
+        return cls(s.home, s.router_listen, s.base_domain, store, s.swarm_slug_listen,
+                   s.swarm_network, s.stack_image, s.health_timeout_seconds, s.grace_seconds,
+                   s.max_processes_per_type, limits_mod.default_limits(s))
+
+    # -- life ----------------------------------------------------------------------------
+    @swarm_call
+    def start(self) -> None:
+        """Check the swarm, ensure network, images and router, serve slugs, follow logs."""
+        import docker
+
+        self.client = docker.from_env(timeout=60)
+        swarm = self.client.info().get("Swarm") or {}
+        if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
+            raise RuntimeFailure("DOCKER_HOST is not a swarm manager: run `docker swarm init` "
+                                 "there (or point DOCKER_HOST at a manager)")
+        if not self.client.networks.list(names=[self.network]):
+            self.client.networks.create(self.network, driver="overlay", attachable=True,
+                                        labels={"roost": "network"})
+        image = images.ensure_stack(self.client, self.image_setting)
+        runner_config = self._runner_config()
+        self.setup = tasks.TaskSetup(image, self.network, runner_config, self.health_timeout,
+                                     self.grace)
+        router.ensure(self.client, images.ensure_router(self.client), self.network,
+                      self.base_domain, int(self.router_port))
+        self.slugs.start()
+        self.pump = LogPump(self.client, self.logs)
+        threading.Thread(target=self._watch_logs, name="roost-swarm-logs", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop serving slugs and following logs; the apps keep running on the swarm."""
+        self._stop.set()
+        self.slugs.stop()
+
+    def _runner_config(self) -> tuple[str, str]:
+        import hashlib
+
+        import docker.errors
+
+        source = (Path(__file__).parent / "runner.py").read_bytes()
+        name = f"roost-runner-{hashlib.sha256(source).hexdigest()[:12]}"
+        try:
+            found = self.client.configs.get(name)
+        except docker.errors.NotFound:
+            found = self.client.configs.create(name=name, data=source, labels={"roost": "runner"})
+        return found.id, name
+
+    def _watch_logs(self) -> None:
+        while not self._stop.wait(1.0):
+            try:
+                for service in self.client.services.list(filters={"label": "roost.app"}):
+                    labels = tasks.labels_of(service)
+                    if labels.get("roost.once"):  # `run` streams its own output
+                        continue
+                    assert self.pump is not None
+                    self.pump.follow(service.id, labels["roost.app"], labels["roost.type"],
+                                     tasks.age(service.attrs["CreatedAt"]))
+            except Exception as exc:
+                log.warning("swarm log follower: %s", exc)
+
+    # -- addresses -------------------------------------------------------------------------
+    def hosts(self, app: App) -> list[str]:
+        """The host names an app answers to (custom domains are not routed on a swarm)."""
+        return [f"{app.name}.{self.base_domain}"]
+
+    def web_url(self, app_name: str) -> str:
+        """The app's URL through the routers (any node's address, this port)."""
+        return f"http://{app_name}.{self.base_domain}:{self.router_port}"
+
+    def release_dir(self, app: str, number: int, slug_key: str) -> Path:
+        """Slugs are unpacked by the tasks, not on this host."""
+        raise InvalidInput("on a swarm, releases are not unpacked on the control plane; "
+                           "publish assets from the build (an S3 object store)")
+
+    # -- releases ----------------------------------------------------------------------------
+    def spec(self, app: str, release: Release, env: dict[str, str]) -> SwarmSpec:
+        """The release's spec; app.json is read from its slug once."""
+        if not release.slug_key:
+            raise RuntimeFailure(f"v{release.number} of {app} has no slug to run")
+        if release.slug_key not in self._app_json:
+            self._app_json[release.slug_key] = read_app_json(self.store, release.slug_key)
+        return SwarmSpec(app=app, release=release.number, directory=Path("/tmp/app"),
+                         env=dict(env), process_types=dict(release.process_types),
+                         app_json=self._app_json[release.slug_key], slug_key=release.slug_key)
+
+    def _payload(self, spec: SwarmSpec) -> dict[str, Any]:
+        return {"slug_url": self.slugs.url(spec.slug_key), "env": spec.env,
+                "process_types": spec.process_types, "release": f"v{spec.release}"}
+
+    def _ptype_limits(self, app: str, ptype: str) -> limits_mod.ResourceLimits:
+        return limits_mod.for_type({"limits": self._limits.get(app) or {}}, ptype,
+                                   self.default_limits)
+
+    @swarm_call
+    def _deploy(self, spec: SwarmSpec, formation: dict[str, int]) -> None:
+        assert self.setup is not None, "the swarm runtime is not started"
+        gen = str(time.time_ns() // 1_000_000)
+        secret = tasks.release_secret(self.client, spec.app, gen, self._payload(spec))
+        old = self._services(spec.app)
+        new = []
+        try:
+            for ptype in sorted(spec.process_types):
+                template = tasks.task_template(self.setup, spec.app, ptype, secret,
+                                               self._ptype_limits(spec.app, ptype),
+                                               spec.health_path, [ptype])
+                labels = {"roost.app": spec.app, "roost.type": ptype, "roost.gen": gen,
+                          "roost.release": str(spec.release), "roost.secret": secret[1],
+                          "roost.health": spec.health_path or ""}
+                new.append(tasks.create(self.client, template, f"roost-{spec.app}-{ptype}-{gen}",
+                                        labels, formation.get(ptype, 0)))
+            tasks.await_healthy(self.client, new, self.health_timeout,
+                                f"v{spec.release} of {spec.app}")
+        except BaseException:
+            for service in new:
+                service.remove()
+            self._drop_secrets(spec.app, keep=set())
+            raise
+        for service in old:  # swarm takes them out of DNS, then SIGTERM, grace, SIGKILL
+            service.remove()
+        self._drop_secrets(spec.app, keep={tasks.labels_of(s)["roost.secret"] for s in new})
+
+    def _drop_secrets(self, app: str, keep: set[str]) -> None:
+        for secret in self.client.secrets.list(filters={"label": f"roost.app={app}"}):
+            if secret.name not in keep and not self._secret_in_use(secret.name):
+                try:
+                    secret.remove()
+                except Exception as exc:  # still used by a draining task: next time
+                    log.debug("secret %s kept: %s", secret.name, exc)
+
+    def _secret_in_use(self, name: str) -> bool:
+        return any(tasks.labels_of(s).get("roost.secret") == name
+                   for s in self.client.services.list(filters={"label": "roost.app"}))
+
+    def _services(self, app: str, ptype: str | None = None) -> list[Any]:
+        label = [f"roost.app={app}"] + ([f"roost.type={ptype}"] if ptype else [])
+        return list(self.client.services.list(filters={"label": label}))
+
+    def _current(self, app: str) -> dict[str, Any]:
+        """The newest service of each process type."""
+        newest: dict[str, Any] = {}
+        for service in self._services(app):
+            labels = tasks.labels_of(service)
+            if labels.get("roost.once"):
+                continue
+            kept = newest.get(labels["roost.type"])
+            if kept is None or int(labels["roost.gen"]) > int(tasks.labels_of(kept)["roost.gen"]):
+                newest[labels["roost.type"]] = service
+        return newest
+
+    def activate(self, ctx: Any, app_name: str, release: Release, env: dict[str, str],
+                 emit: Emit) -> None:
+        """Start ``release`` beside the running one, wait for health, then retire the old."""
+        with ctx.sessions.begin() as session:
+            app = session.scalar(select(App).where(App.name == app_name))
+            assert app is not None
+            formation = dict(app.formation or {})
+            self._limits[app_name] = dict((app.settings or {}).get("limits") or {})
+        spec = self.spec(app_name, release, env)
+        if not formation:
+            formation = {"web": 1} if "web" in spec.process_types else {}
+        formation = check_formation(spec, {k: v for k, v in formation.items()
+                                           if k in spec.process_types}, self.max_per_type)
+        emit({"type": "step", "step": "release",
+              "message": f"starting {describe_formation(formation)} on the swarm"})
+        self._deploy(spec, formation)
+        self._record(ctx, app_name, formation)
+        emit({"type": "step", "step": "release", "message": f"live at {self.web_url(app_name)}"})
+
+    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]]) -> None:
+        """Apps keep running on the swarm; start those that have no services there."""
+        with ctx.sessions.begin() as session:
+            rows = [(a.name, dict(a.formation or {}), r, env_of(r)) for a, r in session.execute(
+                select(App, Release).join(Release, (Release.app_id == App.id)
+                                          & (Release.number == App.current_release)))]
+            for app in session.scalars(select(App)):
+                self._limits[app.name] = dict((app.settings or {}).get("limits") or {})
+        for name, formation, release, env in rows:
+            try:
+                if not self._services(name):
+                    self._deploy(self.spec(name, release, env), formation)
+            except Exception as exc:  # one broken app must not stop the rest
+                log.error("could not restore %s v%s on the swarm: %s", name, release.number, exc)
+
+    def _record(self, ctx: Any, app_name: str, formation: dict[str, int]) -> None:
+        with ctx.sessions.begin() as session:
+            app = session.scalar(select(App).where(App.name == app_name))
+            assert app is not None
+            app.formation = formation
+
+    # -- the rest of the interface ---------------------------------------------------------
+    @swarm_call
+    def scale(self, ctx: Any, app_name: str, changes: dict[str, int]) -> dict[str, int]:
+        """Set replica counts of the current services and record the formation."""
+        if not changes:
+            raise InvalidInput("give at least one TYPE=N, e.g. web=2")
+        current = self._current(app_name)
+        for ptype, count in changes.items():
+            if ptype not in current:
+                known = ", ".join(sorted(current)) or "none"
+                raise InvalidInput(f"{app_name} has no process type {ptype!r} "
+                                   f"(its Procfile has: {known})")
+            if not isinstance(count, int) or not 0 <= count <= self.max_per_type:
+                raise InvalidInput(f"{ptype}={count}: give 0 to {self.max_per_type} "
+                                   "(ROOST_MAX_PROCESSES_PER_TYPE)")
+        for ptype, count in changes.items():
+            tasks.set_replicas(self.client, current[ptype], count)
+        formation = {p: tasks.replicas_of(s) for p, s in current.items()} | changes
+        formation = {p: n for p, n in formation.items() if n}
+        self._record(ctx, app_name, formation)
+        return formation
+
+    @swarm_call
+    def ps(self, app: str) -> list[dict[str, object]]:
+        """Each running task: type, number, state, release, uptime, node."""
+        nodes = {n.id: (n.attrs.get("Description") or {}).get("Hostname", "")
+                 for n in self.client.nodes.list()}
+        rows: list[dict[str, object]] = []
+        for ptype, service in sorted(self._current(app).items()):
+            labels = tasks.labels_of(service)
+            every = list(service.tasks())
+            for task in every:
+                if task["DesiredState"] != "running":
+                    continue
+                slot = int(task.get("Slot") or 0)
+                state = task["Status"]["State"]
+                rows.append({"name": f"{ptype}.{slot}", "type": ptype, "number": slot,
+                             "state": "up" if state == "running" else state,
+                             "release": int(labels["roost.release"]),
+                             "uptime_s": round(tasks.age(task["Status"]["Timestamp"]), 1),
+                             "restarts": sum(1 for t in every if t.get("Slot") == slot) - 1,
+                             "pid": 0, "node": nodes.get(task.get("NodeID", ""), "")})
+        return sorted(rows, key=lambda r: (str(r["type"]), int(str(r["number"]))))
+
+    @swarm_call
+    def restart(self, app: str, ptype: str | None = None) -> None:
+        """A new generation of the app's services beside the old, then the old retired."""
+        current = self._current(app)
+        if ptype is not None and ptype not in current:
+            raise InvalidInput(f"{app} has no process type {ptype!r} running")
+        gen = str(time.time_ns() // 1_000_000)
+        chosen = [s for p, s in current.items() if ptype in (None, p)]
+        fresh = []
+        try:
+            for service in chosen:
+                spec = service.attrs["Spec"]
+                labels = {**tasks.labels_of(service), "roost.gen": gen}
+                template = dict(spec["TaskTemplate"])
+                template["Resources"] = tasks.resources(self._ptype_limits(app,
+                                                                           labels["roost.type"]))
+                fresh.append(tasks.create(self.client, template,
+                                          f"roost-{app}-{labels['roost.type']}-{gen}", labels,
+                                          tasks.replicas_of(service)))
+            tasks.await_healthy(self.client, fresh, self.health_timeout, f"{app}'s restart")
+        except BaseException:
+            for service in fresh:
+                service.remove()
+            raise
+        for service in chosen:
+            service.remove()
+
+    @swarm_call
+    def run(self, spec: ReleaseSpec, command: str) -> Iterator[str | int]:
+        """A one-off task (a replicated job) on the swarm: its output, then its exit code."""
+        assert isinstance(spec, SwarmSpec) and self.setup is not None
+        gen = str(time.time_ns() // 1_000_000)
+        secret = tasks.release_secret(self.client, spec.app, gen, self._payload(spec))
+        template = tasks.task_template(self.setup, spec.app, "run", secret,
+                                       self._ptype_limits(spec.app, "run"), None,
+                                       ["run", "--", command], once=True)
+        labels = {"roost.app": spec.app, "roost.type": "run", "roost.gen": gen,
+                  "roost.release": str(spec.release), "roost.secret": secret[1], "roost.once": "1"}
+        service = tasks.create(self.client, template, f"roost-{spec.app}-run-{gen}", labels, 1,
+                               once=True)
+        return oneoff.follow(self.client, service,
+                             lambda: self._drop_secrets(spec.app, keep=set()))
+
+    def set_limits(self, app: str, stored: dict[str, Any] | None) -> None:
+        """Limits apply to the next generation (the limits API restarts the type)."""
+        self._limits[app] = dict(stored or {})
+
+    def set_hosts(self, app: str, hosts: list[str]) -> None:
+        """Custom domains are not routed on a swarm yet (docs/scaling.md)."""
+        log.warning("custom domains of %s are not routed on a swarm", app)
+
+    @swarm_call
+    def remove(self, app: str) -> None:
+        """Remove every service and secret of the app."""
+        for service in self._services(app):
+            service.remove()
+        self._drop_secrets(app, keep=set())
+
+    @swarm_call
+    def is_running(self, app: str) -> bool:
+        """Whether the app has services on the swarm."""
+        return bool(self._services(app))
+
+    def wait_drained(self, app: str) -> None:
+        """Nothing to wait for here: a deploy returns once the old services are removed;
+        their tasks may still finish requests for the stop grace period (docs/scaling.md)."""
+
+    def health_path(self, app: str) -> str | None:
+        """The current web service's health path."""
+        try:
+            web = self._current(app).get("web")
+        except Exception:
+            return None
+        return (tasks.labels_of(web).get("roost.health") or None) if web is not None else None

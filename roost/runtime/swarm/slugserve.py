@@ -1,0 +1,119 @@
+"""Slug downloads for swarm tasks: one small HTTP endpoint, each URL signed for one slug.
+
+Tasks run on other machines and cannot read this host's object store, so Roost serves
+``GET /slug/KEY?t=TOKEN`` on ``ROOST_SWARM_SLUG_LISTEN``; the token is an HMAC of the key
+with a key kept in Roost's home (mode 0600), so a URL opens that slug and nothing else, and
+stays valid across restarts of `roost up` (tasks rescheduled later still start).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import tarfile
+import tempfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+from roost.objectstore import ObjectStore
+
+log = logging.getLogger("roost.swarm.slugs")
+
+
+def signing_key(home: Path) -> bytes:
+    """The HMAC key of slug URLs, created on first use."""
+    path = home / "swarm-slug.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(32))
+        return path.read_bytes()
+
+
+class SlugServer:
+    """Serves slugs from the object store to tasks holding a signed URL."""
+
+    def __init__(self, listen: str, store: ObjectStore, key: bytes) -> None:
+        self.listen = listen
+        self.store = store
+        self.key = key
+        self._server: ThreadingHTTPServer | None = None
+
+    def token(self, slug_key: str) -> str:
+        """The token that opens ``slug_key``."""
+        return hmac.new(self.key, slug_key.encode(), hashlib.sha256).hexdigest()
+
+    def url(self, slug_key: str) -> str:
+        """The URL a task downloads ``slug_key`` from."""
+        return f"http://{self.listen}/slug/{quote(slug_key)}?t={self.token(slug_key)}"
+
+    def start(self) -> None:
+        """Listen (in a thread) on ``listen``."""
+        host, _, port = self.listen.rpartition(":")
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                key = unquote(parts.path.removeprefix("/slug/"))
+                token = (parse_qs(parts.query).get("t") or [""])[0]
+                if not parts.path.startswith("/slug/") or not key.startswith("slugs/") \
+                        or not hmac.compare_digest(token, outer.token(key)):
+                    self.send_error(403, "no such slug for this token")
+                    return
+                info = outer.store.head(key)
+                if info is None:
+                    self.send_error(404, "slug not found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/gzip")
+                self.send_header("Content-Length", str(info.size))
+                self.end_headers()
+                for chunk in outer.store.stream(key):
+                    self.wfile.write(chunk)
+
+            def log_message(self, fmt: str, *args: object) -> None:
+                log.debug("slug server: " + fmt, *args)
+
+        self._server = ThreadingHTTPServer((host, int(port)), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="roost-slugs",
+                         daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def read_app_json(store: ObjectStore, key: str) -> dict[str, Any]:
+    """The app.json at the top of a slug ({} when it has none or it is not an object)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "slug.tgz"
+        store.download(key, path)
+        try:
+            with tarfile.open(path) as tar:
+                for name in ("app.json", "./app.json"):
+                    try:
+                        member = tar.getmember(name)
+                    except KeyError:
+                        continue
+                    handle = tar.extractfile(member) if member.isfile() else None
+                    if handle is not None and member.size < 1 << 20:
+                        loaded = json.loads(handle.read())
+                        return loaded if isinstance(loaded, dict) else {}
+        except (tarfile.TarError, ValueError):
+            pass
+    return {}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Docker Engine for the swarm runtime's tests (tests/swarm), from Debian's docker.io when
+# missing, and the stack image's root filesystem (Debian bookworm + python3) made once with
+# mmdebstrap from Debian packages into a tarball that `docker import` loads onto each node
+# (no registry). The tests start their own dockerd processes in network namespaces; this
+# script starts none, and stops the docker.io service from starting on install.
+set -euo pipefail
+SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+missing=()
+command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
+command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+if ((${#missing[@]})); then
+  echo "installing for the swarm tests: ${missing[*]}" >&2
+  # Installing docker.io must not start a system-wide dockerd (policy-rc.d 101 = "do not").
+  policy=/usr/sbin/policy-rc.d
+  restore=""
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee $policy >/dev/null; $SUDO chmod +x $policy
+    restore=1
+  fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  [[ -n $restore ]] && $SUDO rm -f $policy
+fi
+tarball=${ROOST_STACK_TARBALL:-/var/cache/roost-stack/stack-bookworm.tar}
+if [[ ! -f $tarball ]]; then
+  echo "making the swarm stack image's root filesystem (mmdebstrap, about 2 minutes)" >&2
+  $SUDO mkdir -p "$(dirname "$tarball")"
+  $SUDO mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates bookworm \
+    "$tarball.tmp.tar"
+  $SUDO mv "$tarball.tmp.tar" "$tarball"
+fi

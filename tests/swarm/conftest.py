@@ -1,0 +1,49 @@
+"""One real two-node swarm per session, and a `roost up` with ROOST_RUNTIME=swarm per module."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+from tests.e2e.conftest import Server, home_for, start_server, stop_server
+from tests.swarm.cluster import Cluster, why_not
+
+APP = Path(__file__).parent / "app"
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[Cluster]:
+    """A manager and a worker dockerd, each in a network namespace made here."""
+    reason = why_not()
+    if reason:
+        pytest.skip(reason)
+    found = Cluster()
+    root = Path(tempfile.mkdtemp(prefix="rsw", dir="/tmp"))  # short: unix socket paths
+    try:
+        found.start(root)
+        yield found
+    finally:
+        found.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def swarm_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """`roost up` whose apps run on the cluster; its router answers on every node."""
+    tmp = tmp_path_factory.mktemp("swarm")
+    srv = start_server(tmp, {
+        "ROOST_RUNTIME": "swarm", "DOCKER_HOST": cluster.manager.socket,
+        "ROOST_SWARM_SLUG_LISTEN": f"{cluster.host_address}:{free_port()}",
+        "ROOST_ROUTER_LISTEN": f"{cluster.manager.address}:{free_port()}",
+        "ROOST_BASE_DOMAIN": "roost.test", "ROOST_GRACE_SECONDS": "5"})
+    srv.env["DOCKER_HOST"] = cluster.manager.socket
+    try:
+        yield srv
+    finally:
+        stop_server(srv)
+        shutil.rmtree(home_for(tmp).parent, ignore_errors=True)

@@ -1,0 +1,186 @@
+"""ROOST_RUNTIME=swarm end to end: the real CLI, a real `roost up`, a real two-node swarm.
+
+The app (tests/swarm/app) is a stdlib HTTP server answering ``GREETING vN web.K``; requests
+go to the Caddy router that Roost runs as a global service, on each node's address.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import Server
+from tests.swarm.cluster import Cluster, wait_until
+from tests.swarm.conftest import APP
+
+NAME = "sw"
+pytestmark = pytest.mark.xdist_group("swarm")  # one cluster with --dist loadgroup
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def router_port(server: Server) -> str:
+    return server.env["ROOST_ROUTER_LISTEN"].rpartition(":")[2]
+
+
+def get(server: Server, address: str, client: httpx.Client | None = None) -> httpx.Response:
+    url = f"http://{address}:{router_port(server)}/"
+    headers = {"Host": f"{NAME}.roost.test"}
+    if client is not None:
+        return client.get(url, headers=headers)
+    return httpx.get(url, headers=headers, timeout=10)
+
+
+def ps(server: Server) -> list[dict[str, object]]:
+    return list(json.loads(ok(server.roost("ps", NAME, "--json")).stdout))
+
+
+def web_up(server: Server) -> list[dict[str, object]]:
+    return [p for p in ps(server) if p["type"] == "web" and p["state"] == "up"]
+
+
+@dataclass
+class Load:
+    """Requests through both routers, keep-alive and fresh connections, until stopped."""
+
+    done: int = 0
+    failures: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+@contextmanager
+def load(server: Server, addresses: list[str]) -> Iterator[Load]:
+    state = Load()
+
+    def worker(address: str, keepalive: bool) -> None:
+        client = httpx.Client(timeout=15) if keepalive else None
+        while not state.stop.is_set():
+            try:
+                response = get(server, address, client)
+                if response.status_code != 200:
+                    state.failures.append(f"{address}: {response.status_code} {response.text}")
+                else:
+                    state.answers.append(response.text)
+            except httpx.HTTPError as exc:
+                state.failures.append(f"{address}: {exc!r}")
+            state.done += 1
+
+    threads = [threading.Thread(target=worker, args=(a, k), daemon=True)
+               for a in addresses for k in (True, False)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield state
+    finally:
+        state.stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def deployed(swarm_server: Server) -> str:
+    """The app created, given config vars and deployed once; the deploy's output."""
+    ok(swarm_server.roost("apps", "create", NAME))
+    ok(swarm_server.roost("config", "set", NAME, "GREETING=hi", "SECRET_TOKEN=s3cr3t-value"))
+    return ok(swarm_server.roost("deploy", NAME, str(APP), timeout=300)).stdout
+
+
+def test_deploy_serves_on_both_nodes_with_ps_logs_run_and_limits(
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+    srv = swarm_server
+    assert "Released v1" in deployed
+    for node in cluster.nodes:  # each node's router reaches the task, wherever it runs
+        assert get(srv, node.address).text == "hi v1 web.1\n"
+
+    ok(srv.roost("scale", NAME, "web=2"))
+    wait_until(lambda: len(web_up(srv)) == 2)
+    nodes = {str(p["node"]) for p in web_up(srv)}
+    assert nodes == {n.hostname for n in cluster.nodes}  # spread over both nodes
+    assert "NODE" in ok(srv.roost("ps", NAME)).stdout
+    wait_until(lambda: "web.2: listening on 5000" in ok(srv.roost("logs", NAME)).stdout)
+
+    run = ok(srv.roost("run", NAME, "--", "python3", "-c",
+                       "import os; print('greeting', os.environ['GREETING'])"))
+    assert "greeting hi" in run.stdout
+    assert srv.roost("run", NAME, "--", "sh", "-c", "exit 3").returncode == 3
+
+    # Config vars travel in a docker secret: `docker inspect` does not show them.
+    manager = cluster.manager.client()
+    inspected = json.dumps([s.attrs for s in manager.services.list()])
+    assert "s3cr3t-value" not in inspected and NAME in inspected
+
+    ok(srv.roost("limits", "set", NAME, "web", "memory=256M"))
+    web = [s for s in manager.services.list(filters={"label": f"roost.app={NAME}"})
+           if s.attrs["Spec"]["Labels"]["roost.type"] == "web"]
+    assert [s.attrs["Spec"]["TaskTemplate"]["Resources"]["Limits"]["MemoryBytes"]
+            for s in web] == [256 * 1024 ** 2]
+    assert get(srv, cluster.manager.address).text.startswith("hi v1 web.")
+
+
+def test_redeploys_restart_and_rollback_under_load_drop_nothing(
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+    srv = swarm_server
+    with load(srv, [n.address for n in cluster.nodes]) as running:
+        wait_until(lambda: running.done > 20)
+        ok(srv.roost("config", "set", NAME, "GREETING=howdy", timeout=300))
+        ok(srv.roost("restart", NAME, "web", timeout=300))
+        ok(srv.roost("rollback", NAME, timeout=300))
+        wait_until(lambda: running.answers[-1].startswith("hi v3"))
+    assert running.failures == []
+    assert running.done > 100
+    assert any(a.startswith("howdy v2") for a in running.answers)
+
+
+def test_task_death_node_leave_and_manager_outage(swarm_server: Server, cluster: Cluster,
+                                                   deployed: str) -> None:
+    srv = swarm_server
+    worker = cluster.nodes[1]
+    ok(srv.roost("scale", NAME, "web=2"))
+    wait_until(lambda: len(web_up(srv)) == 2)
+
+    # A task that dies is replaced; meanwhile the router sends to the live one.
+    victim = next(p for p in web_up(srv) if p["node"] == worker.hostname)
+    services = cluster.manager.client().services.list(
+        filters={"label": [f"roost.app={NAME}", "roost.type=web"]})
+    web = max(services, key=lambda s: int(s.attrs["Spec"]["Labels"]["roost.gen"]))
+    killed = worker.client().containers.list(
+        filters={"label": f"com.docker.swarm.service.id={web.id}"})
+    assert len(killed) == 1
+    killed[0].kill()
+    wait_until(lambda: any(p["number"] == victim["number"] and int(str(p["restarts"])) >= 1
+                           for p in web_up(srv)) and len(web_up(srv)) == 2)
+    for _ in range(10):
+        assert get(srv, cluster.manager.address).status_code == 200
+
+    # A node that leaves: nothing fails meanwhile (the router retries another task), and
+    # after 10 s the router no longer tries the departed node's tasks (answers are fast).
+    worker.stop()
+    start = time.monotonic()
+    late: list[float] = []
+    while time.monotonic() - start < 15:
+        sent = time.monotonic()
+        assert get(srv, cluster.manager.address).status_code == 200
+        if sent - start > 10:
+            late.append(time.monotonic() - sent)
+    assert late and max(late) < 1.0, late
+    wait_until(lambda: {p["node"] for p in web_up(srv)} == {cluster.manager.hostname}
+               and len(web_up(srv)) == 2, timeout=90)
+
+    # The manager is down: one line with the swarm's error, no traceback.
+    cluster.manager.stop()
+    result = srv.roost("ps", NAME)
+    assert result.returncode != 0
+    message = (result.stderr + result.stdout).strip()
+    assert "swarm manager" in message and len(message.splitlines()) == 1, message
