@@ -18,6 +18,7 @@ TTL_MIN, TTL_MAX = 1, 604_800  # one second .. one week
 # Types a record may have in Roost (the provider's own list narrows it further).
 TYPES = ("A", "AAAA", "ALIAS", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT", "SPF", "DS",
          "SSHFP", "TLSA", "NAPTR")
+TARGETS = ("CNAME", "ALIAS", "NS", "PTR")  # types whose value is a host name
 OWNERSHIP_PREFIX = "_owner"  # the names of octoDNS's ownership TXT records (ours: "roost")
 
 
@@ -91,6 +92,12 @@ def values_data(kind: str, texts: list[str]) -> dict[str, Any]:
         parsed = [_one(kind, t.strip()) for t in texts]
     except Exception as exc:  # octoDNS's parsers raise plain exceptions
         raise InvalidInput(f"cannot read {kind} value {' '.join(texts)!r}: {exc}") from exc
+    for value in parsed:
+        target = value.get("exchange") or value.get("target") if isinstance(value, dict) else (
+            value if kind in TARGETS else None)
+        if target and not str(target).endswith("."):
+            raise InvalidInput(f"the {kind} target {target!r} needs its final dot: write "
+                               f"{target}. (a name in this zone too: www.example.com.)")
     if kind in ("CNAME", "ALIAS"):
         if len(parsed) > 1:
             raise InvalidInput(f"a {kind} record has exactly one value, got {len(parsed)}")
@@ -98,17 +105,18 @@ def values_data(kind: str, texts: list[str]) -> dict[str, Any]:
     return {"values": parsed}
 
 
-def check_record(zone: str, name: str, kind: str, ttl_s: int, data: dict[str, Any]) -> None:
-    """Refuse what octoDNS would refuse (a CNAME at the apex, a bad address, a target without
-    its final dot) with octoDNS's own reasons, in one line."""
+def check_record(zone: str, name: str, kind: str, ttl_s: int, data: dict[str, Any]) -> Any:
+    """The octoDNS record, or a refusal of what octoDNS would refuse (a CNAME at the apex, a
+    bad address, a target without its final dot) with octoDNS's own reasons, in one line."""
     from octodns.record import Record, ValidationError
-    from octodns.zone import Zone
+
+    from roost.dns.records import new_zone
 
     if kind == "CNAME" and name == "":
         raise InvalidInput(f"a CNAME cannot be at the apex of {zone}: use ALIAS (where the "
                            "provider has it) or A/AAAA records")
     try:
-        Record.new(Zone(zone + ".", []), name, {"type": kind, "ttl": ttl_s, **data})
+        return Record.new(new_zone(zone), name, {"type": kind, "ttl": ttl_s, **data})
     except ValidationError as exc:
         reasons = "; ".join(str(r) for r in exc.reasons)
         raise InvalidInput(f"invalid {kind} record {name or '@'}.{zone}: {reasons}") from exc

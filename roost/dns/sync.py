@@ -39,6 +39,19 @@ class ApplyError(RoostError):
         self.not_applied = not_applied
 
 
+class ProviderError(RoostError):
+    """The provider could not be read or refused the request (its reason in one line)."""
+
+    code = "dns_provider_failed"
+    status = 502
+
+
+def reason_of(exc: BaseException) -> str:
+    """An exception's first line, short (a provider's message may be a whole page)."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
 @dataclass
 class Change:
     """One change of a plan, as a person reads it."""
@@ -127,6 +140,10 @@ def plan(provider: Any, zone: str, desired: list[RecordData]) -> ZonePlan:
             octo = processor.process_plan(octo, sources=[], target=provider)
     except OwnershipException as exc:
         raise Conflict(f"{zone}: {str(exc).split(': ', 1)[-1]}") from exc
+    except RoostError:
+        raise
+    except Exception as exc:  # botocore, requests, octoDNS: one line, translated here
+        raise ProviderError(f"{zone}: the provider could not be read: {reason_of(exc)}") from exc
     if octo is None:
         return ZonePlan(zone, [], 0)
     found = ZonePlan(zone, [_change(c) for c in octo.changes], len(octo.existing.records),
@@ -152,9 +169,9 @@ def apply(provider: Any, found: ZonePlan, *, force: bool = False,
     try:
         provider.apply(found.octo)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        reason = reason_of(exc)
         applied, missing = _after_failure(fresh or (lambda: provider), found)
-        raise ApplyError(f"{found.zone}: the provider failed during apply ({reason[:300]}); "
+        raise ApplyError(f"{found.zone}: the provider failed during apply ({reason}); "
                          f"{len(applied)} of {len(found.changes)} changes applied, "
                          f"{len(missing)} not", applied, missing) from exc
     return len(found.changes)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from roost.core.secrets import Cipher
 from roost.dns import names, providers
-from roost.dns.records import RecordData, check_coexistence
+from roost.dns.records import RecordData, check_coexistence, from_record
 from roost.errors import Conflict, InvalidInput, NotFound
 from roost.store.base import utcnow
 from roost.store.models.dns import DnsRecord, DnsZone
@@ -104,8 +104,8 @@ def prepare(zone: DnsZone, name: str, kind: str, values: list[str] | None = None
     rttl = names.ttl(ttl)
     if data is None:
         data = names.values_data(rtype, list(values or []))
-    names.check_record(zone.name, rname, rtype, rttl, data)
-    return RecordData(rname, rtype, rttl, data, owner)
+    checked = names.check_record(zone.name, rname, rtype, rttl, data)
+    return from_record(checked, owner)  # octoDNS's own form: values in its order
 
 
 def put(session: Session, zone: DnsZone, record: RecordData) -> RecordData:
