@@ -36,6 +36,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("router and supervisor", services.start_runtime),
     ("daily asset collection", services.start_asset_gc),
     ("scheduled database backups", services.start_pg_backups),
+    ("DNS drift check", services.start_dns_drift),
 ]
 
 

@@ -109,6 +109,7 @@ def check_drift(platform: Platform, name: str) -> list[sync.Change]:
         zone = zones.get(session, name)
         told_before = zone.drift == text
         zone.drift, zone.checked_at = text, utcnow()
+        session.flush()
         session.expunge(zone)
     if changes and not told_before:
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -165,3 +166,11 @@ def ensure_records(platform: Platform, zone: str, records: list[dict[str, Any]],
     if not apply_now:
         return None
     return apply(platform, name, actor=owner)[0]
+
+
+def scheduled_pass(platform: Platform) -> None:
+    """The background loop's pass: drift in every applied zone, then pending custom domains."""
+    drift_pass(platform)
+    from roost.orchestration import domain_flow
+
+    domain_flow.recheck_pending(platform)

@@ -198,3 +198,22 @@ async def start_pg_backups(platform: Platform, every_s: float = 60.0) -> Stopper
         await task
 
     return halt
+
+
+async def start_dns_drift(platform: Platform) -> Stopper:
+    """Check every applied DNS zone for drift (and pending custom domains) on a schedule."""
+    from roost.orchestration import dns_flow
+
+    stop = asyncio.Event()
+
+    async def tick() -> None:
+        await asyncio.to_thread(dns_flow.scheduled_pass, platform)
+
+    task = asyncio.create_task(every(platform.settings.dns_drift_interval_seconds, stop, tick,
+                                     "DNS drift check", first_delay=5.0))
+
+    async def halt() -> None:
+        stop.set()
+        await task
+
+    return halt
