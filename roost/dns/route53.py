@@ -57,7 +57,7 @@ def provider_class() -> type:
     from octodns_route53 import Route53Provider
     from octodns_route53.provider import _mod_keyer
 
-    class RoostRoute53Provider(Route53Provider):  # type: ignore[misc]
+    class RoostRoute53Provider(Route53Provider):
         """octodns-route53's provider; batches kept within every Route53 limit."""
 
         def __init__(self, *args: Any, endpoint_url: str | None = None,
@@ -78,20 +78,21 @@ def provider_class() -> type:
         def health_checks(self) -> dict[str, Any]:
             """Route53's health checks (octoDNS's, for dynamic records); an endpoint that
             leaves out ``IsTruncated`` (moto does) is read as one page."""
-            if self._health_checks is None:
-                checks: dict[str, Any] = {}
+            cached: dict[str, Any] | None = getattr(self, "_health_checks", None)
+            if cached is None:  # octodns-route53's cache, filled on first use
+                cached = {}
                 start: dict[str, str] = {}
                 while True:
                     resp = self._conn.list_health_checks(**start)
                     for check in resp["HealthChecks"]:
                         ref = check.get("CallerReference", "xxxxx")
                         if len(ref) > 4 and ref[4] == ":":
-                            checks[check["Id"]] = check
+                            cached[check["Id"]] = check
                     if not resp.get("IsTruncated") or not resp.get("NextMarker"):
                         break
                     start["Marker"] = resp["NextMarker"]
-                self._health_checks = checks
-            return dict(self._health_checks)
+                setattr(self, "_health_checks", cached)  # noqa: B010
+            return cached
 
         def _really_apply(self, batch: list[dict[str, Any]], zone_id: str) -> None:
             ordered = sorted(batch, key=_mod_keyer)

@@ -186,7 +186,8 @@ def _after_failure(fresh: Callable[[], Any], found: ZonePlan) -> tuple[list[str]
     except Exception:  # the provider is down: nothing can be said to have gone through
         return [], [f"{line} (unknown: the provider could not be read)" for line in lines]
     now = {(r.name, r._type): _rdatas(r) for r in live.records}
-    applied, missing = [], []
+    applied: list[str] = []
+    missing: list[str] = []
     for change, line in zip(found.changes, lines, strict=True):
         state = now.get((change.name, change.type))
         if change.action == "delete":

@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Any
 
-from roost.core import audit
-from roost.dns import providers, sync, zones
-from roost.dns.records import RecordData, from_snapshot, snapshot
-from roost.errors import InvalidInput
+from roost.dns import sync, zones
+from roost.dns.service import apply, drift, ensure_records, plan, provider_for, zone_names
 from roost.notify import MAIL_CHANNELS, enqueue
 from roost.orchestration import recipients
 from roost.orchestration.platform import Platform
@@ -24,69 +21,10 @@ from roost.store.base import utcnow
 from roost.store.models.dns import DnsZone
 
 log = logging.getLogger("roost.dns")
-
-
-def provider_for(platform: Platform, zone: DnsZone) -> Any:
-    """The octoDNS provider of a zone, with its credentials and thresholds."""
-    return providers.build(platform.settings, zone.provider,
-                           zones.options_of(zone, platform.cipher),
-                           update_threshold=zone.update_threshold,
-                           delete_threshold=zone.delete_threshold)
-
-
-def _load(platform: Platform, name: str) -> tuple[DnsZone, list[RecordData], Any]:
-    with platform.sessions.begin() as session:
-        zone = zones.get(session, name)
-        session.expunge(zone)
-        wanted = zones.records(session, zone)
-    return zone, wanted, provider_for(platform, zone)
-
-
-def zone_names(platform: Platform, name: str | None) -> list[str]:
-    """``[name]`` (checked), or every managed zone when ``name`` is None."""
-    with platform.sessions.begin() as session:
-        if name is not None:
-            return [zones.get(session, name).name]
-        return [z.name for z in zones.list_all(session)]
-
-
-def plan(platform: Platform, name: str) -> sync.ZonePlan:
-    """What applying the zone would change at its provider."""
-    zone, wanted, provider = _load(platform, name)
-    return sync.plan(provider, zone.name, wanted)
-
-
-def apply(platform: Platform, name: str, *, force: bool = False, actor: str = "roost"
-          ) -> tuple[sync.ZonePlan, int, list[int]]:
-    """Plan and apply one zone; remember the records as applied. Return the plan, the number
-    of changes applied and the sizes of the change batches sent (Route53)."""
-    zone, wanted, provider = _load(platform, name)
-    found = sync.plan(provider, zone.name, wanted)
-    try:
-        applied = sync.apply(provider, found, force=force,
-                             fresh=lambda: provider_for(platform, zone))
-    finally:
-        batches = list(getattr(provider, "sent_batches", []))
-    with platform.sessions.begin() as session:
-        row = zones.get(session, zone.name)
-        row.applied, row.applied_at = snapshot(wanted), utcnow()
-        row.drift = ""
-        if applied:
-            audit.record(session, actor, "dns.apply",
-                         f"{zone.name}: {applied} changes" + (" (forced)" if force else ""),
-                         app=row.app or None)
-    return found, applied, batches
-
-
-def drift(platform: Platform, name: str) -> list[sync.Change]:
-    """Owned records whose live state differs from what Roost last applied."""
-    with platform.sessions.begin() as session:
-        zone = zones.get(session, name)
-        session.expunge(zone)
-    if zone.applied is None:
-        return []
-    provider = provider_for(platform, zone)
-    return sync.plan(provider, zone.name, from_snapshot(zone.applied)).changes
+# Plan, apply and other add-ons' records live in roost.dns.service; named here too, so the
+# platform's callers (API, domains) find every DNS step of the platform in one module.
+__all__ = ["apply", "check_drift", "drift", "drift_pass", "ensure_records", "plan",
+           "provider_for", "scheduled_pass", "zone_names"]
 
 
 def _tell(platform: Platform, zone: DnsZone, key: str, subject: str, body: str) -> None:
@@ -133,39 +71,6 @@ def drift_pass(platform: Platform) -> dict[str, int]:
         except Exception as exc:
             log.warning("drift check of %s failed: %s", name, exc)
     return found
-
-
-def ensure_records(platform: Platform, zone: str, records: list[dict[str, Any]], *,
-                   owner: str, apply_now: bool = True) -> sync.ZonePlan | None:
-    """Make ``records`` the records of ``owner`` in a managed zone, then apply the zone.
-
-    For other add-ons (email's SPF/DKIM/DMARC, …). Each record is ``{"name": "@" | label,
-    "type": "TXT", "values": ["…"], "ttl": 3600}`` (values as zone-file text). Records of
-    ``owner`` not in the list are removed; records of other owners are left alone, and one
-    of theirs at the same name and type is refused rather than taken over. Returns the plan
-    that was applied (None when ``apply_now`` is false)."""
-    if not owner or owner == "user":
-        raise InvalidInput("ensure_records needs an owner naming the add-on, e.g. email:APP")
-    with platform.sessions.begin() as session:
-        row = zones.get(session, zone)
-        wanted = [zones.prepare(row, r["name"], r["type"], list(r.get("values") or []),
-                                ttl=int(r.get("ttl", 3600)), owner=owner) for r in records]
-        current = {r.key: r for r in zones.records(session, row)}
-        for r in wanted:
-            other = current.get(r.key)
-            if other is not None and other.owner != owner:
-                raise InvalidInput(f"{r.name or '@'} {r.type} in {row.name} belongs to "
-                                   f"{other.owner}, not {owner}: unset it first")
-        keep = {r.key for r in wanted}
-        for r in current.values():
-            if r.owner == owner and r.key not in keep:
-                zones.remove(session, row, r.name or "@", r.type)
-        for r in wanted:
-            zones.put(session, row, r)
-        name = row.name
-    if not apply_now:
-        return None
-    return apply(platform, name, actor=owner)[0]
 
 
 def scheduled_pass(platform: Platform) -> None:

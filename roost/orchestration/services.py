@@ -115,6 +115,12 @@ def runtime(platform: Platform) -> Runtime:
                         router_user=s.router_user or None, unpack=unpack_slug)
         found.prepare = lambda release, directory, env: assetflow.prepare(
             platform, release, directory, env)
+        if s.router_tls_listen:  # HTTPS for custom domains (orchestration/domain_flow.py)
+            host, port = s.listen_host_port
+            host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            found.router.tls_listen = s.router_tls_listen
+            found.router.tls_ask_url = f"http://{host}:{port}/api/v1/tls/ask"
+            found.router.tls_issuer = s.tls_issuer
         platform.runtime = found
     return platform.runtime
 

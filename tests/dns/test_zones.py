@@ -64,7 +64,8 @@ def test_zone_and_records_round_trip_through_export_and_import(dns_api: Any) -> 
      "route53 does not support ALIAS"),
     ({"name": "www", "type": "BOGUS", "values": ["x"]}, "unknown record type"),
     ({"name": "www", "type": "A", "values": ["not-an-ip"]}, "invalid IPv4 address"),
-    ({"name": "www", "type": "CNAME", "values": ["no-final-dot.example.net"]}, "needs its final dot"),
+    ({"name": "www", "type": "CNAME", "values": ["no-final-dot.example.net"]},
+     "needs its final dot"),
     ({"name": "_owner.a.www", "type": "TXT", "values": ["roost"]}, "ownership records"),
 ])
 def test_bad_records_are_refused_in_one_line_and_nothing_changes(

@@ -1,7 +1,15 @@
 """Every model, imported here so that Base.metadata knows all tables."""
 
-from roost.store.models import addons, notify, perf, pg_backups, sessions, uptime, vulns  # noqa: F401
-from roost.store.models import dns  # noqa: F401  (DNS zones, records, custom domains)
+from roost.store.models import (  # noqa: F401
+    addons,
+    dns,
+    notify,
+    perf,
+    pg_backups,
+    sessions,
+    uptime,
+    vulns,
+)
 from roost.store.models.apps import ApiToken, App, AuditEntry, ConfigVar, Maintainer
 from roost.store.models.releases import Build, DeployLock, Release
 
