@@ -48,7 +48,14 @@ def zone_name() -> str:
 
 
 @pytest.fixture
-def dns_platform(db_url: str, tmp_path: Path, moto: Moto, pdns: PowerDns) -> Iterator[Any]:
+def dns_settings() -> dict[str, Any]:
+    """More settings for ``dns_platform`` (a test module overrides this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def dns_platform(db_url: str, tmp_path: Path, moto: Moto, pdns: PowerDns,
+                 dns_settings: dict[str, Any]) -> Iterator[Any]:
     """A migrated platform whose settings point Route53 at moto and PowerDNS at pdns."""
     from roost.orchestration.platform import ensure_local_credentials, open_platform
     from roost.settings import Settings
@@ -57,7 +64,7 @@ def dns_platform(db_url: str, tmp_path: Path, moto: Moto, pdns: PowerDns) -> Ite
                         dns_route53_access_key_id="testing",
                         dns_route53_secret_access_key="testing",
                         dns_route53_endpoint_url=moto.url, dns_powerdns_url=pdns.api_url,
-                        dns_powerdns_key=pdns.api_key)
+                        dns_powerdns_key=pdns.api_key, **dns_settings)
     ctx = open_platform(settings)
     ensure_local_credentials(ctx)
     yield ctx
