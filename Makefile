@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox pdns clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -28,6 +28,10 @@ postgres:
 	@bash scripts/ensure-postgres.sh
 	@bash scripts/ensure-pgbackrest.sh
 
+## pdns: PowerDNS Authoritative, the self-hosted DNS provider the DNS tests start
+pdns:
+	@bash scripts/ensure-pdns.sh
+
 ## sandbox: bubblewrap, which runs every app and build in its own sandbox
 sandbox:
 	@bash scripts/ensure-sandbox.sh
@@ -38,7 +42,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox lint
+test: install-dev postgres sandbox pdns lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2
 
 bench: install-dev
