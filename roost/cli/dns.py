@@ -98,7 +98,7 @@ def unset_record(zone: str = typer.Argument(..., metavar="ZONE"),
 def export(zone: str = typer.Argument(..., metavar="ZONE"),
            output: Path = typer.Option(None, "-o", "--output", help="write to FILE")) -> None:
     """A zone's records as octoDNS YAML (on stdout, or to FILE)."""
-    text = Client().send("GET", _zone(zone) + "/export").read().decode()
+    text = Client().request("GET", _zone(zone) + "/export")["yaml"]
     if output is None:
         say(text.rstrip("\n"))
         return

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
+from roost.api.dns_schemas import (
+    ApplyOut,
+    ExportOut,
+    ImportOut,
+    PlanOut,
+    RecordOut,
+    UnsetOut,
+    ZoneOut,
+)
 from roost.core import audit
 from roost.dns import records as dns_records
 from roost.dns import sync, yamlio, zones
@@ -57,14 +64,15 @@ class ApplyIn(BaseModel):
 
 
 @router.get("/dns/zones")
-def list_zones(session: SessionDep, _: ActorDep) -> list[dict[str, Any]]:
+def list_zones(session: SessionDep, _: ActorDep) -> list[ZoneOut]:
     """Every managed zone."""
-    return [zones.view(z, len(zones.records(session, z))) for z in zones.list_all(session)]
+    return [ZoneOut(**zones.view(z, len(zones.records(session, z))))
+            for z in zones.list_all(session)]
 
 
 @router.post("/dns/zones", status_code=201)
 def add_zone(body: ZoneIn, session: SessionDep, ctx: PlatformDep, actor: ActorDep
-             ) -> dict[str, Any]:
+             ) -> ZoneOut:
     """Manage a zone at a provider (nothing is sent to it until `apply`)."""
     if body.app:
         from roost.core import apps
@@ -75,19 +83,19 @@ def add_zone(body: ZoneIn, session: SessionDep, ctx: PlatformDep, actor: ActorDe
                         delete_threshold=body.delete_threshold)
     audit.record(session, actor, "dns.zones.add", f"{zone.name} at {zone.provider}",
                  app=body.app or None)
-    return zones.view(zone, 0)
+    return ZoneOut(**zones.view(zone, 0))
 
 
 @router.get(ZONE_PATH + "/records")
-def list_records(zone: str, session: SessionDep, _: ActorDep) -> list[dict[str, Any]]:
+def list_records(zone: str, session: SessionDep, _: ActorDep) -> list[RecordOut]:
     """A zone's records, values as zone-file text."""
     found = zones.get(session, zone)
-    return [dns_records.view(found.name, r) for r in zones.records(session, found)]
+    return [RecordOut(**dns_records.view(found.name, r)) for r in zones.records(session, found)]
 
 
 @router.put(ZONE_PATH + "/records")
 def set_record(zone: str, body: RecordIn, session: SessionDep, actor: ActorDep
-               ) -> dict[str, Any]:
+               ) -> RecordOut:
     """Set the record at a name and type (replacing its values)."""
     found = zones.get(session, zone)
     record = zones.put(session, found, zones.prepare(found, body.name, body.type, body.values,
@@ -95,50 +103,50 @@ def set_record(zone: str, body: RecordIn, session: SessionDep, actor: ActorDep
     shown = dns_records.view(found.name, record)
     audit.record(session, actor, "dns.set", f"{shown['fqdn']} {record.type} "
                  f"{' '.join(shown['values'])[:200]}", app=found.app or None)
-    return shown
+    return RecordOut(**shown)
 
 
 @router.delete(ZONE_PATH + "/records/{name}")
 def unset_record(zone: str, name: str, session: SessionDep, actor: ActorDep,
-                 type: str | None = Query(default=None, max_length=10)) -> dict[str, Any]:
+                 type: str | None = Query(default=None, max_length=10)) -> UnsetOut:
     """Remove the records at a name (of one type, or all)."""
     found = zones.get(session, zone)
     removed = zones.remove(session, found, name, type)
     audit.record(session, actor, "dns.unset", f"{name} {' '.join(removed)} in {found.name}",
                  app=found.app or None)
-    return {"zone": found.name, "name": name, "removed": removed}
+    return UnsetOut(zone=found.name, name=name, removed=removed)
 
 
-@router.get(ZONE_PATH + "/export", response_class=PlainTextResponse,
-            responses={200: {"content": {"application/yaml": {}}}})
-def export_zone(zone: str, session: SessionDep, _: ActorDep) -> PlainTextResponse:
+@router.get(ZONE_PATH + "/export")
+def export_zone(zone: str, session: SessionDep, _: ActorDep) -> ExportOut:
     """The zone's records as octoDNS YAML."""
     found = zones.get(session, zone)
-    return PlainTextResponse(yamlio.dump(zones.records(session, found)),
-                             media_type="application/yaml")
+    return ExportOut(zone=found.name, yaml=yamlio.dump(zones.records(session, found)))
 
 
 @router.post(ZONE_PATH + "/import")
 def import_zone(zone: str, body: ImportIn, session: SessionDep, actor: ActorDep
-                ) -> dict[str, Any]:
+                ) -> ImportOut:
     """Replace the zone's records with those of an octoDNS YAML document (not applied)."""
     found = zones.get(session, zone)
     count = zones.replace_all(session, found, yamlio.load(found.name, body.yaml, body.source))
     audit.record(session, actor, "dns.import", f"{count} records into {found.name}",
                  app=found.app or None)
-    return {"zone": found.name, "records": count}
+    return ImportOut(zone=found.name, records=count)
 
 
 @router.get(ZONE_PATH + "/plan")
-async def plan_zone(zone: str, ctx: PlatformDep, _: ActorDep) -> dict[str, Any]:
+async def plan_zone(zone: str, ctx: PlatformDep, _: ActorDep) -> PlanOut:
     """What `apply` would change at the provider."""
     found = await run_in_threadpool(dns_flow.plan, ctx, zone)
-    return found.view()
+    return PlanOut(**found.view())
 
 
-@router.post(ZONE_PATH + "/apply", response_model=None)
+@router.post(ZONE_PATH + "/apply", response_model=ApplyOut,
+             responses={502: {"description": "the provider failed during apply: the error "
+                                             "lists the changes applied and not applied"}})
 async def apply_zone(zone: str, body: ApplyIn, ctx: PlatformDep, actor: ActorDep
-                     ) -> dict[str, Any] | JSONResponse:
+                     ) -> ApplyOut | JSONResponse:
     """Apply the zone's plan (refused over the safety thresholds unless forced)."""
     try:
         found, applied, batches = await run_in_threadpool(
@@ -147,4 +155,4 @@ async def apply_zone(zone: str, body: ApplyIn, ctx: PlatformDep, actor: ActorDep
         return JSONResponse({"error": {"code": exc.code, "message": exc.message,
                                        "applied": exc.applied, "not_applied": exc.not_applied}},
                             status_code=exc.status)
-    return {**found.view(), "applied": applied, "batches": batches}
+    return ApplyOut(**found.view(), applied=applied, batches=batches)

@@ -3,13 +3,12 @@ endpoint that allows a certificate only for a domain Roost knows."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from roost.api.deps import ActorDep, PlatformDep
+from roost.api.dns_schemas import DomainOut, DomainRemoved
 from roost.orchestration import domain_flow
 
 router = APIRouter(tags=["domains"])
@@ -23,25 +22,25 @@ class DomainIn(BaseModel):
 
 
 @router.get("/apps/{app}/domains")
-async def list_domains(app: str, ctx: PlatformDep, _: ActorDep) -> list[dict[str, Any]]:
+async def list_domains(app: str, ctx: PlatformDep, _: ActorDep) -> list[DomainOut]:
     """The app's custom domains with their DNS, certificate and monitor state."""
-    return await run_in_threadpool(domain_flow.status, ctx, app)
+    return [DomainOut(**d) for d in await run_in_threadpool(domain_flow.status, ctx, app)]
 
 
 @router.post("/apps/{app}/domains", status_code=201)
 async def add_domain(app: str, body: DomainIn, ctx: PlatformDep, actor: ActorDep
-                     ) -> dict[str, Any]:
+                     ) -> DomainOut:
     """Add a custom domain: its record in the managed zone, applied and answered, then the
     route and a monitor (a domain in no managed zone is routed at once)."""
-    return await run_in_threadpool(domain_flow.add, ctx, app, body.hostname, actor)
+    return DomainOut(**await run_in_threadpool(domain_flow.add, ctx, app, body.hostname, actor))
 
 
 @router.delete("/apps/{app}/domains/{hostname}")
 async def remove_domain(app: str, hostname: str, ctx: PlatformDep, actor: ActorDep
-                        ) -> dict[str, str]:
+                        ) -> DomainRemoved:
     """Remove a custom domain, its record and its monitor."""
     await run_in_threadpool(domain_flow.remove, ctx, app, hostname, actor)
-    return {"removed": hostname, "app": app}
+    return DomainRemoved(removed=hostname, app=app)
 
 
 @router.get("/tls/ask", include_in_schema=False)
