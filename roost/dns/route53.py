@@ -10,6 +10,9 @@ counts the batches it sends.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import threading
 from typing import Any
 
 from roost.errors import InvalidInput
@@ -52,6 +55,11 @@ def split(batch: list[dict[str, Any]], max_records: int = MAX_RECORDS,
     return pieces
 
 
+_CLIENTS: dict[tuple[Any, ...], Any] = {}  # boto3 clients by credentials and endpoint
+_CLIENTS_LOCK = threading.Lock()
+
+
+@functools.cache
 def provider_class() -> type:
     """The Route53 provider with Roost's batching (octodns-route53 imported on first use)."""
     from octodns_route53 import Route53Provider
@@ -68,11 +76,21 @@ def provider_class() -> type:
             super().__init__(*args, **kwargs)
 
         def client(self, *args: Any, **kwargs: Any) -> Any:
-            """boto3's client, at the zone's endpoint (an S3-API-like Route53) if given."""
+            """boto3's client, at the zone's endpoint (a Route53-compatible API) if given.
+
+            One client per credentials and endpoint for the process's life: a new boto3
+            session parses the service's model again (over a second of CPU), and clients
+            are safe to share between threads."""
             if self._endpoint_url:
                 kwargs["endpoint_url"] = self._endpoint_url
             kwargs.setdefault("region_name", self._region)
-            return super().client(*args, **kwargs)
+            key = (*(hashlib.sha256(str(a).encode()).hexdigest() for a in args),
+                   *sorted(kwargs.items()))
+            with _CLIENTS_LOCK:
+                found = _CLIENTS.get(key)
+                if found is None:
+                    found = _CLIENTS[key] = super().client(*args, **kwargs)
+            return found
 
         @property
         def health_checks(self) -> dict[str, Any]:

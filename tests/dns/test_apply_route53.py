@@ -90,14 +90,20 @@ def test_batches_keep_within_route53s_limits(dns_platform: Any, moto: Any) -> No
     zone = zone_name()
     provider = providers.build(dns_platform.settings, "route53", {})
     sent: list[dict[str, Any]] = []
-    provider._conn.meta.events.register(
-        "provide-client-params.route53.ChangeResourceRecordSets",
-        lambda params, **_: sent.append(params["ChangeBatch"]))
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        sent.append(params["ChangeBatch"])
+
+    event = "provide-client-params.route53.ChangeResourceRecordSets"
+    provider._conn.meta.events.register(event, record)  # the client is shared: unregister
     long = ["a" * 250] * 4  # one TXT value in 255-character pieces
     wanted = [RecordData(f"t{i}", "TXT", 300, {"values": [" ".join(long)[:990] + str(i)]})
               for i in range(60)]
-    found = sync.plan(provider, zone, wanted)
-    assert sync.apply(provider, found) == 120
+    try:
+        found = sync.plan(provider, zone, wanted)
+        assert sync.apply(provider, found) == 120
+    finally:
+        provider._conn.meta.events.unregister(event, record)
     assert len(sent) >= 2 and len(sent) == len(provider.sent_batches)
     for batch in sent:
         chars = sum(len(v["Value"]) for c in batch["Changes"]
@@ -134,10 +140,13 @@ def test_a_provider_error_mid_apply_says_what_went_through(dns_platform: Any, mo
     provider._conn.meta.events.register("before-send.route53", outage)
     wanted = [RecordData(f"t{i}", "TXT", 300, {"values": ["x" * 990 + str(i)]})
               for i in range(60)]
-    found = sync.plan(provider, zone, wanted)
-    with pytest.raises(sync.ApplyError) as err:
-        sync.apply(provider, found,
-                   fresh=lambda: providers.build(dns_platform.settings, "route53", {}))
+    try:
+        found = sync.plan(provider, zone, wanted)
+        with pytest.raises(sync.ApplyError) as err:
+            sync.apply(provider, found,
+                       fresh=lambda: providers.build(dns_platform.settings, "route53", {}))
+    finally:  # the boto3 client is shared by every provider with these credentials
+        provider._conn.meta.events.unregister("before-send.route53", outage)
     exc = err.value
     assert exc.applied and exc.not_applied
     assert len(exc.applied) + len(exc.not_applied) == 120
