@@ -41,7 +41,8 @@ def load(zone: str, text: str, source: str = "the file") -> list[RecordData]:
     if len(text.encode()) > MAX_YAML_BYTES:
         raise InvalidInput(f"{source} is over {MAX_YAML_BYTES // 1024 // 1024} MB")
     try:
-        doc = yaml.safe_load(text) or {}
+        # libyaml's safe loader where PyYAML has it (ten times faster), else the pure one.
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
