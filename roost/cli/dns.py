@@ -166,7 +166,10 @@ def apply(zone: str = typer.Argument(None, metavar="[ZONE]"),
     """Apply the plan of ZONE (every zone without ZONE) at its provider."""
     client = Client(timeout=600)
     results = []
-    for name in _zones(zone):
+    names = _zones(zone)
+    if not names and not json:
+        say("Roost manages no zone")
+    for name in names:
         with client.stream("POST", _zone(name) + "/apply", json={"force": force}) as resp:
             resp.read()
         if resp.status_code >= 400:
