@@ -49,12 +49,18 @@ def new_zone(zone: str) -> Any:
 
 
 def to_zone(zone: str, records: Iterable[RecordData]) -> Any:
-    """An octoDNS ``Zone`` holding ``records``."""
+    """An octoDNS ``Zone`` holding ``records``.
+
+    Records come from the store, where octoDNS validated each one on its way in
+    (``names.check_record``, ``yamlio.load``): they are built without validating them again,
+    which is most of the cost of a plan of a large zone."""
     from octodns.record import Record
 
     found = new_zone(zone)
+    classes = Record.registered_types()
     for r in records:
-        found.add_record(Record.new(found, r.name, {"type": r.type, "ttl": r.ttl, **r.data}))
+        found.add_record(classes[r.type](found, r.name, {"type": r.type, "ttl": r.ttl,
+                                                         **r.data}))
     return found
 
 
