@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from roost.dns import sync, zones
 from roost.dns.service import apply, drift, ensure_records, plan, provider_for, zone_names
@@ -21,6 +22,7 @@ from roost.store.base import utcnow
 from roost.store.models.dns import DnsZone
 
 log = logging.getLogger("roost.dns")
+DRIFT_WORKERS = 4  # zones whose providers are asked at once
 # Plan, apply and other add-ons' records live in roost.dns.service; named here too, so the
 # platform's callers (API, domains) find every DNS step of the platform in one module.
 __all__ = ["apply", "check_drift", "drift", "drift_pass", "ensure_records", "plan",
@@ -41,7 +43,11 @@ def _tell(platform: Platform, zone: DnsZone, key: str, subject: str, body: str) 
 
 def check_drift(platform: Platform, name: str) -> list[sync.Change]:
     """Check one zone for drift; tell its maintainers about drift not told before."""
-    changes = drift(platform, name)
+    return _record(platform, name, drift(platform, name))
+
+
+def _record(platform: Platform, name: str, changes: list[sync.Change]) -> list[sync.Change]:
+    """Keep the drift found on the zone; tell its maintainers when it is new."""
     text = "\n".join(c.line(name) for c in changes)
     with platform.sessions.begin() as session:
         zone = zones.get(session, name)
@@ -60,16 +66,31 @@ def check_drift(platform: Platform, name: str) -> list[sync.Change]:
     return changes
 
 
-def drift_pass(platform: Platform) -> dict[str, int]:
-    """Check every applied zone for drift; one zone's trouble does not stop the rest."""
-    found: dict[str, int] = {}
+def drift_pass(platform: Platform, workers: int = DRIFT_WORKERS) -> dict[str, int]:
+    """Check every applied zone for drift; one zone's trouble does not stop the rest.
+
+    The providers are asked ``workers`` zones at a time (the wait is theirs); what is found
+    is then recorded and told one zone after the other."""
     with platform.sessions.begin() as session:
         names = [z.name for z in zones.list_all(session) if z.applied is not None]
-    for name in names:
+
+    def one(name: str) -> list[sync.Change] | None:
         try:
-            found[name] = len(check_drift(platform, name))
+            return drift(platform, name)
         except Exception as exc:
             log.warning("drift check of %s failed: %s", name, exc)
+            return None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        results = list(pool.map(one, names))
+    found: dict[str, int] = {}
+    for name, changes in zip(names, results, strict=True):
+        if changes is None:
+            continue
+        try:
+            found[name] = len(_record(platform, name, changes))
+        except Exception as exc:
+            log.warning("recording drift of %s failed: %s", name, exc)
     return found
 
 
