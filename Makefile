@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker pdns clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -32,6 +32,10 @@ postgres:
 git:
 	@bash scripts/ensure-git.sh
 
+## pdns: PowerDNS Authoritative, the self-hosted DNS provider the DNS tests start
+pdns:
+	@bash scripts/ensure-pdns.sh
+
 ## sandbox: bubblewrap, which runs every app and build in its own sandbox
 sandbox:
 	@bash scripts/ensure-sandbox.sh
@@ -50,7 +54,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox git chromium docker lint
+test: install-dev postgres sandbox git chromium docker pdns lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup
 
 bench: install-dev

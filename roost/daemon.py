@@ -39,6 +39,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("scheduled database backups", services.start_pg_backups),
     ("daily advisory updates", services.start_advisory_updates),
     ("mail", mailflow.start_mail),
+    ("DNS drift check", services.start_dns_drift),
 ]
 
 

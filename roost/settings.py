@@ -91,6 +91,18 @@ class Settings(BaseModel):
     stack_image: str = ""  # swarm: the image tasks run slugs in ("" = Roost builds roost-stack)
     swarm_slug_listen: str = ""  # swarm: HOST:PORT where tasks fetch slugs from this host
     swarm_network: str = "roost"  # swarm: the overlay network of app tasks and routers
+    # DNS (roost/dns): provider credentials, the router's public address, HTTPS for domains.
+    public_ip: list[str] = Field(default_factory=list)  # A/AAAA targets of custom domains
+    public_host: str = ""  # CNAME target of custom subdomains
+    router_tls_listen: str = ""  # HOST:PORT of the router's HTTPS listener ("" = none)
+    tls_issuer: str = "acme"  # acme (Let's Encrypt/ZeroSSL) | internal (Caddy's own CA)
+    dns_route53_access_key_id: str = ""
+    dns_route53_secret_access_key: str = ""
+    dns_route53_endpoint_url: str = ""
+    dns_powerdns_url: str = ""
+    dns_powerdns_key: str = ""
+    dns_drift_interval_seconds: float = Field(default=300.0, ge=5)
+    dns_propagation_timeout_seconds: float = Field(default=120.0, ge=0)
 
     @field_validator("listen", "router_listen")
     @classmethod
@@ -109,6 +121,30 @@ class Settings(BaseModel):
     def _check_runtime(cls, value: str) -> str:
         if value not in ("local", "swarm"):
             raise ValueError("must be local or swarm")
+        return value
+
+    @field_validator("router_tls_listen")
+    @classmethod
+    def _check_tls_listen(cls, value: str) -> str:
+        return _host_port(value, "HTTPS listen address") if value else value
+
+    @field_validator("tls_issuer")
+    @classmethod
+    def _check_issuer(cls, value: str) -> str:
+        if value not in ("acme", "internal"):
+            raise ValueError("must be acme or internal")
+        return value
+
+    @field_validator("public_ip")
+    @classmethod
+    def _check_public_ip(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_address(entry)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address") from None
         return value
 
     @field_validator("sandbox")
@@ -198,7 +234,8 @@ class Settings(BaseModel):
 
 
 FIELDS = set(Settings.model_fields)
-LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds", "pg_server", "sandbox_paths"}
+LIST_FIELDS = {"oncall", "advisory_sources", "addon_kinds", "pg_server", "sandbox_paths",
+               "public_ip"}
 
 
 def _split(key: str, raw: str) -> list[str]:

@@ -14,6 +14,8 @@ from roost.api.routers import (
     assets,
     config,
     deploys,
+    dns,
+    domains,
     email,
     forge_hooks,
     git,
@@ -43,7 +45,8 @@ def create_app(ctx: Platform) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app, html=error_page)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
-                   vulns, uptime, addons, pg, pg_backups, forge_hooks, email):
+                   vulns, uptime, addons, pg, pg_backups, forge_hooks, email, dns,
+                   domains):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(git.router)
     app.include_router(forge_hooks.receive_router)

@@ -76,6 +76,7 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
              {}),
     "domains": ("runtime:domains_app", "Custom domains of an app.", {}),
     "assets": ("assets:app", "Static assets: usage, publish plan, garbage collection.", {}),
+    "dns": ("dns:app", "DNS zones and records as code: plan, apply, drift.", {}),
 }
 
 

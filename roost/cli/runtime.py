@@ -9,7 +9,7 @@ import typer
 
 from roost.cli.client import Client, CliError, error_message
 from roost.cli.groups import group
-from roost.cli.output import ok, print_json, print_table, say
+from roost.cli.output import ok, print_json, print_table
 
 domains_app = group("Custom domains of an app.")
 
@@ -105,27 +105,42 @@ def logs(app_name: str = typer.Argument(..., metavar="APP"),
 @domains_app.command("list")
 def domains_list(app_name: str = typer.Argument(..., metavar="APP"),
                  json: bool = typer.Option(False, "--json")) -> None:
-    """The host names an app answers to."""
+    """An app's custom domains: DNS record, certificate and monitor state of each."""
     data = Client().request("GET", f"/apps/{app_name}/domains")
     if json:
         print_json(data)
-    else:
-        for host in data:
-            say(host)
+        return
+    rows = [{**d, "dns": d["dns"] + (f" ({d['record']} in {d['zone']})" if d["zone"] else ""),
+             "monitor": d["monitor"] + (f" (#{d['monitor_id']})" if d["monitor_id"] else "")}
+            for d in data]
+    print_table(rows, [("hostname", "DOMAIN"), ("dns", "DNS"), ("certificate", "CERTIFICATE"),
+                       ("monitor", "MONITOR")],
+                empty=f"{app_name} has no custom domain: `roost domains add {app_name} "
+                "www.example.com`")
 
 
 @domains_app.command("add")
 def domains_add(app_name: str = typer.Argument(..., metavar="APP"),
                 hostname: str = typer.Argument(..., metavar="HOST")) -> None:
-    """Route a custom domain to APP."""
-    Client().request("POST", f"/apps/{app_name}/domains", json={"hostname": hostname})
-    ok(f"Added {hostname} to {app_name}; point its DNS at this server")
+    """Route a custom domain to APP (its DNS record made when Roost manages the zone)."""
+    data = Client(timeout=900).request("POST", f"/apps/{app_name}/domains",
+                                       json={"hostname": hostname})
+    host, state = data["hostname"], data["dns"]
+    if state == "unmanaged":
+        ok(f"Added {host} to {app_name}; point its DNS at this server")
+    elif state == "live":
+        ok(f"Added {host} to {app_name}: {data['record']} record in {data['zone']} answered by "
+           f"its name servers; HTTPS certificate: {data['certificate']}; monitor "
+           f"#{data['monitor_id']}")
+    else:
+        ok(f"Added {host} to {app_name}: {data['record']} record applied in {data['zone']}; "
+           f"{data['message']} (checked again in the background)")
 
 
 @domains_app.command("remove")
 def domains_remove(app_name: str = typer.Argument(..., metavar="APP"),
                    hostname: str = typer.Argument(..., metavar="HOST")) -> None:
-    """Stop routing a custom domain to APP."""
-    Client().request("DELETE", f"/apps/{app_name}/domains/{hostname}")
+    """Stop routing a custom domain to APP; its record and monitor go too."""
+    Client(timeout=300).request("DELETE", f"/apps/{app_name}/domains/{hostname}")
     ok(f"Removed {hostname} from {app_name}")
 

@@ -152,6 +152,12 @@ def runtime(platform: Platform) -> AppRuntime:
                         router_user=s.router_user or None, unpack=unpack_slug)
         found.prepare = lambda release, directory, env: assetflow.prepare(
             platform, release, directory, env)
+        if s.router_tls_listen:  # HTTPS for custom domains (orchestration/domain_flow.py)
+            host, port = s.listen_host_port
+            host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+            found.router.tls_listen = s.router_tls_listen
+            found.router.tls_ask_url = f"http://{host}:{port}/api/v1/tls/ask"
+            found.router.tls_issuer = s.tls_issuer
         platform.runtime = found
     return platform.runtime
 
@@ -277,3 +283,12 @@ async def start_advisory_updates(platform: Platform, every_s: float = 86_400.0) 
             log.info("advisory database updated: %s; re-scanned %s", result, rescanned)
 
     return run_once_every(platform, "advisory updates", every_s, update, first_delay=600.0)
+
+
+async def start_dns_drift(platform: Platform) -> Stopper:
+    """Check every applied DNS zone for drift (and pending custom domains) on a schedule,
+    on the one instance that holds the lease."""
+    from roost.orchestration import dns_flow
+
+    return run_once_every(platform, "DNS drift check", platform.settings.dns_drift_interval_seconds,
+                          lambda: dns_flow.scheduled_pass(platform), first_delay=5.0)

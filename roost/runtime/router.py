@@ -106,6 +106,11 @@ class Router:
         self.loads = 0  # configurations Caddy has loaded (each one is a full reload)
         self._loaded: str | None = None
         self._restore_kernel: Callable[[], None] = lambda: None
+        # HTTPS for custom domains: a second listener, certificates got on demand for host
+        # names the control plane's ask endpoint allows (roost/api/routers/domains.py).
+        self.tls_listen = ""  # HOST:PORT; "" = no HTTPS listener
+        self.tls_ask_url = ""  # answers 200 to GET ?domain=HOST for the domains Roost knows
+        self.tls_issuer = "acme"  # acme | internal (Caddy's own CA, for tests)
         self.routes: dict[str, Route] = {}
         self.extra: dict[str, list[dict[str, Any]]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -123,6 +128,8 @@ class Router:
             raise RuntimeFailure(f"the router's admin socket path {self.admin_socket} is too "
                                  "long for a unix socket: choose a shorter ROOST_HOME")
         ensure_free(self.listen, "ROOST_ROUTER_LISTEN")
+        if self.tls_listen:
+            ensure_free(self.tls_listen, "ROOST_ROUTER_TLS_LISTEN")
         ids = users.ids(self.user) if self.user else None
         prefix = self._as_user(ids) if ids is not None else []
         _private_dir(self.state_dir, None)
@@ -178,7 +185,8 @@ class Router:
                                  f"{self.user}: install util-linux or set ROOST_ROUTER_USER=")
         argv = [setpriv, f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups",
                 "--no-new-privs"]
-        if split(self.listen)[1] < 1024:
+        ports = [split(self.listen)[1]] + ([split(self.tls_listen)[1]] if self.tls_listen else [])
+        if min(ports) < 1024:
             argv += ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
                      "--bounding-set=-all,+net_bind_service"]
         else:
@@ -275,12 +283,27 @@ class Router:
             unknown, unavailable = self.pages
             servers["roost-unknown"] = _page_server(unknown, _NOT_FOUND)
             servers["roost-unavailable"] = _page_server(unavailable, _UNAVAILABLE)
-        servers["roost"] = {"listen": [self.listen], "routes": routes,
-                            "errors": {"routes": [{"handle": [_UNAVAILABLE]}]},
-                            "automatic_https": {"disable": True}}
+        server = {"listen": [self.listen], "routes": routes,
+                  "errors": {"routes": [{"handle": [_UNAVAILABLE]}]},
+                  "automatic_https": {"disable": True}}
+        servers["roost"] = server
+        apps: dict[str, Any] = {"http": {"servers": servers}}
+        if self.tls_listen:
+            servers["roost-tls"] = {**server, "listen": [self.tls_listen],
+                                    "tls_connection_policies": [{}]}
+            apps.update(self._tls_apps())
         return {"admin": {"listen": self.admin},
-                "logging": {"logs": {"default": {"level": "ERROR"}}},
-                "apps": {"http": {"servers": servers}}}
+                "logging": {"logs": {"default": {"level": "ERROR"}}}, "apps": apps}
+
+    def _tls_apps(self) -> dict[str, Any]:
+        """On-demand certificates, each first allowed by ``tls_ask_url``; never a root CA
+        put in the system's trust store."""
+        issuer = {"module": "internal"} if self.tls_issuer == "internal" else {"module": "acme"}
+        return {"tls": {"automation": {
+                    "policies": [{"issuers": [issuer], "on_demand": True}],
+                    "on_demand": {"permission": {"module": "http",
+                                                 "endpoint": self.tls_ask_url}}}},
+                "pki": {"certificate_authorities": {"local": {"install_trust": False}}}}
 
     def _proxy(self) -> dict[str, Any]:
         return {

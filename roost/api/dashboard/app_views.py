@@ -12,7 +12,7 @@ from roost.api.dashboard import overview
 from roost.api.dashboard.tabs import tab_page
 from roost.api.dashboard.web import to_login, viewer
 from roost.api.deps import IdPath, PlatformDep, SessionDep
-from roost.api.routers import deploys, releases, runtime
+from roost.api.routers import deploys, releases
 from roost.api.routers.apps import app_out, maintainer_out
 from roost.core import apps
 from roost.errors import NotFound
@@ -38,7 +38,8 @@ def app_page(app: str, request: Request, session: SessionDep, ctx: PlatformDep) 
     endpoints = query.endpoint_table(session, app, utcnow() - timedelta(hours=1))[:TOP_ENDPOINTS]
     return tab_page(request, session, who, app, "overview", "tab_overview.html", {
         "web_url": app_out(found, ctx).web_url, "row": row, "last": last,
-        "domains": runtime.list_domains(app, session, ctx, who.actor),
+        "domains": [f"{app}.{ctx.settings.base_domain}",
+                    *(found.settings or {}).get("domains", [])],
         "maintainers": [maintainer_out(m, session) for m in found.maintainers],
         "endpoints": endpoints})
 

@@ -1,8 +1,7 @@
-"""Running apps: processes, scaling, restarts, one-off commands, logs and domains."""
+"""Running apps: processes, scaling, restarts, one-off commands, logs (domains: domains.py)."""
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,13 +16,12 @@ from starlette.concurrency import run_in_threadpool
 from roost.api.deps import ActorDep, PlatformDep, SessionDep
 from roost.api.schemas import ProcessOut, RestartOut
 from roost.core import apps, audit, releases
-from roost.errors import Conflict, InvalidInput, RuntimeFailure
+from roost.errors import Conflict, RuntimeFailure
 from roost.orchestration.platform import Platform
 from roost.runtime import logfollow
 from roost.runtime.interface import AppRuntime
 
 router = APIRouter(tags=["runtime"])
-HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class RestartIn(BaseModel):
@@ -38,13 +36,6 @@ class RunIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     command: list[str] = Field(min_length=1, max_length=200)
-
-
-class DomainIn(BaseModel):
-    """Body of POST /apps/{app}/domains."""
-
-    model_config = ConfigDict(extra="forbid")
-    hostname: str = Field(min_length=1, max_length=253)
 
 
 def _runtime(ctx: Platform) -> AppRuntime:
@@ -154,51 +145,3 @@ async def logs(app: str, request: Request, ctx: PlatformDep, _: ActorDep,
             yield (line + "\n").encode()
 
     return StreamingResponse(stream(), media_type="text/plain")
-
-
-@router.get("/apps/{app}/domains")
-def list_domains(app: str, session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[str]:
-    """Host names the app answers to, the default one first."""
-    found = apps.get(session, app)
-    return [f"{app}.{ctx.settings.base_domain}", *(found.settings or {}).get("domains", [])]
-
-
-@router.post("/apps/{app}/domains", status_code=201)
-def add_domain(app: str, body: DomainIn, session: SessionDep, ctx: PlatformDep,
-               actor: ActorDep) -> list[str]:
-    """Add a custom domain."""
-    host = body.hostname.strip().lower().rstrip(".")
-    if not HOSTNAME.fullmatch(host):
-        raise InvalidInput(f"invalid hostname {body.hostname!r}: give a name like www.example.com")
-    found = apps.get(session, app)
-    for other in apps.list_all(session):
-        taken = [f"{other.name}.{ctx.settings.base_domain}",
-                 *(other.settings or {}).get("domains", [])]
-        if host in taken:
-            raise Conflict(f"{host} already routes to {other.name}")
-    found.settings = {**(found.settings or {}),
-                      "domains": [*(found.settings or {}).get("domains", []), host]}
-    audit.record(session, actor, "domains.add", f"added {host}", app=app)
-    _apply_hosts(ctx, app, found.settings["domains"])
-    return [f"{app}.{ctx.settings.base_domain}", *found.settings["domains"]]
-
-
-@router.delete("/apps/{app}/domains/{hostname}")
-def remove_domain(app: str, hostname: str, session: SessionDep, ctx: PlatformDep,
-                  actor: ActorDep) -> list[str]:
-    """Remove a custom domain."""
-    found = apps.get(session, app)
-    current = list((found.settings or {}).get("domains", []))
-    if hostname not in current:
-        raise InvalidInput(f"{hostname} is not a custom domain of {app}")
-    current.remove(hostname)
-    found.settings = {**(found.settings or {}), "domains": current}
-    audit.record(session, actor, "domains.remove", f"removed {hostname}", app=app)
-    _apply_hosts(ctx, app, current)
-    return [f"{app}.{ctx.settings.base_domain}", *current]
-
-
-def _apply_hosts(ctx: Platform, app: str, domains: list[str]) -> None:
-    found = ctx.runtime
-    if found is not None and found.is_running(app):
-        found.set_hosts(app, [f"{app}.{ctx.settings.base_domain}", *domains])

@@ -34,8 +34,8 @@ def create(
         raise InvalidInput("--max-response-ms must be a positive number of milliseconds")
     if not 1 <= tls_warn_days <= 365:
         raise InvalidInput("--warn-days must be between 1 and 365")
-    if owner not in ("user", "app", "addon"):
-        raise InvalidInput("owner must be 'user', 'app' or 'addon'")
+    if owner not in ("user", "app", "addon", "domain"):
+        raise InvalidInput("owner must be 'user', 'app', 'addon' or 'domain'")
     monitor = Monitor(
         app_name=app_name.strip(), name=validate.name(name), kind=kind,
         target=validate.target(kind, target),

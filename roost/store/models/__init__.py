@@ -3,6 +3,7 @@
 from roost.store.models import (  # noqa: F401
     addons,
     cluster,
+    dns,
     forge,
     mail,
     notify,
