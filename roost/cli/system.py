@@ -26,8 +26,9 @@ def up(example: bool = typer.Option(False, "--example", help="also deploy the ex
 
 
 def status(json: bool = typer.Option(False, "--json")) -> None:
-    """Check that the platform answers and that the token is accepted; list the control-plane
-    instances sharing its store."""
+    """Check that the platform answers and that the token is accepted.
+
+    Lists the control-plane instances sharing its store, and what each runs."""
     client = Client(timeout=10)
     health = client.request("GET", "/health")
     # Needs the token: proves it works, not just that a port is open.

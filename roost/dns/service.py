@@ -107,14 +107,16 @@ def drift(platform: DnsEnv, name: str) -> list[sync.Change]:
 
 
 def ensure_records(platform: DnsEnv, zone: str, records: list[dict[str, Any]], *,
-                   owner: str, apply_now: bool = True) -> sync.ZonePlan | None:
+                   owner: str, apply_now: bool = True, force: bool = False
+                   ) -> sync.ZonePlan | None:
     """Make ``records`` the records of ``owner`` in a managed zone, then apply the zone.
 
     For other add-ons (email's SPF/DKIM/DMARC, …). Each record is ``{"name": "@" | label,
     "type": "TXT", "values": ["…"], "ttl": 3600}`` (values as zone-file text). Records of
     ``owner`` not in the list are removed; records of other owners are left alone, and one
     of theirs at the same name and type is refused rather than taken over. Returns the plan
-    that was applied (None when ``apply_now`` is false)."""
+    that was applied (None when ``apply_now`` is false). ``force`` passes the zone's safety
+    thresholds (an add-on withdrawing all its own records from a small zone)."""
     if not owner or owner == "user":
         raise InvalidInput("ensure_records needs an owner naming the add-on, e.g. email:APP")
     with platform.sessions.begin() as session:
@@ -136,6 +138,6 @@ def ensure_records(platform: DnsEnv, zone: str, records: list[dict[str, Any]], *
         name = row.name
     if not apply_now:
         return None
-    return apply(platform, name, actor=owner)[0]
+    return apply(platform, name, force=force, actor=owner)[0]
 
 

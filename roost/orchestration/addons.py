@@ -114,6 +114,13 @@ def attach(platform: Platform, app: str, kind: str, options: dict[str, str],
     except Exception:
         addon.deprovision(app, done.state)  # nothing provisioned is left without a record
         raise
+    if kind == "email":  # its DNS records, in the zone of its domain when Roost manages it
+        from roost.orchestration import mail_dns
+
+        published = mail_dns.publish(platform, app)
+        with platform.sessions.begin() as session:
+            row = _find(session, app, kind)
+            row.message = f"{row.message}; {published}" if row.message else published
     return view(platform, app, kind)
 
 
@@ -122,6 +129,10 @@ def detach(platform: Platform, app: str, kind: str, actor: str) -> str:
     with platform.sessions.begin() as session:
         row = _find(session, app, kind)
         state = _state(platform, row)
+    if kind == "email":
+        from roost.orchestration import mail_dns
+
+        mail_dns.withdraw(platform, app)
     message = load(platform, kind).deprovision(app, state)
     with platform.sessions.begin() as session:
         row = _find(session, app, kind)
