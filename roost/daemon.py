@@ -38,6 +38,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("daily asset collection", services.start_asset_gc),
     ("scheduled database backups", services.start_pg_backups),
     ("daily advisory updates", services.start_advisory_updates),
+    ("host facts every 5 minutes", services.start_host_facts),
 ]
 
 

@@ -14,6 +14,7 @@ from roost.api.routers import (
     config,
     deploys,
     health,
+    hosts,
     limits,
     perf,
     pg,
@@ -38,7 +39,7 @@ def create_app(ctx: Platform) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
-                   vulns, uptime, addons, pg, pg_backups):
+                   vulns, uptime, addons, pg, pg_backups, hosts):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(perf_router(ctx))
     app.include_router(views.router)

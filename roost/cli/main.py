@@ -70,6 +70,10 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
              {}),
     "domains": ("runtime:domains_app", "Custom domains of an app.", {}),
     "assets": ("assets:app", "Static assets: usage, publish plan, garbage collection.", {}),
+    "hosts": ("hosts:hosts", "Hosts reached over SSH: add, list, facts, plan and apply "
+              "recipes, log.", {}),
+    "recipes": ("hosts:recipes", "Where the company's recipes come from (a folder or a git "
+                "URL).", {}),
 }
 
 

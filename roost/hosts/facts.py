@@ -49,21 +49,39 @@ class DiskUsage(FactBase[list[dict[str, Any]]]):
         return disks
 
 
+SECURITY_UPDATES = """
+set -- /var/lib/apt/lists/*security*_Packages*
+[ -e "$1" ] || exit 0
+T=$(mktemp)
+for f in "$@"; do
+  case "$f" in *.lz4) lz4cat "$f";; *.gz) zcat "$f";; *.xz) xzcat "$f";; *) cat "$f";; esac
+done | awk '/^Package: /{p=$2} /^Version: /{print p" "$2}' | sort -u -k1,1 -k2,2 > "$T"
+dpkg-query -W -f '${db:Status-Abbrev} ${Package} ${Version}\n' | awk '$1=="ii"{print $2" "$3}' \
+  | sort -k1,1 | join - "$T" | while read -r p i s; do
+    [ "$i" != "$s" ] && dpkg --compare-versions "$i" lt "$s" && echo "$p"
+  done | sort -u
+rm -f "$T"
+"""
+
+
 class SecurityUpdates(FactBase[list[str]]):
-    """Packages with an upgrade waiting from a security archive (``apt-get -s``)."""
+    """Installed packages with a newer version in a security archive's package list.
+
+    Read from apt's lists and dpkg's database rather than ``apt-get -s upgrade``, which
+    costs seconds of CPU on every check.
+    """
 
     def requires_command(self) -> str:
-        """Only Debian-family hosts have apt-get."""
-        return "apt-get"
+        """Only Debian-family hosts have dpkg."""
+        return "dpkg-query"
 
     def command(self) -> str:
-        """A simulated upgrade; the lines of security updates."""
-        return ("LANG=C apt-get -s -o Debug::NoLocking=1 dist-upgrade 2>/dev/null "
-                "| grep '^Inst' | grep -i security || true")
+        """Compare installed versions with the security lists' ones."""
+        return SECURITY_UPDATES
 
     def process(self, output: list[str]) -> list[str]:
         """The package names."""
-        return sorted({line.split()[1] for line in output if len(line.split()) > 1})
+        return sorted({line.strip() for line in output if line.strip()})
 
 
 class Clock(FactBase[float]):
@@ -121,30 +139,39 @@ def _fact(host: Host, fact: type[FactBase[Any]], errors: dict[str, str], name: s
 
 
 def gather(host: Host, now: Callable[[], float] = time.time) -> dict[str, Any]:
-    """Every fact of ``host`` that `roost hosts info` shows, as plain JSON data."""
+    """Every fact of ``host`` that `roost hosts info` shows, as plain JSON data; the facts
+    are asked for at once, each on its own channel of the one SSH connection."""
+    import gevent
+
     errors: dict[str, str] = {}
-    distro = _fact(host, LinuxDistribution, errors, "os") or {}
-    packages = _fact(host, DebPackages, errors, "packages") or {}
-    docker = _fact(host, DockerVersion, errors, "docker") if "docker.io" in packages or \
-        "docker-ce" in packages else None
+    wanted: dict[str, type[FactBase[Any]]] = {
+        "os": Os, "distribution": LinuxDistribution, "kernel": KernelVersion, "cpus": Cpus,
+        "memory_mb": Memory, "disks": DiskUsage, "packages": DebPackages,
+        "docker": DockerVersion, "swarm": SwarmState, "security_updates": SecurityUpdates,
+        "reboot_required": RebootRequired}
+    jobs = {name: gevent.spawn(_fact, host, fact, errors, name) for name, fact in wanted.items()}
     before = now()
     remote = _fact(host, Clock, errors, "clock")
     after = now()
-    offset = round(remote - (before + after) / 2, 3) if remote is not None else None
+    gevent.joinall(list(jobs.values()))
+    got = {name: job.value for name, job in jobs.items()}
+    distro = got["distribution"] or {}
     release = distro.get("release_meta") or {}
+    packages = got["packages"] or {}
     return {
-        "os": _fact(host, Os, errors, "os") or "",
+        "os": got["os"] or "",
         "distribution": release.get("PRETTY_NAME") or distro.get("name") or "",
-        "kernel": _fact(host, KernelVersion, errors, "kernel") or "",
-        "cpus": _fact(host, Cpus, errors, "cpus"),
-        "memory_mb": _fact(host, Memory, errors, "memory"),
-        "disks": _fact(host, DiskUsage, errors, "disks") or [],
-        "packages": sorted(f"{name}={versions[0]}" for name, versions in packages.items()
+        "kernel": got["kernel"] or "",
+        "cpus": got["cpus"],
+        "memory_mb": got["memory_mb"],
+        "disks": got["disks"] or [],
+        "packages": sorted(f"{name}={max(versions)}" for name, versions in packages.items()
                            if versions),
-        "docker": docker or "",
-        "swarm": (_fact(host, SwarmState, errors, "swarm") or {}) if docker else {},
-        "security_updates": _fact(host, SecurityUpdates, errors, "security_updates") or [],
-        "reboot_required": bool(_fact(host, RebootRequired, errors, "reboot_required")),
-        "clock_offset_s": offset,
+        "docker": got["docker"] or "",
+        "swarm": got["swarm"] or {} if got["docker"] else {},
+        "security_updates": got["security_updates"] or [],
+        "reboot_required": bool(got["reboot_required"]),
+        "clock_offset_s": round(remote - (before + after) / 2, 3) if remote is not None
+        else None,
         "errors": errors,
     }

@@ -23,6 +23,7 @@ import pyinfra
 from pyinfra import context
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.connect import connect_all, disconnect_all
+from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import StateStage
@@ -131,8 +132,12 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     state = State(inventory, config)
     state.set_stage(StateStage.Connect)
     with ctx_state.use(state):
-        connect_all(state)
+        try:
+            connect_all(state)
+        except PyinfraError:
+            pass  # no host could be reached: each one's reason is reported below
     out: dict[str, Any] = {}
+    connected = {h.name for h in inventory if h.connected}
     try:
         state.set_stage(StateStage.Prepare)
         if job["mode"] == "facts":
@@ -140,7 +145,11 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
 
             def facts_of(host: Host) -> None:
                 with ctx_state.use(state), ctx_host.use(host):
-                    out[host.name] = {"facts": gather(host)}
+                    try:
+                        out[host.name] = {"facts": gather(host)}
+                    except Exception as exc:
+                        capture.errors.setdefault(host.name, []).append(
+                            f"facts failed: {exc.__class__.__name__}: {exc}")
 
             gevent.joinall([state.pool.spawn(facts_of, h)
                             for h in inventory.get_active_hosts()])
@@ -160,9 +169,9 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for host in inventory:
         entry = out.get(host.name, {})
-        failed = (not host.connected) or host in state.failed_hosts or not entry
+        failed = host.name not in connected or host in state.failed_hosts or not entry
         errors = capture.errors.get(host.name, [])
-        entry.update({"connected": bool(host.connected), "failed": failed,
+        entry.update({"connected": host.name in connected, "failed": failed,
                       "error": _summary(errors) if failed else ""})
         result[host.name] = entry
     return {"hosts": result}

@@ -36,8 +36,10 @@ mount -t tmpfs -o mode=1777 tmpfs "$D/root/tmp"
 mkdir -p "$D/root/run/sshd" "$D/root/root/.ssh"
 chmod 0755 "$D/root/run/sshd"
 chmod 0700 "$D/root/root/.ssh"
-echo ready
-exec chroot "$D/root" sleep infinity
+# a fresh machine's root: none of this machine's shell start-up files (pyenv and the like)
+: > "$D/root/root/.bashrc"
+: > "$D/root/root/.profile"
+exec chroot "$D/root" sh -c 'echo ready; exec sleep infinity'
 """
 
 
@@ -79,9 +81,11 @@ class TestHost:
                 continue
             self.netns, self.index = name, k
             gw = f"10.231.{k // 64}.{(k % 64) * 4 + 1}"
-            for cmd in (["ip", "link", "add", f"rh{k}", "type", "veth", "peer", "name", "eth0",
-                         "netns", name],
-                        ["ip", "addr", "add", f"{gw}/30", "dev", f"rh{k}"],
+            if subprocess.run(["ip", "link", "add", f"rh{k}", "type", "veth", "peer", "name",
+                               "eth0", "netns", name], capture_output=True).returncode:
+                subprocess.run(["ip", "netns", "del", name], capture_output=True)
+                continue  # a leftover of a crashed run holds this slot
+            for cmd in (["ip", "addr", "add", f"{gw}/30", "dev", f"rh{k}"],
                         ["ip", "link", "set", f"rh{k}", "up"],
                         ["ip", "-n", name, "addr", "add", f"{self.address}/30", "dev", "eth0"],
                         ["ip", "-n", name, "link", "set", "eth0", "up"],
@@ -93,6 +97,13 @@ class TestHost:
 
     def start(self, authorized_key: str) -> TestHost:
         """Make the namespaces and the host's files, then start sshd."""
+        try:
+            return self._start(authorized_key)
+        except BaseException:
+            self.destroy()
+            raise
+
+    def _start(self, authorized_key: str) -> TestHost:
         self._claim()
         self.holder = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation",
