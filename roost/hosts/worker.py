@@ -12,6 +12,7 @@ else is imported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -65,7 +66,7 @@ def _exec_recipe(state: State, path: str, number: int) -> None:
     state.current_op_file_number = number
     with open(path, encoding="utf-8") as fh:
         code = compile(fh.read(), path, "exec")
-    exec(code, {"__file__": path, "__name__": "__roost_recipe__"})  # noqa: S102
+    exec(code, {"__file__": path, "__name__": "__roost_recipe__"})
 
 
 def _load(state: State, jobs: dict[str, dict[str, Any]], numbers: dict[str, int],
@@ -132,10 +133,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     state = State(inventory, config)
     state.set_stage(StateStage.Connect)
     with ctx_state.use(state):
-        try:
+        with contextlib.suppress(PyinfraError):  # no host reached: each one says why below
             connect_all(state)
-        except PyinfraError:
-            pass  # no host could be reached: each one's reason is reported below
     out: dict[str, Any] = {}
     connected = {h.name for h in inventory if h.connected}
     try:

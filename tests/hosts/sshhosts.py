@@ -56,6 +56,8 @@ def usable() -> str:
 class TestHost:
     """One test host; :meth:`start` makes it, :meth:`destroy` removes every trace."""
 
+    __test__ = False  # not a pytest test class
+
     def __init__(self, disk: str = "256m") -> None:
         self.disk = disk
         self.netns = ""

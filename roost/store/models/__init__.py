@@ -1,6 +1,16 @@
 """Every model, imported here so that Base.metadata knows all tables."""
 
-from roost.store.models import addons, cluster, hosts, notify, perf, pg_backups, sessions, uptime, vulns  # noqa: F401
+from roost.store.models import (  # noqa: F401
+    addons,
+    cluster,
+    hosts,
+    notify,
+    perf,
+    pg_backups,
+    sessions,
+    uptime,
+    vulns,
+)
 from roost.store.models.apps import ApiToken, App, AuditEntry, ConfigVar, Maintainer
 from roost.store.models.releases import Build, DeployLock, Release
 
