@@ -1,8 +1,8 @@
 """Which recipe files apply to a host, and where the company's recipes come from.
 
 Every host gets Roost's ``base`` recipe, then the company's ``all.py``, then for each of
-its roles Roost's recipe of that name (``docker-node``, ``postgres-server``) if there is
-one and the company's ``ROLE.py`` if there is one. The company's recipes are a folder on
+its roles (in alphabetical order) Roost's recipe of that name (``docker-node``,
+``postgres-server``) if there is one and the company's ``ROLE.py`` if there is one. The company's recipes are a folder on
 the control plane's machine or a git repository (cloned into ``ROOST_HOME/recipes``).
 """
 
@@ -40,22 +40,21 @@ def builtin(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def files_for(roles: list[str], company: Path | None) -> list[str]:
-    """The recipe files for a host with ``roles``, in the order they run."""
-    found: list[Path | None] = [builtin("base")]
-    found.append(company / "all.py" if company else None)
-    for role in roles:
+def recipe_order(roles: list[str], company: Path | None) -> list[str]:
+    """Every recipe file for hosts with any of ``roles``, in the order they run: ``base``,
+    the company's ``all.py``, then per role (alphabetically) Roost's recipe of that name
+    and the company's. Each file is loaded on all its hosts before the next one, as
+    pyinfra's command line does, so that a file's operations line up across hosts."""
+    found: list[Path | None] = [builtin("base"), company / "all.py" if company else None]
+    for role in sorted(set(roles)):
         found.append(builtin(role))
         found.append(company / f"{role}.py" if company else None)
     return [str(p) for p in found if p is not None and p.is_file()]
 
 
-def recipe_order(company: Path | None) -> list[str]:
-    """Every recipe file in one order, so that one file's operations share their ids."""
-    files = sorted(str(p) for p in BUILTIN.glob("*.py"))
-    if company is not None:
-        files += sorted(str(p) for p in company.glob("*.py"))
-    return files
+def files_for(roles: list[str], company: Path | None) -> list[str]:
+    """The recipe files for a host with ``roles``, in the order they run."""
+    return recipe_order(roles, company)
 
 
 def _git(args: list[str], cwd: Path | None = None) -> str:

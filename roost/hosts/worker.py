@@ -61,29 +61,37 @@ class Capture(logging.Handler):
             self.errors.setdefault(name, []).append(text.strip())
 
 
-def _exec_recipe(state: State, path: str, number: int) -> None:
-    state.current_deploy_filename = path
-    state.current_op_file_number = number
+def _exec_recipe(path: str) -> None:
     with open(path, encoding="utf-8") as fh:
         code = compile(fh.read(), path, "exec")
     exec(code, {"__file__": path, "__name__": "__roost_recipe__"})
 
 
-def _load(state: State, jobs: dict[str, dict[str, Any]], numbers: dict[str, int],
+def _load(state: State, jobs: dict[str, dict[str, Any]], order: list[str],
           capture: Capture) -> None:
-    """Run each host's recipe files in its own greenlet (as pyinfra's CLI does)."""
-    def one(host: Host) -> None:
-        with ctx_state.use(state), ctx_host.use(host):
-            try:
-                for path in jobs[host.name]["recipes"]:
-                    _exec_recipe(state, path, numbers[path])
-            except Exception as exc:
-                capture.errors.setdefault(host.name, []).append(
-                    f"recipe error: {exc.__class__.__name__}: {exc}")
-                state.fail_hosts({host})
+    """Load each recipe file on every host it applies to (in parallel), one file after
+    the other, as pyinfra's CLI does: a file's operations then line up across hosts."""
+    for number, path in enumerate(order):
+        state.current_deploy_filename = path
+        state.current_op_file_number = number
 
-    greenlets = [state.pool.spawn(one, h) for h in state.inventory.get_active_hosts()]
-    gevent.joinall(greenlets)
+        def one(host: Host, path: str = path) -> None:
+            with ctx_host.use(host):
+                try:
+                    _exec_recipe(path)
+                except Exception as exc:
+                    capture.errors.setdefault(host.name, []).append(
+                        f"recipe {path.rpartition('/')[2]} failed: "
+                        f"{exc.__class__.__name__}: {exc}")
+                    failed.add(host)
+
+        failed: set[Host] = set()
+        hosts = [h for h in state.inventory.get_active_hosts()
+                 if path in jobs[h.name]["recipes"]]
+        gevent.joinall([state.pool.spawn(one, h) for h in hosts])
+        # Not state.fail_hosts: it raises once no host is left, and every host must report.
+        state.failed_hosts.update(failed)
+        state.active_hosts -= failed
 
 
 def _operations(state: State, host: Host, capture: Capture, applied: bool
@@ -132,9 +140,10 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
                     DIFF=job["mode"] == "plan", PARALLEL=max(1, min(50, len(names))))
     state = State(inventory, config)
     state.set_stage(StateStage.Connect)
-    with ctx_state.use(state):
-        with contextlib.suppress(PyinfraError):  # no host reached: each one says why below
-            connect_all(state)
+    # Set once for the whole run: a greenlet's ctx_state.use would unset it for the others.
+    ctx_state.set(state)
+    with contextlib.suppress(PyinfraError):  # no host reached: each one says why below
+        connect_all(state)
     out: dict[str, Any] = {}
     connected = {h.name for h in inventory if h.connected}
     try:
@@ -143,7 +152,7 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             from roost.hosts.facts import gather
 
             def facts_of(host: Host) -> None:
-                with ctx_state.use(state), ctx_host.use(host):
+                with ctx_host.use(host):
                     try:
                         out[host.name] = {"facts": gather(host)}
                     except Exception as exc:
@@ -153,18 +162,17 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
             gevent.joinall([state.pool.spawn(facts_of, h)
                             for h in inventory.get_active_hosts()])
         else:
-            numbers = {p: i for i, p in enumerate(job["recipe_order"])}
-            _load(state, jobs, numbers, capture)
+            _load(state, jobs, job["recipe_order"], capture)
             if job["mode"] == "apply":
                 state.set_stage(StateStage.Execute)
-                run_ops(state)
+                with contextlib.suppress(PyinfraError):  # every host failed: each says why
+                    run_ops(state)
             for host in inventory.iter_activated_hosts():
                 out[host.name] = {"operations": _operations(state, host, capture,
                                                             job["mode"] == "apply")}
     finally:
         state.set_stage(StateStage.Disconnect)
-        with ctx_state.use(state):
-            disconnect_all(state)
+        disconnect_all(state)
     result: dict[str, Any] = {}
     for host in inventory:
         entry = out.get(host.name, {})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -67,7 +68,7 @@ def _ports(ctx: Platform, roles: list[str]) -> dict[str, list[int]]:
     return {"roost_tcp_ports": sorted(tcp), "roost_udp_ports": sorted(udp)}
 
 
-def _spec(ctx: Platform, row: Host, company: recipebook.Path | None = None) -> runner.HostSpec:
+def _spec(ctx: Platform, row: Host, company: Path | None = None) -> runner.HostSpec:
     data: dict[str, Any] = {"roost_ssh_port": row.port, "roost_roles": list(row.roles),
                             **_ports(ctx, list(row.roles))}
     return runner.HostSpec(
@@ -195,7 +196,8 @@ def _run_recipes(ctx: Platform, mode: str, rows: list[Host],
                  company: recipebook.Source | None) -> dict[str, dict[str, Any]]:
     directory = company.directory if company else None
     specs = [_spec(ctx, r, directory) for r in rows]
-    out = runner.run(mode, specs, recipebook.recipe_order(directory))
+    roles = [role for r in rows for role in r.roles]
+    out = runner.run(mode, specs, recipebook.recipe_order(roles, directory))
     for row in rows:
         entry = out.get(row.name, {})
         if entry.get("error"):

@@ -258,7 +258,8 @@ async def start_advisory_updates(platform: Platform, every_s: float = 86_400.0) 
     return halt
 
 
-async def start_host_facts(platform: Platform, every_s: float = 300.0) -> Stopper:
+async def start_host_facts(platform: Platform, every_s: float = 300.0,
+                           first_delay: float = 30.0) -> Stopper:
     """Gather every host's facts every 5 minutes (on one instance) and alert the maintainers
     of its apps: disk over 90 %, unreachable for two checks, a reboot or security updates
     waiting too long."""
@@ -270,7 +271,8 @@ async def start_host_facts(platform: Platform, every_s: float = 300.0) -> Stoppe
         if await asyncio.to_thread(platform.leads, "host facts"):
             await asyncio.to_thread(hostflow.refresh, platform)
 
-    task = asyncio.create_task(every(every_s, stop, tick, "host facts", first_delay=30.0))
+    task = asyncio.create_task(every(every_s, stop, tick, "host facts",
+                                     first_delay=first_delay))
 
     async def halt() -> None:
         stop.set()
