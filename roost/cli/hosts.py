@@ -201,7 +201,7 @@ def hosts_plan(name: str = typer.Argument("", metavar="[NAME]"),
            f"{count[False]} in place")
         for op in ops:
             ok(f"  {SYMBOLS[op['will_change']]} {escape(op['name'])}")
-            for line in op["diff"][1:] if op["diff"] else []:
+            for line in op["diff"]:
                 say(f"      {line}")
     if failed:
         raise CliError("some hosts could not be planned (see above)")

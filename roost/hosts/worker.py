@@ -56,7 +56,10 @@ class Capture(logging.Handler):
             return
         op_hash = getattr(host, "current_op_hash", None) if host is not None else None
         if op_hash and record.levelno == logging.INFO:
-            self.diffs.setdefault((name, op_hash), []).append(text.rstrip())
+            line = re.sub(r"^\[[^\]]+\]\s*", "", text.rstrip())
+            line = line[2:] if line.startswith("  ") else line
+            if line:
+                self.diffs.setdefault((name, op_hash), []).append(line)
         elif record.levelno >= logging.WARNING:
             self.errors.setdefault(name, []).append(text.strip())
 
