@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox ssh-hosts clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -32,18 +32,23 @@ postgres:
 sandbox:
 	@bash scripts/ensure-sandbox.sh
 
+## ssh-hosts: openssh-server and namespaces tools for the host tests (real sshd test hosts)
+ssh-hosts:
+	@bash scripts/ensure-ssh-hosts.sh
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy roost
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox lint
+test: install-dev postgres sandbox ssh-hosts lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2
 
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock
 	@bash scripts/ensure-bench-tools.sh
+	@bash scripts/ensure-ssh-hosts.sh
 	@bash scripts/ensure-pgbackrest.sh
 
 clean:
