@@ -134,7 +134,7 @@ def show_host(h: dict[str, Any]) -> None:
     ok(f"  cpus:       {facts.get('cpus') or '-'}   memory: {facts.get('memory_mb') or '-'} MB")
     for d in facts.get("disks", []):
         ok(f"  disk:       {escape(d['mount'])} {d['percent']:.0f}% used of {_size(d['size'])}")
-    ok(f"  packages:   {len(facts.get('packages', []))} installed")
+    ok(f"  packages:   {facts.get('packages_count', 0)} installed")
     swarm = facts.get("swarm", {}).get("state")
     docker = facts.get("docker") or "not installed"
     ok(f"  docker:     {escape(docker)}" + (f" (swarm: {swarm})" if swarm else ""))

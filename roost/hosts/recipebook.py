@@ -2,8 +2,9 @@
 
 Every host gets Roost's ``base`` recipe, then the company's ``all.py``, then for each of
 its roles (in alphabetical order) Roost's recipe of that name (``docker-node``,
-``postgres-server``) if there is one and the company's ``ROLE.py`` if there is one. The company's recipes are a folder on
-the control plane's machine or a git repository (cloned into ``ROOST_HOME/recipes``).
+``postgres-server``) if there is one and the company's ``ROLE.py`` if there is one. The
+company's recipes are a folder on the control plane's machine or a git repository (cloned
+into ``ROOST_HOME/recipes``).
 """
 
 from __future__ import annotations
@@ -60,8 +61,11 @@ def files_for(roles: list[str], company: Path | None) -> list[str]:
 def _git(args: list[str], cwd: Path | None = None) -> str:
     try:
         done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=300, env={"GIT_TERMINAL_PROMPT": "0",
-                                                "PATH": "/usr/bin:/bin:/usr/local/bin"})
+                              timeout=300, stdin=subprocess.DEVNULL,
+                              env={"GIT_TERMINAL_PROMPT": "0",
+                                   "GIT_SSH_COMMAND": "ssh -o BatchMode=yes "
+                                                      "-o ConnectTimeout=15",
+                                   "PATH": "/usr/bin:/bin:/usr/local/bin"})
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise InvalidInput(f"git {args[0]} failed: {exc}") from None
     if done.returncode:

@@ -79,7 +79,9 @@ def _load(state: State, jobs: dict[str, dict[str, Any]], order: list[str],
         state.current_deploy_filename = path
         state.current_op_file_number = number
 
-        def one(host: Host, path: str = path) -> None:
+        failed: set[Host] = set()
+
+        def one(host: Host, path: str = path, failed: set[Host] = failed) -> None:
             with ctx_host.use(host):
                 try:
                     _exec_recipe(path)
@@ -89,7 +91,6 @@ def _load(state: State, jobs: dict[str, dict[str, Any]], order: list[str],
                         f"{exc.__class__.__name__}: {exc}")
                     failed.add(host)
 
-        failed: set[Host] = set()
         hosts = [h for h in state.inventory.get_active_hosts()
                  if path in jobs[h.name]["recipes"]]
         gevent.joinall([state.pool.spawn(one, h) for h in hosts])

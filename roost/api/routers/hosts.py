@@ -119,8 +119,8 @@ class RecipesOut(BaseModel):
     set_at: str | None
 
 
-def host_out(row: Host) -> HostOut:
-    """The API view of a host."""
+def host_out(row: Host, packages: bool = True) -> HostOut:
+    """The API view of a host (without the package list in listings: a count instead)."""
     from roost.hosts.target import SshTarget
 
     return HostOut(name=row.name, url=SshTarget(row.user, row.address, row.port).url,
@@ -131,7 +131,14 @@ def host_out(row: Host) -> HostOut:
                    reachable=row.reachable, last_error=row.last_error,
                    conditions=dict(row.conditions or {}),
                    facts_at=row.facts_at.isoformat() if row.facts_at else None,
-                   facts=dict(row.facts or {}))
+                   facts=_facts(dict(row.facts or {}), packages))
+
+
+def _facts(facts: dict[str, Any], packages: bool) -> dict[str, Any]:
+    facts["packages_count"] = len(facts.get("packages", []))
+    if not packages:
+        facts.pop("packages", None)
+    return facts
 
 
 def apply_out(row: HostApply) -> ApplyOut:
@@ -145,7 +152,8 @@ def apply_out(row: HostApply) -> ApplyOut:
 @router.get("/hosts")
 async def list_hosts(ctx: PlatformDep, _: ActorDep) -> list[HostOut]:
     """Every host with its last facts."""
-    return [host_out(r) for r in await run_in_threadpool(hostflow.list_all, ctx)]
+    return [host_out(r, packages=False)
+            for r in await run_in_threadpool(hostflow.list_all, ctx)]
 
 
 @router.post("/hosts/scan")
