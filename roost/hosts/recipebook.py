@@ -76,7 +76,11 @@ def _git(args: list[str], cwd: Path | None = None) -> str:
 
 def check_folder(directory: Path, source: str) -> None:
     """A recipes folder must hold at least one ``*.py`` recipe."""
-    if not directory.is_dir():
+    try:
+        is_dir = directory.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if not is_dir:
         raise InvalidInput(f"{source} is not a folder or a git URL: give the path of a folder "
                            "of recipes (all.py, ROLE.py) or a git URL")
     if not any(directory.glob("*.py")):
@@ -91,7 +95,11 @@ def fetch(source: str, home: Path) -> Source:
     if not source:
         raise InvalidInput("give a folder of recipes or a git URL")
     local = Path(source).expanduser()
-    if local.is_dir():
+    try:
+        is_dir = local.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        is_dir = False
+    if is_dir:
         check_folder(local, source)
         return Source(source=str(local.resolve()), directory=local.resolve())
     if not GIT_URL.match(source):
