@@ -61,6 +61,14 @@ def _read_key(path: Path | None) -> str | None:
                        "file, e.g. --key ~/.ssh/id_ed25519") from None
 
 
+def _private_channel(url: str) -> bool:
+    """Whether ``url`` keeps a private key private: HTTPS, or HTTP to this machine."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
 def _confirm(name: str, scan: dict[str, Any], yes: bool) -> str:
     where = f"{scan['address']}" + (f":{scan['port']}" if scan["port"] != 22 else "")
     say(f"The authenticity of host '{name} ({where})' can't be established.")
@@ -99,6 +107,10 @@ def hosts_add(
     """Add a host: pin its SSH host key, log in, gather its facts."""
     private_key = _read_key(key)
     client = Client(timeout=300.0)
+    if private_key is not None and not _private_channel(client.creds.url):
+        raise CliError(f"not sending a private key to {client.creds.url} over plain HTTP: "
+                       "use the server's https:// URL (`roost login`), or add the host "
+                       "without --key (Roost then logs in with its own key)")
     if not host_key:
         host_key = _confirm(name, client.request("POST", "/hosts/scan", json={"url": url}),
                             yes)

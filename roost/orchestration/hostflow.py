@@ -71,6 +71,8 @@ def _ports(ctx: Platform, roles: list[str]) -> dict[str, list[int]]:
 def _spec(ctx: Platform, row: Host, company: Path | None = None) -> runner.HostSpec:
     data: dict[str, Any] = {"roost_ssh_port": row.port, "roost_roles": list(row.roles),
                             **_ports(ctx, list(row.roles))}
+    if row.user != "root":  # recipes configure the machine: through sudo (pyinfra's _sudo)
+        data["_sudo"] = True
     return runner.HostSpec(
         name=row.name, address=row.address, port=row.port, user=row.user,
         private_key=_private_key(ctx, row),

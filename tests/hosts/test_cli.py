@@ -104,3 +104,17 @@ def test_hosts_from_the_command_line(cli_env: dict[str, str],
     assert "Only Roost's recipes" in roost(cli_env, "recipes").stdout
     assert roost(cli_env, "hosts", "remove", "web1").returncode == 0
     assert "no hosts yet" in roost(cli_env, "hosts").stdout
+
+
+def test_a_private_key_never_travels_over_plain_http(tmp_path: Path,
+                                                     ssh_key: tuple[Path, str]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+    env.update({"ROOST_HOME": str(tmp_path), "ROOST_API_URL": "http://roost.example.com:7700",
+                "ROOST_TOKEN": "t", "NO_COLOR": "1"})
+    refused = roost(env, "hosts", "add", "web1", "ssh://root@10.0.0.5", "--key",
+                    str(ssh_key[0]), "--yes")
+    assert refused.returncode == 1
+    assert refused.stderr == ("error: not sending a private key to http://roost.example.com:7700 "
+                              "over plain HTTP: use the server's https:// URL (`roost login`), "
+                              "or add the host without --key (Roost then logs in with its own "
+                              "key)\n")
