@@ -28,7 +28,6 @@ from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 from pyinfra.api.operations import run_ops
 from pyinfra.api.state import StateStage
-from pyinfra.connectors.util import CommandOutput
 from pyinfra.context import ctx_host, ctx_state
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -99,41 +98,11 @@ def _load(state: State, jobs: dict[str, dict[str, Any]], order: list[str],
         state.active_hosts -= failed
 
 
-def _settle(state: State) -> dict[Host, dict[str, Any]]:
-    """Mark done, without running them again, each host's leading operations that the
-    prepare phase found already in place (and the conditional ones whose condition is now
-    false): pyinfra would gather their facts a second time to find the same. The first
-    operation that will change something ends this for its host, since it may change what
-    later ones find. Returns the settled operations' data per host."""
-    settled: dict[Host, dict[str, Any]] = {}
-    for host in state.inventory.get_active_hosts():
-        settled[host] = {}
-        with ctx_host.use(host):
-            for op_hash in list(host.op_hash_order):
-                data = state.ops[host].get(op_hash)
-                if data is None:
-                    continue
-                conditions = data.global_arguments.get("_if")
-                if conditions:
-                    checks = conditions if isinstance(conditions, list) else [conditions]
-                    try:
-                        if all(check() for check in checks):
-                            break
-                    except Exception:
-                        break
-                elif data.operation_meta._maybe_is_change is not False:
-                    break
-                data.operation_meta.set_complete(True, [], CommandOutput([]))
-                settled[host][op_hash] = data
-                del state.ops[host][op_hash]
-    return settled
-
-
-def _operations(state: State, host: Host, capture: Capture, applied: bool,
-                settled: dict[str, Any]) -> list[dict[str, Any]]:
+def _operations(state: State, host: Host, capture: Capture, applied: bool
+                ) -> list[dict[str, Any]]:
     ops = []
     for op_hash in host.op_hash_order:
-        data = state.ops[host].get(op_hash) or settled.get(op_hash)
+        data = state.ops[host].get(op_hash)
         if data is None:
             continue
         meta = state.op_meta[op_hash]
@@ -173,7 +142,9 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     inventory = Inventory((names, {}), **groups)
     config = Config(CONNECT_TIMEOUT=job.get("connect_timeout", 10), FAIL_PERCENT=None,
                     DIFF=job["mode"] == "plan", PARALLEL=max(1, min(50, len(names))))
-    state = State(inventory, config)
+    # An apply checks each operation once, as it runs (as `pyinfra -y` does); a plan
+    # checks them all without running any.
+    state = State(inventory, config, check_for_changes=job["mode"] != "apply")
     state.set_stage(StateStage.Connect)
     # Set once for the whole run: a greenlet's ctx_state.use would unset it for the others.
     ctx_state.set(state)
@@ -198,15 +169,13 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
                             for h in inventory.get_active_hosts()])
         else:
             _load(state, jobs, job["recipe_order"], capture)
-            settled: dict[Host, dict[str, Any]] = {}
             if job["mode"] == "apply":
-                settled = _settle(state)
                 state.set_stage(StateStage.Execute)
                 with contextlib.suppress(PyinfraError):  # every host failed: each says why
                     run_ops(state)
             for host in inventory.iter_activated_hosts():
-                out[host.name] = {"operations": _operations(
-                    state, host, capture, job["mode"] == "apply", settled.get(host, {}))}
+                out[host.name] = {"operations": _operations(state, host, capture,
+                                                            job["mode"] == "apply")}
     finally:
         state.set_stage(StateStage.Disconnect)
         disconnect_all(state)
