@@ -11,7 +11,7 @@ from pyinfra import host
 from pyinfra.facts.deb import DebPackages
 from pyinfra.operations import apt, files, server, systemd
 
-from roost.hosts.facts import SystemdRunning
+from roost.hosts.facts import Account, SystemdRunning
 
 PACKAGES = ["systemd-timesyncd", "unattended-upgrades", "nftables"]
 DEPLOY_USER = host.data.get("roost_deploy_user", "deploy")
@@ -77,8 +77,10 @@ firewall = files.put(name="Firewall: SSH and the router's ports only",
 server.shell(name="Load the firewall rules", commands=["nft -f /etc/nftables.conf"],
              _if=firewall.did_change)
 
-server.user(name=f"Non-root user {DEPLOY_USER}", user=DEPLOY_USER, shell="/bin/bash",
-            home=f"/home/{DEPLOY_USER}", create_home=True)
+account = host.get_fact(Account, user=DEPLOY_USER) or {}
+if account.get("home") != f"/home/{DEPLOY_USER}" or account.get("shell") != "/bin/bash":
+    server.user(name=f"Non-root user {DEPLOY_USER}", user=DEPLOY_USER, shell="/bin/bash",
+                home=f"/home/{DEPLOY_USER}", create_home=True)
 files.directory(name=f"SSH folder of {DEPLOY_USER}", path=f"/home/{DEPLOY_USER}/.ssh",
                 user=DEPLOY_USER, group=DEPLOY_USER, mode="700")
 
