@@ -118,9 +118,13 @@ def platform_key(home: Path) -> tuple[str, str]:
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
                                 serialization.NoEncryption())
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(pem)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        except FileExistsError:
+            pass  # another request made it just now
+        else:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
     text = path.read_text()
     loaded = paramiko.Ed25519Key.from_private_key(io.StringIO(text))
     return text, f"{loaded.get_name()} {loaded.get_base64()} roost"
