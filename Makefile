@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker pdns clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker pdns ssh-hosts clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -48,18 +48,23 @@ chromium:
 docker:
 	@bash scripts/ensure-docker.sh
 
+## ssh-hosts: openssh-server and namespaces tools for the host tests (real sshd test hosts)
+ssh-hosts:
+	@bash scripts/ensure-ssh-hosts.sh
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy roost
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
-test: install-dev postgres sandbox git chromium docker pdns lint
+test: install-dev postgres sandbox git chromium docker pdns ssh-hosts lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup
 
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock
 	@bash scripts/ensure-bench-tools.sh
+	@bash scripts/ensure-ssh-hosts.sh
 	@bash scripts/ensure-pgbackrest.sh
 
 clean:

@@ -40,6 +40,7 @@ STARTERS: list[tuple[str, Starter]] = [
     ("daily advisory updates", services.start_advisory_updates),
     ("mail", mailflow.start_mail),
     ("DNS drift check", services.start_dns_drift),
+    ("host facts every 5 minutes", services.start_host_facts),
 ]
 
 

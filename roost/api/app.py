@@ -20,6 +20,7 @@ from roost.api.routers import (
     forge_hooks,
     git,
     health,
+    hosts,
     limits,
     mailgun,
     perf,
@@ -46,7 +47,7 @@ def create_app(ctx: Platform) -> FastAPI:
     errors.install(app, html=error_page)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
                    vulns, uptime, addons, pg, pg_backups, forge_hooks, email, dns,
-                   domains):
+                   domains, hosts):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(git.router)
     app.include_router(forge_hooks.receive_router)

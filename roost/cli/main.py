@@ -77,6 +77,10 @@ COMMANDS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "domains": ("runtime:domains_app", "Custom domains of an app.", {}),
     "assets": ("assets:app", "Static assets: usage, publish plan, garbage collection.", {}),
     "dns": ("dns:app", "DNS zones and records as code: plan, apply, drift.", {}),
+    "hosts": ("hosts:hosts", "Hosts reached over SSH: add, list, facts, plan and apply "
+              "recipes, log.", {}),
+    "recipes": ("hosts:recipes", "Where the company's recipes come from (a folder or a git "
+                "URL).", {}),
 }
 
 

@@ -292,3 +292,14 @@ async def start_dns_drift(platform: Platform) -> Stopper:
 
     return run_once_every(platform, "DNS drift check", platform.settings.dns_drift_interval_seconds,
                           lambda: dns_flow.scheduled_pass(platform), first_delay=5.0)
+
+
+async def start_host_facts(platform: Platform, every_s: float = 300.0,
+                           first_delay: float = 30.0) -> Stopper:
+    """Gather every host's facts every 5 minutes (on one instance) and alert the maintainers
+    of its apps: disk over 90 %, unreachable for two checks, a reboot or security updates
+    waiting too long."""
+    from roost.orchestration import hostflow
+
+    return run_once_every(platform, "host facts", every_s, lambda: hostflow.refresh(platform),
+                          first_delay=first_delay)

@@ -5,6 +5,7 @@ from roost.store.models import (  # noqa: F401
     cluster,
     dns,
     forge,
+    hosts,
     mail,
     notify,
     perf,

@@ -1,0 +1,121 @@
+"""Which recipe files apply to a host, and where the company's recipes come from.
+
+Every host gets Roost's ``base`` recipe, then the company's ``all.py``, then for each of
+its roles (in alphabetical order) Roost's recipe of that name (``docker-node``,
+``postgres-server``) if there is one and the company's ``ROLE.py`` if there is one. The
+company's recipes are a folder on the control plane's machine or a git repository (cloned
+into ``ROOST_HOME/recipes``).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from roost.errors import InvalidInput
+
+BUILTIN = Path(__file__).parent / "recipes"
+GIT_URL = re.compile(r"^(https?|ssh|git|file)://\S+$|^[\w.-]+@[\w.-]+:\S+$|^\S+\.git$")
+# Ports each shipped role opens in the base recipe's firewall (beside SSH and the router's).
+ROLE_PORTS: dict[str, dict[str, list[int]]] = {
+    "docker-node": {"tcp": [2377, 7946], "udp": [7946, 4789]},
+    "postgres-server": {"tcp": [5432], "udp": []},
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """The company's recipes: what the user gave, the folder read, the git commit."""
+
+    source: str
+    directory: Path | None
+    revision: str = ""
+
+
+def builtin(name: str) -> Path | None:
+    """Roost's own recipe ``name`` (a shipped file), if there is one."""
+    path = BUILTIN / f"{name}.py"
+    return path if path.is_file() else None
+
+
+def recipe_order(roles: list[str], company: Path | None) -> list[str]:
+    """Every recipe file for hosts with any of ``roles``, in the order they run: ``base``,
+    the company's ``all.py``, then per role (alphabetically) Roost's recipe of that name
+    and the company's. Each file is loaded on all its hosts before the next one, as
+    pyinfra's command line does, so that a file's operations line up across hosts."""
+    found: list[Path | None] = [builtin("base"), company / "all.py" if company else None]
+    for role in sorted(set(roles)):
+        found.append(builtin(role))
+        found.append(company / f"{role}.py" if company else None)
+    return [str(p) for p in found if p is not None and p.is_file()]
+
+
+def files_for(roles: list[str], company: Path | None) -> list[str]:
+    """The recipe files for a host with ``roles``, in the order they run."""
+    return recipe_order(roles, company)
+
+
+def _git(args: list[str], cwd: Path | None = None) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=300, stdin=subprocess.DEVNULL,
+                              env={"GIT_TERMINAL_PROMPT": "0",
+                                   "GIT_SSH_COMMAND": "ssh -o BatchMode=yes "
+                                                      "-o ConnectTimeout=15",
+                                   "PATH": "/usr/bin:/bin:/usr/local/bin"})
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InvalidInput(f"git {args[0]} failed: {exc}") from None
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise InvalidInput(f"git {args[0]} failed: {last}")
+    return done.stdout.strip()
+
+
+def check_folder(directory: Path, source: str) -> None:
+    """A recipes folder must hold at least one ``*.py`` recipe."""
+    try:
+        is_dir = directory.is_dir()
+    except (OSError, ValueError):
+        is_dir = False
+    if not is_dir:
+        raise InvalidInput(f"{source} is not a folder or a git URL: give the path of a folder "
+                           "of recipes (all.py, ROLE.py) or a git URL")
+    if not any(directory.glob("*.py")):
+        raise InvalidInput(f"{source} holds no recipe: add all.py (every host) or ROLE.py "
+                           "(hosts with that role)")
+
+
+def fetch(source: str, home: Path) -> Source:
+    """The recipes of ``source`` as a folder: a local path as it is, a git URL cloned (or
+    brought up to date) in ``home/recipes``."""
+    source = source.strip()
+    if not source:
+        raise InvalidInput("give a folder of recipes or a git URL")
+    local = Path(source).expanduser()
+    try:
+        is_dir = local.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte
+        is_dir = False
+    if is_dir:
+        check_folder(local, source)
+        return Source(source=str(local.resolve()), directory=local.resolve())
+    if not GIT_URL.match(source):
+        raise InvalidInput(f"{source} is not a folder or a git URL: give the path of a folder "
+                           "of recipes (all.py, ROLE.py) or a git URL")
+    checkout = home / "recipes" / "checkout"
+    fresh = checkout.with_name("checkout.new")
+    shutil.rmtree(fresh, ignore_errors=True)
+    fresh.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _git(["clone", "--quiet", "--depth", "1", "--", source, str(fresh)])
+    try:
+        check_folder(fresh, source)
+    except InvalidInput:
+        shutil.rmtree(fresh, ignore_errors=True)
+        raise
+    revision = _git(["rev-parse", "HEAD"], cwd=fresh)
+    shutil.rmtree(checkout, ignore_errors=True)
+    fresh.rename(checkout)
+    return Source(source=source, directory=checkout, revision=revision)
