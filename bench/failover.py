@@ -46,6 +46,7 @@ def start_roost(tmp: Path, name: str, db_url: str, sms_url: str) -> dict[str, An
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
     env.update({"ROOST_HOME": str(home), "ROOST_LISTEN": f"127.0.0.1:{port}",
                 "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}",
+                "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
                 "ROOST_DATABASE_URL": db_url, "ROOST_SMS_URL": sms_url,
                 "ROOST_INSTANCE_NAME": name, "ROOST_ADVISORY_SOURCES": "",
                 "PYTHONPATH": str(HERE)})

@@ -71,6 +71,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
     env.update({"ROOST_HOME": str(tmp / "home"), "ROOST_LISTEN": f"127.0.0.1:{free_port()}",
                 "ROOST_ROUTER_LISTEN": router, "ROOST_ADVISORY_SOURCES": "",
+                "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
                 "ROOST_SANDBOX_PATHS": str(house), "HOME": str(tmp / "user"),
                 "GIT_CONFIG_NOSYSTEM": "1", "GIT_TERMINAL_PROMPT": "0",
                 "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "b@x.test",

@@ -68,6 +68,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
     env.update({"ROOST_HOME": str(home), "ROOST_LISTEN": f"127.0.0.1:{port}",
                 "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}",
+                "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
                 "ROOST_ADVISORY_SOURCES": "",  # tests never fetch OSV from the internet
                 # `roost login` configures git's credential helper: in the test's own file
                 "GIT_CONFIG_GLOBAL": str(tmp / "gitconfig"),

@@ -64,7 +64,8 @@ def test_a_second_host_on_sqlite_is_refused_with_what_to_use(tmp_path: Path) -> 
         env = {**first.env, "ROOST_HOME": str(home_for(tmp_path / "b")),
                "ROOST_INSTANCE_NAME": "beta",
                "ROOST_LISTEN": f"127.0.0.1:{free_port()}",
-               "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}"}
+               "ROOST_ROUTER_LISTEN": f"127.0.0.1:{free_port()}",
+               "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}"}
         second = subprocess.run([ROOST, "up"], env=env, capture_output=True, text=True,
                                 timeout=120)
         assert second.returncode != 0

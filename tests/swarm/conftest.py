@@ -40,6 +40,7 @@ def swarm_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
         "ROOST_RUNTIME": "swarm", "DOCKER_HOST": cluster.manager.socket,
         "ROOST_SWARM_SLUG_LISTEN": f"{cluster.host_address}:{free_port()}",
         "ROOST_ROUTER_LISTEN": f"{cluster.manager.address}:{free_port()}",
+        "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
         "ROOST_BASE_DOMAIN": "roost.test", "ROOST_GRACE_SECONDS": "5"})
     srv.env["DOCKER_HOST"] = cluster.manager.socket
     try:
