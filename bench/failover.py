@@ -172,6 +172,9 @@ def main() -> None:
                 host["proc"].wait(60)
         target.kill()
         receiver.stop()
+        # The killed instance's router and resolver outlive it by design (they keep serving
+        # its apps); nothing restarts it here, so they are ended with the run.
+        subprocess.run(["pkill", "-f", str(tmp)], check=False)
         pg_local.stop(data, bin_dir)
         shutil.rmtree(tmp, ignore_errors=True)
     pages = len(receiver.to(PHONE))
