@@ -58,8 +58,12 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
+# The browser tests (tests/dashboard) run in a pytest of their own: Playwright's sync API keeps
+# an event loop running in its process while the browser lives, which asyncio.run() refuses.
 test: install-dev postgres sandbox git chromium docker pdns ssh-hosts lint
-	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup
+	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup \
+		--ignore=tests/dashboard
+	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q tests/dashboard
 
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock

@@ -18,6 +18,7 @@ STREAMING = {
     ("post", "/api/v1/apps/{app}/run"): "application/x-ndjson",
     ("get", "/api/v1/apps/{app}/logs"): "text/plain",
     ("get", "/api/v1/apps/{app}/pg/backups/{bid}/download"): "application/octet-stream",
+    ("get", "/api/v1/apps/{app}/export"): "application/yaml",  # a document, not JSON
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -107,7 +107,9 @@ def clear_buildpacks(app: str, session: SessionDep, actor: ActorDep) -> dict[str
     return {"buildpacks": []}
 
 
-@router.get("/apps/{app}/export", response_class=PlainTextResponse)
+@router.get("/apps/{app}/export", response_class=Response, responses={
+    200: {"description": "the manifests, as YAML documents (they hold the config vars)",
+          "content": {"application/yaml": {"schema": {"type": "string"}}}}})
 def export_release(app: str, ctx: PlatformDep, actor: ActorDep,
                    format: str = Query("kubernetes", pattern="^kubernetes$",
                                        description="the only format: kubernetes"),
@@ -117,10 +119,10 @@ def export_release(app: str, ctx: PlatformDep, actor: ActorDep,
                                           description="one-off commands, one Job each"),
                    release: str | None = Query(None, max_length=20,
                                                description="e.g. v3; default: current")
-                   ) -> PlainTextResponse:
+                   ) -> Response:
     """The Kubernetes manifests of an app's release (YAML); they hold its config vars."""
     number = releases.parse_number(release) if release else None
     text = kubernetes.export(ctx, app, image=image, runs=run, release_number=number)
     with ctx.sessions.begin() as session:
         audit.record(session, actor, "release.export", f"exported {app} as {format}", app=app)
-    return PlainTextResponse(text, media_type="application/yaml")
+    return Response(text, media_type="application/yaml")
