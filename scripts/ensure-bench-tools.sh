@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Peers and load generators the benchmarks need, from Debian's packages when missing:
 # wrk (router, sandbox), pgbench and pg_dump (pg_backup, from postgresql), bubblewrap,
-# postfix (email: bench/email.py runs a private instance of it on 127.0.0.1 only).
+# postfix (email: bench/email_delivery.py runs a private instance of it on 127.0.0.1 only).
 set -euo pipefail
 missing=()
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)

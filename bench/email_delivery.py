@@ -3,7 +3,7 @@ queue, DKIM-signed, relayed) against Postfix relaying the same messages, both to
 aiosmtpd sink on 127.0.0.1 that counts by Message-ID; then a SIGKILL of `roost up` in the
 middle of a run (nothing accepted may be lost; duplicates are counted).
 
-    PYTHONPATH=. .venv/bin/python bench/email.py [--count 10000] [--big 20] [--clients 10]
+    PYTHONPATH=. .venv/bin/python bench/email_delivery.py [--count 10000] [--big 20] [--clients 10]
 
 Postfix comes from Debian (`make bench` installs it); a private instance runs with its own
 config and queue directories under a temporary directory, listening on 127.0.0.1 only.

@@ -9,7 +9,7 @@
 - a drift check over 100 applied zones (5 of them edited behind Roost's back): target < 30 s,
   the 5 found.
 
-    PYTHONPATH=. /work/main/.venv/bin/python -m bench.dns [--records 5000] [--zones 100]
+    PYTHONPATH=. /work/main/.venv/bin/python -m bench.dns_zones [--records 5000] [--zones 100]
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as `python bench/dns.py`, this file's directory comes first on sys.path and its name
-# would hide dnspython's `dns` package from octoDNS: take the directory off.
+# Run as `python bench/dns_zones.py`, this file's directory comes first on sys.path and its name
+# (and bench/'s other modules) could hide packages of the same name: take the directory off.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent.resolve()]
 
 import argparse
