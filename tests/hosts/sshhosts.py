@@ -16,8 +16,9 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+
+from tests.conftest import wait_for
 
 SSHD = "/usr/sbin/sshd"
 
@@ -153,18 +154,16 @@ class TestHost:
         self.sshd = subprocess.Popen(
             ["nsenter", "-t", str(self.holder.pid), "--mount", "--net", "--root", "--wd",
              SSHD, "-D", "-e", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
+        def answering() -> bool:
+            if self.sshd.poll() is not None:
+                raise RuntimeError(f"sshd of {self.netns} exited at start")
             try:
                 with socket.create_connection((self.address, self.port), timeout=1) as s:
-                    if s.recv(4).startswith(b"SSH"):
-                        return
+                    return s.recv(4).startswith(b"SSH")
             except OSError:
-                pass
-            if self.sshd.poll() is not None:
-                break
-            time.sleep(0.02)  # sshd is starting; no event to wait on
-        raise RuntimeError(f"sshd of {self.netns} did not start")
+                return False
+
+        wait_for(answering, timeout=20, interval=0.02)
 
     def stop_sshd(self) -> None:
         """Stop sshd (the host becomes unreachable over SSH)."""

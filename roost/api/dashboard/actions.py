@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hmac
 from datetime import date
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -23,6 +24,7 @@ from roost.orchestration.platform import Platform
 from roost.store.session import transaction
 
 router = APIRouter(include_in_schema=False)
+M = TypeVar("M", bound=BaseModel)
 
 
 def _invalid(exc: ValidationError) -> InvalidInput:
@@ -31,6 +33,14 @@ def _invalid(exc: ValidationError) -> InvalidInput:
         return InvalidInput("the form has an invalid value")
     where = ".".join(str(p) for p in errors[0]["loc"])
     return InvalidInput(f"{where or 'form'}: {errors[0]['msg']}")
+
+
+def _parsed(model: type[M], **values: Any) -> M:
+    """A form's values as the API's body model; a bad value is one clear line."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        raise _invalid(exc) from None
 
 
 def _next(form: FormData, default: str) -> str:
@@ -43,10 +53,7 @@ def _next(form: FormData, default: str) -> str:
 async def rollback(app: str, request: Request, ctx: PlatformDep) -> Response:
     """Roll back to the release named in the form (confirmed in the page)."""
     async def work(actor: str, form: FormData) -> str:
-        try:
-            body = releases.RollbackIn(release=field(form, "release") or None)
-        except ValidationError as exc:
-            raise _invalid(exc) from None
+        body = _parsed(releases.RollbackIn, release=field(form, "release") or None)
         done = await releases.rollback(app, body, ctx, actor)
         return f"Rolled back: v{done['version']} ({done['description']}) is {done['status']}."
 
@@ -57,10 +64,7 @@ async def rollback(app: str, request: Request, ctx: PlatformDep) -> Response:
 async def restart(app: str, request: Request, ctx: PlatformDep) -> Response:
     """Restart one process type, or all."""
     async def work(actor: str, form: FormData) -> str:
-        try:
-            body = runtime.RestartIn(type=field(form, "type") or None)
-        except ValidationError as exc:
-            raise _invalid(exc) from None
+        body = _parsed(runtime.RestartIn, type=field(form, "type") or None)
         done = await runtime.restart(app, body, ctx, actor)
         return f"Restarted {done['restarted']}."
 
