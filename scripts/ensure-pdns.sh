@@ -4,8 +4,9 @@
 # pdns-backend-sqlite3 when missing. The package's own service is kept from starting
 # (a policy-rc.d for the length of the install): the tests run their own server.
 set -euo pipefail
+version() { pdns_server --version 2>&1 | sed -n 's/.*\(PowerDNS Authoritative Server [0-9.]*\).*/\1/p' | head -n1; }
 if command -v pdns_server >/dev/null 2>&1 && ls /usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql* >/dev/null 2>&1; then
-  echo "PowerDNS ready: $(pdns_server --version 2>&1 | grep -m1 -o 'PowerDNS Authoritative Server [0-9.]*' || echo pdns_server)" >&2
+  echo "PowerDNS ready: $(version)" >&2
   exit 0
 fi
 echo "PowerDNS not found: installing Debian's pdns-server and pdns-backend-sqlite3" >&2
@@ -17,9 +18,9 @@ if [[ ! -e $policy ]]; then
   $SUDO chmod 755 "$policy"
   made_policy=1
 fi
-cleanup() { [[ -n $made_policy ]] && $SUDO rm -f "$policy"; }
+cleanup() { if [[ -n $made_policy ]]; then $SUDO rm -f "$policy"; fi; }
 trap cleanup EXIT
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
 $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   pdns-server pdns-backend-sqlite3 >/dev/null
-echo "PowerDNS ready: $(pdns_server --version 2>&1 | grep -m1 -o 'PowerDNS Authoritative Server [0-9.]*' || echo pdns_server)" >&2
+echo "PowerDNS ready: $(version)" >&2
