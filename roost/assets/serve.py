@@ -20,6 +20,8 @@ from roost.assets.source import check_app_name
 from roost.objectstore import open_store
 
 OK_STATUSES = [200, 206, 304]
+# An app name (core/validate.py) as the first path segment: nothing else can name a directory.
+_APP_SEGMENT = r"^/([a-z][a-z0-9-]{0,29})/"
 
 
 def asset_host(base_domain: str) -> str:
@@ -72,20 +74,28 @@ def _type_routes() -> list[dict[str, Any]]:
             for ctype, exts in sorted(by_type.items())]
 
 
-def caddy_app_route(app: str, store_root: Path, *, base_domain: str,
-                    allowed_origins: list[str] | None = None) -> dict[str, Any]:
-    """The Caddy route serving ``app``'s assets from a file store rooted at ``store_root``.
+ASSET_APP = "{http.regexp.asset.1}"  # the app named by the request's first path segment
 
-    ``allowed_origins`` (e.g. ``["https://shop.example.com"]``) receive
-    ``Access-Control-Allow-Origin``; fonts get ``*``.
+
+def caddy_asset_routes(store_root: Path, *, base_domain: str, own_origins: list[str],
+                       extra_origins: dict[str, list[str]] | None = None
+                       ) -> list[dict[str, Any]]:
+    """The Caddy routes serving every app's assets from a file store at ``store_root``.
+
+    One route serves all apps, whichever exist: the app is the first path segment, so
+    creating or deploying an app changes nothing here and never reloads the router (a
+    reload re-binds the listener, and a connection waiting on the old one is dropped).
+    ``own_origins`` are templates of an app's own origins (``http://{app}.localhost:8080``)
+    that receive ``Access-Control-Allow-Origin``; ``extra_origins`` adds the origins of
+    apps' custom domains; fonts get ``*``.
     """
-    check_app_name(app)
     root = store_root.resolve()
     fonts = sorted("*" + ext for ext in FONT_EXTS)
+    own = sorted({o.replace("{app}", ASSET_APP) for o in own_origins})
     routes: list[dict[str, Any]] = [
         # The file root is the app's own prefix: a cleaned path cannot leave it, so
         # another app's keys and the store's .roost-meta sidecars are out of reach.
-        {"handle": [{"handler": "rewrite", "strip_path_prefix": f"/{app}"}]},
+        {"handle": [{"handler": "rewrite", "strip_path_prefix": f"/{ASSET_APP}"}]},
         {"match": [{"path": [f"/{MANIFESTS_DIR}/*"]}],
          "handle": [_headers({"Cache-Control": [REVALIDATE]})]},
         {"match": [{"not": [{"path": [f"/{MANIFESTS_DIR}/*"]}]}],
@@ -93,32 +103,29 @@ def caddy_app_route(app: str, store_root: Path, *, base_domain: str,
         {"handle": [_headers({"X-Content-Type-Options": ["nosniff"]}, deferred=False)]},
         *_type_routes(),
     ]
-    for origin in sorted(set(allowed_origins or [])):
-        routes.append({"match": [{"header": {"Origin": [origin]}}],
-                       "handle": [_headers({"Access-Control-Allow-Origin": [origin],
-                                            "Vary": ["Origin, Accept-Encoding"]})]})
+    allowed = [{"header": {"Origin": own}}] if own else []
+    for app, origins in sorted((extra_origins or {}).items()):
+        if origins:
+            check_app_name(app)
+            allowed.append({"vars": {ASSET_APP: [app]},
+                            "header": {"Origin": sorted(set(origins))}})
+    if allowed:  # several matcher sets: any one matching is enough
+        routes.append({"match": allowed, "handle": [_headers({
+            "Access-Control-Allow-Origin": ["{http.request.header.Origin}"],
+            "Vary": ["Origin, Accept-Encoding"]})]})
     routes.append({"match": [{"path": fonts}],
                    "handle": [_headers({"Access-Control-Allow-Origin": ["*"]})]})
     routes.append({"handle": [{
         "handler": "file_server",
-        "root": str(root / app_prefix(app)),
+        "root": f"{root / 'assets'}/{ASSET_APP}",
         "hide": [str(root / ".roost-meta"), str(root / ".roost-tmp")],
         "precompressed": {"br": {}, "gzip": {}},
         "precompressed_order": ["br", "gzip"],
     }]})
-    return {
-        "match": [{"host": [asset_host(base_domain)], "path": [f"/{app}/*"]}],
-        "handle": [{"handler": "subroute", "routes": routes}],
-        "terminal": True,
-    }
-
-
-def caddy_asset_routes(store_root: Path, *, base_domain: str,
-                       apps: dict[str, list[str]]) -> list[dict[str, Any]]:
-    """Routes for every app (name -> allowed origins), then a 404 for the rest of the host."""
-    routes = [caddy_app_route(app, store_root, base_domain=base_domain, allowed_origins=origins)
-              for app, origins in sorted(apps.items())]
-    routes.append({"match": [{"host": [asset_host(base_domain)]}],
-                   "handle": [{"handler": "static_response", "status_code": 404}],
-                   "terminal": True})
-    return routes
+    host = [asset_host(base_domain)]
+    return [
+        {"match": [{"host": host, "path_regexp": {"name": "asset", "pattern": _APP_SEGMENT}}],
+         "handle": [{"handler": "subroute", "routes": routes}], "terminal": True},
+        {"match": [{"host": host}],
+         "handle": [{"handler": "static_response", "status_code": 404}], "terminal": True},
+    ]

@@ -85,16 +85,23 @@ def prepare(ctx: Platform, release: Release, directory: Path, env: dict[str, str
 
 
 def refresh_routes(ctx: Platform) -> None:
-    """Serve every app's assets from the router when the store is a local directory."""
+    """Serve every app's assets from the router when the store is a local directory.
+
+    The routes name no app (see :func:`caddy_asset_routes`), only custom domains' origins:
+    the router reloads when those change, never for a new app or a deploy."""
     runtime = ctx.runtime
     root = ctx.objects.local_root() if ctx.objects.can_serve_public else None
     if runtime is None or root is None:
         return
+    port = runtime.router_port
+    own = f"{{app}}.{ctx.settings.base_domain}"
     with ctx.sessions.begin() as session:
-        names = {a.name: [f"http://{h}:{runtime.router_port}" for h in runtime.hosts(a)]
+        extra = {a.name: [f"http://{h}:{port}" for h in runtime.hosts(a)
+                          if h != own.format(app=a.name)]
                  for a in apps.list_all(session)}
     runtime.router.set_extra("assets", caddy_asset_routes(
-        root, base_domain=ctx.settings.base_domain, apps=names))
+        root, base_domain=ctx.settings.base_domain, own_origins=[f"http://{own}:{port}"],
+        extra_origins={name: origins for name, origins in extra.items() if origins}))
 
 
 def kept_releases(ctx: Platform, app: str, previous: int = 5) -> list[int]:

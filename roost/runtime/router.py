@@ -241,7 +241,7 @@ class Router:
         """Install extra Caddy routes under ``name`` (placed before the app routes)."""
         with self._lock:
             self.extra[name] = routes
-            self._push_locked()
+            self._push_locked(force=False)
 
     def push(self) -> None:
         """Send the whole configuration to Caddy."""

@@ -72,7 +72,8 @@ def served(tmp_path: Path, caddy: tuple[str, int]) -> dict[str, object]:
                               router_listen=f"127.0.0.1:{port}")
         urls[app] = publish(store, app, 1, src, base_url=base).manifest.files()
     routes = caddy_asset_routes(store.root, base_domain="localhost",
-                                apps={"shop": ["http://shop.localhost"], "blog": []})
+                                own_origins=["http://{app}.localhost"],
+                                extra_origins={"blog": ["https://blog.example"]})
     config = {"admin": {"listen": admin.removeprefix("http://")},
               "apps": {"http": {"servers": {"assets": {
                   "listen": [f"127.0.0.1:{port}"], "routes": routes,
@@ -143,6 +144,11 @@ def test_cors_for_own_origins_and_fonts(served: dict[str, object]) -> None:
     own = _get(css, Origin="http://shop.localhost")
     assert own.headers["access-control-allow-origin"] == "http://shop.localhost"
     assert "access-control-allow-origin" not in _get(css, Origin="http://evil.example").headers
+    # Another app's origin, own or custom, is not this app's.
+    assert "access-control-allow-origin" not in _get(css, Origin="http://blog.localhost").headers
+    assert "access-control-allow-origin" not in _get(css, Origin="https://blog.example").headers
+    blog = _get(urls["blog"]["css/app.css"], Origin="https://blog.example")
+    assert blog.headers["access-control-allow-origin"] == "https://blog.example"
     font = _get(urls["blog"]["fonts/icons.woff2"], Origin="http://anything.example")
     assert font.status_code == 200 and font.content == FONT
     assert font.headers["access-control-allow-origin"] == "*"

@@ -23,6 +23,11 @@ def via_router(server: Server, url: str, **headers: str) -> httpx.Response:
 
 def test_assets_served_from_asset_host(server: Server, wheelhouse: dict[str, str],
                                        tmp_path: Path) -> None:
+    def router_loads() -> int:  # each configuration Caddy loads is a reload of its listener
+        return server.log.read_text().count('/load "HTTP/1.1 200')
+
+    loads = router_loads()
+    assert loads >= 1  # the start-up configuration, counted the same way
     ok(server, "apps", "create", "py")
     ok(server, "config", "set", "py", *(f"{k}={v}" for k, v in wheelhouse.items()))
     deployed = server.roost("deploy", "py", str(EXAMPLES / "python-app"), timeout=300)
@@ -74,6 +79,8 @@ def test_assets_served_from_asset_host(server: Server, wheelhouse: dict[str, str
     assert back == css and via_router(server, css).status_code == 200
     dry = json.loads(ok(server, "assets", "gc", "py", "--dry-run", "--json"))
     assert dry["deleted"] == []  # everything is recent and referenced
+    # A new app, its deploys and their assets never reloaded the router.
+    assert router_loads() == loads
 
 
 def test_asset_folder_setting_refusals(server: Server) -> None:
