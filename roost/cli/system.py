@@ -12,12 +12,13 @@ from roost.cli.output import ok, print_json, print_table
 def up(example: bool = typer.Option(False, "--example", help="also deploy the example app")
        ) -> None:
     """Start Roost in the foreground (control plane, router, supervisor, monitors)."""
-    from roost import daemon
     from roost.errors import RoostError
     from roost.settings import load_settings
 
     try:
-        settings = load_settings()
+        settings = load_settings()  # a bad setting is told before the daemon's long import
+        from roost import daemon
+
         daemon.serve(settings, deploy_example=example)
     except RoostError as exc:
         raise CliError(str(exc), exit_code=2) from exc
