@@ -1,8 +1,9 @@
 """The delivery worker: claim due deliveries, DKIM-sign, hand over, record the outcome.
 
-Each worker thread has its own transport (and so its own SMTP connection). The outcome of
-each delivery is committed as soon as the next hop has answered, so the window in which a
-crash can lead to a second delivery is one small UPDATE wide (see ``roost.mail.queue``).
+Each worker thread has its own transport (and so its own SMTP connection). The moment the
+next hop answers 250 the delivery is appended to the journal (``roost.mail.journal``), so a
+crash after that does not send it again; the outcome then goes to the store in a group with
+others (``roost.mail.recorder``) while the worker goes on sending.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from roost.core.secrets import Cipher
 from roost.mail import dkim, domains, queue, writes
 from roost.mail.deliver import Transport
+from roost.mail.journal import Journal
 from roost.mail.queue import Job, Outcome
 from roost.mail.ratelimit import Buckets
+from roost.mail.recorder import Recorder, Result
 from roost.store.models.mail import MailDomain, MailMessage
 
 log = logging.getLogger("roost.mail")
@@ -46,34 +49,15 @@ class _Message:
     message_id: str
 
 
-class _Record:
-    """Called by the transport with the message on the wire but for its final dot: records
-    the delivery as done in a transaction left open (PostgreSQL locks just the row), so that
-    once the remote has the message only its reply and our COMMIT remain; any reply but a
-    250 rolls the record back."""
+class _Sent:
+    """Given to the transport as its ``hold``: notes that the message went on the wire, so
+    a connection that breaks after that is not retried on a new one."""
 
-    def __init__(self, sessions: sessionmaker[Session], job: Job, domain: str, webhook: bool,
-                 now: datetime | None) -> None:
-        self.sessions, self.job, self.domain, self.webhook, self.now = (
-            sessions, job, domain, webhook, now)
-        self.header = ""
-        self.session: Session | None = None
-        self.called = self.kept = False
-
-    def close(self) -> None:
-        """End the held transaction (committed or not)."""
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+    def __init__(self) -> None:
+        self.called = False
 
     def __call__(self) -> None:
         self.called = True
-        self.session = self.sessions()
-        self.kept = queue.finish(self.session, self.job,
-                                 Outcome("delivered", 250, "250 accepted by the next hop"),
-                                 domain=self.domain, webhook=self.webhook,
-                                 dkim_header=self.header, now=self.now)
-        self.session.flush()
 
 
 class Deliverer:
@@ -82,8 +66,11 @@ class Deliverer:
     def __init__(self, sessions: sessionmaker[Session], cipher: Cipher,
                  transport: Callable[[], Transport], limits: Limits, *, owner: str,
                  lease_s: float = 300.0, batch: int = 20,
-                 dns_problems: Callable[[domains.Sender], list[str]] | None = None) -> None:
+                 dns_problems: Callable[[domains.Sender], list[str]] | None = None,
+                 journal: Journal | None = None) -> None:
         self.sessions, self.cipher, self.make_transport = sessions, cipher, transport
+        self.journal = journal
+        self.recorder: Recorder | None = None
         self.per_app, self.per_domain = Buckets(limits.per_app), Buckets(limits.per_domain)
         self.owner, self.lease_s, self.batch = owner, lease_s, batch
         self.senders: dict[str, tuple[float, domains.Sender | None]] = {}
@@ -166,55 +153,47 @@ class Deliverer:
         return found
 
     def _attempt(self, job: Job, message: _Message, sender: domains.Sender | None,
-                 signed: dict[int, tuple[bytes, str]], transport: Transport,
-                 record: _Record) -> tuple[Outcome, str]:
-        """Sign and hand over one delivery: its outcome and the DKIM header used."""
+                 signed: dict[int, tuple[bytes, str]], transport: Transport
+                 ) -> tuple[Outcome, str, int | None]:
+        """Sign and hand over one delivery: its outcome, the DKIM header used, and the
+        journal generation its hand-over was noted in."""
         if sender is None:
             return Outcome("permanent", 0, f"{message.domain} no longer has email (the "
-                           "add-on was removed)", "generic"), ""
+                           "add-on was removed)", "generic"), "", None
         rcpt_domain = job.recipient.rpartition("@")[2]
         wait = max(self.per_app.take(job.app), self.per_domain.take(rcpt_domain))
         if wait:
-            return Outcome("deferred", delay=wait), ""
+            return Outcome("deferred", delay=wait), "", None
         try:
             data, header = self._sign(message, sender, signed)
         except dkim.SigningError as exc:
-            return Outcome("permanent", 0, str(exc), "generic"), ""
+            return Outcome("permanent", 0, str(exc), "generic"), "", None
         if message.testmode:
-            return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header
-        record.header = header
-        # On SQLite an open write transaction is the database's one write lock: holding
-        # it across the remote's reply would stop every other writer, so there the record
-        # is written after the reply (a window of one small transaction, not a reply).
-        hold = None if writes.serialised(self.sessions) else record
-        return transport.send(domains.return_path(sender, job.id), job.recipient, data,
-                              hold), header
+            return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header, None
+        outcome = transport.send(domains.return_path(sender, job.id), job.recipient, data,
+                                 _Sent())
+        gen = None
+        if outcome.status == "delivered" and self.journal is not None:
+            # First thing after the next hop's 250: from here a crash does not resend it.
+            gen = self.journal.note(job.id, job.token)
+        return outcome, header, gen
 
     def _one(self, job: Job, message: _Message, signed: dict[int, tuple[bytes, str]],
              transport: Transport, now: datetime | None) -> None:
         sender = self.sender(message.domain)
         webhook = bool(sender and sender.webhook_url)
-        record = _Record(self.sessions, job, message.domain, webhook, now)
-        try:
-            outcome, header = self._attempt(job, message, sender, signed, transport, record)
-            if record.session is not None and outcome.status == "delivered":
-                record.session.commit()  # the only step between the remote's 250 and ours
-                kept = record.kept
-            else:
-                if record.session is not None:
-                    record.session.rollback()
-                record.close()
-                with writes.writing(self.sessions) as session:
-                    kept = queue.finish(session, job, outcome, domain=message.domain,
-                                        webhook=webhook, dkim_header=header, now=now)
-        finally:
-            record.close()
-        if not kept:
-            log.warning("lost the lease on delivery %s of %s before recording %s", job.id,
-                        message.message_id, outcome.status)
-        elif outcome.status in ("captured", "permanent", "temporary"):
-            log.info("mail %s to %s %s: %s", message.message_id, job.recipient,
-                     outcome.status, outcome.detail)
+        outcome, header, gen = self._attempt(job, message, sender, signed, transport)
+        result = Result(job, outcome, message.domain, message.message_id, webhook, header,
+                        gen, now)
+        if self.recorder is not None:
+            self.recorder.put(result)
+            return
+        with writes.writing(self.sessions) as session:  # no threads started: store it now
+            kept = queue.finish(session, job, outcome, domain=message.domain,
+                                webhook=webhook, dkim_header=header, now=now)
+        if gen is not None and self.journal is not None:
+            self.journal.stored(gen)
+        Recorder._log(result, kept)
 
     def _loop(self) -> None:
         transport = self.make_transport()
@@ -232,7 +211,9 @@ class Deliverer:
             transport.close()
 
     def start(self, threads: int) -> None:
-        """Start ``threads`` worker threads."""
+        """Start ``threads`` worker threads (and the thread that stores their outcomes)."""
+        if self.recorder is None:
+            self.recorder = Recorder(self.sessions, self.journal)
         for n in range(threads):
             thread = threading.Thread(target=self._loop, name=f"roost-mail-{n}", daemon=True)
             thread.start()
@@ -245,3 +226,8 @@ class Deliverer:
         for thread in self.threads:
             thread.join(timeout=60)
         self.threads.clear()
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+        if self.journal is not None:
+            self.journal.close()
