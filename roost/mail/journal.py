@@ -1,16 +1,25 @@
-"""The hand-over journal: one line appended the moment the next hop answers 250, so a crash
-before that outcome reaches the store does not send the message a second time.
+"""The hand-over journal: a line appended the moment the final dot of a message has gone to
+the kernel, and another when the next hop has answered, so a crash before the outcome
+reaches the store does not send the message a second time.
 
 Recording a delivery in the store takes a transaction, and on SQLite a turn at the single
 write lock; a SIGKILL between the remote's 250 and that commit used to leave the delivery
 "sending", so after the restart it went out again. A ``write`` of one line to a file of our
-own survives the process being killed (the kernel has it) and costs a system call, so the
-window left is between the remote sending its 250 and this process reading it. At start,
-``recover`` replays the lines of runs that are gone: a delivery still leased to the token
-a line names is recorded as delivered, then its file is deleted.
+own survives the process being killed (the kernel has it) and costs a system call.
 
-Lines are ``ok DELIVERY_ID LEASE_TOKEN``. Each process writes its own files
-(``PID.GEN.log``); a file is deleted once every delivery it names is in the store, so the
+At start, ``recover`` replays the files of runs that are gone, for deliveries still leased
+to the token a line names: ``ok`` (the next hop said 250) is recorded as delivered; ``no``
+(it refused) changes nothing, so the delivery is tried again; ``sent`` alone means the run
+died after the whole message, dot included, left it and before the reply was read. TCP
+still hands the kernel's copy to the next hop after the process is gone, which then takes
+the message as any MTA does, so it is recorded as delivered (with an event that says it was
+assumed) rather than sent again. That choice loses a message only if the next hop refused
+it in that instant (a 4xx/5xx we never read); sending it again would duplicate it whenever
+it did not. The window in which a crash sends a message twice is thus closed; what is left
+is this one ambiguous reply, decided towards no duplicate.
+
+Lines are ``sent|ok|no DELIVERY_ID LEASE_TOKEN``. Each process writes its own files
+(``PID.GEN.log``); a file is deleted once every delivery sent in it is in the store, so the
 journal stays small while `roost up` runs.
 """
 
@@ -50,10 +59,10 @@ class Journal:
     def _open(self) -> int:
         return os.open(self._path(self.gen), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
-    def note(self, delivery_id: int, token: str) -> int:
-        """Append that ``delivery_id`` was taken by the next hop; the file's generation,
-        to give to ``stored`` once the store has the outcome."""
-        line = f"ok {delivery_id} {token}\n".encode()
+    def sent(self, delivery_id: int, token: str) -> int:
+        """Append that the whole of ``delivery_id`` has left for the next hop; the file's
+        generation, to give to ``stored`` once the store has the outcome."""
+        line = f"sent {delivery_id} {token}\n".encode()
         with self.lock:
             os.write(self.fd, line)
             self.size += len(line)
@@ -64,6 +73,13 @@ class Journal:
                 self.gen, self.size = self.gen + 1, 0
                 self.fd = self._open()
         return gen
+
+    def answered(self, delivery_id: int, token: str, taken: bool) -> None:
+        """Append the next hop's answer to a message ``sent`` noted: taken (250) or not."""
+        line = f"{'ok' if taken else 'no'} {delivery_id} {token}\n".encode()
+        with self.lock:
+            os.write(self.fd, line)
+            self.size += len(line)
 
     def stored(self, gen: int) -> None:
         """The store has the outcome of a delivery noted in ``gen``: old files whose
@@ -80,12 +96,13 @@ class Journal:
             os.close(self.fd)
 
 
-def _entries(path: Path) -> list[tuple[int, str]]:
-    found = []
+def _entries(path: Path) -> dict[tuple[int, str], str]:
+    """(delivery id, lease token) -> its last state in the file: sent, ok or no."""
+    found: dict[tuple[int, str], str] = {}
     for line in path.read_text(errors="replace").splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[0] == "ok" and parts[1].isdigit():
-            found.append((int(parts[1]), parts[2]))
+        if len(parts) == 3 and parts[0] in ("sent", "ok", "no") and parts[1].isdigit():
+            found[(int(parts[1]), parts[2])] = parts[0]
     return found  # a line cut short by the kill has no token and is skipped
 
 
@@ -96,13 +113,17 @@ def recover(factory: sessionmaker[Session], directory: Path,
     if not directory.is_dir():
         return 0
     done = 0
-    for path in sorted(directory.glob("*.log")):
-        pid = path.name.split(".", 1)[0]
-        if not pid.isdigit() or (int(pid) != os.getpid() and alive(int(pid))):
-            continue
-        entries = _entries(path)
-        if entries:
-            done += _apply(factory, entries)
+    paths = [p for p in sorted(directory.glob("*.log"), key=_order)
+             if p.name.split(".", 1)[0].isdigit()]
+    paths = [p for p in paths if int(p.name.split(".", 1)[0]) == os.getpid()
+             or not alive(int(p.name.split(".", 1)[0]))]
+    entries: dict[tuple[int, str], str] = {}
+    for path in paths:  # oldest generation first, so a later answer wins
+        entries.update(_entries(path))
+    taken = {key: state for key, state in entries.items() if state != "no"}
+    if taken:
+        done = _apply(factory, taken)
+    for path in paths:
         path.unlink(missing_ok=True)
     if done:
         log.info("mail: %d deliveries the next hop took just before a stop were recorded "
@@ -110,24 +131,37 @@ def recover(factory: sessionmaker[Session], directory: Path,
     return done
 
 
-def _apply(factory: sessionmaker[Session], entries: list[tuple[int, str]]) -> int:
-    tokens = dict(entries)
+def _order(path: Path) -> tuple[int, int]:
+    pid, _, rest = path.name.partition(".")
+    gen = rest.partition(".")[0]
+    return (int(pid) if pid.isdigit() else -1, int(gen) if gen.isdigit() else -1)
+
+
+ASSUMED = ("the whole message went to the next hop, then Roost stopped before reading its "
+           "answer; recorded as delivered, not sent again")
+
+
+def _apply(factory: sessionmaker[Session], entries: dict[tuple[int, str], str]) -> int:
     done = 0
     with writes.writing(factory) as session:
         rows = session.execute(
             select(MailDelivery, MailMessage.domain, MailDomain.webhook_url)
             .join(MailMessage, MailMessage.id == MailDelivery.message_pk)
             .outerjoin(MailDomain, MailDomain.domain == MailMessage.domain)
-            .where(MailDelivery.id.in_(list(tokens)), MailDelivery.status == "sending"))
+            .where(MailDelivery.id.in_({ident for ident, _ in entries}),
+                   MailDelivery.status == "sending"))
         for row, domain, webhook_url in rows.all():
-            token = tokens[row.id]
-            if row.lease_owner != token:
+            token = row.lease_owner or ""
+            state = entries.get((row.id, token))
+            if state is None:  # leased again since: that later attempt decides
                 continue
             job = Job(row.id, row.message_pk, row.app, row.recipient, row.attempts,
                       row.created_at, token)
-            if queue.finish(session, job, Outcome("delivered", 250, "250 accepted by the "
-                                                  "next hop (recorded from the journal after "
-                                                  "a restart)"),
-                            domain=domain, webhook=bool(webhook_url)):
+            outcome = Outcome("delivered", 250, "250 accepted by the next hop (recorded "
+                              "from the journal after a restart)") if state == "ok" else \
+                Outcome("delivered", 0, ASSUMED)
+            if state != "ok":
+                log.warning("mail: delivery %s to %s: %s", row.id, row.recipient, ASSUMED)
+            if queue.finish(session, job, outcome, domain=domain, webhook=bool(webhook_url)):
                 done += 1
     return done

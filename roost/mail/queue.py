@@ -11,11 +11,13 @@ marks the delivery done in a transaction that only succeeds while it still holds
 from __future__ import annotations
 
 import email.utils
+import re
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
@@ -100,9 +102,19 @@ def new_message_id(domain: str, now: datetime) -> str:
     return f"<{now:%Y%m%d%H%M%S}.{secrets.token_hex(8)}@{domain}>"
 
 
-def _with_ids(raw: bytes, domain: str, now: datetime) -> tuple[bytes, str, str]:
+_BLANK = re.compile(rb"\r?\n\r?\n")
+
+
+def _headers(raw: bytes) -> Message:
+    """The header block of ``raw`` parsed (the body, maybe megabytes, is left alone)."""
+    blank = _BLANK.search(raw)
+    head = raw[:blank.start()] if blank else raw
+    return BytesHeaderParser(policy=compat32).parsebytes(head + b"\r\n\r\n")
+
+
+def _with_ids(raw: bytes, headers: Message, domain: str, now: datetime
+              ) -> tuple[bytes, str, str]:
     """``raw`` with a Message-ID and Date (added when missing), its id and subject."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
     message_id = (headers.get("Message-ID") or "").strip()
     extra = b""
     if not message_id:
@@ -113,16 +125,16 @@ def _with_ids(raw: bytes, domain: str, now: datetime) -> tuple[bytes, str, str]:
     return extra + raw, message_id, str(headers.get("Subject") or "")[:1000]
 
 
-def header_senders(raw: bytes) -> list[str]:
+def header_senders(raw: bytes | Message) -> list[str]:
     """Every address in a message's From and Sender headers (all of them, however many)."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = _headers(raw) if isinstance(raw, bytes) else raw
     values = [str(v) for name in ("From", "Sender") for v in headers.get_all(name) or []]
     return [addr for _, addr in email.utils.getaddresses(values)]
 
 
 def header_from(raw: bytes) -> str:
     """The first address in a message's From header ('' when absent)."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = _headers(raw)
     return email.utils.parseaddr(str(headers.get("From") or ""))[1]
 
 
@@ -146,9 +158,10 @@ def prepare(sub: Submission, *, webhook: bool = False, now: datetime | None = No
     check_recipients(sub.recipients)
     check_sender(sub.envelope_from, sub.domain)
     # Every From and Sender mailbox, or a second From header could show another domain.
-    for address in header_senders(sub.raw) or [""]:
+    headers = _headers(sub.raw)
+    for address in header_senders(headers) or [""]:
         check_sender(address, sub.domain)
-    raw, message_id, subject = _with_ids(sub.raw, sub.domain, now)
+    raw, message_id, subject = _with_ids(sub.raw, headers, sub.domain, now)
     return Prepared(sub, raw, message_id, subject, webhook, now)
 
 

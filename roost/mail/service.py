@@ -36,7 +36,7 @@ class MailConfig:
     tls_key: str = ""
     resolver: str = ""
     limits: Limits = Limits()
-    workers: int = 4
+    workers: int = 16
     journal: str = ""  # directory of the hand-over journal ('' keeps none)
 
     @property

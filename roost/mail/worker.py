@@ -50,14 +50,19 @@ class _Message:
 
 
 class _Sent:
-    """Given to the transport as its ``hold``: notes that the message went on the wire, so
-    a connection that breaks after that is not retried on a new one."""
+    """Given to the transport as its ``hold``, called once the final dot is out: notes that
+    in the journal, and marks the message as gone, so a connection that breaks after that
+    is not retried on a new one."""
 
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal | None, job: Job) -> None:
+        self.journal, self.job = journal, job
         self.called = False
+        self.gen: int | None = None
 
     def __call__(self) -> None:
         self.called = True
+        if self.journal is not None:
+            self.gen = self.journal.sent(self.job.id, self.job.token)
 
 
 class Deliverer:
@@ -170,13 +175,13 @@ class Deliverer:
             return Outcome("permanent", 0, str(exc), "generic"), "", None
         if message.testmode:
             return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header, None
+        sent = _Sent(self.journal, job)
         outcome = transport.send(domains.return_path(sender, job.id), job.recipient, data,
-                                 _Sent())
-        gen = None
-        if outcome.status == "delivered" and self.journal is not None:
-            # First thing after the next hop's 250: from here a crash does not resend it.
-            gen = self.journal.note(job.id, job.token)
-        return outcome, header, gen
+                                 sent)
+        if sent.gen is not None and self.journal is not None:
+            # First thing after the reply: a crash from here on stores just this outcome.
+            self.journal.answered(job.id, job.token, outcome.status == "delivered")
+        return outcome, header, sent.gen
 
     def _one(self, job: Job, message: _Message, signed: dict[int, tuple[bytes, str]],
              transport: Transport, now: datetime | None) -> None:

@@ -115,14 +115,25 @@ def test_a_run_killed_between_the_relays_250_and_the_store_sends_nothing_twice(
         [str(os.getpid())]
 
 
-def test_a_journal_line_cut_short_or_naming_another_lease_changes_nothing(
+def test_the_journal_decides_what_a_stopped_run_had_handed_over(
         engine: Engine, tmp_path: Path) -> None:
     sessions = make_sessionmaker(engine)
     with transaction(sessions) as session:
-        queue.accept(session, sub(1))
-    job = queue.claim(sessions, "h:1", lease_s=60)[0]
-    (tmp_path / "123.0.log").write_text(f"ok {job.id} someone-else:x\nok {job.id}")
-    assert journal.recover(sessions, tmp_path, lambda pid: False) == 0
+        for n in range(4):
+            queue.accept(session, sub(n))
+    jobs = queue.claim(sessions, "h:1", lease_s=60)
+    taken, assumed, refused, cut = sorted(jobs, key=lambda j: j.recipient)
+    (tmp_path / "123.0.log").write_text(
+        f"sent {taken.id} {taken.token}\nsent {assumed.id} {assumed.token}\n"
+        f"sent {refused.id} {refused.token}\nok {taken.id} {taken.token}\n"
+        f"no {refused.id} {refused.token}\nsent {cut.id} someone-else:x\nsent {cut.id}")
+    assert journal.recover(sessions, tmp_path, lambda pid: False) == 2
     with sessions() as session:
-        assert session.scalar(select(MailDelivery.status)) == "sending"
+        rows = {r.recipient: r for r in session.scalars(select(MailDelivery))}
+        details = {e.recipient: e.detail for e in session.scalars(
+            select(MailEvent).where(MailEvent.event == "delivered"))}
+    assert rows[taken.recipient].status == rows[assumed.recipient].status == "delivered"
+    assert "before reading its answer" in details[assumed.recipient]
+    # Refused, or not in the journal under its lease: left to be tried again.
+    assert rows[refused.recipient].status == rows[cut.recipient].status == "sending"
     assert not list(tmp_path.glob("*.log"))
