@@ -9,6 +9,7 @@ others (``roost.mail.recorder``) while the worker goes on sending.
 from __future__ import annotations
 
 import logging
+import queue as queues
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +50,9 @@ class _Message:
     message_id: str
 
 
+_Item = tuple[Job, _Message, dict[int, tuple[bytes, str]]]
+
+
 class _Sent:
     """Given to the transport as its ``hold``, called once the final dot is out: notes that
     in the journal, and marks the message as gone, so a connection that breaks after that
@@ -83,6 +87,7 @@ class Deliverer:
         self.kick = threading.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.jobs: queues.Queue[_Item | None] = queues.Queue(1)
         self.dns_problems = dns_problems
         self.dns_checked: dict[str, float] = {}
 
@@ -130,23 +135,31 @@ class Deliverer:
                                    .where(MailMessage.id.in_(pks)))
             return {r[0]: _Message(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows}
 
-    def run_once(self, transport: Transport, now: datetime | None = None) -> int:
-        """Claim one batch and deliver it; return how many deliveries were handled."""
-        jobs = queue.claim(self.sessions, self.owner, lease_s=self.lease_s, limit=self.batch,
+    def _claim(self, limit: int, now: datetime | None = None) -> list[_Item]:
+        """Take the lease on up to ``limit`` due deliveries, with their messages."""
+        jobs = queue.claim(self.sessions, self.owner, lease_s=self.lease_s, limit=limit,
                            now=now)
         if not jobs:
-            return 0
+            return []
         messages = self._messages({j.message_pk for j in jobs})
-        signed: dict[int, tuple[bytes, str]] = {}
-        for job in jobs:
-            message = messages.get(job.message_pk)
-            if message is None:
-                continue  # deleted with its app; its delivery row went with it
-            try:
-                self._one(job, message, signed, transport, now)
-            except Exception:  # the lease expires and the delivery is tried again
-                log.exception("delivery %s of %s failed", job.id, message.message_id)
-        return len(jobs)
+        signed: dict[int, tuple[bytes, str]] = {}  # recipients of one message share it
+        # A message deleted with its app took its delivery rows with it.
+        return [(job, messages[job.message_pk], signed) for job in jobs
+                if job.message_pk in messages]
+
+    def _deliver(self, item: _Item, transport: Transport, now: datetime | None) -> None:
+        job, message, signed = item
+        try:
+            self._one(job, message, signed, transport, now)
+        except Exception:  # the lease expires and the delivery is tried again
+            log.exception("delivery %s of %s failed", job.id, message.message_id)
+
+    def run_once(self, transport: Transport, now: datetime | None = None) -> int:
+        """Claim one batch and deliver it in this thread; return how many were handled."""
+        items = self._claim(self.batch, now)
+        for item in items:
+            self._deliver(item, transport, now)
+        return len(items)
 
     def _sign(self, message: _Message, sender: domains.Sender,
               signed: dict[int, tuple[bytes, str]]) -> tuple[bytes, str]:
@@ -200,36 +213,61 @@ class Deliverer:
             self.journal.stored(gen)
         Recorder._log(result, kept)
 
-    def _loop(self) -> None:
+    def _claimer(self) -> None:
+        """The one thread that claims: workers never queue up on the store for work."""
+        while not self.stopping.is_set():
+            try:
+                items = self._claim(max(self.batch, self.jobs.maxsize))
+            except Exception:
+                log.exception("claiming mail deliveries failed")
+                items = []
+            if not items:
+                self.kick.wait(0.5)
+                self.kick.clear()
+            for item in items:
+                self.jobs.put(item)  # waits while every worker is busy
+
+    def _worker(self) -> None:
         transport = self.make_transport()
         try:
-            while not self.stopping.is_set():
-                try:
-                    handled = self.run_once(transport)
-                except Exception:
-                    log.exception("mail delivery pass failed")
-                    handled = 0
-                if not handled:
-                    self.kick.wait(0.5)
-                    self.kick.clear()
+            while (item := self.jobs.get()) is not None:
+                self._deliver(item, transport, None)
         finally:
             transport.close()
 
     def start(self, threads: int) -> None:
-        """Start ``threads`` worker threads (and the thread that stores their outcomes)."""
+        """Start ``threads`` worker threads, the thread that claims work for them and the
+        thread that stores their outcomes."""
         if self.recorder is None:
             self.recorder = Recorder(self.sessions, self.journal)
-        for n in range(threads):
-            thread = threading.Thread(target=self._loop, name=f"roost-mail-{n}", daemon=True)
+        self.jobs = queues.Queue(threads)
+        self.stopping.clear()
+        self.threads = [threading.Thread(target=self._claimer, name="roost-mail-claim",
+                                         daemon=True)]
+        self.threads += [threading.Thread(target=self._worker, name=f"roost-mail-{n}",
+                                          daemon=True) for n in range(threads)]
+        for thread in self.threads:
             thread.start()
-            self.threads.append(thread)
 
     def stop(self) -> None:
-        """Stop the threads after their current delivery."""
+        """Stop claiming, finish the deliveries in hand, give back the claimed rest."""
         self.stopping.set()
         self.kick.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
+        if self.threads:
+            self.threads[0].join(timeout=60)
+            while True:
+                try:
+                    item = self.jobs.get_nowait()
+                except queues.Empty:
+                    break
+                if item is not None and self.recorder is not None:
+                    job, message, _ = item
+                    self.recorder.put(Result(job, Outcome("deferred"), message.domain,
+                                             message.message_id, False))
+            for _ in self.threads[1:]:
+                self.jobs.put(None)
+            for thread in self.threads[1:]:
+                thread.join(timeout=60)
         self.threads.clear()
         if self.recorder is not None:
             self.recorder.close()
