@@ -45,6 +45,8 @@ def create_app(ctx: Platform) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app, html=error_page)
+    # First: Starlette tries routes in order, and sending is the hottest path of all.
+    app.include_router(mailgun.router)
     for module in (health, apps, config, deploys, releases, runtime, limits, assets, perf,
                    vulns, uptime, addons, pg, pg_backups, forge_hooks, email, dns,
                    domains, hosts):
@@ -54,5 +56,4 @@ def create_app(ctx: Platform) -> FastAPI:
     app.include_router(perf_router(ctx))
     for dashboard in DASHBOARD:
         app.include_router(dashboard)
-    app.include_router(mailgun.router)
     return app

@@ -40,9 +40,9 @@ class Transport(ABC):
              hold: Hold | None = None) -> Outcome:
         """Hand ``data`` over for ``recipient``; never raises for the remote's answers.
 
-        ``hold`` is called once the message is on the wire but for its final dot: the
-        worker records the delivery there, uncommitted, so that between the remote taking
-        the message (the dot) and our record of it there is only its reply and a COMMIT.
+        ``hold`` is called the moment the final dot has been handed to the kernel: from
+        there the next hop has the whole message, and the worker notes that in its journal
+        before waiting for the reply.
         """
 
     def close(self) -> None:  # noqa: B027  (most transports hold a connection; Capture none)
@@ -97,7 +97,7 @@ class _Session:
 
     def _transaction(self, smtp: smtplib.SMTP, return_path: str, recipient: str,
                      data: bytes, hold: Hold | None) -> None:
-        """MAIL, RCPT, DATA as smtplib's sendmail does, with ``hold`` before the final dot."""
+        """MAIL, RCPT, DATA as smtplib's sendmail does, with ``hold`` after the final dot."""
         code, text = smtp.mail(return_path)
         if code != 250:
             smtp.rset()
@@ -113,10 +113,9 @@ class _Session:
         body = DOTS.sub(b"..", data)
         if not body.endswith(b"\r\n"):
             body += b"\r\n"
-        smtp.send(body)
-        if hold is not None:  # before the final dot: the remote has nothing complete yet
+        smtp.send(body + b".\r\n")
+        if hold is not None:  # the dot is out: the remote may take the message now
             hold()
-        smtp.send(b".\r\n")
         code, text = smtp.getreply()
         if code != 250:
             raise smtplib.SMTPDataError(code, text)

@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,6 +51,45 @@ class Sender:
     dkim_key: bytes
     signing_key: str
     webhook_url: str
+
+
+class Lookups:
+    """Credential look-ups remembered for ``ttl`` seconds, and forgotten at once when a
+    sending domain changes in this process (``changed``): added, removed, its webhook set."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self.entries: dict[object, tuple[float, int, object]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, key: object) -> tuple[bool, object]:
+        """(True, value) when ``key`` was looked up recently, else (False, None)."""
+        with self.lock:
+            found = self.entries.get(key)
+        if found is None or found[1] != _generation or time.monotonic() - found[0] > self.ttl:
+            return False, None
+        return True, found[2]
+
+    def put(self, key: object, value: object, generation: int) -> None:
+        """Remember ``value``, looked up while ``generation`` was current."""
+        with self.lock:
+            if len(self.entries) > 10_000:
+                self.entries.clear()
+            self.entries[key] = (time.monotonic(), generation, value)
+
+
+_generation = 0
+
+
+def generation() -> int:
+    """Take this before a look-up and give it to ``Lookups.put``."""
+    return _generation
+
+
+def changed() -> None:
+    """A sending domain was added, removed or changed (call after the commit)."""
+    global _generation
+    _generation += 1
 
 
 def digest(secret: str) -> str:

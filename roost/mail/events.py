@@ -37,19 +37,31 @@ class EventView:
     message: int | None
 
 
+def row(app: str, message_pk: int | None, event: str, *, recipient: str = "",
+        severity: str = "", reason: str = "", code: int = 0, detail: str = "",
+        attempt: int = 0, webhook: bool = False, now: datetime | None = None
+        ) -> dict[str, object]:
+    """The column values of one event (for a multi-row insert); ``webhook`` queues it for
+    the app's webhook when it is a hooked kind."""
+    now = now or utcnow()
+    return {"event_id": uuid.uuid4().hex, "app": app, "message_pk": message_pk,
+            "event": event, "severity": severity, "recipient": recipient[:320],
+            "reason": reason[:40], "code": code, "detail": detail[:2000], "attempt": attempt,
+            "created_at": now, "hook_status": "pending" if webhook and event in HOOKED
+            else "none", "hook_attempts": 0, "hook_next_at": now, "hook_lease_until": None,
+            "hook_error": ""}
+
+
 def record(session: Session, app: str, message_pk: int | None, event: str, *,
            recipient: str = "", severity: str = "", reason: str = "", code: int = 0,
            detail: str = "", attempt: int = 0, webhook: bool = False,
            now: datetime | None = None) -> MailEvent:
     """Add one event; ``webhook`` queues it for the app's webhook when it is a hooked kind."""
-    now = now or utcnow()
-    row = MailEvent(event_id=uuid.uuid4().hex, app=app, message_pk=message_pk, event=event,
-                    severity=severity, recipient=recipient[:320], reason=reason[:40],
-                    code=code, detail=detail[:2000], attempt=attempt, created_at=now,
-                    hook_status="pending" if webhook and event in HOOKED else "none",
-                    hook_next_at=now)
-    session.add(row)
-    return row
+    made = MailEvent(**row(app, message_pk, event, recipient=recipient, severity=severity,
+                           reason=reason, code=code, detail=detail, attempt=attempt,
+                           webhook=webhook, now=now))
+    session.add(made)
+    return made
 
 
 def log(session: Session, app: str, *, to: str = "", event: str = "",

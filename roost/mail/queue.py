@@ -11,21 +11,23 @@ marks the delivery done in a transaction that only succeeds while it still holds
 from __future__ import annotations
 
 import email.utils
+import re
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.errors import InvalidInput
 from roost.mail import events, writes
 from roost.store.base import utcnow
-from roost.store.models.mail import MailDelivery, MailMessage
+from roost.store.models.mail import MailDelivery, MailEvent, MailMessage
 
 MAX_SIZE = 25 * 1024 * 1024
 MAX_RECIPIENTS = 1000
@@ -100,9 +102,19 @@ def new_message_id(domain: str, now: datetime) -> str:
     return f"<{now:%Y%m%d%H%M%S}.{secrets.token_hex(8)}@{domain}>"
 
 
-def _with_ids(raw: bytes, domain: str, now: datetime) -> tuple[bytes, str, str]:
+_BLANK = re.compile(rb"\r?\n\r?\n")
+
+
+def _headers(raw: bytes) -> Message:
+    """The header block of ``raw`` parsed (the body, maybe megabytes, is left alone)."""
+    blank = _BLANK.search(raw)
+    head = raw[:blank.start()] if blank else raw
+    return BytesHeaderParser(policy=compat32).parsebytes(head + b"\r\n\r\n")
+
+
+def _with_ids(raw: bytes, headers: Message, domain: str, now: datetime
+              ) -> tuple[bytes, str, str]:
     """``raw`` with a Message-ID and Date (added when missing), its id and subject."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
     message_id = (headers.get("Message-ID") or "").strip()
     extra = b""
     if not message_id:
@@ -113,17 +125,86 @@ def _with_ids(raw: bytes, domain: str, now: datetime) -> tuple[bytes, str, str]:
     return extra + raw, message_id, str(headers.get("Subject") or "")[:1000]
 
 
-def header_senders(raw: bytes) -> list[str]:
+def header_senders(raw: bytes | Message) -> list[str]:
     """Every address in a message's From and Sender headers (all of them, however many)."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = _headers(raw) if isinstance(raw, bytes) else raw
     values = [str(v) for name in ("From", "Sender") for v in headers.get_all(name) or []]
     return [addr for _, addr in email.utils.getaddresses(values)]
 
 
 def header_from(raw: bytes) -> str:
     """The first address in a message's From header ('' when absent)."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw)
+    headers = _headers(raw)
     return email.utils.parseaddr(str(headers.get("From") or ""))[1]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked submission with its Message-ID and Date, ready to be stored."""
+
+    sub: Submission
+    raw: bytes
+    message_id: str
+    subject: str
+    webhook: bool
+    now: datetime
+
+
+def prepare(sub: Submission, *, webhook: bool = False, now: datetime | None = None
+            ) -> Prepared:
+    """Check ``sub`` (raising ``Refused`` for bad input) and give it its ids; no store work."""
+    now = now or utcnow()
+    check_size(len(sub.raw))
+    check_recipients(sub.recipients)
+    check_sender(sub.envelope_from, sub.domain)
+    # Every From and Sender mailbox, or a second From header could show another domain.
+    headers = _headers(sub.raw)
+    for address in header_senders(headers) or [""]:
+        check_sender(address, sub.domain)
+    raw, message_id, subject = _with_ids(sub.raw, headers, sub.domain, now)
+    return Prepared(sub, raw, message_id, subject, webhook, now)
+
+
+def store(session: Session, items: list[Prepared]) -> None:
+    """Queue prepared submissions: a few multi-row statements for the whole group.
+
+    Recipients the domain has suppressed get a ``failed`` delivery and event at once.
+    """
+    if not items:
+        return
+    rows = [{"app": p.sub.app, "domain": p.sub.domain, "message_id": p.message_id,
+             "sender": p.sub.envelope_from, "subject": p.subject, "raw": p.raw,
+             "size": len(p.raw), "source": p.sub.source, "tags": p.sub.tags,
+             "variables": p.sub.variables, "testmode": p.sub.testmode, "dkim_header": "",
+             "created_at": p.now} for p in items]
+    pks = list(session.scalars(insert(MailMessage).returning(
+        MailMessage.id, sort_by_parameter_order=True), rows))
+    wanted: dict[str, list[str]] = {}
+    for p in items:
+        wanted.setdefault(p.sub.domain, []).extend(p.sub.recipients)
+    blocked = {domain: events.suppressed(session, domain, rcpts)
+               for domain, rcpts in wanted.items()}
+    event_rows: list[dict[str, object]] = []
+    delivery_rows: list[dict[str, object]] = []
+    for pk, p in zip(pks, items, strict=True):
+        app, now = p.sub.app, p.now
+        for rcpt in dict.fromkeys(r.lower() for r in p.sub.recipients):
+            event_rows.append(events.row(app, pk, "accepted", recipient=rcpt, now=now))
+            kind = blocked[p.sub.domain].get(rcpt)
+            delivery_rows.append({
+                "message_pk": pk, "app": app, "recipient": rcpt,
+                "status": "failed" if kind else "queued", "attempts": 0,
+                "next_attempt_at": now, "created_at": now, "done_at": now if kind else None,
+                "last_error": f"suppressed ({kind})" if kind else ""})
+            if kind:
+                event_rows.append(events.row(
+                    app, pk, "failed", recipient=rcpt, severity="permanent",
+                    reason=f"suppress-{kind}", code=605,
+                    detail=f"not delivering to a previously {kind}d address"
+                    if kind != "complaint" else "not delivering to an address that "
+                    "complained", webhook=p.webhook, now=now))
+    session.execute(insert(MailEvent), event_rows)
+    session.execute(insert(MailDelivery), delivery_rows)
 
 
 def accept(session: Session, sub: Submission, *, webhook: bool = False,
@@ -133,35 +214,9 @@ def accept(session: Session, sub: Submission, *, webhook: bool = False,
     ``webhook`` says whether the app has a webhook to hear of recipients dropped here
     because they are suppressed.
     """
-    now = now or utcnow()
-    check_size(len(sub.raw))
-    check_recipients(sub.recipients)
-    check_sender(sub.envelope_from, sub.domain)
-    # Every From and Sender mailbox, or a second From header could show another domain.
-    for address in header_senders(sub.raw) or [""]:
-        check_sender(address, sub.domain)
-    raw, message_id, subject = _with_ids(sub.raw, sub.domain, now)
-    message = MailMessage(app=sub.app, domain=sub.domain, message_id=message_id,
-                          sender=sub.envelope_from, subject=subject, raw=raw, size=len(raw),
-                          source=sub.source, tags=sub.tags, variables=sub.variables,
-                          testmode=sub.testmode, created_at=now)
-    session.add(message)
-    session.flush()
-    blocked = events.suppressed(session, sub.domain, sub.recipients)
-    for rcpt in dict.fromkeys(r.lower() for r in sub.recipients):
-        events.record(session, sub.app, message.id, "accepted", recipient=rcpt, now=now)
-        kind = blocked.get(rcpt)
-        session.add(MailDelivery(message_pk=message.id, app=sub.app, recipient=rcpt,
-                                 status="failed" if kind else "queued", next_attempt_at=now,
-                                 created_at=now, done_at=now if kind else None,
-                                 last_error=f"suppressed ({kind})" if kind else ""))
-        if kind:
-            events.record(session, sub.app, message.id, "failed", recipient=rcpt,
-                          severity="permanent", reason=f"suppress-{kind}", code=605,
-                          detail=f"not delivering to a previously {kind}d address"
-                          if kind != "complaint" else "not delivering to an address that "
-                          "complained", webhook=webhook, now=now)
-    return message_id
+    prepared = prepare(sub, webhook=webhook, now=now)
+    store(session, [prepared])
+    return prepared.message_id
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,15 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
 from roost.errors import ConfigError
-from roost.mail import dkim, dnscheck, domains, queue, smtpd, webhooks
+from roost.mail import dkim, dnscheck, domains, journal, queue, smtpd, webhooks
 from roost.mail.deliver import Capture, Direct, Relay, Transport
+from roost.mail.intake import Intake
 from roost.mail.worker import Deliverer, Limits
 
 log = logging.getLogger("roost.mail")
@@ -34,7 +36,8 @@ class MailConfig:
     tls_key: str = ""
     resolver: str = ""
     limits: Limits = Limits()
-    workers: int = 4
+    workers: int = 16
+    journal: str = ""  # directory of the hand-over journal ('' keeps none)
 
     @property
     def mode(self) -> str:
@@ -70,6 +73,7 @@ class MailService:
                                    owner=f"{os.uname().nodename}:{os.getpid()}",
                                    dns_problems=None if config.resolver == "off"
                                    else self.dns_problems)
+        self.intake = Intake(sessions, on_commit=self.kick)
         self.hooks = webhooks.Sender(sessions, cipher, allow_url)
         self.server: asyncio.Server | None = None
         self.hook_task: asyncio.Task[None] | None = None
@@ -105,7 +109,7 @@ class MailService:
                                   "ROOST_MAIL_TLS_CERT is set: apps' passwords would cross "
                                   "the network in clear; set a certificate or listen on "
                                   "127.0.0.1")
-            handler = smtpd.Handler(self.sessions, self.cipher, self.kick)
+            handler = smtpd.Handler(self.sessions, self.cipher, self.intake)
             try:
                 self.server = await smtpd.serve(
                     handler, smtpd.Authenticator(self.sessions), host, int(port),
@@ -114,6 +118,9 @@ class MailService:
                 raise ConfigError(f"cannot listen for SMTP on {c.listen} ({exc.strerror}): "
                                   "set ROOST_MAIL_SMTP_LISTEN to a free address, or off"
                                   ) from exc
+        if c.journal:  # before the leases of stopped runs are freed: it needs their tokens
+            await asyncio.to_thread(journal.recover, self.sessions, Path(c.journal), _alive)
+            self.deliverer.journal = journal.Journal(Path(c.journal))
         freed = await asyncio.to_thread(queue.release_dead, self.sessions,
                                         os.uname().nodename, _alive)
         if freed:
@@ -139,6 +146,7 @@ class MailService:
         if self.server is not None:
             self.server.close()
             await self.server.wait_closed()
+        await asyncio.to_thread(self.intake.close)
         await asyncio.to_thread(self.deliverer.stop)
         if self.hook_task is not None:
             await self.hook_task

@@ -2,8 +2,8 @@
 certificate is set) and, on the same port, the return path where bounces and complaint
 reports arrive without AUTH.
 
-Every store call runs in a thread so the event loop keeps serving other clients; a message
-is committed before the client hears ``250``.
+Store calls run off the event loop: accepted messages go to the group-commit writer
+(``roost.mail.intake``), and a message is committed before the client hears ``250``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
 from roost.mail import bounces, domains, queue, writes
+from roost.mail.intake import Intake
 from roost.mail.queue import Refused, Submission
 
 log = logging.getLogger("roost.mail.smtp")
@@ -39,27 +37,24 @@ class Identity:
 
 
 class Authenticator:
-    """Checks AUTH PLAIN/LOGIN against the apps' SMTP credentials (cached for a minute)."""
+    """Checks AUTH PLAIN/LOGIN against the apps' SMTP credentials (cached for a minute, and
+    forgotten when a domain changes)."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
-        self.cache: dict[tuple[str, str], tuple[float, Identity | None]] = {}
-        self.lock = threading.Lock()
+        self.cache = domains.Lookups(AUTH_TTL)
 
     def lookup(self, login: str, password: str) -> Identity | None:
         """The identity of a login, or None when the login or password is wrong."""
-        key, now = (login.lower(), domains.digest(password)), time.monotonic()
-        with self.lock:
-            cached = self.cache.get(key)
-        if cached and now - cached[0] < AUTH_TTL:
-            return cached[1]
+        key = (login.lower(), domains.digest(password))
+        hit, cached = self.cache.get(key)
+        if hit:
+            return cached if isinstance(cached, Identity) else None
+        generation = domains.generation()
         with self.sessions.begin() as session:
             row = domains.by_smtp_login(session, login, password)
             found = Identity(row.app, row.domain, bool(row.webhook_url)) if row else None
-        with self.lock:
-            if len(self.cache) > 10_000:
-                self.cache.clear()
-            self.cache[key] = (now, found)
+        self.cache.put(key, found, generation)
         return found
 
     def __call__(self, server: SMTP, session: SmtpSession, envelope: Envelope,
@@ -80,8 +75,8 @@ class Handler:
     """aiosmtpd hooks: check the envelope as it comes, queue the message at DATA."""
 
     def __init__(self, sessions: sessionmaker[Session], cipher: Cipher,
-                 on_accept: Callable[[], None]) -> None:
-        self.sessions, self.cipher, self.on_accept = sessions, cipher, on_accept
+                 intake: Intake) -> None:
+        self.sessions, self.cipher, self.intake = sessions, cipher, intake
 
     async def handle_MAIL(self, server: SMTP, session: SmtpSession, envelope: Envelope,
                           address: str, mail_options: list[str]) -> str:
@@ -131,15 +126,13 @@ class Handler:
                          envelope_from=envelope.mail_from or "",
                          recipients=list(envelope.rcpt_tos), raw=raw, source="smtp")
         try:
-            message_id = await asyncio.to_thread(self._accept, sub, who.webhook)
+            message_id = await self.intake.accept(sub, who.webhook)
         except Refused as exc:
             return f"{exc.smtp} {exc.message}"
-        self.on_accept()
+        except Exception:
+            log.exception("queuing a message from %s failed", who.app)
+            return "451 4.3.0 the message could not be queued: try again shortly"
         return f"250 2.0.0 Ok: queued as {message_id}"
-
-    def _accept(self, sub: Submission, webhook: bool) -> str:
-        with writes.writing(self.sessions) as session:
-            return queue.accept(session, sub, webhook=webhook)
 
     def _report(self, rcpt_tos: list[str], raw: bytes) -> str:
         report = bounces.parse(raw)

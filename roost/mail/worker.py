@@ -1,13 +1,15 @@
 """The delivery worker: claim due deliveries, DKIM-sign, hand over, record the outcome.
 
-Each worker thread has its own transport (and so its own SMTP connection). The outcome of
-each delivery is committed as soon as the next hop has answered, so the window in which a
-crash can lead to a second delivery is one small UPDATE wide (see ``roost.mail.queue``).
+Each worker thread has its own transport (and so its own SMTP connection). The moment the
+next hop answers 250 the delivery is appended to the journal (``roost.mail.journal``), so a
+crash after that does not send it again; the outcome then goes to the store in a group with
+others (``roost.mail.recorder``) while the worker goes on sending.
 """
 
 from __future__ import annotations
 
 import logging
+import queue as queues
 import threading
 import time
 from collections.abc import Callable
@@ -20,8 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from roost.core.secrets import Cipher
 from roost.mail import dkim, domains, queue, writes
 from roost.mail.deliver import Transport
+from roost.mail.journal import Journal
 from roost.mail.queue import Job, Outcome
 from roost.mail.ratelimit import Buckets
+from roost.mail.recorder import Recorder, Result
 from roost.store.models.mail import MailDomain, MailMessage
 
 log = logging.getLogger("roost.mail")
@@ -46,34 +50,23 @@ class _Message:
     message_id: str
 
 
-class _Record:
-    """Called by the transport with the message on the wire but for its final dot: records
-    the delivery as done in a transaction left open (PostgreSQL locks just the row), so that
-    once the remote has the message only its reply and our COMMIT remain; any reply but a
-    250 rolls the record back."""
+_Item = tuple[Job, _Message, dict[int, tuple[bytes, str]]]
 
-    def __init__(self, sessions: sessionmaker[Session], job: Job, domain: str, webhook: bool,
-                 now: datetime | None) -> None:
-        self.sessions, self.job, self.domain, self.webhook, self.now = (
-            sessions, job, domain, webhook, now)
-        self.header = ""
-        self.session: Session | None = None
-        self.called = self.kept = False
 
-    def close(self) -> None:
-        """End the held transaction (committed or not)."""
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+class _Sent:
+    """Given to the transport as its ``hold``, called once the final dot is out: notes that
+    in the journal, and marks the message as gone, so a connection that breaks after that
+    is not retried on a new one."""
+
+    def __init__(self, journal: Journal | None, job: Job) -> None:
+        self.journal, self.job = journal, job
+        self.called = False
+        self.gen: int | None = None
 
     def __call__(self) -> None:
         self.called = True
-        self.session = self.sessions()
-        self.kept = queue.finish(self.session, self.job,
-                                 Outcome("delivered", 250, "250 accepted by the next hop"),
-                                 domain=self.domain, webhook=self.webhook,
-                                 dkim_header=self.header, now=self.now)
-        self.session.flush()
+        if self.journal is not None:
+            self.gen = self.journal.sent(self.job.id, self.job.token)
 
 
 class Deliverer:
@@ -82,8 +75,11 @@ class Deliverer:
     def __init__(self, sessions: sessionmaker[Session], cipher: Cipher,
                  transport: Callable[[], Transport], limits: Limits, *, owner: str,
                  lease_s: float = 300.0, batch: int = 20,
-                 dns_problems: Callable[[domains.Sender], list[str]] | None = None) -> None:
+                 dns_problems: Callable[[domains.Sender], list[str]] | None = None,
+                 journal: Journal | None = None) -> None:
         self.sessions, self.cipher, self.make_transport = sessions, cipher, transport
+        self.journal = journal
+        self.recorder: Recorder | None = None
         self.per_app, self.per_domain = Buckets(limits.per_app), Buckets(limits.per_domain)
         self.owner, self.lease_s, self.batch = owner, lease_s, batch
         self.senders: dict[str, tuple[float, domains.Sender | None]] = {}
@@ -91,6 +87,7 @@ class Deliverer:
         self.kick = threading.Event()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.jobs: queues.Queue[_Item | None] = queues.Queue(1)
         self.dns_problems = dns_problems
         self.dns_checked: dict[str, float] = {}
 
@@ -138,23 +135,31 @@ class Deliverer:
                                    .where(MailMessage.id.in_(pks)))
             return {r[0]: _Message(r[0], r[1], bytes(r[2]), r[3], r[4]) for r in rows}
 
-    def run_once(self, transport: Transport, now: datetime | None = None) -> int:
-        """Claim one batch and deliver it; return how many deliveries were handled."""
-        jobs = queue.claim(self.sessions, self.owner, lease_s=self.lease_s, limit=self.batch,
+    def _claim(self, limit: int, now: datetime | None = None) -> list[_Item]:
+        """Take the lease on up to ``limit`` due deliveries, with their messages."""
+        jobs = queue.claim(self.sessions, self.owner, lease_s=self.lease_s, limit=limit,
                            now=now)
         if not jobs:
-            return 0
+            return []
         messages = self._messages({j.message_pk for j in jobs})
-        signed: dict[int, tuple[bytes, str]] = {}
-        for job in jobs:
-            message = messages.get(job.message_pk)
-            if message is None:
-                continue  # deleted with its app; its delivery row went with it
-            try:
-                self._one(job, message, signed, transport, now)
-            except Exception:  # the lease expires and the delivery is tried again
-                log.exception("delivery %s of %s failed", job.id, message.message_id)
-        return len(jobs)
+        signed: dict[int, tuple[bytes, str]] = {}  # recipients of one message share it
+        # A message deleted with its app took its delivery rows with it.
+        return [(job, messages[job.message_pk], signed) for job in jobs
+                if job.message_pk in messages]
+
+    def _deliver(self, item: _Item, transport: Transport, now: datetime | None) -> None:
+        job, message, signed = item
+        try:
+            self._one(job, message, signed, transport, now)
+        except Exception:  # the lease expires and the delivery is tried again
+            log.exception("delivery %s of %s failed", job.id, message.message_id)
+
+    def run_once(self, transport: Transport, now: datetime | None = None) -> int:
+        """Claim one batch and deliver it in this thread; return how many were handled."""
+        items = self._claim(self.batch, now)
+        for item in items:
+            self._deliver(item, transport, now)
+        return len(items)
 
     def _sign(self, message: _Message, sender: domains.Sender,
               signed: dict[int, tuple[bytes, str]]) -> tuple[bytes, str]:
@@ -166,82 +171,106 @@ class Deliverer:
         return found
 
     def _attempt(self, job: Job, message: _Message, sender: domains.Sender | None,
-                 signed: dict[int, tuple[bytes, str]], transport: Transport,
-                 record: _Record) -> tuple[Outcome, str]:
-        """Sign and hand over one delivery: its outcome and the DKIM header used."""
+                 signed: dict[int, tuple[bytes, str]], transport: Transport
+                 ) -> tuple[Outcome, str, int | None]:
+        """Sign and hand over one delivery: its outcome, the DKIM header used, and the
+        journal generation its hand-over was noted in."""
         if sender is None:
             return Outcome("permanent", 0, f"{message.domain} no longer has email (the "
-                           "add-on was removed)", "generic"), ""
+                           "add-on was removed)", "generic"), "", None
         rcpt_domain = job.recipient.rpartition("@")[2]
         wait = max(self.per_app.take(job.app), self.per_domain.take(rcpt_domain))
         if wait:
-            return Outcome("deferred", delay=wait), ""
+            return Outcome("deferred", delay=wait), "", None
         try:
             data, header = self._sign(message, sender, signed)
         except dkim.SigningError as exc:
-            return Outcome("permanent", 0, str(exc), "generic"), ""
+            return Outcome("permanent", 0, str(exc), "generic"), "", None
         if message.testmode:
-            return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header
-        record.header = header
-        # On SQLite an open write transaction is the database's one write lock: holding
-        # it across the remote's reply would stop every other writer, so there the record
-        # is written after the reply (a window of one small transaction, not a reply).
-        hold = None if writes.serialised(self.sessions) else record
-        return transport.send(domains.return_path(sender, job.id), job.recipient, data,
-                              hold), header
+            return Outcome("delivered", 250, "test mode (o:testmode): not sent"), header, None
+        sent = _Sent(self.journal, job)
+        outcome = transport.send(domains.return_path(sender, job.id), job.recipient, data,
+                                 sent)
+        if sent.gen is not None and self.journal is not None:
+            # First thing after the reply: a crash from here on stores just this outcome.
+            self.journal.answered(job.id, job.token, outcome.status == "delivered")
+        return outcome, header, sent.gen
 
     def _one(self, job: Job, message: _Message, signed: dict[int, tuple[bytes, str]],
              transport: Transport, now: datetime | None) -> None:
         sender = self.sender(message.domain)
         webhook = bool(sender and sender.webhook_url)
-        record = _Record(self.sessions, job, message.domain, webhook, now)
-        try:
-            outcome, header = self._attempt(job, message, sender, signed, transport, record)
-            if record.session is not None and outcome.status == "delivered":
-                record.session.commit()  # the only step between the remote's 250 and ours
-                kept = record.kept
-            else:
-                if record.session is not None:
-                    record.session.rollback()
-                record.close()
-                with writes.writing(self.sessions) as session:
-                    kept = queue.finish(session, job, outcome, domain=message.domain,
-                                        webhook=webhook, dkim_header=header, now=now)
-        finally:
-            record.close()
-        if not kept:
-            log.warning("lost the lease on delivery %s of %s before recording %s", job.id,
-                        message.message_id, outcome.status)
-        elif outcome.status in ("captured", "permanent", "temporary"):
-            log.info("mail %s to %s %s: %s", message.message_id, job.recipient,
-                     outcome.status, outcome.detail)
+        outcome, header, gen = self._attempt(job, message, sender, signed, transport)
+        result = Result(job, outcome, message.domain, message.message_id, webhook, header,
+                        gen, now)
+        if self.recorder is not None:
+            self.recorder.put(result)
+            return
+        with writes.writing(self.sessions) as session:  # no threads started: store it now
+            kept = queue.finish(session, job, outcome, domain=message.domain,
+                                webhook=webhook, dkim_header=header, now=now)
+        if gen is not None and self.journal is not None:
+            self.journal.stored(gen)
+        Recorder._log(result, kept)
 
-    def _loop(self) -> None:
+    def _claimer(self) -> None:
+        """The one thread that claims: workers never queue up on the store for work."""
+        while not self.stopping.is_set():
+            try:
+                items = self._claim(max(self.batch, self.jobs.maxsize))
+            except Exception:
+                log.exception("claiming mail deliveries failed")
+                items = []
+            if not items:
+                self.kick.wait(0.5)
+                self.kick.clear()
+            for item in items:
+                self.jobs.put(item)  # waits while every worker is busy
+
+    def _worker(self) -> None:
         transport = self.make_transport()
         try:
-            while not self.stopping.is_set():
-                try:
-                    handled = self.run_once(transport)
-                except Exception:
-                    log.exception("mail delivery pass failed")
-                    handled = 0
-                if not handled:
-                    self.kick.wait(0.5)
-                    self.kick.clear()
+            while (item := self.jobs.get()) is not None:
+                self._deliver(item, transport, None)
         finally:
             transport.close()
 
     def start(self, threads: int) -> None:
-        """Start ``threads`` worker threads."""
-        for n in range(threads):
-            thread = threading.Thread(target=self._loop, name=f"roost-mail-{n}", daemon=True)
+        """Start ``threads`` worker threads, the thread that claims work for them and the
+        thread that stores their outcomes."""
+        if self.recorder is None:
+            self.recorder = Recorder(self.sessions, self.journal)
+        self.jobs = queues.Queue(threads)
+        self.stopping.clear()
+        self.threads = [threading.Thread(target=self._claimer, name="roost-mail-claim",
+                                         daemon=True)]
+        self.threads += [threading.Thread(target=self._worker, name=f"roost-mail-{n}",
+                                          daemon=True) for n in range(threads)]
+        for thread in self.threads:
             thread.start()
-            self.threads.append(thread)
 
     def stop(self) -> None:
-        """Stop the threads after their current delivery."""
+        """Stop claiming, finish the deliveries in hand, give back the claimed rest."""
         self.stopping.set()
         self.kick.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
+        if self.threads:
+            self.threads[0].join(timeout=60)
+            while True:
+                try:
+                    item = self.jobs.get_nowait()
+                except queues.Empty:
+                    break
+                if item is not None and self.recorder is not None:
+                    job, message, _ = item
+                    self.recorder.put(Result(job, Outcome("deferred"), message.domain,
+                                             message.message_id, False))
+            for _ in self.threads[1:]:
+                self.jobs.put(None)
+            for thread in self.threads[1:]:
+                thread.join(timeout=60)
         self.threads.clear()
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+        if self.journal is not None:
+            self.journal.close()

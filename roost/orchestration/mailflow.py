@@ -40,7 +40,7 @@ def config(settings: Settings) -> MailConfig:
                       tls_cert=s.mail_tls_cert, tls_key=s.mail_tls_key,
                       resolver=s.mail_dns_resolver,
                       limits=Limits(per_app=s.mail_rate_app, per_domain=s.mail_rate_domain),
-                      workers=s.mail_workers)
+                      workers=s.mail_workers, journal=str(s.home / "mail" / "journal"))
 
 
 def webhook_refusal(url: str) -> str | None:
@@ -59,13 +59,10 @@ def platform_submitter(platform: Platform, service: MailService) -> roostmail.Su
         msg = EmailMessage(policy=SMTP)
         msg["From"], msg["To"], msg["Subject"] = sender, address, subject or body[:60]
         msg.set_content(body)
-        with writes.writing(platform.sessions) as session:
-            message_id = queue.accept(session, queue.Submission(
-                app=domains.PLATFORM, domain=sender.rpartition("@")[2].lower(),
-                envelope_from=sender, recipients=[address], raw=msg.as_bytes(),
-                source="platform"))
-        service.kick()
-        return message_id
+        return service.intake.accept_sync(queue.Submission(
+            app=domains.PLATFORM, domain=sender.rpartition("@")[2].lower(),
+            envelope_from=sender, recipients=[address], raw=msg.as_bytes(),
+            source="platform"))
 
     return submit
 

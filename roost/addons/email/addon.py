@@ -44,6 +44,7 @@ class EmailAddon(Addon):
                                f"roost addons add {app} email --option domain=mail.example.com")
         with self.env.sessions.begin() as session:
             creds = domains.create(session, self._cipher(), app, domain)
+        domains.changed()
         state: State = {"domain": creds.domain, "api_key": creds.api_key,
                         "smtp_login": creds.smtp_login, "smtp_password": creds.smtp_password,
                         "signing_key": creds.signing_key}
@@ -70,6 +71,7 @@ class EmailAddon(Addon):
     def deprovision(self, app: str, state: State) -> str:
         with self.env.sessions.begin() as session:
             domains.remove(session, app)
+        domains.changed()
         return (f"{state['domain']} no longer sends for {app}; mail still queued for it fails "
                 "and its log stays readable")
 

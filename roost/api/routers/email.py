@@ -220,6 +220,7 @@ async def set_webhook(app: str, body: WebhookIn, ctx: PlatformDep, actor: ActorD
             row.webhook_url = url
             audit.record(session, actor, "email.webhook", url, app=app)
             domain = row.domain
+        domains.changed()
         if ctx.mail is not None:
             ctx.mail.deliverer.forget(domain)
         return WebhookOut(url=url)
@@ -236,6 +237,7 @@ async def remove_webhook(app: str, ctx: PlatformDep, actor: ActorDep) -> Webhook
             row.webhook_url = ""
             audit.record(session, actor, "email.webhook", "removed", app=app)
             domain = row.domain
+        domains.changed()
         if ctx.mail is not None:
             ctx.mail.deliverer.forget(domain)
         return WebhookOut(url="")

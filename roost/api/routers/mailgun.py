@@ -61,10 +61,24 @@ def _api_key(request: Request) -> str | None:
     return key if user == "api" and key else None
 
 
+_OWNERS = domains.Lookups(30.0)
+
+
 def _owner(ctx: Platform, domain: str, key: str) -> tuple[str, bool] | None:
+    generation = domains.generation()
     with ctx.sessions.begin() as session:
         row = domains.by_api_key(session, domain, key)
-        return (row.app, bool(row.webhook_url)) if row else None
+        found = (row.app, bool(row.webhook_url)) if row else None
+    _OWNERS.put((domain, domains.digest(key)), found, generation)
+    return found
+
+
+async def _owner_of(ctx: Platform, domain: str, key: str) -> tuple[str, bool] | None:
+    """The app and webhook flag of an API key, from the cache when it was just checked."""
+    hit, cached = _OWNERS.get((domain, domains.digest(key)))
+    if hit:
+        return cached  # type: ignore[return-value]
+    return await run_in_threadpool(_owner, ctx, domain, key)
 
 
 async def _read(request: Request, domain: str, ctx: Platform
@@ -73,7 +87,7 @@ async def _read(request: Request, domain: str, ctx: Platform
     key = _api_key(request)
     if key is None:
         return _refuse(401, "Forbidden: authenticate with Basic auth as api:MAILGUN_API_KEY")
-    owner = await run_in_threadpool(_owner, ctx, domain, key)
+    owner = await _owner_of(ctx, domain, key)
     if owner is None:
         return _refuse(401, f"Forbidden: that API key does not belong to domain {domain}")
     length = request.headers.get("content-length")
@@ -107,11 +121,12 @@ def _accept(ctx: Platform, sub: Submission, webhook: bool) -> str:
 
 async def _queue(ctx: Platform, sub: Submission, webhook: bool) -> Queued | JSONResponse:
     try:
-        message_id = await run_in_threadpool(_accept, ctx, sub, webhook)
+        if ctx.mail is not None:  # grouped with other messages into one commit
+            message_id = await ctx.mail.intake.accept(sub, webhook)
+        else:
+            message_id = await run_in_threadpool(_accept, ctx, sub, webhook)
     except Refused as exc:
         return _refuse(exc.http, exc.message)
-    if ctx.mail is not None:
-        ctx.mail.kick()
     return Queued(id=message_id)
 
 
