@@ -57,6 +57,7 @@ def restart_units(conn: Connection, layout: Layout, ptype: str | None) -> None:
 
 def list_processes(conn: Connection, layout: Layout, node: str) -> list[dict[str, object]]:
     """``ps`` rows: name, type, number, state, release, uptime, restarts, pid, node."""
+    live = remote.live_release(conn, layout) or 0
     out = conn.run(f"systemctl show --property={PROPS} {shlex.quote(layout.pattern)}; "
                    "cat /proc/uptime", check=False)[1]
     blocks, uptime = out.strip().split("\n\n"), 0.0
@@ -73,12 +74,11 @@ def list_processes(conn: Connection, layout: Layout, node: str) -> list[dict[str
         if not m or m.group(1) == "check" or props.get("ActiveState") == "inactive":
             continue
         ptype, number = m.group(1), int(m.group(2) or 1)
-        release = re.search(r" v(\d+):", props.get("Description", ""))
         started = int(props.get("ExecMainStartTimestampMonotonic") or 0) / 1e6
         state = {"active": "up", "activating": "starting", "deactivating": "stopping",
                  "failed": "crashed"}.get(props.get("ActiveState", ""), "unknown")
         rows.append({"name": f"{ptype}.{number}", "type": ptype, "number": number,
-                     "state": state, "release": int(release.group(1)) if release else 0,
+                     "state": state, "release": live,
                      "uptime_s": round(max(uptime - started, 0.0), 1) if started else 0.0,
                      "restarts": int(props.get("NRestarts") or 0),
                      "pid": int(props.get("MainPID") or 0), "node": node})

@@ -65,6 +65,7 @@ def write_file(conn: Connection, path: str, text: str, mode: str = "0644") -> No
 def write_release_files(conn: Connection, layout: Layout, number: int, env: dict[str, str],
                         process_types: dict[str, str]) -> None:
     """The release's env file (0600 root) and start scripts (root-owned, 0755)."""
+    env = {**env, "ROOST_RELEASE": f"v{number}"}
     write_file(conn, layout.env_file(number), units.env_text(env), mode="0600")
     conn.run(f"install -d -m 0755 -o root -g root {q(layout.scripts(number))}")
     for ptype, command in process_types.items():
@@ -73,11 +74,37 @@ def write_release_files(conn: Connection, layout: Layout, number: int, env: dict
                    units.start_script(layout, number, command), mode="0755")
 
 
-def write_units(conn: Connection, files: dict[str, str]) -> None:
-    """Write unit files (name -> text) and make systemd read them."""
+def write_units(conn: Connection, files: dict[str, str]) -> bool:
+    """Write the unit files (name -> text) that differ, then make systemd read them; False
+    when none changed (no reload: that costs a second or more on a busy VM)."""
+    changed = False
     for name, text in files.items():
-        write_file(conn, f"{units.UNIT_DIR}/{name}", text)
-    conn.run("systemctl daemon-reload")
+        path = f"{units.UNIT_DIR}/{name}"
+        tmp = q(path + ".roost-tmp")
+        out = conn.run(f"set -e; umask 022; cat > {tmp}; if cmp -s {tmp} {q(path)}; then "
+                       f"rm -f {tmp}; else mv -f {tmp} {q(path)}; echo changed; fi",
+                       stdin=text)[1]
+        changed = changed or "changed" in out
+    if changed:
+        conn.run("systemctl daemon-reload")
+    return changed
+
+
+def switch(conn: Connection, layout: Layout, number: int) -> None:
+    """Point the ``current`` links at release ``number`` (each link replaced atomically)."""
+    links = ((layout.release(number), layout.current),
+             (layout.scripts(number), layout.current_scripts),
+             (layout.env_file(number), layout.current_env))
+    conn.run("set -e; " + " ".join(f"ln -sfn {q(target)} {q(link + '.new')}; "
+                                   f"mv -T {q(link + '.new')} {q(link)};"
+                                   for target, link in links))
+
+
+def live_release(conn: Connection, layout: Layout) -> int | None:
+    """The release the ``current`` link points at (None before the first)."""
+    out = conn.run(f"readlink {q(layout.current)}", check=False)[1].strip()
+    tail = out.rpartition("/v")[2]
+    return int(tail) if tail.isdigit() else None
 
 
 def systemctl(conn: Connection, *args: str, check: bool = True) -> str:

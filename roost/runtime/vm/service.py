@@ -200,14 +200,11 @@ class VmRuntime:
     def _check_candidate(self, conn: Connection, layout: Layout, placement: Placement,
                          spec: ReleaseSpec, names: list[str]) -> None:
         check = layout.unit("check")
-        remote.systemctl(conn, "stop", f"{check}.service", f"{check}.socket", check=False)
-        remote.write_units(conn, {
-            f"{check}.socket": units.socket_unit(layout, f"127.0.0.1:{placement.check_port}",
-                                                 "check"),
-            f"{check}.service": units.check_service(layout, spec.release,
-                                                    placement.check_port)})
-        remote.systemctl(conn, "reset-failed", f"{check}.service", check=False)
-        remote.systemctl(conn, "start", f"{check}.socket", f"{check}.service")
+        stop = (f"systemctl stop {check}.socket {check}.service >/dev/null 2>&1; "
+                f"systemctl reset-failed {check}.socket {check}.service >/dev/null 2>&1; true")
+        conn.run(stop, check=False)
+        conn.run(" ".join(shlex.quote(a) for a in units.check_command(
+            layout, spec.release, placement.check_port)))
         try:
             why = self._wait_answer(conn, "127.0.0.1", placement.check_port, spec,
                                     names[0] if names else layout.app,
@@ -218,7 +215,7 @@ class VmRuntime:
                                      f"{placement.host.name}: {why}; the running release "
                                      f"stays live. Its last lines:\n{tail}")
         finally:
-            remote.systemctl(conn, "stop", f"{check}.service", f"{check}.socket", check=False)
+            conn.run(stop, check=False)
 
     def _wait_answer(self, conn: Connection, address: str, port: int, spec: ReleaseSpec,
                      host: str, state: Callable[[], str] | None) -> str:
@@ -226,44 +223,47 @@ class VmRuntime:
         worst = 400 if spec.health_path else 500
         deadline, why = time.monotonic() + self.health_timeout, "no answer"
         while time.monotonic() < deadline:
-            if state is not None and state() in ("failed", "inactive"):
-                return "the process exited before it answered"
             status = conn.http_status(port, path, host, address=address)
             if status is not None and status < worst:
                 return ""
             why = f"GET {path} answered {status}" if status is not None else "no answer"
-            time.sleep(0.2)
+            if state is not None and state() == "failed":  # socket-activated: inactive
+                return "the process exited before it answered"  # until the first request
+            time.sleep(0.1)
         return f"not healthy within {self.health_timeout:.0f}s ({why})"
 
     def _go_live(self, conn: Connection, layout: Layout, placement: Placement,
                  spec: ReleaseSpec, formation: dict[str, int], names: list[str]) -> None:
-        n, files = spec.release, {}
-        web = layout.unit("web")
+        web, files = layout.unit("web"), {}
         if "web" in spec.process_types:
             files[f"{web}.socket"] = units.socket_unit(layout, _listen(placement))
-            files[f"{web}.service"] = units.web_service(layout, n, placement.port, self.grace)
+            files[f"{web}.service"] = units.web_service(layout, placement.port, self.grace)
         for ptype in spec.process_types:
             if ptype != "web":
                 files[f"{layout.unit(ptype)}@.service"] = units.worker_service(
-                    layout, n, ptype, self.grace)
+                    layout, ptype, self.grace)
         remote.write_units(conn, files)
+        before = remote.live_release(conn, layout)
+        remote.switch(conn, layout, spec.release)
         if formation.get("web"):
-            remote.systemctl(conn, "enable", "--now", f"{web}.socket")
-            remote.systemctl(conn, "enable", f"{web}.service")
-            remote.systemctl(conn, "restart", f"{web}.service")  # the socket stays open
+            # The socket stays open in systemd while the service restarts on the new links.
+            conn.run(f"systemctl enable --quiet --now {web}.socket {web}.service && "
+                     f"systemctl restart {web}.service")
             why = self._wait_answer(conn, _address(placement), placement.port, spec,
                                     names[0] if names else layout.app, None)
             if why:
-                raise RuntimeFailure(f"v{n} went live on {placement.host.name} but its port "
-                                     f"{placement.port} does not answer: {why}")
+                if before is not None:  # back to the release that was live
+                    remote.switch(conn, layout, before)
+                    conn.run(f"systemctl restart {web}.service", check=False)
+                raise RuntimeFailure(f"v{spec.release} went live on {placement.host.name} "
+                                     f"but its port {placement.port} did not answer: {why}")
             self.router.set_route(layout.app, names, [_upstream(placement)])
         elif "web" in spec.process_types:
-            remote.systemctl(conn, "disable", "--now", f"{web}.service", f"{web}.socket",
-                             check=False)
+            conn.run(f"systemctl disable --quiet --now {web}.service {web}.socket", check=False)
             self.router.set_route(layout.app, names, [])
         set_workers(conn, layout, {k: v for k, v in formation.items() if k != "web"},
                     restart=True)
-        self.live[layout.app] = n
+        self.live[layout.app] = spec.release
         self.health[layout.app] = spec.health_path
 
     # -- the rest of AppRuntime --------------------------------------------------------

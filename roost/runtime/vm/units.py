@@ -61,6 +61,21 @@ class Layout:
         """The root-only environment file of release ``number``."""
         return f"{ETC}/{self.app}/v{number}.env"
 
+    @property
+    def current(self) -> str:
+        """A symlink to the live release's directory (root's, in a root-owned directory)."""
+        return f"{self.base}/current"
+
+    @property
+    def current_scripts(self) -> str:
+        """A symlink to the live release's start scripts."""
+        return f"{self.base}/current-scripts"
+
+    @property
+    def current_env(self) -> str:
+        """A symlink to the live release's env file."""
+        return f"{ETC}/{self.app}/current.env"
+
     def unit(self, kind: str) -> str:
         """A unit's name without suffix (``web``, ``check``, ``worker@``); app names have no
         ``_``, so ``roost-APP_*`` names this app's units and no other's."""
@@ -103,54 +118,65 @@ def start_script(layout: Layout, number: int, command: str) -> str:
             f"exec /bin/bash -c {shlex.quote(command)}\n")
 
 
-def _service(layout: Layout, number: int, ptype: str, dyno: str, port: int | None,
-             description: str, extra: str = "", restart: str = "always",
-             grace: float = 30.0) -> str:
-    env = [f"DYNO={dyno}", f"ROOST_RELEASE=v{number}", f"ROOST_APP={layout.app}"]
+def _service(layout: Layout, ptype: str, dyno: str, port: int | None, description: str,
+             extra: str = "", grace: float = 30.0) -> str:
+    """A live unit: it names no release (the ``current`` links do), so a new release
+    changes no unit file and needs no ``daemon-reload``, only a restart."""
+    env = [f"DYNO={dyno}", f"ROOST_APP={layout.app}"]
     if port is not None:
         env.append(f"PORT={port}")
     return ("[Unit]\n"
-            f"Description=Roost app {layout.app} v{number}: {description}\n"
+            f"Description=Roost app {layout.app}: {description}\n"
             "After=network.target\n"
             f"{extra}"
             "\n[Service]\n"
             f"User={layout.user}\nGroup={layout.user}\n"
-            f"EnvironmentFile={layout.env_file(number)}\n"
+            f"EnvironmentFile={layout.current_env}\n"
             + "".join(f"Environment={e}\n" for e in env) +
-            f"WorkingDirectory={layout.release(number)}\n"
-            f"ExecStart=/bin/bash {layout.scripts(number)}/{ptype}.sh\n"
-            f"Restart={restart}\nRestartSec=1\n"
+            f"WorkingDirectory={layout.current}\n"
+            f"ExecStart=/bin/bash {layout.current_scripts}/{ptype}.sh\n"
+            "Restart=always\nRestartSec=1\n"
             f"TimeoutStopSec={max(int(grace), 1)}\nKillMode=mixed\n"
             "NoNewPrivileges=yes\n"
             f"SyslogIdentifier={layout.app}\n"
             "\n[Install]\nWantedBy=multi-user.target\n")
 
 
-def socket_unit(layout: Layout, listen: str, kind: str = "web") -> str:
-    """The socket that holds a web port (``kind`` web: the live one; check: a candidate's)."""
+def socket_unit(layout: Layout, listen: str) -> str:
+    """The socket that holds the live web port, in systemd, across restarts and releases."""
     return ("[Unit]\n"
-            f"Description=Roost app {layout.app}: {kind} socket\n"
+            f"Description=Roost app {layout.app}: web socket\n"
             "\n[Socket]\n"
             f"ListenStream={listen}\n"
-            f"Service={layout.unit(kind)}.service\n"
+            f"Service={layout.unit('web')}.service\n"
             "Backlog=4096\nNoDelay=yes\n"
             "\n[Install]\nWantedBy=sockets.target\n")
 
 
-def web_service(layout: Layout, number: int, port: int, grace: float) -> str:
-    """The live web service of release ``number`` (takes over the socket on restart)."""
+def web_service(layout: Layout, port: int, grace: float) -> str:
+    """The live web service (takes over the socket on each restart)."""
     sock = layout.unit("web") + ".socket"
-    return _service(layout, number, "web", "web.1", port, "web",
+    return _service(layout, "web", "web.1", port, "web",
                     extra=f"Requires={sock}\nAfter={sock}\n", grace=grace)
 
 
-def check_service(layout: Layout, number: int, port: int) -> str:
-    """A candidate web process of release ``number``, health-checked before it goes live."""
-    sock = layout.unit("check") + ".socket"
-    return _service(layout, number, "web", "web.check", port, "candidate web",
-                    extra=f"Requires={sock}\nAfter={sock}\n", restart="no", grace=5)
-
-
-def worker_service(layout: Layout, number: int, ptype: str, grace: float) -> str:
+def worker_service(layout: Layout, ptype: str, grace: float) -> str:
     """A template unit for the non-web process type ``ptype`` (instances 1, 2, …)."""
-    return _service(layout, number, ptype, f"{ptype}.%i", None, ptype, grace=grace)
+    return _service(layout, ptype, f"{ptype}.%i", None, ptype, grace=grace)
+
+
+def check_command(layout: Layout, number: int, port: int) -> list[str]:
+    """``systemd-run`` arguments for a candidate web process of release ``number``: a
+    transient socket on the VM's loopback ``port`` and a service behind it, with the same
+    user, env file and limits as the live one (transient: no unit file, no reload)."""
+    unit = layout.unit("check")
+    props = [f"User={layout.user}", f"Group={layout.user}",
+             f"EnvironmentFile={layout.env_file(number)}", "Environment=DYNO=web.check",
+             f"Environment=ROOST_APP={layout.app}", f"Environment=PORT={port}",
+             f"WorkingDirectory={layout.release(number)}", "NoNewPrivileges=yes",
+             f"SyslogIdentifier={layout.app}", "KillMode=mixed", "TimeoutStopSec=5"]
+    return (["systemd-run", "--quiet", f"--unit={unit}",
+             f"--description=Roost app {layout.app} v{number}: candidate web",
+             f"--socket-property=ListenStream=127.0.0.1:{port}"]
+            + [f"--property={p}" for p in props]
+            + ["/bin/bash", f"{layout.scripts(number)}/web.sh"])
