@@ -18,7 +18,9 @@ from fastapi.testclient import TestClient
 
 from roost import credentials
 from roost.api.app import create_app
+from roost.core import releases
 from roost.errors import RoostError
+from roost.orchestration import services
 from roost.orchestration.platform import Platform
 from roost.store.models import App
 from tests.conftest import in_ci, wait_for
@@ -92,18 +94,18 @@ def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], Test
     assert created.status_code == 201, created.text
     assert created.json()["host"] == "legacy1" and created.json()["runtime"] == "vm"
     port = created.json()["port"]
-    configured = api.patch("/api/v1/apps/old/config", json={"vars": {"GREETING": "hi"}})
+    greeting = 'hi"$HOME`x`\\n'  # quoted for systemd's EnvironmentFile, arrives as is
+    configured = api.patch("/api/v1/apps/old/config", json={"vars": {"GREETING": greeting}})
     assert configured.status_code == 200
 
     v1 = deploy(plat, "old", source(tmp_path, "one"))
-    assert get(plat, "old").text.split() == ["one", f"v{v1}", "hi"]
+    assert get(plat, "old").text.split() == ["one", f"v{v1}", greeting]
     # Served by the VM's systemd: the socket is on the VM's address, the app not root.
     assert vm.run(f"ss -ltnH 'sport = :{port}'").count(vm.address) == 1
     pid = vm.run("systemctl show -p MainPID --value roost-old_web.service").strip()
     assert vm.run(f"ps -o user= -p {pid}").strip() == "app-old"
     env = vm.run(f"stat -c '%a %U' /etc/roost/apps/old/v{v1}.env").split()
     assert env == ["600", "root"]
-    assert "GREETING=\"hi\"" in vm.run(f"cat /etc/roost/apps/old/v{v1}.env")
     denied = vm.run(f"runuser -u app-old -- cat /etc/roost/apps/old/v{v1}.env 2>&1 || true")
     assert "Permission denied" in denied
 
@@ -137,3 +139,22 @@ def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], Test
         return "app[web.1]: served / by one" in text and "app[web.1]: one listening" in text
 
     wait_for(logged, timeout=30)
+
+    # The host cannot be removed while the app runs there.
+    refused = api.delete("/api/v1/hosts/legacy1")
+    assert refused.status_code == 409 and "runs the app(s) old" in refused.text
+
+    # Roost restarts: the app kept running on its VM, and is routed to it again.
+    runtime = plat.running_runtime()
+    runtime.stop()
+    plat.runtime = None
+    again = services.runtime(plat)
+    again.start()
+    again.restore(plat, lambda r: releases.config_of(r, plat.cipher))
+    assert get(plat, "old").text.split()[0] == "one"
+    assert [p["state"] for p in api.get("/api/v1/apps/old/ps").json()] == ["up"]
+
+    # Destroying the app removes its units, files and user from the VM.
+    assert api.delete("/api/v1/apps/old", params={"confirm": "old"}).status_code == 204
+    assert vm.run("ls /etc/systemd/system | grep -c roost-old_ || true").strip() == "0"
+    assert vm.run("id app-old 2>&1 || true").find("no such user") >= 0

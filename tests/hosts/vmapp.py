@@ -85,7 +85,7 @@ def vm_platform(home: Path, db_url: str) -> Iterator[Platform]:
     try:
         yield platform
     finally:
-        runtime.stop()
+        (platform.runtime or runtime).stop()  # a test may have started another one
         platform.runtime = None
         platform.engine.dispose()
 
