@@ -9,6 +9,7 @@ as a user of its own.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -139,6 +140,13 @@ def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], Test
         return "app[web.1]: served / by one" in text and "app[web.1]: one listening" in text
 
     wait_for(logged, timeout=30)
+
+    # A one-off command runs on the VM as the app's user, with the release's config.
+    ran = api.post("/api/v1/apps/old/run", json={"command": [
+        "sh", "-c", "id -un; cat VERSION; printf '%s\\n' \"$GREETING\"; exit 3"]})
+    events = [json.loads(line) for line in ran.text.splitlines()]
+    assert [e["line"] for e in events if e["type"] == "output"] == ["app-old", "one", greeting]
+    assert events[-1] == {"type": "exit", "code": 3}
 
     # The host cannot be removed while the app runs there.
     refused = api.delete("/api/v1/hosts/legacy1")
