@@ -126,8 +126,9 @@ def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], Test
         ("web.1", "up", v2, "legacy1")]
 
     # A release that cannot start fails its deploy; the running one stays live.
-    with pytest.raises(RoostError, match="did not start on legacy1"):
+    with pytest.raises(RoostError, match="did not start on legacy1") as failed:
         deploy(plat, "old", source(tmp_path, "broken"))
+    assert "this release cannot start" in str(failed.value)  # its journal, in the error
     assert get(plat, "old").text.split()[:2] == ["two", f"v{v2}"]
 
     back = api.post("/api/v1/apps/old/rollback", json={"release": f"v{v1}"})
@@ -137,7 +138,9 @@ def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], Test
     # The journal on the VM reaches `roost logs`.
     def logged() -> bool:
         text = api.get("/api/v1/apps/old/logs", params={"lines": 2000}).text
-        return "app[web.1]: served / by one" in text and "app[web.1]: one listening" in text
+        return all(line in text for line in ("app[web.1]: served / by one",
+                                             "app[web.1]: one listening",
+                                             "app[web.check]: one listening"))
 
     wait_for(logged, timeout=30)
 

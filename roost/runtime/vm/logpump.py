@@ -13,6 +13,7 @@ import json
 import logging
 import shlex
 import threading
+import time
 from collections.abc import Callable
 
 from roost.runtime.logs import AppLogs
@@ -42,6 +43,9 @@ class LogPump:
         self.logs = logs
         self.connect = connect
         self.cursor = ""
+        # Lines from a second before the pump was made: the first release's first lines
+        # are written while the SSH session that follows the journal is still opening.
+        self.since = int(time.time()) - 1
         self._stop = threading.Event()
         self._conn: Connection | None = None
         self._thread = threading.Thread(target=self._run, name=f"vm-logs-{layout.app}",
@@ -59,7 +63,8 @@ class LogPump:
         self._thread.join(5)
 
     def _command(self) -> str:
-        since = f"--after-cursor={shlex.quote(self.cursor)}" if self.cursor else "-n 0"
+        since = (f"--after-cursor={shlex.quote(self.cursor)}" if self.cursor
+                 else f"--since=@{self.since}")
         return (f"journalctl -f -o json --no-pager {since} "
                 f"-u {shlex.quote(self.layout.pattern)}")
 

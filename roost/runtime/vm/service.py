@@ -164,6 +164,7 @@ class VmRuntime:
         formation = {k: v for k, v in formation.items() if k in types}
         layout, n = Layout(app_name), release.number
         conn, placement = self.connect(app_name)
+        self._pump(app_name)  # the journal from now on: the candidate's lines too
         try:
             emit({"type": "step", "step": "release",
                   "message": f"sending v{n} to {placement.host.name}"})
@@ -179,7 +180,6 @@ class VmRuntime:
                       "message": f"checking v{n} on {placement.host.name} before it goes live"})
                 self._check_candidate(conn, layout, placement, spec, names)
             self._go_live(conn, layout, placement, spec, formation, names)
-            self._pump(app_name)
             remote.prune(conn, layout, {k for k in (n, previous) if k is not None})
         finally:
             conn.close()
