@@ -1,6 +1,7 @@
 """An app's journald lines on its VM, copied into its Roost log as they come.
 
-``journalctl -f -o json`` runs over SSH for the app's units (``roost-APP_*``); each entry
+``journalctl -f -o json`` runs over SSH for the app's processes (identifier ``roost-APP``,
+set by each of its units); each entry
 becomes a line of :class:`~roost.runtime.logs.AppLogs` with the process as its source
 (``app[web.1]``, ``app[worker.2]``, ``app[web.check]`` for a release being checked), so
 `roost logs`, its ``--tail`` and the dashboard read VM apps like any other. The journal
@@ -65,8 +66,9 @@ class LogPump:
     def _command(self) -> str:
         since = (f"--after-cursor={shlex.quote(self.cursor)}" if self.cursor
                  else f"--since=@{self.since}")
-        return (f"journalctl -f -o json --no-pager {since} "
-                f"-u {shlex.quote(self.layout.pattern)}")
+        # By the identifier every unit of the app logs with: ``-u GLOB`` would expand the
+        # glob once, at the start, to the units the journal knew then.
+        return f"journalctl -f -o json --no-pager {since} -t {shlex.quote(self.layout.tag)}"
 
     def _run(self) -> None:
         while not self._stop.is_set():

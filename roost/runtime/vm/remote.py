@@ -119,7 +119,7 @@ def unit_state(conn: Connection, unit: str) -> str:
 
 def journal_tail(conn: Connection, unit: str, lines: int = 20) -> str:
     """The last lines a unit logged."""
-    return conn.run(f"journalctl --no-pager -o cat -n {lines} -u {q(unit)}",
+    return conn.run(f"journalctl --no-pager -o cat -n {lines} -u {q(unit)} 2>/dev/null",
                     check=False)[1].strip()
 
 

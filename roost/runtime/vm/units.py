@@ -82,6 +82,11 @@ class Layout:
         return f"roost-{self.app}_{kind}"
 
     @property
+    def tag(self) -> str:
+        """The journal's SYSLOG_IDENTIFIER of every process of the app."""
+        return f"roost-{self.app}"
+
+    @property
     def pattern(self) -> str:
         """A glob matching every unit of this app."""
         return f"roost-{self.app}_*"
@@ -138,7 +143,7 @@ def _service(layout: Layout, ptype: str, dyno: str, port: int | None, descriptio
             "Restart=always\nRestartSec=1\n"
             f"TimeoutStopSec={max(int(grace), 1)}\nKillMode=mixed\n"
             "NoNewPrivileges=yes\n"
-            f"SyslogIdentifier={layout.app}\n"
+            f"SyslogIdentifier={layout.tag}\n"
             "\n[Install]\nWantedBy=multi-user.target\n")
 
 
@@ -174,7 +179,7 @@ def check_command(layout: Layout, number: int, port: int) -> list[str]:
              f"EnvironmentFile={layout.env_file(number)}", "Environment=DYNO=web.check",
              f"Environment=ROOST_APP={layout.app}", f"Environment=PORT={port}",
              f"WorkingDirectory={layout.release(number)}", "NoNewPrivileges=yes",
-             f"SyslogIdentifier={layout.app}", "KillMode=mixed", "TimeoutStopSec=5"]
+             f"SyslogIdentifier={layout.tag}", "KillMode=mixed", "TimeoutStopSec=5"]
     return (["systemd-run", "--quiet", f"--unit={unit}",
              f"--description=Roost app {layout.app} v{number}: candidate web",
              f"--socket-property=ListenStream=127.0.0.1:{port}"]
