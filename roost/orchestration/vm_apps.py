@@ -18,7 +18,8 @@ from roost.hosts import keys
 from roost.orchestration.platform import Platform
 from roost.runtime.interface import AppRuntime
 from roost.runtime.perapp import PerAppRuntime
-from roost.runtime.vm.service import Placement, VmRuntime
+from roost.runtime.vm.placement import Placement
+from roost.runtime.vm.service import VmRuntime
 from roost.runtime.vm.ssh import VmHost
 from roost.store.models import App
 from roost.store.models.hosts import Host

@@ -15,12 +15,10 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import socket
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,28 +28,16 @@ from roost.errors import InvalidInput, NotFound, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec
-from roost.runtime.vm import remote, units
+from roost.runtime.vm import oneoff, remote, units
 from roost.runtime.vm.logpump import LogPump
+from roost.runtime.vm.placement import Placement, address_of, listen_of, upstream_of
 from roost.runtime.vm.processes import list_processes, restart_units, set_workers
-from roost.runtime.vm.ssh import Connection, VmHost
+from roost.runtime.vm.ssh import Connection
 from roost.runtime.vm.units import Layout
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.runtime.vm")
 Emit = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where an app runs: its VM and the port its web socket holds there."""
-
-    host: VmHost
-    port: int
-
-    @property
-    def check_port(self) -> int:
-        """The loopback port on the VM where a candidate release is checked."""
-        return self.port + 1
 
 
 class Routes(Protocol):
@@ -128,7 +114,7 @@ class VmRuntime:
         for name, names, number in rows:
             try:
                 placement = self.place(name)
-                self.router.set_route(name, names, [_upstream(placement)])
+                self.router.set_route(name, names, [upstream_of(placement)])
                 self.live[name] = number
                 self._pump(name)
             except Exception as exc:  # one VM away must not stop the rest
@@ -188,7 +174,7 @@ class VmRuntime:
             assert app is not None
             app.formation = formation
         emit({"type": "step", "step": "release",
-              "message": f"live on {placement.host.name} at {_upstream(placement)}"})
+              "message": f"live on {placement.host.name} at {upstream_of(placement)}"})
 
     def _send_slug(self, conn: Connection, layout: Layout, number: int, key: str) -> None:
         with tempfile.TemporaryDirectory(prefix="roost-vm-") as tmp:
@@ -236,7 +222,7 @@ class VmRuntime:
                  spec: ReleaseSpec, formation: dict[str, int], names: list[str]) -> None:
         web, files = layout.unit("web"), {}
         if "web" in spec.process_types:
-            files[f"{web}.socket"] = units.socket_unit(layout, _listen(placement))
+            files[f"{web}.socket"] = units.socket_unit(layout, listen_of(placement))
             files[f"{web}.service"] = units.web_service(layout, placement.port, self.grace)
         for ptype in spec.process_types:
             if ptype != "web":
@@ -249,7 +235,7 @@ class VmRuntime:
             # The socket stays open in systemd while the service restarts on the new links.
             conn.run(f"systemctl enable --quiet --now {web}.socket {web}.service && "
                      f"systemctl restart {web}.service")
-            why = self._wait_answer(conn, _address(placement), placement.port, spec,
+            why = self._wait_answer(conn, address_of(placement), placement.port, spec,
                                     names[0] if names else layout.app, None)
             if why:
                 if before is not None:  # back to the release that was live
@@ -257,7 +243,7 @@ class VmRuntime:
                     conn.run(f"systemctl restart {web}.service", check=False)
                 raise RuntimeFailure(f"v{spec.release} went live on {placement.host.name} "
                                      f"but its port {placement.port} did not answer: {why}")
-            self.router.set_route(layout.app, names, [_upstream(placement)])
+            self.router.set_route(layout.app, names, [upstream_of(placement)])
         elif "web" in spec.process_types:
             conn.run(f"systemctl disable --quiet --now {web}.service {web}.socket", check=False)
             self.router.set_route(layout.app, names, [])
@@ -285,7 +271,7 @@ class VmRuntime:
                 verb = "start" if changes["web"] else "stop"
                 remote.systemctl(conn, verb, f"{web}.socket", f"{web}.service")
                 self.router.set_route(app_name, names,
-                                      [_upstream(placement)] if changes["web"] else [])
+                                      [upstream_of(placement)] if changes["web"] else [])
             set_workers(conn, layout, {k: v for k, v in formation.items() if k != "web"},
                         restart=False)
         finally:
@@ -316,28 +302,8 @@ class VmRuntime:
 
     def run(self, spec: ReleaseSpec, command: str) -> Iterator[str | int]:
         """A one-off process on the VM, as the app's user with the release's env."""
-        layout = Layout(spec.app)
         conn, _ = self.connect(spec.app)
-        props = [f"--uid={layout.user}", f"--gid={layout.user}",
-                 f"--property=EnvironmentFile={layout.env_file(spec.release)}",
-                 f"--working-directory={layout.release(spec.release)}",
-                 "--property=NoNewPrivileges=yes"]
-        line = ("systemd-run --quiet --pipe --wait --collect " + " ".join(props)
-                + " /bin/bash -c " + shlex.quote(f"exec 2>&1; {command}") + "; echo \"exit=$?\"")
-
-        def items() -> Iterator[str | int]:
-            code = 1
-            try:
-                for out in conn.stream(line):
-                    if out.startswith("exit=") and out[5:].isdigit():
-                        code = int(out[5:])
-                    else:
-                        yield out
-            finally:
-                conn.close()
-            yield code
-
-        return items()
+        return oneoff.run(conn, Layout(spec.app), spec.release, command)
 
     def set_limits(self, app: str, stored: dict[str, Any] | None) -> None:
         """Per-type limits are the VM's own business (its size); nothing to apply."""
@@ -345,7 +311,7 @@ class VmRuntime:
     def set_hosts(self, app: str, hosts: list[str]) -> None:
         """Route these host names to the app's VM."""
         if app in self.live:
-            self.router.set_route(app, hosts, [_upstream(self.place(app))])
+            self.router.set_route(app, hosts, [upstream_of(self.place(app))])
 
     def remove(self, app: str) -> None:
         """Stop and delete the app's units and files on its VM, and its route."""
@@ -384,19 +350,3 @@ def _json(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return loaded if isinstance(loaded, dict) else {}
-
-
-def _address(placement: Placement) -> str:
-    """The VM's IP address (the router dials an address, not a name)."""
-    try:
-        return socket.gethostbyname(placement.host.address)
-    except OSError as exc:
-        raise RuntimeFailure(f"cannot resolve {placement.host.address}: {exc}") from None
-
-
-def _listen(placement: Placement) -> str:
-    return f"{_address(placement)}:{placement.port}"
-
-
-def _upstream(placement: Placement) -> str:
-    return f"{_address(placement)}:{placement.port}"
