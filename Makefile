@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker pdns ssh-hosts clean bench
+.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker pdns ssh-hosts vm-hosts clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -52,6 +52,10 @@ docker:
 ssh-hosts:
 	@bash scripts/ensure-ssh-hosts.sh
 
+## vm-hosts: systemd, which each test VM of the `vm` runtime's tests boots as its PID 1
+vm-hosts:
+	@bash scripts/ensure-vm-hosts.sh
+
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/mypy roost
@@ -60,7 +64,7 @@ lint: install-dev
 ## test: lint, type-check and run the whole suite on SQLite and PostgreSQL
 # The browser tests (tests/dashboard) run in a pytest of their own: Playwright's sync API keeps
 # an event loop running in its process while the browser lives, which asyncio.run() refuses.
-test: install-dev postgres sandbox git chromium docker pdns ssh-hosts lint
+test: install-dev postgres sandbox git chromium docker pdns ssh-hosts vm-hosts lint
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup \
 		--ignore=tests/dashboard
 	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q tests/dashboard
@@ -68,7 +72,7 @@ test: install-dev postgres sandbox git chromium docker pdns ssh-hosts lint
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock
 	@bash scripts/ensure-bench-tools.sh
-	@bash scripts/ensure-ssh-hosts.sh
+	@bash scripts/ensure-vm-hosts.sh
 	@bash scripts/ensure-pgbackrest.sh
 
 clean:

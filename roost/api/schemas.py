@@ -16,6 +16,9 @@ class AppCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, description="lowercase letters, digits, dashes")
+    runtime: str | None = Field(default=None, max_length=20,
+                                description="vm: run on a VM (give host); else the platform's")
+    host: str | None = Field(default=None, max_length=63, description="the VM (runtime vm)")
 
 
 class MaintainerIn(BaseModel):
@@ -57,6 +60,9 @@ class AppOut(BaseModel):
     created_at: datetime
     maintainers: list[MaintainerOut] = []
     web_url: str | None = None
+    runtime: str = "local"  # "vm": on the VM ``host``, its web socket on ``port`` there
+    host: str | None = None
+    port: int | None = None
 
 
 class ConfigSet(BaseModel):

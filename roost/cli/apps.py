@@ -26,14 +26,21 @@ def apps_list(json: bool = typer.Option(False, "--json", help="JSON output")
 
 
 @app.command("create")
-def apps_create(name: str, json: bool = typer.Option(False, "--json")) -> None:
-    """Create an app."""
+def apps_create(name: str, json: bool = typer.Option(False, "--json"),
+                runtime: str = typer.Option(None, "--runtime",
+                                            help="vm: run on a VM of yours (with --host)"),
+                host: str = typer.Option(None, "--host", help="the VM (see `roost hosts`)")
+                ) -> None:
+    """Create an app (on a VM with --runtime vm --host NAME)."""
     client = Client()
-    data = client.request("POST", "/apps", json={"name": name})
+    body = {"name": name, **({"runtime": runtime} if runtime else {}),
+            **({"host": host} if host else {})}
+    data = client.request("POST", "/apps", json=body)
     if json:
         print_json(data)
     else:
-        ok(f"Created {data['name']}: {data['web_url']}")
+        where = f" on {data['host']} (port {data['port']})" if data.get("host") else ""
+        ok(f"Created {data['name']}{where}: {data['web_url']}")
         ok(f"Git remote: {client.creds.url}/git/{data['name']}.git "
            f"(`roost git remote {data['name']}` adds it; then `git push roost main`)")
 
@@ -47,6 +54,8 @@ def apps_info(name: str, json: bool = typer.Option(False, "--json")) -> None:
         return
     ok(f"[bold]{data['name']}[/bold]")
     ok(f"  url:         {data['web_url']}")
+    if data.get("host"):
+        ok(f"  runs on:     {data['host']} (vm runtime, port {data['port']})")
     ok(f"  created:     {data['created_at']}")
     people = [f"{m['name']} {m['email'] or ''} {m['phone'] or ''}".strip()
               for m in data["maintainers"]]

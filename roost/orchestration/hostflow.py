@@ -24,6 +24,7 @@ from roost.notify import MAIL_CHANNELS, PAGE_CHANNELS, enqueue
 from roost.orchestration import recipients
 from roost.orchestration.platform import Platform
 from roost.store.base import utcnow
+from roost.store.models import App
 from roost.store.models.hosts import Host, HostApply, RecipeSource
 
 log = logging.getLogger("roost.hosts")
@@ -158,9 +159,16 @@ def list_all(ctx: Platform) -> list[Host]:
 
 
 def remove(ctx: Platform, name: str) -> None:
-    """Forget a host (its key and facts); nothing on the machine changes."""
+    """Forget a host (its key and facts); nothing on the machine changes. A host that
+    runs apps (``--runtime vm``) is refused: they would lose their way to it."""
     with ctx.sessions.begin() as session:
-        session.delete(_host(session, name))
+        row = _host(session, name)
+        placed = sorted(a.name for a in session.scalars(select(App))
+                        if ((a.settings or {}).get("vm") or {}).get("host") == name)
+        if placed:
+            raise Conflict(f"{name} runs the app(s) {', '.join(placed)}: destroy them (`roost "
+                           f"apps destroy APP`) before removing the host")
+        session.delete(row)
 
 
 def select_hosts(ctx: Platform, name: str = "", role: str = "") -> list[Host]:

@@ -21,7 +21,7 @@ from roost.monitor.perf.receiver import build_router
 from roost.monitor.perf.service import PerfService
 from roost.monitor.uptime.service import UptimeConfig, UptimeService
 from roost.notify.recipients import Recipient
-from roost.orchestration import alerts, assetflow, cluster, recipients
+from roost.orchestration import alerts, assetflow, cluster, recipients, vm_apps
 from roost.orchestration.platform import Platform
 from roost.runtime.interface import AppRuntime
 from roost.runtime.limits import default_limits
@@ -158,7 +158,8 @@ def runtime(platform: Platform) -> AppRuntime:
             found.router.tls_listen = s.router_tls_listen
             found.router.tls_ask_url = f"http://{host}:{port}/api/v1/tls/ask"
             found.router.tls_issuer = s.tls_issuer
-        platform.runtime = found
+        # Apps created with --runtime vm run on their VM; the same router sends them traffic.
+        platform.runtime = vm_apps.with_vm_apps(platform, found, found.router)
     return platform.runtime
 
 

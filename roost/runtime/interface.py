@@ -1,9 +1,12 @@
 """What orchestration and the API need from a runtime, whichever runs the apps.
 
-Two backends implement it: ``local`` (:class:`roost.runtime.service.Runtime`, the
+Platform-wide backends implement it: ``local`` (:class:`roost.runtime.service.Runtime`, the
 supervisor and Caddy router on this host, the default) and ``swarm``
 (:class:`roost.runtime.swarm.service.SwarmRuntime`, Docker Engine swarm mode, chosen with
-``ROOST_RUNTIME=swarm``). Callers use only these members.
+``ROOST_RUNTIME=swarm``). With the local one, :class:`roost.runtime.perapp.PerAppRuntime`
+sends the calls about apps created with ``--runtime vm`` to
+:class:`roost.runtime.vm.service.VmRuntime` (systemd on a VM over SSH). Callers use only
+these members.
 """
 
 from __future__ import annotations
@@ -58,8 +61,9 @@ class AppRuntime(Protocol):
                  emit: Emit) -> None:
         """Move the app to ``release`` without dropping a request; RuntimeFailure if not."""
 
-    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]]) -> None:
-        """Bring every app back to its recorded formation."""
+    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]],
+                only: Callable[[str], bool] | None = None) -> None:
+        """Bring every app (or those ``only`` accepts) back to its recorded formation."""
 
     def scale(self, ctx: Any, app_name: str, changes: dict[str, int]) -> dict[str, int]:
         """Change the formation and record it."""

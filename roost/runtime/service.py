@@ -144,12 +144,15 @@ class Runtime:
         self._prune(app_name, keep=release.number)
         emit({"type": "step", "step": "release", "message": f"live at {self.web_url(app_name)}"})
 
-    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]]) -> None:
-        """Run every app's current release again (after `roost up` restarts)."""
+    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]],
+                only: Callable[[str], bool] | None = None) -> None:
+        """Run every app's current release again (after `roost up` restarts); with ``only``,
+        just the apps it accepts (the others run elsewhere)."""
         with ctx.sessions.begin() as session:
             rows = [(a.name, a.formation, self.hosts(a), r, env_of(r)) for a, r in session.execute(
                 select(App, Release).join(Release, (Release.app_id == App.id)
-                                          & (Release.number == App.current_release)))]
+                                          & (Release.number == App.current_release)))
+                    if only is None or only(a.name)]
             for app in session.scalars(select(App)):
                 self.supervisor.set_limits(app.name, (app.settings or {}).get("limits"))
         for name, formation, hosts, release, env in rows:

@@ -120,11 +120,14 @@ class TestHost:
         self.rekey()
         return self
 
+    def enter(self) -> list[str]:
+        """The ``nsenter`` command line that runs a program inside the host."""
+        assert self.holder is not None
+        return ["nsenter", "-t", str(self.holder.pid), "--mount", "--net", "--root", "--wd"]
+
     def run(self, command: str, check: bool = True) -> str:
         """Run a shell command inside the host (its files, its network); its output."""
-        assert self.holder is not None
-        done = subprocess.run(["nsenter", "-t", str(self.holder.pid), "--mount", "--net",
-                               "--root", "--wd", "sh", "-c", command],
+        done = subprocess.run([*self.enter(), "sh", "-c", command],
                               capture_output=True, text=True, check=False)
         if check and done.returncode:
             raise RuntimeError(f"{command!r} failed on {self.netns}: {done.stderr}")
@@ -132,9 +135,7 @@ class TestHost:
 
     def write(self, path: str, text: str, mode: str = "644") -> None:
         """Write a file inside the host."""
-        assert self.holder is not None
-        subprocess.run(["nsenter", "-t", str(self.holder.pid), "--mount", "--root", "--wd",
-                        "sh", "-c", f"cat > '{path}' && chmod {mode} '{path}'"],
+        subprocess.run([*self.enter(), "sh", "-c", f"cat > '{path}' && chmod {mode} '{path}'"],
                        input=text, text=True, check=True)
 
     def rekey(self) -> None:
@@ -151,9 +152,8 @@ class TestHost:
                    "PidFile=none", "UsePAM=no", "UseDNS=no", "PermitRootLogin=prohibit-password",
                    "MaxStartups=200", "MaxSessions=200", "LogLevel=ERROR"]
         args = [a for o in options for a in ("-o", o)]
-        self.sshd = subprocess.Popen(
-            ["nsenter", "-t", str(self.holder.pid), "--mount", "--net", "--root", "--wd",
-             SSHD, "-D", "-e", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.sshd = subprocess.Popen([*self.enter(), SSHD, "-D", "-e", *args],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         def answering() -> bool:
             if self.sshd.poll() is not None:
                 raise RuntimeError(f"sshd of {self.netns} exited at start")

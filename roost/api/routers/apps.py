@@ -20,6 +20,7 @@ from roost.gitserve import repos
 from roost.mail import events
 from roost.mail.domains import PLATFORM
 from roost.notify import outbox
+from roost.orchestration import vm_apps
 from roost.store.models import App, Maintainer
 
 router = APIRouter(tags=["apps"])
@@ -40,7 +41,8 @@ def app_out(app: App, ctx: PlatformDep) -> AppOut:
     port = s.router_listen.rpartition(":")[2]
     return AppOut(name=app.name, created_at=app.created_at,
                   maintainers=[maintainer_out(m) for m in app.maintainers],
-                  web_url=f"http://{app.name}.{s.base_domain}:{port}")
+                  web_url=f"http://{app.name}.{s.base_domain}:{port}",
+                  **vm_apps.runtime_of(app))
 
 
 @router.get("/apps")
@@ -51,8 +53,11 @@ def list_apps(session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[AppOut
 
 @router.post("/apps", status_code=201)
 def create_app(body: AppCreate, session: SessionDep, ctx: PlatformDep, actor: ActorDep) -> AppOut:
-    """Create an app."""
+    """Create an app (``runtime`` vm: on the VM ``host``, which must exist)."""
+    host = vm_apps.check_placement(ctx, session, body.runtime, body.host)
     created = apps.create(session, body.name, actor)
+    if host is not None:
+        vm_apps.place(session, created, host)
     telemetry.provision(session, ctx.cipher, created, ctx.settings.api_url)
     return app_out(created, ctx)
 

@@ -273,12 +273,15 @@ class SwarmRuntime:
         self._record(ctx, app_name, formation)
         emit({"type": "step", "step": "release", "message": f"live at {self.web_url(app_name)}"})
 
-    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]]) -> None:
-        """Apps keep running on the swarm; start those that have no services there."""
+    def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]],
+                only: Callable[[str], bool] | None = None) -> None:
+        """Apps keep running on the swarm; start those (``only`` accepts) that have no
+        services there."""
         with ctx.sessions.begin() as session:
             rows = [(a.name, dict(a.formation or {}), r, env_of(r)) for a, r in session.execute(
                 select(App, Release).join(Release, (Release.app_id == App.id)
-                                          & (Release.number == App.current_release)))]
+                                          & (Release.number == App.current_release)))
+                    if only is None or only(a.name)]
             for app in session.scalars(select(App)):
                 self._limits[app.name] = dict((app.settings or {}).get("limits") or {})
         for name, formation, release, env in rows:
