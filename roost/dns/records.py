@@ -72,9 +72,20 @@ def from_record(record: Any, owner: str = "user") -> RecordData:
     return RecordData(record.name, record._type, ttl, data, owner)
 
 
+def rdata(record: Any) -> tuple[int, list[str]]:
+    """An octoDNS record's TTL and values as zone-file text (a Route53 alias, which has no
+    zone-file form, as ``NAME TYPE [HOSTED-ZONE-ID]``, what `roost dns set` takes)."""
+    if record._type == "Route53Provider/ALIAS":
+        return int(record.ttl), [" ".join(p for p in (v.name or "@", v._type,
+                                                      v.hosted_zone_id or "") if p)
+                                 for v in record.values]
+    rrset = record.to_rrset()
+    return int(rrset.ttl), [str(v) for v in rrset.rdatas]
+
+
 def texts(zone: str, record: RecordData) -> list[str]:
     """The record's values as zone-file text."""
-    return list(to_zone(zone, [record]).records.pop().to_rrset().rdatas)
+    return rdata(to_zone(zone, [record]).records.pop())[1]
 
 
 def view(zone: str, record: RecordData) -> dict[str, Any]:

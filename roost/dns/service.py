@@ -106,6 +106,18 @@ def drift(platform: DnsEnv, name: str) -> list[sync.Change]:
     return sync.plan(provider, zone.name, from_snapshot(zone.applied)).changes
 
 
+def withdraw(platform: DnsEnv, name: str) -> tuple[sync.ZonePlan, int]:
+    """Delete every record Roost owns in the zone at its provider (and their ownership TXT
+    records); records made by hand stay. The zone's thresholds do not hold this back: the
+    caller asked for exactly this (``roost dns zones remove --delete-records``). Return the
+    plan and the number of changes applied; the store is not touched."""
+    zone, _, provider = _load(platform, name)
+    found = sync.plan(provider, zone.name, [])
+    applied = sync.apply(provider, found, force=True,
+                         fresh=lambda: provider_for(platform, zone))
+    return found, applied
+
+
 def ensure_records(platform: DnsEnv, zone: str, records: list[dict[str, Any]], *,
                    owner: str, apply_now: bool = True, force: bool = False
                    ) -> sync.ZonePlan | None:

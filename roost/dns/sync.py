@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roost.dns.names import OWNERSHIP_PREFIX
-from roost.dns.records import RecordData, new_zone, to_zone
+from roost.dns.records import RecordData, new_zone, rdata, to_zone
 from roost.errors import Conflict, RoostError
 
 OWNER_VALUE = "roost"  # the value of Roost's ownership TXT records
@@ -111,9 +111,6 @@ def ownership() -> Any:
     return OwnershipProcessor("roost-ownership", txt_name=OWNERSHIP_PREFIX, txt_value=OWNER_VALUE)
 
 
-def _rdatas(record: Any) -> tuple[int, list[str]]:
-    rrset = record.to_rrset()
-    return int(rrset.ttl), [str(v) for v in rrset.rdatas]
 
 
 def _change(octo: Any) -> Change:
@@ -121,9 +118,9 @@ def _change(octo: Any) -> Change:
     record = octo.record
     out = Change(action, record.name, record._type)
     if octo.existing is not None:
-        out.old_ttl, out.old = _rdatas(octo.existing)
+        out.old_ttl, out.old = rdata(octo.existing)
     if octo.new is not None:
-        out.new_ttl, out.new = _rdatas(octo.new)
+        out.new_ttl, out.new = rdata(octo.new)
     return out
 
 
@@ -185,7 +182,7 @@ def _after_failure(fresh: Callable[[], Any], found: ZonePlan) -> tuple[list[str]
         fresh().populate(live, target=True, lenient=True)
     except Exception:  # the provider is down: nothing can be said to have gone through
         return [], [f"{line} (unknown: the provider could not be read)" for line in lines]
-    now = {(r.name, r._type): _rdatas(r) for r in live.records}
+    now = {(r.name, r._type): rdata(r) for r in live.records}
     applied: list[str] = []
     missing: list[str] = []
     for change, line in zip(found.changes, lines, strict=True):
