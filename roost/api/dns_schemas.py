@@ -39,6 +39,14 @@ class UnsetOut(BaseModel):
     removed: list[str]
 
 
+class ZoneRemovedOut(BaseModel):
+    """What removing a zone did: records forgotten, changes applied at the provider."""
+
+    zone: str
+    forgotten: int
+    deleted: list[str]
+
+
 class ExportOut(BaseModel):
     """A zone as octoDNS YAML."""
 

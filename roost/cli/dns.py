@@ -15,7 +15,7 @@ from roost.cli.output import ok, print_json, print_table, say
 
 app = typer.Typer(help="DNS zones and records as code: plan, apply, drift.",
                   no_args_is_help=True)
-zones_app = group("Managed zones: list and add.")
+zones_app = group("Managed zones: list, add and remove.")
 app.add_typer(zones_app, name="zones")
 
 
@@ -53,6 +53,36 @@ def zones_add(name: str = typer.Argument(..., metavar="ZONE"),
         "delete_threshold": delete_threshold})
     ok(f"Managing {data['name']} at {data['provider']}; add records with `roost dns set`, "
        f"then `roost dns plan {data['name']}`")
+
+
+@zones_app.command("remove")
+def zones_remove(name: str = typer.Argument(..., metavar="ZONE"),
+                 confirm: str = typer.Option("", "--confirm", metavar="ZONE",
+                                             help="repeat the zone's name to confirm"),
+                 delete_records: bool = typer.Option(
+                     False, "--delete-records",
+                     help="delete the records Roost owns at the provider too")) -> None:
+    """Stop managing ZONE. Its records stay at the provider unless --delete-records, which
+    deletes those Roost owns (records made by hand are never touched)."""
+    if confirm.strip().lower().rstrip(".") != name.strip().lower().rstrip("."):
+        raise CliError(f"removing {name} stops Roost managing its records: repeat the zone's "
+                       f"name to confirm: --confirm {name}")
+    client = Client(timeout=600)
+    with client.stream("DELETE", _zone(name), params={
+            "confirm": confirm, "delete_records": "true" if delete_records else "false"}) as resp:
+        resp.read()
+    if resp.status_code >= 400:
+        _apply_failed(resp, name)
+    data = resp.json()
+    for line in data["deleted"]:
+        say("  " + line)
+    if delete_records:
+        ok(f"Stopped managing {data['zone']}: {data['forgotten']} records forgotten, "
+           f"{len(data['deleted'])} changes applied at the provider (records made by hand "
+           "left as they were)")
+    else:
+        ok(f"Stopped managing {data['zone']}: {data['forgotten']} records forgotten, left at "
+           "the provider as they are (--delete-records deletes those Roost owns)")
 
 
 @app.command("records")

@@ -17,7 +17,9 @@ ZONE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2
 TTL_MIN, TTL_MAX = 1, 604_800  # one second .. one week
 # Types a record may have in Roost (the provider's own list narrows it further).
 TYPES = ("A", "AAAA", "ALIAS", "CAA", "CNAME", "MX", "NS", "PTR", "SRV", "TXT", "SPF", "DS",
-         "SSHFP", "TLSA", "NAPTR")
+         "SSHFP", "TLSA", "NAPTR", "Route53Provider/ALIAS")
+ROUTE53_ALIAS = "Route53Provider/ALIAS"  # value text: "NAME TYPE [HOSTED-ZONE-ID]"
+_CANONICAL = {t.upper(): t for t in TYPES}
 TARGETS = ("CNAME", "ALIAS", "NS", "PTR")  # types whose value is a host name
 OWNERSHIP_PREFIX = "_owner"  # the names of octoDNS's ownership TXT records (ours: "roost")
 
@@ -50,10 +52,16 @@ def record_name(value: str, zone: str) -> str:
     return name
 
 
+def type_name(value: str) -> str:
+    """A record type as octoDNS spells it (``a`` -> ``A``, ``route53provider/alias`` ->
+    ``Route53Provider/ALIAS``); an unknown type in upper case."""
+    return _CANONICAL.get(value.strip().upper(), value.strip().upper())
+
+
 def record_type(value: str, supported: frozenset[str] | set[str], provider: str) -> str:
     """An upper-case record type that both Roost and the zone's provider support."""
-    kind = value.strip().upper()
-    if kind not in TYPES:
+    kind = _CANONICAL.get(value.strip().upper(), "")
+    if not kind:
         raise InvalidInput(f"unknown record type {value!r}: use one of {', '.join(TYPES)}")
     if kind not in supported:
         raise InvalidInput(f"{provider} does not support {kind} records: use one of "
@@ -79,9 +87,26 @@ def _one(kind: str, text: str) -> Any:
     value_type = cls._value_type
     if kind in ("TXT", "SPF"):
         return _escape_semicolons(text)
+    if kind == ROUTE53_ALIAS:
+        return route53_alias_value(text)
     parse = getattr(value_type, "from_rdata_text", None) or value_type.parse_rdata_text
     parsed = parse(text)
     return dict(parsed) if isinstance(parsed, dict) else str(parsed)
+
+
+def route53_alias_value(text: str) -> dict[str, Any]:
+    """A Route53 alias value from ``NAME TYPE [HOSTED-ZONE-ID]``: a record of the same zone
+    (``@`` its apex, ``www``) or an AWS service's name with its hosted zone id."""
+    parts = text.split()
+    if len(parts) not in (2, 3) or parts[1].upper() not in ("A", "AAAA", "CNAME", "MX", "TXT"):
+        raise ValueError("write NAME TYPE [HOSTED-ZONE-ID], e.g. 'www A' or "
+                         "'my-lb.elb.amazonaws.com. A Z35SXDOTRQ7X7K'")
+    name = "" if parts[0] == "@" else parts[0].lower()
+    value: dict[str, Any] = {"name": name, "type": parts[1].upper(),
+                             "evaluate-target-health": False}
+    if len(parts) == 3:
+        value["hosted-zone-id"] = parts[2]
+    return value
 
 
 def values_data(kind: str, texts: list[str]) -> dict[str, Any]:

@@ -25,18 +25,19 @@ class ProviderKind:
     provider_class: str  # "module:Class" of the octoDNS provider (its SUPPORTS)
     options: frozenset[str]
     secret_options: frozenset[str]
-    has_alias: bool  # an ALIAS record at the apex (PowerDNS) or Route53's own alias
+    apex_alias: str  # the provider's alias type at the apex ('' when it has none)
 
 
 COMMON = frozenset({"nameservers"})  # authoritative servers to ask, host[:port] (domains)
 KINDS: dict[str, ProviderKind] = {
     "route53": ProviderKind(
         "route53", "roost.dns.route53:build", "octodns_route53:Route53Provider",
-        COMMON | {"access_key_id", "secret_access_key", "endpoint_url", "region"},
-        frozenset({"secret_access_key"}), has_alias=False),
+        COMMON | {"access_key_id", "secret_access_key", "endpoint_url", "region",
+                  "alias_hosted_zone_id"},
+        frozenset({"secret_access_key"}), apex_alias="Route53Provider/ALIAS"),
     "powerdns": ProviderKind(
         "powerdns", "roost.dns.powerdns:build", "octodns_powerdns:PowerDnsProvider",
-        COMMON | {"url", "api_key", "server_id"}, frozenset({"api_key"}), has_alias=True),
+        COMMON | {"url", "api_key", "server_id"}, frozenset({"api_key"}), apex_alias="ALIAS"),
 }
 
 

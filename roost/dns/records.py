@@ -3,6 +3,7 @@ zone-file text, and the records as applied are kept as a snapshot (the drift ref
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,12 +41,33 @@ class RecordData:
         return f"{self.name} {self.type}"
 
 
-def new_zone(zone: str) -> Any:
-    """An empty octoDNS zone named ``zone`` (no final dot needed)."""
+def new_zone(zone: str, *, trusted: bool = False) -> Any:
+    """An empty octoDNS zone named ``zone`` (no final dot needed).
+
+    ``trusted``: a zone to plan with, whose record validators are all turned off (octoDNS's
+    per-zone ``validators`` setting, which the provider's reading of the live zone inherits).
+    Roost's records were validated on their way into the store, and octoDNS reads the live
+    records leniently (an invalid one is only logged), so validating each of them again is
+    cost without effect: a good part of the time of planning a large zone."""
     octodns_ready()
     from octodns.zone import Zone
 
-    return Zone(zone.rstrip(".") + ".", [])
+    return Zone(zone.rstrip(".") + ".", [], validators=_all_off() if trusted else None)
+
+
+@functools.cache
+def _all_off() -> dict[str, Any]:
+    """octoDNS's zone ``validators`` setting that turns off every record and value validator
+    it may turn off (those of its bridge, named ``_…``, always run)."""
+    from octodns.record import Record
+
+    octodns_ready()
+    ids: dict[str, set[str]] = {}
+    for registry in (Record.validators.active_record, Record.validators.active_value):
+        for kind, found in registry.items():
+            ids.setdefault(kind, set()).update(v.id for v in found.values()
+                                               if not v.id.startswith("_"))
+    return {"record": {"disable_validators": {k: sorted(v) for k, v in ids.items()}}}
 
 
 def to_zone(zone: str, records: Iterable[RecordData]) -> Any:
@@ -56,7 +78,7 @@ def to_zone(zone: str, records: Iterable[RecordData]) -> Any:
     which is most of the cost of a plan of a large zone."""
     from octodns.record import Record
 
-    found = new_zone(zone)
+    found = new_zone(zone, trusted=True)
     classes = Record.registered_types()
     for r in records:
         found.add_record(classes[r.type](found, r.name, {"type": r.type, "ttl": r.ttl,
@@ -72,9 +94,20 @@ def from_record(record: Any, owner: str = "user") -> RecordData:
     return RecordData(record.name, record._type, ttl, data, owner)
 
 
+def rdata(record: Any) -> tuple[int, list[str]]:
+    """An octoDNS record's TTL and values as zone-file text (a Route53 alias, which has no
+    zone-file form, as ``NAME TYPE [HOSTED-ZONE-ID]``, what `roost dns set` takes)."""
+    if record._type == "Route53Provider/ALIAS":
+        return int(record.ttl), [" ".join(p for p in (v.name or "@", v._type,
+                                                      v.hosted_zone_id or "") if p)
+                                 for v in record.values]
+    rrset = record.to_rrset()
+    return int(rrset.ttl), [str(v) for v in rrset.rdatas]
+
+
 def texts(zone: str, record: RecordData) -> list[str]:
     """The record's values as zone-file text."""
-    return list(to_zone(zone, [record]).records.pop().to_rrset().rdatas)
+    return rdata(to_zone(zone, [record]).records.pop())[1]
 
 
 def view(zone: str, record: RecordData) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core import audit
 from roost.core.secrets import Cipher, load_or_create_key
-from roost.dns import providers, sync, zones
+from roost.dns import plancache, providers, sync, zones
 from roost.dns.records import RecordData, from_snapshot, snapshot
 from roost.errors import InvalidInput
 from roost.settings import Settings
@@ -67,18 +67,37 @@ def zone_names(platform: DnsEnv, name: str | None) -> list[str]:
         return [z.name for z in zones.list_all(session)]
 
 
+def _source(zone: DnsZone, wanted: list[RecordData]) -> str:
+    """What a plan of ``zone`` is made from: its records and settings, as a digest."""
+    return plancache.digest(zone.name, zone.provider, zone.options, zone.secrets,
+                            zone.update_threshold, zone.delete_threshold, snapshot(wanted))
+
+
 def plan(platform: DnsEnv, name: str) -> sync.ZonePlan:
-    """What applying the zone would change at its provider."""
+    """What applying the zone would change at its provider (kept a short while for the
+    apply that follows it: :mod:`roost.dns.plancache`)."""
     zone, wanted, provider = _load(platform, name)
-    return sync.plan(provider, zone.name, wanted)
+    found = sync.plan(provider, zone.name, wanted)
+    if found.changes:  # an apply after an empty plan reads the zone again (drift since?)
+        plancache.keep(zone.name, _source(zone, wanted), provider, found)
+    else:
+        plancache.forget(zone.name)
+    return found
 
 
 def apply(platform: DnsEnv, name: str, *, force: bool = False, actor: str = "roost"
           ) -> tuple[sync.ZonePlan, int, list[int]]:
     """Plan and apply one zone; remember the records as applied. Return the plan, the number
-    of changes applied and the sizes of the change batches sent (Route53)."""
+    of changes applied and the sizes of the change batches sent (Route53).
+
+    The zone's plan made moments ago from the same records is applied as it is, without
+    reading the whole zone again (:mod:`roost.dns.plancache`)."""
     zone, wanted, provider = _load(platform, name)
-    found = sync.plan(provider, zone.name, wanted)
+    kept = plancache.take(zone.name, _source(zone, wanted))
+    if kept is not None:
+        provider, found = kept.provider, kept.plan
+    else:
+        found = sync.plan(provider, zone.name, wanted)
     try:
         applied = sync.apply(provider, found, force=force,
                              fresh=lambda: provider_for(platform, zone))
@@ -103,7 +122,23 @@ def drift(platform: DnsEnv, name: str) -> list[sync.Change]:
     if zone.applied is None:
         return []
     provider = provider_for(platform, zone)
-    return sync.plan(provider, zone.name, from_snapshot(zone.applied)).changes
+    changes = sync.plan(provider, zone.name, from_snapshot(zone.applied)).changes
+    if changes:  # the zone's kept plan predates the drift: the apply must see it
+        plancache.forget(zone.name)
+    return changes
+
+
+def withdraw(platform: DnsEnv, name: str) -> tuple[sync.ZonePlan, int]:
+    """Delete every record Roost owns in the zone at its provider (and their ownership TXT
+    records); records made by hand stay. The zone's thresholds do not hold this back: the
+    caller asked for exactly this (``roost dns zones remove --delete-records``). Return the
+    plan and the number of changes applied; the store is not touched."""
+    zone, _, provider = _load(platform, name)
+    plancache.forget(zone.name)
+    found = sync.plan(provider, zone.name, [])
+    applied = sync.apply(provider, found, force=True,
+                         fresh=lambda: provider_for(platform, zone))
+    return found, applied
 
 
 def ensure_records(platform: DnsEnv, zone: str, records: list[dict[str, Any]], *,

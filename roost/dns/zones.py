@@ -127,7 +127,7 @@ def remove(session: Session, zone: DnsZone, name: str, kind: str | None = None) 
     rname = names.record_name(name, zone.name)
     query = select(DnsRecord).where(DnsRecord.zone_id == zone.id, DnsRecord.name == rname)
     if kind:
-        query = query.where(DnsRecord.type == kind.strip().upper())
+        query = query.where(DnsRecord.type == names.type_name(kind))
     rows = list(session.scalars(query))
     if not rows:
         what = f"{kind.upper()} record" if kind else "record"
@@ -156,6 +156,18 @@ def replace_all(session: Session, zone: DnsZone, new: list[RecordData]) -> int:
                                data=r.data, owner=r.owner, updated_at=now) for r in new])
     session.flush()
     return len(new)
+
+
+def delete(session: Session, zone: DnsZone) -> int:
+    """Stop managing ``zone``: its records and the zone leave the store (nothing is sent to
+    the provider). Return the number of records forgotten."""
+    rows = list(session.scalars(select(DnsRecord).where(DnsRecord.zone_id == zone.id)))
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    session.delete(zone)
+    session.flush()
+    return len(rows)
 
 
 def view(zone: DnsZone, count: int) -> dict[str, Any]:

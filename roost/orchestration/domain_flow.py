@@ -78,9 +78,10 @@ def _is_live(platform: Platform, row: CustomDomain, zone: DnsZone) -> bool:
                   and (f"{r.name}.{name}" if r.name else name) == row.hostname]
     if not wanted:
         return False
-    values = [v.rstrip(".") for v in wanted[0].data.get("values", [wanted[0].data.get("value")])]
-    if row.record_type == "ALIAS":  # answered as the target's addresses: ask the provider
+    if row.record_type in ("ALIAS", domains.ROUTE53_ALIAS):
+        # Answered as the target's addresses, not as the record: ask the provider.
         return not dns_flow.plan(platform, name).changes
+    values = [v.rstrip(".") for v in wanted[0].data.get("values", [wanted[0].data.get("value")])]
     return authority.answering(servers_for(platform, zone), row.hostname, row.record_type,
                                values)
 
@@ -99,16 +100,21 @@ def add(platform: Platform, app: str, raw_host: str, actor: str) -> dict[str, An
             _set_routed(found, host, True)
         else:
             name = host[: -len(zone.name) - 1] if host != zone.name else ""
-            wanted = domains.records_for(name, list(platform.settings.public_ip),
-                                         platform.settings.public_host,
-                                         providers.kind(zone.provider).has_alias)
-            for record in zones.records(session, zone):
+            present = zones.records(session, zone)
+            public = platform.settings.public_host.strip().lower().rstrip(".")
+            wanted = domains.records_for(
+                name, list(platform.settings.public_ip), public,
+                providers.kind(zone.provider).apex_alias, zone=zone.name,
+                host_types=frozenset(r.type for r in present
+                                     if r.name and f"{r.name}.{zone.name}" == public),
+                alias_zone_id=(zone.options or {}).get("alias_hosted_zone_id", ""))
+            for record in present:
                 if record.name == name and record.owner != owner:
                     raise Conflict(f"{host} already has a {record.type} record in {zone.name} "
                                    f"({record.owner}'s): `roost dns unset {zone.name} "
                                    f"{name or '@'} {record.type}` first")
-            for kind, values in wanted:
-                zones.put(session, zone, zones.prepare(zone, name or "@", kind, values,
+            for kind, data in wanted:
+                zones.put(session, zone, zones.prepare(zone, name or "@", kind, data=data,
                                                        ttl=300, owner=owner))
             row.zone, row.record_type, row.dns_state = zone.name, wanted[0][0], "pending"
         session.add(row)

@@ -99,6 +99,18 @@ def test_records_round_trip_and_plan_apply(srv: Server, pdns: Any, tmp_path: Pat
     live = pdns_rrsets(pdns.api_url, pdns.api_key, zone)
     assert not [k for k in live if k[0].startswith("www2.")]
 
+    # Removing the zone: confirmed by its name; by default the provider keeps the records.
+    assert f"--confirm {zone}" in refused(srv, "dns", "zones", "remove", zone)
+    removed = ok(srv, "dns", "zones", "remove", zone, "--confirm", zone)
+    assert "left at the provider" in removed and "3 records forgotten" in removed
+    assert zone not in ok(srv, "dns", "zones")
+    assert pdns_rrsets(pdns.api_url, pdns.api_key, zone) == live
+    ok(srv, "dns", "zones", "add", zone, "--provider", "powerdns")
+    ok(srv, "dns", "import", zone, str(exported))
+    removed = ok(srv, "dns", "zones", "remove", zone, "--confirm", zone, "--delete-records")
+    assert f"- www.{zone} CNAME {zone}." in removed and "6 changes applied" in removed
+    assert {kind for _, kind in pdns_rrsets(pdns.api_url, pdns.api_key, zone)} <= {"SOA", "NS"}
+
 
 def test_a_custom_domain_configures_itself_and_is_served_over_https(srv: Server, pdns: Any,
                                                                     tmp_path: Path) -> None:

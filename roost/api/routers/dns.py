@@ -16,11 +16,12 @@ from roost.api.dns_schemas import (
     RecordOut,
     UnsetOut,
     ZoneOut,
+    ZoneRemovedOut,
 )
 from roost.core import audit
 from roost.dns import records as dns_records
 from roost.dns import sync, yamlio, zones
-from roost.orchestration import dns_flow
+from roost.orchestration import dns_flow, zone_removal
 
 router = APIRouter(tags=["dns"])
 ZONE_PATH = "/dns/zones/{zone}"
@@ -43,7 +44,7 @@ class RecordIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=253)
-    type: str = Field(min_length=1, max_length=10)
+    type: str = Field(min_length=1, max_length=40)
     values: list[str] = Field(min_length=1, max_length=100)
     ttl: int = 3600
 
@@ -86,6 +87,29 @@ def add_zone(body: ZoneIn, session: SessionDep, ctx: PlatformDep, actor: ActorDe
     return ZoneOut(**zones.view(zone, 0))
 
 
+def _apply_failed(exc: sync.ApplyError) -> JSONResponse:
+    return JSONResponse({"error": {"code": exc.code, "message": exc.message,
+                                   "applied": exc.applied, "not_applied": exc.not_applied}},
+                        status_code=exc.status)
+
+
+@router.delete(ZONE_PATH, response_model=ZoneRemovedOut,
+               responses={502: {"description": "the provider failed while deleting records: "
+                                               "the zone stays managed"}})
+async def remove_zone(zone: str, ctx: PlatformDep, actor: ActorDep,
+                      confirm: str = Query(default="", max_length=253),
+                      delete_records: bool = False) -> ZoneRemovedOut | JSONResponse:
+    """Stop managing a zone (``confirm`` repeats its name). Its records stay at the provider
+    unless ``delete_records``, which deletes the ones Roost owns there first. Refused while
+    a custom domain or an email domain uses the zone."""
+    try:
+        done = await run_in_threadpool(lambda: zone_removal.remove(
+            ctx, zone, confirm=confirm, delete_records=delete_records, actor=actor))
+    except sync.ApplyError as exc:
+        return _apply_failed(exc)
+    return ZoneRemovedOut(zone=done.zone, forgotten=done.forgotten, deleted=done.deleted)
+
+
 @router.get(ZONE_PATH + "/records")
 def list_records(zone: str, session: SessionDep, _: ActorDep) -> list[RecordOut]:
     """A zone's records, values as zone-file text."""
@@ -108,7 +132,7 @@ def set_record(zone: str, body: RecordIn, session: SessionDep, actor: ActorDep
 
 @router.delete(ZONE_PATH + "/records/{name}")
 def unset_record(zone: str, name: str, session: SessionDep, actor: ActorDep,
-                 type: str | None = Query(default=None, max_length=10)) -> UnsetOut:
+                 type: str | None = Query(default=None, max_length=40)) -> UnsetOut:
     """Remove the records at a name (of one type, or all)."""
     found = zones.get(session, zone)
     removed = zones.remove(session, found, name, type)
@@ -152,7 +176,5 @@ async def apply_zone(zone: str, body: ApplyIn, ctx: PlatformDep, actor: ActorDep
         found, applied, batches = await run_in_threadpool(
             lambda: dns_flow.apply(ctx, zone, force=body.force, actor=actor))
     except sync.ApplyError as exc:
-        return JSONResponse({"error": {"code": exc.code, "message": exc.message,
-                                       "applied": exc.applied, "not_applied": exc.not_applied}},
-                            status_code=exc.status)
+        return _apply_failed(exc)
     return ApplyOut(**found.view(), applied=applied, batches=batches)

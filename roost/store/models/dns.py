@@ -43,7 +43,7 @@ class DnsRecord(Base):
     zone_id: Mapped[int] = mapped_column(ForeignKey("dns_zones.id", ondelete="CASCADE"),
                                          index=True)
     name: Mapped[str] = mapped_column(String(253))  # "" is the apex
-    type: Mapped[str] = mapped_column(String(10))
+    type: Mapped[str] = mapped_column(String(40))  # Route53Provider/ALIAS: 21
     ttl: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON)  # {"value": …} or {"values": […]}
     owner: Mapped[str] = mapped_column(String(120), default="user")  # user | domain:APP | …
@@ -59,7 +59,7 @@ class CustomDomain(Base):
     app: Mapped[str] = mapped_column(String(100), index=True)
     hostname: Mapped[str] = mapped_column(String(253), unique=True)
     zone: Mapped[str] = mapped_column(String(253), default="")  # "" when Roost manages no zone
-    record_type: Mapped[str] = mapped_column(String(10), default="")
+    record_type: Mapped[str] = mapped_column(String(40), default="")
     # dns: unmanaged | pending | live | failed
     dns_state: Mapped[str] = mapped_column(String(12), default="unmanaged")
     message: Mapped[str] = mapped_column(Text, default="")
