@@ -7,12 +7,15 @@ go to the Caddy router that Roost runs as a global service, on each node's addre
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +25,7 @@ from tests.swarm.cluster import Cluster, wait_until
 from tests.swarm.conftest import APP
 
 NAME = "sw"
+BUILDPACK = Path(__file__).parent / "buildpack"
 pytestmark = pytest.mark.xdist_group("swarm")  # one cluster with --dist loadgroup
 
 
@@ -141,6 +145,39 @@ def test_redeploys_restart_and_rollback_under_load_drop_nothing(
     assert running.failures == []
     assert running.done > 100
     assert any(a.startswith("howdy v2") for a in running.answers)
+
+
+def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
+        swarm_server: Server, cluster: Cluster, tmp_path: Path) -> None:
+    srv, worker = swarm_server, cluster.nodes[1]
+    source = tmp_path / "bt"
+    shutil.copytree(APP, source)
+    (source / ".buildpacks").write_text(f"{BUILDPACK}\n")  # records who built the slug
+    ok(srv.roost("apps", "create", "bt"))
+
+    # A failing build: its own output and reason come back, and nothing is released.
+    ok(srv.roost("config", "set", "bt", "FAIL_BUILD=yes"))  # reaches bin/compile's ENV_DIR
+    failed = srv.roost("deploy", "bt", str(source), timeout=300)
+    assert failed.returncode != 0
+    said = failed.stdout + failed.stderr
+    assert "failing as asked by FAIL_BUILD" in said and "failed at compile" in said, said
+    assert ok(srv.roost("ps", "bt", "--json")).stdout.strip() == "[]"
+
+    ok(srv.roost("config", "unset", "bt", "FAIL_BUILD"))
+    out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
+    assert f"Building on node {worker.hostname} (task " in out and "as uid 65534" in out, out
+    # The slug holds what the task made: built by nobody in a container, not on this host.
+    uid, host, cache = ok(srv.roost("run", "bt", "--", "cat", "built-by.txt")).stdout.split()
+    assert (uid, cache) == ("65534", "cache=1") and host != socket.gethostname()
+    assert f"(task {host})" in out
+    response = httpx.get(f"http://{cluster.manager.address}:{router_port(srv)}/",
+                         headers={"Host": "bt.roost.test"}, timeout=10)
+    assert response.text == "hello v1 web.1\n"
+
+    # The next build starts from the cache the last one left in the object store.
+    out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
+    assert "cache=2" in out, out
+    ok(srv.roost("apps", "destroy", "bt", "--confirm", "bt"))
 
 
 def test_task_death_node_leave_and_manager_outage(swarm_server: Server, cluster: Cluster,

@@ -25,10 +25,10 @@ from sqlalchemy import select
 from roost.errors import InvalidInput, RoostError, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime import limits as limits_mod
-from roost.runtime.interface import Emit
+from roost.runtime.interface import BuildJob, Emit, TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
-from roost.runtime.swarm import images, oneoff, router, tasks
+from roost.runtime.swarm import builds, images, oneoff, router, tasks
 from roost.runtime.swarm.logpump import LogPump
 from roost.runtime.swarm.slugserve import SlugServer, read_app_json, signing_key
 from roost.store.models import App, Release
@@ -73,6 +73,21 @@ def swarm_call(fn: Callable[P, T]) -> Callable[P, T]:
     return wrapper
 
 
+class SwarmBuilds:
+    """Builds as swarm tasks (builds.py), for the deploy pipeline."""
+
+    def __init__(self, runtime: SwarmRuntime) -> None:
+        self.runtime = runtime
+
+    @swarm_call
+    def build(self, job: BuildJob, on_output: Callable[[str], None]) -> int:
+        """Run the build as a one-off task on a worker node; its exit status."""
+        rt = self.runtime
+        assert rt.setup is not None, "the swarm runtime is not started"
+        return builds.run(rt.client, rt.setup.image, rt.slugs, job,
+                          rt.store.exists(job.cache_key), on_output)
+
+
 class SwarmRuntime:
     """Runs apps on a Docker swarm (see the module docstring)."""
 
@@ -92,6 +107,7 @@ class SwarmRuntime:
         self.default_limits = default_limits or limits_mod.ResourceLimits()
         self.logs = AppLogs(home / "logs")
         self.router = NoExtraRoutes()
+        self.builds: TaskBuilds | None = SwarmBuilds(self)
         if not slug_listen:
             raise InvalidInput("ROOST_RUNTIME=swarm needs ROOST_SWARM_SLUG_LISTEN=HOST:PORT, an "
                                "address of this host that every swarm node can reach")
