@@ -46,6 +46,14 @@ def get(server: Server, address: str, client: httpx.Client | None = None) -> htt
     return httpx.get(url, headers=headers, timeout=10)
 
 
+def answers(server: Server, address: str) -> bool:
+    """Whether the app answers 200 through the router on ``address``."""
+    try:
+        return get(server, address).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def ps(server: Server) -> list[dict[str, object]]:
     return list(json.loads(ok(server.roost("ps", NAME, "--json")).stdout))
 
@@ -108,6 +116,14 @@ def test_deploy_serves_on_both_nodes_with_ps_logs_run_and_limits(
     for node in cluster.nodes:  # each node's router reaches the task, wherever it runs
         assert get(srv, node.address).text == "hi v1 web.1\n"
 
+    # The worker had no images: Roost loads them through its engine, then labels it.
+    from roost.runtime.swarm.images import STACK_IMAGE, has_image
+    from roost.runtime.swarm.nodeimages import LABEL
+
+    manager = cluster.manager.client()
+    wait_until(lambda: all(LABEL in (n.attrs["Spec"].get("Labels") or {})
+                           for n in manager.nodes.list()), timeout=300)
+    assert has_image(cluster.nodes[1].client(), STACK_IMAGE)
     ok(srv.roost("scale", NAME, "web=2"))
     wait_until(lambda: len(web_up(srv)) == 2)
     nodes = {str(p["node"]) for p in web_up(srv)}
@@ -121,7 +137,6 @@ def test_deploy_serves_on_both_nodes_with_ps_logs_run_and_limits(
     assert srv.roost("run", NAME, "--", "sh", "-c", "exit 3").returncode == 3
 
     # Config vars travel in a docker secret: `docker inspect` does not show them.
-    manager = cluster.manager.client()
     inspected = json.dumps([s.attrs for s in manager.services.list()])
     assert "s3cr3t-value" not in inspected and NAME in inspected
 
@@ -178,6 +193,31 @@ def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
     out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
     assert "cache=2" in out, out
     ok(srv.roost("apps", "destroy", "bt", "--confirm", "bt"))
+
+
+def test_a_node_joining_later_gets_the_images_from_roost_and_serves(
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+    from roost.runtime.swarm.images import STACK_IMAGE, has_image
+
+    srv, manager = swarm_server, cluster.manager.client()
+    late = cluster.add_node("late")
+    engine = late.client()
+    assert not has_image(engine, STACK_IMAGE)
+    cluster.join(late)
+    # Roost loads the images through the node's own engine, then labels the node; only then
+    # does the router (a global service) start there, and the app answer on its address.
+    wait_until(lambda: has_image(engine, STACK_IMAGE), timeout=120)
+    wait_until(lambda: answers(srv, late.address), timeout=120)
+    assert get(srv, late.address).text.startswith("hi v")
+    assert not any(t["Status"]["State"] == "rejected" for s in manager.services.list()
+                   for t in s.tasks()), "a task was placed on a node without the images"
+    engine.swarm.leave(force=True)  # the next test counts on two nodes
+    late.stop()
+    wait_until(lambda: any(n.attrs["Status"]["State"] == "down" for n in manager.nodes.list()
+                           if n.attrs["Description"]["Hostname"] == late.hostname))
+    for node in manager.nodes.list():
+        if node.attrs["Description"]["Hostname"] == late.hostname:
+            node.remove(force=True)
 
 
 def test_task_death_node_leave_and_manager_outage(swarm_server: Server, cluster: Cluster,

@@ -41,14 +41,19 @@ def runner_config(client: Any) -> tuple[str, str]:
     return found.id, name
 
 
-def placement(client: Any) -> list[str]:
-    """``node.role==worker`` when the swarm has a ready, active worker; else no constraint."""
+def placement(client: Any, constraints: tuple[str, ...] = ()) -> list[str]:
+    """``constraints`` plus ``node.role==worker`` when the swarm has a ready, active worker
+    that meets them."""
+    wanted = dict(c.split("==", 1) for c in constraints if c.startswith("node.labels."))
     for node in client.nodes.list(filters={"role": "worker"}):
         attrs = node.attrs
+        labels = (attrs.get("Spec") or {}).get("Labels") or {}
         if (attrs.get("Status") or {}).get("State") == "ready" \
-                and (attrs.get("Spec") or {}).get("Availability") == "active":
-            return ["node.role==worker"]
-    return []
+                and (attrs.get("Spec") or {}).get("Availability") == "active" \
+                and all(labels.get(k.removeprefix("node.labels.")) == v
+                        for k, v in wanted.items()):
+            return [*constraints, "node.role==worker"]
+    return list(constraints)
 
 
 def payload(slugs: SlugServer, job: BuildJob, store_has_cache: bool) -> dict[str, Any]:
@@ -91,14 +96,15 @@ def template(image: str, runner: tuple[str, str], secret: tuple[str, str], job: 
 
 
 def run(client: Any, image: str, slugs: SlugServer, job: BuildJob, has_cache: bool,
-        on_output: Callable[[str], None]) -> int:
+        on_output: Callable[[str], None], constraints: tuple[str, ...] = ()) -> int:
     """Run ``job`` as a swarm task; its output to ``on_output``; its exit status."""
     name = f"roost-build-{job.app}-{job.build_id}"[:63]
     secret = client.secrets.create(name=name, data=json.dumps(payload(slugs, job, has_cache))
                                    .encode(), labels={"roost.build": job.app})
     service = None
     try:
-        spec = template(image, runner_config(client), (secret.id, name), job, placement(client))
+        spec = template(image, runner_config(client), (secret.id, name), job,
+                        placement(client, constraints))
         labels = {"roost.build": job.app, "roost.once": "1", "roost.build.id": job.build_id}
         service = tasks.create(client, spec, name, labels, 1, once=True)
         deadline = time.monotonic() + job.timeout

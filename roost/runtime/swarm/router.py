@@ -60,8 +60,10 @@ def config_name(config: dict[str, Any]) -> str:
     return f"roost-router-{digest}"
 
 
-def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -> None:
-    """Run the router as a global service publishing ``port`` on every node (host mode)."""
+def ensure(client: Any, image: str, network: str, base_domain: str, port: int,
+           constraints: tuple[str, ...] = ()) -> None:
+    """Run the router as a global service publishing ``port`` on every node (host mode)
+    that meets ``constraints`` (those holding Roost's images)."""
     import docker.errors
     from docker.types import (
         ConfigReference,
@@ -81,8 +83,9 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -
     except docker.errors.NotFound:
         found = client.configs.create(name=name, data=json.dumps(config).encode(),
                                       labels={"roost": "router"})
+    marker = " ".join([name, *constraints])
     existing = client.services.list(filters={"name": ROUTER_SERVICE})
-    if existing and existing[0].attrs["Spec"].get("Labels", {}).get("roost.config") == name:
+    if existing and existing[0].attrs["Spec"].get("Labels", {}).get("roost.config") == marker:
         return
     for old in existing:
         old.remove()
@@ -97,8 +100,8 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -
         configs=[ConfigReference(found.id, name, filename="/etc/caddy.json", uid="65534",
                                  gid="65534", mode=0o400)])
     template = TaskTemplate(spec, restart_policy=RestartPolicy(condition="any", delay=10 ** 9),
-                            networks=[network], placement=Placement(constraints=[]))
+                            networks=[network], placement=Placement(constraints=list(constraints)))
     endpoint = EndpointSpec(mode="dnsrr", ports={port: (port, "tcp", "host")})
     client.api.create_service(template, name=ROUTER_SERVICE, mode=ServiceMode("global"),
                               endpoint_spec=endpoint,
-                              labels={"roost": "router", "roost.config": name})
+                              labels={"roost": "router", "roost.config": marker})

@@ -30,6 +30,7 @@ from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
 from roost.runtime.swarm import builds, images, oneoff, router, tasks
 from roost.runtime.swarm.logpump import LogPump
+from roost.runtime.swarm.nodeimages import NodeImages
 from roost.runtime.swarm.slugserve import SlugServer, read_app_json, signing_key
 from roost.store.models import App, Release
 
@@ -85,7 +86,7 @@ class SwarmBuilds:
         rt = self.runtime
         assert rt.setup is not None, "the swarm runtime is not started"
         return builds.run(rt.client, rt.setup.image, rt.slugs, job,
-                          rt.store.exists(job.cache_key), on_output)
+                          rt.store.exists(job.cache_key), on_output, rt.setup.constraints)
 
 
 class SwarmRuntime:
@@ -93,6 +94,7 @@ class SwarmRuntime:
 
     def __init__(self, home: Path, router_listen: str, base_domain: str, store: ObjectStore,
                  slug_listen: str, network: str = "roost", image: str = "",
+                 node_docker: str = "",
                  health_timeout: float = 60.0, grace: float = 30.0, max_per_type: int = 20,
                  default_limits: limits_mod.ResourceLimits | None = None) -> None:
         self.home = home
@@ -101,6 +103,13 @@ class SwarmRuntime:
         self.store = store
         self.network = network
         self.image_setting = image
+        try:
+            node_docker.format(address="10.0.0.1", hostname="node")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise InvalidInput(f"ROOST_SWARM_NODE_DOCKER={node_docker!r} is not a template "
+                               "with {address} and {hostname}, e.g. ssh://root@{address}"
+                               ) from exc
+        self.node_docker = node_docker
         self.health_timeout = health_timeout
         self.grace = grace
         self.max_per_type = max_per_type
@@ -123,7 +132,8 @@ class SwarmRuntime:
     def from_settings(cls, s: Any, store: ObjectStore) -> SwarmRuntime:
         """The runtime the settings describe (``DOCKER_HOST`` is read by the Docker SDK)."""
         return cls(s.home, s.router_listen, s.base_domain, store, s.swarm_slug_listen,
-                   s.swarm_network, s.stack_image, s.health_timeout_seconds, s.grace_seconds,
+                   s.swarm_network, s.stack_image, s.swarm_node_docker,
+                   s.health_timeout_seconds, s.grace_seconds,
                    s.max_processes_per_type, limits_mod.default_limits(s))
 
     # -- life ----------------------------------------------------------------------------
@@ -141,11 +151,17 @@ class SwarmRuntime:
             self.client.networks.create(self.network, driver="overlay", attachable=True,
                                         labels={"roost": "network"})
         image = images.ensure_stack(self.client, self.image_setting)
+        nodes = NodeImages(self.node_docker, self.image_setting)
         runner_config = self._runner_config()
         self.setup = tasks.TaskSetup(image, self.network, runner_config, self.health_timeout,
-                                     self.grace)
-        router.ensure(self.client, images.ensure_router(self.client), self.network,
-                      self.base_domain, int(self.router_port))
+                                     self.grace, constraints=tuple(nodes.constraints()))
+        router_image = images.ensure_router(self.client)
+        nodes.label_self(self.client)  # the other nodes are loaded in the background
+        router.ensure(self.client, router_image, self.network, self.base_domain,
+                      int(self.router_port), self.setup.constraints)
+        if self.node_docker:
+            threading.Thread(target=self._watch_nodes, args=(nodes,), name="roost-swarm-nodes",
+                             daemon=True).start()
         self.slugs.start()
         self.pump = LogPump(self.client, self.logs)
         threading.Thread(target=self._watch_logs, name="roost-swarm-logs", daemon=True).start()
@@ -167,6 +183,17 @@ class SwarmRuntime:
         except docker.errors.NotFound:
             found = self.client.configs.create(name=name, data=source, labels={"roost": "runner"})
         return found.id, name
+
+    def _watch_nodes(self, nodes: NodeImages) -> None:
+        """Load the images onto the nodes, and onto those that join later (they take no
+        task until then)."""
+        while True:
+            try:
+                nodes.sync(self.client)
+            except Exception as exc:
+                log.warning("swarm nodes' images: %s", exc)
+            if self._stop.wait(3.0):
+                return
 
     def _watch_logs(self) -> None:
         while not self._stop.wait(1.0):
@@ -368,6 +395,8 @@ class SwarmRuntime:
                 spec = service.attrs["Spec"]
                 labels = {**tasks.labels_of(service), "roost.gen": gen}
                 template = dict(spec["TaskTemplate"])
+                constraints = self.setup.constraints if self.setup is not None else ()
+                template["Placement"] = {"Constraints": list(constraints)}
                 template["Resources"] = tasks.resources(self._ptype_limits(app,
                                                                            labels["roost.type"]))
                 fresh.append(tasks.create(self.client, template,

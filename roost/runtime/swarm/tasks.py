@@ -32,6 +32,7 @@ class TaskSetup:
     health_timeout: float
     grace: float
     drain: float = 2.0
+    constraints: tuple[str, ...] = ()  # placement: nodes that hold Roost's images
 
 
 def labels_of(service: Any) -> dict[str, str]:
@@ -67,6 +68,7 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
         ContainerSpec,
         Healthcheck,
         NetworkAttachmentConfig,
+        Placement,
         RestartPolicy,
         SecretReference,
         TaskTemplate,
@@ -93,7 +95,8 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
     policy = RestartPolicy(condition="none") if once else \
         RestartPolicy(condition="any", delay=NS, max_attempts=0)
     return TaskTemplate(container, resources=resources(limits), restart_policy=policy,
-                        networks=[NetworkAttachmentConfig(setup.network, aliases=aliases)])
+                        networks=[NetworkAttachmentConfig(setup.network, aliases=aliases)],
+                        placement=Placement(constraints=list(setup.constraints)))
 
 
 def create(client: Any, template: Any, name: str, labels: dict[str, str], replicas: int,
