@@ -153,8 +153,12 @@ class SwarmRuntime:
         image = images.ensure_stack(self.client, self.image_setting)
         nodes = NodeImages(self.node_docker, self.image_setting)
         runner_config = self._runner_config()
+        # A stopping task keeps serving this long after swarm took it out of DNS: the
+        # removal reaches every node's DNS by gossip, then each router within its 1 s
+        # refresh; a router that still dials a gone task waits for its dial timeout.
+        drain = min(4.0, self.grace / 2)
         self.setup = tasks.TaskSetup(image, self.network, runner_config, self.health_timeout,
-                                     self.grace, constraints=tuple(nodes.constraints()))
+                                     self.grace, drain, tuple(nodes.constraints()))
         router_image = images.ensure_router(self.client)
         nodes.label_self(self.client)  # the other nodes are loaded in the background
         router.ensure(self.client, router_image, self.network, self.base_domain,
