@@ -11,34 +11,20 @@ the build's deadline passes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from roost.runtime.interface import BuildJob
 from roost.runtime.swarm import oneoff, tasks
+from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.slugserve import SlugServer
 
 RUNNER = "/roost/buildrunner.py"
 TIMED_OUT = 124
 MAX_CACHE_BYTES = 1024 ** 3
 MAX_RESULT_BYTES = 1 << 20
-
-
-def runner_config(client: Any) -> tuple[str, str]:
-    """The docker config holding the build-runner: (id, name), created when missing."""
-    import docker.errors
-
-    source = (Path(__file__).parent / "buildrunner.py").read_bytes()
-    name = f"roost-buildrunner-{hashlib.sha256(source).hexdigest()[:12]}"
-    try:
-        found = client.configs.get(name)
-    except docker.errors.NotFound:
-        found = client.configs.create(name=name, data=source, labels={"roost": "runner"})
-    return found.id, name
 
 
 def placement(client: Any, constraints: tuple[str, ...] = ()) -> list[str]:
@@ -103,7 +89,8 @@ def run(client: Any, image: str, slugs: SlugServer, job: BuildJob, has_cache: bo
                                    .encode(), labels={"roost.build": job.app})
     service = None
     try:
-        spec = template(image, runner_config(client), (secret.id, name), job,
+        spec = template(image, tasks.shipped_config(client, "buildrunner.py",
+                                                     "roost-buildrunner"), (secret.id, name), job,
                         placement(client, constraints))
         labels = {"roost.build": job.app, "roost.once": "1", "roost.build.id": job.build_id}
         service = tasks.create(client, spec, name, labels, 1, once=True)
@@ -133,3 +120,18 @@ def _remove_secret(client: Any, secret: Any) -> None:
             if time.monotonic() > deadline:
                 return
             time.sleep(0.5)
+
+
+class SwarmBuilds:
+    """Builds as swarm tasks, for the deploy pipeline (``runtime``: the SwarmRuntime)."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+
+    @swarm_call
+    def build(self, job: BuildJob, on_output: Callable[[str], None]) -> int:
+        """Run the build as a one-off task on a worker node; its exit status."""
+        rt = self.runtime
+        assert rt.setup is not None, "the swarm runtime is not started"
+        return run(rt.client, rt.setup.image, rt.slugs, job,
+                          rt.store.exists(job.cache_key), on_output, rt.setup.constraints)

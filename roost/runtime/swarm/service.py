@@ -10,33 +10,30 @@ replaces dead tasks and reschedules a departed node's tasks by itself.
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 
-from roost.errors import InvalidInput, RoostError, RuntimeFailure
+from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime import limits as limits_mod
-from roost.runtime.interface import BuildJob, Emit, TaskBuilds
+from roost.runtime.interface import Emit, TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
 from roost.runtime.swarm import builds, images, oneoff, router, tasks
+from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.logpump import LogPump
 from roost.runtime.swarm.nodeimages import NodeImages
 from roost.runtime.swarm.slugserve import SlugServer, read_app_json, signing_key
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @dataclass
@@ -51,42 +48,6 @@ class NoExtraRoutes:
 
     def set_extra(self, name: str, routes: list[dict[str, Any]]) -> None:
         """Asset routes of a local object store are not served on a swarm (use S3 URLs)."""
-
-
-def swarm_call(fn: Callable[P, T]) -> Callable[P, T]:
-    """Turn the Docker SDK's errors into one line with the swarm's own message."""
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        import docker.errors
-        import requests
-
-        try:
-            return fn(*args, **kwargs)
-        except RoostError:
-            raise
-        except docker.errors.APIError as exc:
-            detail = exc.explanation or str(exc)
-            raise RuntimeFailure(f"swarm manager error: {' '.join(str(detail).split())}") from exc
-        except (requests.ConnectionError, docker.errors.DockerException) as exc:
-            where = os.environ.get("DOCKER_HOST", "the default Docker socket")
-            raise RuntimeFailure(f"swarm manager at {where} is unreachable: "
-                                 f"{' '.join(str(exc).split())[:300]}") from exc
-    return wrapper
-
-
-class SwarmBuilds:
-    """Builds as swarm tasks (builds.py), for the deploy pipeline."""
-
-    def __init__(self, runtime: SwarmRuntime) -> None:
-        self.runtime = runtime
-
-    @swarm_call
-    def build(self, job: BuildJob, on_output: Callable[[str], None]) -> int:
-        """Run the build as a one-off task on a worker node; its exit status."""
-        rt = self.runtime
-        assert rt.setup is not None, "the swarm runtime is not started"
-        return builds.run(rt.client, rt.setup.image, rt.slugs, job,
-                          rt.store.exists(job.cache_key), on_output, rt.setup.constraints)
 
 
 class SwarmRuntime:
@@ -116,7 +77,7 @@ class SwarmRuntime:
         self.default_limits = default_limits or limits_mod.ResourceLimits()
         self.logs = AppLogs(home / "logs")
         self.router = NoExtraRoutes()
-        self.builds: TaskBuilds | None = SwarmBuilds(self)
+        self.builds: TaskBuilds | None = builds.SwarmBuilds(self)
         if not slug_listen:
             raise InvalidInput("ROOST_RUNTIME=swarm needs ROOST_SWARM_SLUG_LISTEN=HOST:PORT, an "
                                "address of this host that every swarm node can reach")
@@ -152,7 +113,7 @@ class SwarmRuntime:
                                         labels={"roost": "network"})
         image = images.ensure_stack(self.client, self.image_setting)
         nodes = NodeImages(self.node_docker, self.image_setting)
-        runner_config = self._runner_config()
+        runner_config = tasks.shipped_config(self.client, "runner.py", "roost-runner")
         # A stopping task keeps serving this long after swarm took it out of DNS: the
         # removal reaches every node's DNS by gossip, then each router within its 1 s
         # refresh; a router that still dials a gone task waits for its dial timeout.
@@ -174,19 +135,6 @@ class SwarmRuntime:
         """Stop serving slugs and following logs; the apps keep running on the swarm."""
         self._stop.set()
         self.slugs.stop()
-
-    def _runner_config(self) -> tuple[str, str]:
-        import hashlib
-
-        import docker.errors
-
-        source = (Path(__file__).parent / "runner.py").read_bytes()
-        name = f"roost-runner-{hashlib.sha256(source).hexdigest()[:12]}"
-        try:
-            found = self.client.configs.get(name)
-        except docker.errors.NotFound:
-            found = self.client.configs.create(name=name, data=source, labels={"roost": "runner"})
-        return found.id, name
 
     def _watch_nodes(self, nodes: NodeImages) -> None:
         """Load the images onto the nodes, and onto those that join later (they take no

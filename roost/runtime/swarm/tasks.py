@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from roost.errors import RuntimeFailure
@@ -33,6 +34,21 @@ class TaskSetup:
     grace: float
     drain: float = 2.0
     constraints: tuple[str, ...] = ()  # placement: nodes that hold Roost's images
+
+
+def shipped_config(client: Any, filename: str, prefix: str) -> tuple[str, str]:
+    """A file of this package as a docker config ``PREFIX-<hash>``: (id, name)."""
+    import hashlib
+
+    import docker.errors
+
+    source = (Path(__file__).parent / filename).read_bytes()
+    name = f"{prefix}-{hashlib.sha256(source).hexdigest()[:12]}"
+    try:
+        found = client.configs.get(name)
+    except docker.errors.NotFound:
+        found = client.configs.create(name=name, data=source, labels={"roost": "runner"})
+    return found.id, name
 
 
 def labels_of(service: Any) -> dict[str, str]:
