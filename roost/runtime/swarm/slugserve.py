@@ -32,6 +32,7 @@ from roost.objectstore import ObjectStore
 log = logging.getLogger("roost.swarm.slugs")
 DOWNLOADS = ("slugs/", "builds/", "buildcache/")  # what a signed GET may open
 UPLOADS = ("slugs/", "builds/", "buildcache/")  # what a signed PUT may write
+WRITE_ONCE = ("slugs/", "builds/")  # a kept URL cannot replace a slug once it is uploaded
 
 
 def signing_key(home: Path) -> bytes:
@@ -104,19 +105,24 @@ class SlugServer:
                 parts = urlsplit(self.path)
                 key = unquote(parts.path.removeprefix("/put/"))
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                if not parts.path.startswith("/put/") or not key.startswith(UPLOADS):
+                    self.send_error(403, "no upload to this key")
+                    return
                 try:
                     expires, limit = int(query.get("e", "")), int(query.get("m", ""))
                     length = int(self.headers.get("Content-Length") or -1)
                 except ValueError:
                     self.send_error(400, "bad upload parameters")
                     return
-                if not parts.path.startswith("/put/") or not key.startswith(UPLOADS) \
-                        or not hmac.compare_digest(query.get("t", ""),
-                                                   outer.put_token(key, expires, limit)):
+                if not hmac.compare_digest(query.get("t", ""),
+                                           outer.put_token(key, expires, limit)):
                     self.send_error(403, "no upload to this key for this token")
                     return
                 if time.time() > expires:
                     self.send_error(403, "this upload URL has expired")
+                    return
+                if key.startswith(WRITE_ONCE) and outer.store.exists(key):
+                    self.send_error(409, "this object is written once and exists already")
                     return
                 if not 0 <= length <= limit:
                     self.send_error(413, f"an upload here may have at most {limit} bytes")
