@@ -131,9 +131,11 @@ class Cluster:
         """The swarm manager."""
         return self.nodes[0]
 
-    def start(self, root: Path, preload: bool = True) -> None:
-        """Make the namespaces, start both engines, form the swarm and (``preload``) load
-        the images onto every node; else Roost loads them (ROOST_SWARM_NODE_DOCKER)."""
+    def start(self, root: Path, preload_workers: bool = True) -> None:
+        """Make the namespaces, start both engines, form the swarm and load the images onto
+        the manager and (``preload_workers``) the other nodes; else Roost loads them there
+        (ROOST_SWARM_NODE_DOCKER). On the manager `roost up` would import them too, but a
+        220 MB import on a busy machine outlasts the test's wait for the API."""
         self.stop_leftovers()
         self.root = Path(root)
         sh("ip", "link", "add", self.bridge, "type", "bridge")
@@ -142,10 +144,9 @@ class Cluster:
         for name in ("manager", "worker"):
             self.add_node(name)
         self.form()
-        if preload:
-            from roost.runtime.swarm.images import load_everywhere
+        from roost.runtime.swarm.images import load_everywhere
 
-            load_everywhere([n.client() for n in self.nodes])
+        load_everywhere([n.client() for n in (self.nodes if preload_workers else self.nodes[:1])])
 
     def add_node(self, name: str) -> Node:
         """Start one more engine (not yet in the swarm) in a namespace of its own."""
