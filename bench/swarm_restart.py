@@ -151,7 +151,7 @@ def main() -> None:
             "ROOST_SWARM_SLUG_LISTEN": f"{cluster.host_address}:{free_port()}",
             "ROOST_ROUTER_LISTEN": f"{cluster.manager.address}:{free_port()}",
             "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
-            "ROOST_BASE_DOMAIN": "roost.test", "ROOST_GRACE_SECONDS": "10"})
+            "ROOST_BASE_DOMAIN": "roost.test", "ROOST_GRACE_SECONDS": "10"}, timeout=180)
         for args in (("apps", "create", NAME), ("config", "set", NAME, "GREETING=r1"),
                      ("deploy", NAME, str(APP)), ("scale", NAME, "web=2")):
             done = server.roost(*args, timeout=300)

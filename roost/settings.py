@@ -91,6 +91,9 @@ class Settings(BaseModel):
     stack_image: str = ""  # swarm: the image tasks run slugs in ("" = Roost builds roost-stack)
     swarm_slug_listen: str = ""  # swarm: HOST:PORT where tasks fetch slugs from this host
     swarm_network: str = "roost"  # swarm: the overlay network of app tasks and routers
+    # swarm: each node's own Docker Engine, where Roost loads its images (ssh://root@{address};
+    # "" = the manager only: load them onto other nodes by hand)
+    swarm_node_docker: str = ""
     # DNS (roost/dns): provider credentials, the router's public address, HTTPS for domains.
     public_ip: list[str] = Field(default_factory=list)  # A/AAAA targets of custom domains
     public_host: str = ""  # CNAME target of custom subdomains

@@ -72,6 +72,15 @@ class BuildSlug(Step):
                              max_slug_bytes=s.max_slug_mb * 1024 * 1024,
                              sandbox=s.sandbox == "on", user=s.app_user or None,
                              sandbox_paths=tuple(s.sandbox_paths))
+        builder = d.platform.runtime.builds if d.platform.runtime is not None else None
+        if builder is not None:  # the runtime runs builds as its own tasks (swarm)
+            from roost.build.tasked import run_build_in_task
+
+            d.build = run_build_in_task(d.source, d.app, values, buildpacks, d.platform.objects,
+                                        s.home / "builds", on_output, builder, limits,
+                                        build_id=f"b{d.build_id}",
+                                        source_version=d.source_version or None)
+            return
         d.build = run_build(d.source, d.app, values, buildpacks, d.platform.objects,
                             s.home / "builds", s.home / "cache", on_output, limits,
                             build_id=f"b{d.build_id}", source_version=d.source_version or None)

@@ -12,9 +12,11 @@ these members.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from roost.runtime.limits import ResourceLimits
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec
 from roost.store.models import App, Release
@@ -29,11 +31,40 @@ class ExtraRoutes(Protocol):
         """Replace the extra routes called ``name``."""
 
 
+@dataclass(frozen=True)
+class BuildJob:
+    """A build to run as a task: object-store keys it reads and writes, its config, limits.
+
+    The task downloads ``bundle_key`` (source, buildpacks, ``build.json``) and the cache at
+    ``cache_key`` (when there is one), and uploads the slug to ``slug_key``, the buildpacks'
+    ``bin/release`` output to ``result_key`` and the new cache to ``cache_key``.
+    """
+
+    app: str
+    build_id: str
+    bundle_key: str
+    slug_key: str
+    result_key: str
+    cache_key: str
+    config: dict[str, str]
+    resources: ResourceLimits
+    timeout: float
+    max_slug_bytes: int
+
+
+class TaskBuilds(Protocol):
+    """A runtime that runs builds as its own tasks (swarm), not on this host."""
+
+    def build(self, job: BuildJob, on_output: Callable[[str], None]) -> int:
+        """Run the build; its output lines go to ``on_output``; its exit status (124: timed out)."""
+
+
 class AppRuntime(Protocol):
     """Runs each app's current release and answers for its processes."""
 
     router_port: str
     logs: AppLogs
+    builds: TaskBuilds | None  # None: builds run on this host (build/service.py)
 
     @property
     def router(self) -> ExtraRoutes:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime import layout, leftovers, oneoff, sandbox, spawn, users
+from roost.runtime.interface import TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
 from roost.runtime.router import Router
@@ -49,6 +50,7 @@ class Runtime:
         self.router_user = router_user  # the setting: "auto", a name, or None (own user)
         self.router = Router(router_listen, home / "router", run_dir=home / "run")
         self.logs = AppLogs(home / "logs")
+        self.builds: TaskBuilds | None = None  # builds run on this host, in the build's sandbox
         self.limits = limits or Limits()
         self.limits.home = home
         self.supervisor = Supervisor(self.router, self.logs, self.limits, on_crash)

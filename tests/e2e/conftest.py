@@ -61,8 +61,9 @@ def shared(tmp: Path) -> Path:
     return path
 
 
-def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
-    """Start `roost up` and wait until its health endpoint answers."""
+def start_server(tmp: Path, extra_env: dict[str, str] | None = None,
+                 timeout: float = 60) -> Server:
+    """Start `roost up` and wait (up to ``timeout`` s) until its health endpoint answers."""
     home = home_for(tmp)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
@@ -91,7 +92,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None) -> Server:
         except httpx.HTTPError:
             return False
 
-    wait_for(healthy, timeout=60)
+    wait_for(healthy, timeout=timeout)
     return Server(proc=proc, home=home, url=url, env=env, log=log)
 
 

@@ -114,6 +114,7 @@ class Cluster:
 
     k: int = field(default_factory=lambda: 100 + os.getpid() % 100)
     nodes: list[Node] = field(default_factory=list)
+    root: Path = Path("/nonexistent")
 
     @property
     def bridge(self) -> str:
@@ -130,30 +131,47 @@ class Cluster:
         """The swarm manager."""
         return self.nodes[0]
 
-    def start(self, root: Path) -> None:
-        """Make the namespaces, start both engines, form the swarm and load the images."""
+    def start(self, root: Path, preload_workers: bool = True) -> None:
+        """Make the namespaces, start both engines, form the swarm and load the images onto
+        the manager and (``preload_workers``) the other nodes; else Roost loads them there
+        (ROOST_SWARM_NODE_DOCKER). On the manager `roost up` would import them too, but a
+        220 MB import on a busy machine outlasts the test's wait for the API."""
         self.stop_leftovers()
+        self.root = Path(root)
         sh("ip", "link", "add", self.bridge, "type", "bridge")
         sh("ip", "addr", "add", f"{self.host_address}/24", "dev", self.bridge)
         sh("ip", "link", "set", self.bridge, "up")
-        for i, name in enumerate(("manager", "worker")):
-            netns = f"roost-sw{self.k}{name[0]}"
-            veth = f"rsw{self.k}{name[0]}"
-            sh("ip", "netns", "add", netns)
-            sh("ip", "-n", netns, "link", "set", "lo", "up")
-            sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
-            sh("ip", "link", "set", veth, "master", self.bridge, "up")
-            address = f"10.213.{self.k}.{2 + i}"
-            sh("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
-            sh("ip", "-n", netns, "link", "set", "eth0", "up")
-            sh("ip", "-n", netns, "route", "add", "default", "via", self.host_address)
-            node = Node(name, netns, address, Path(root) / name[0])
-            self.nodes.append(node)
-            node.start()
+        for name in ("manager", "worker"):
+            self.add_node(name)
         self.form()
         from roost.runtime.swarm.images import load_everywhere
 
-        load_everywhere([n.client() for n in self.nodes])
+        load_everywhere([n.client() for n in (self.nodes if preload_workers else self.nodes[:1])])
+
+    def add_node(self, name: str) -> Node:
+        """Start one more engine (not yet in the swarm) in a namespace of its own."""
+        i = len(self.nodes)
+        netns = f"roost-sw{self.k}{name[0]}"
+        veth = f"rsw{self.k}{name[0]}"
+        sh("ip", "netns", "add", netns)
+        sh("ip", "-n", netns, "link", "set", "lo", "up")
+        sh("ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
+        sh("ip", "link", "set", veth, "master", self.bridge, "up")
+        address = f"10.213.{self.k}.{2 + i}"
+        sh("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
+        sh("ip", "-n", netns, "link", "set", "eth0", "up")
+        sh("ip", "-n", netns, "route", "add", "default", "via", self.host_address)
+        node = Node(name, netns, address, self.root / name[0])
+        self.nodes.append(node)
+        node.start()
+        # Each engine by host name, for ROOST_SWARM_NODE_DOCKER (``node_docker``).
+        (self.root / f"{node.hostname}.sock").symlink_to(node.root / "d.sock")
+        return node
+
+    @property
+    def node_docker(self) -> str:
+        """ROOST_SWARM_NODE_DOCKER for these nodes: each engine's socket by host name."""
+        return f"unix://{self.root}/{{hostname}}.sock"
 
     def form(self) -> None:
         """Init the swarm on the manager and join the worker."""
@@ -187,7 +205,7 @@ class Cluster:
 
     def stop_leftovers(self) -> None:
         """Remove this K's namespaces and bridge, if a crashed run left them."""
-        for name in ("m", "w"):
+        for name in ("m", "w", "l"):
             sh("ip", "netns", "del", f"roost-sw{self.k}{name}", check=False)
         sh("ip", "link", "del", self.bridge, check=False)
 

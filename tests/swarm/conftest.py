@@ -25,7 +25,7 @@ def cluster() -> Iterator[Cluster]:
     found = Cluster()
     root = Path(tempfile.mkdtemp(prefix="rsw", dir="/tmp"))  # short: unix socket paths
     try:
-        found.start(root)
+        found.start(root, preload_workers=False)  # Roost loads its images (ROOST_SWARM_NODE_DOCKER)
         yield found
     finally:
         found.stop()
@@ -39,9 +39,11 @@ def swarm_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
     srv = start_server(tmp, {
         "ROOST_RUNTIME": "swarm", "DOCKER_HOST": cluster.manager.socket,
         "ROOST_SWARM_SLUG_LISTEN": f"{cluster.host_address}:{free_port()}",
+        "ROOST_SWARM_NODE_DOCKER": cluster.node_docker,
         "ROOST_ROUTER_LISTEN": f"{cluster.manager.address}:{free_port()}",
         "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
-        "ROOST_BASE_DOMAIN": "roost.test", "ROOST_GRACE_SECONDS": "5"})
+        "ROOST_BASE_DOMAIN": "roost.test", "ROOST_GRACE_SECONDS": "5"},
+        timeout=180)  # its start talks to a dockerd that a busy 2-core machine makes slow
     srv.env["DOCKER_HOST"] = cluster.manager.socket
     try:
         yield srv

@@ -7,12 +7,15 @@ go to the Caddy router that Roost runs as a global service, on each node's addre
 from __future__ import annotations
 
 import json
+import shutil
+import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,6 +25,7 @@ from tests.swarm.cluster import Cluster, wait_until
 from tests.swarm.conftest import APP
 
 NAME = "sw"
+BUILDPACK = Path(__file__).parent / "buildpack"
 pytestmark = pytest.mark.xdist_group("swarm")  # one cluster with --dist loadgroup
 
 
@@ -40,6 +44,14 @@ def get(server: Server, address: str, client: httpx.Client | None = None) -> htt
     if client is not None:
         return client.get(url, headers=headers)
     return httpx.get(url, headers=headers, timeout=10)
+
+
+def answers(server: Server, address: str) -> bool:
+    """Whether the app answers 200 through the router on ``address``."""
+    try:
+        return get(server, address).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def ps(server: Server) -> list[dict[str, object]]:
@@ -104,6 +116,14 @@ def test_deploy_serves_on_both_nodes_with_ps_logs_run_and_limits(
     for node in cluster.nodes:  # each node's router reaches the task, wherever it runs
         assert get(srv, node.address).text == "hi v1 web.1\n"
 
+    # The worker had no images: Roost loads them through its engine, then labels it.
+    from roost.runtime.swarm.images import STACK_IMAGE, has_image
+    from roost.runtime.swarm.nodeimages import LABEL
+
+    manager = cluster.manager.client()
+    wait_until(lambda: all(LABEL in (n.attrs["Spec"].get("Labels") or {})
+                           for n in manager.nodes.list()), timeout=300)
+    assert has_image(cluster.nodes[1].client(), STACK_IMAGE)
     ok(srv.roost("scale", NAME, "web=2"))
     wait_until(lambda: len(web_up(srv)) == 2)
     nodes = {str(p["node"]) for p in web_up(srv)}
@@ -117,7 +137,6 @@ def test_deploy_serves_on_both_nodes_with_ps_logs_run_and_limits(
     assert srv.roost("run", NAME, "--", "sh", "-c", "exit 3").returncode == 3
 
     # Config vars travel in a docker secret: `docker inspect` does not show them.
-    manager = cluster.manager.client()
     inspected = json.dumps([s.attrs for s in manager.services.list()])
     assert "s3cr3t-value" not in inspected and NAME in inspected
 
@@ -141,6 +160,64 @@ def test_redeploys_restart_and_rollback_under_load_drop_nothing(
     assert running.failures == []
     assert running.done > 100
     assert any(a.startswith("howdy v2") for a in running.answers)
+
+
+def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
+        swarm_server: Server, cluster: Cluster, tmp_path: Path) -> None:
+    srv, worker = swarm_server, cluster.nodes[1]
+    source = tmp_path / "bt"
+    shutil.copytree(APP, source)
+    (source / ".buildpacks").write_text(f"{BUILDPACK}\n")  # records who built the slug
+    ok(srv.roost("apps", "create", "bt"))
+
+    # A failing build: its own output and reason come back, and nothing is released.
+    ok(srv.roost("config", "set", "bt", "FAIL_BUILD=yes"))  # reaches bin/compile's ENV_DIR
+    failed = srv.roost("deploy", "bt", str(source), timeout=300)
+    assert failed.returncode != 0
+    said = failed.stdout + failed.stderr
+    assert "failing as asked by FAIL_BUILD" in said and "failed at compile" in said, said
+    assert ok(srv.roost("ps", "bt", "--json")).stdout.strip() == "[]"
+
+    ok(srv.roost("config", "unset", "bt", "FAIL_BUILD"))
+    out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
+    assert f"Building on node {worker.hostname} (task " in out and "as uid 65534" in out, out
+    # The slug holds what the task made: built by nobody in a container, not on this host.
+    uid, host, cache = ok(srv.roost("run", "bt", "--", "cat", "built-by.txt")).stdout.split()
+    assert (uid, cache) == ("65534", "cache=1") and host != socket.gethostname()
+    assert f"(task {host})" in out
+    response = httpx.get(f"http://{cluster.manager.address}:{router_port(srv)}/",
+                         headers={"Host": "bt.roost.test"}, timeout=10)
+    assert response.text == "hello v1 web.1\n"
+
+    # The next build starts from the cache the last one left in the object store.
+    out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
+    assert "cache=2" in out, out
+    ok(srv.roost("apps", "destroy", "bt", "--confirm", "bt"))
+
+
+def test_a_node_joining_later_gets_the_images_from_roost_and_serves(
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+    from roost.runtime.swarm.images import STACK_IMAGE, has_image
+
+    srv, manager = swarm_server, cluster.manager.client()
+    late = cluster.add_node("late")
+    engine = late.client()
+    assert not has_image(engine, STACK_IMAGE)
+    cluster.join(late)
+    # Roost loads the images through the node's own engine, then labels the node; only then
+    # does the router (a global service) start there, and the app answer on its address.
+    wait_until(lambda: has_image(engine, STACK_IMAGE), timeout=120)
+    wait_until(lambda: answers(srv, late.address), timeout=120)
+    assert get(srv, late.address).text.startswith("hi v")
+    assert not any(t["Status"]["State"] == "rejected" for s in manager.services.list()
+                   for t in s.tasks()), "a task was placed on a node without the images"
+    engine.swarm.leave(force=True)  # the next test counts on two nodes
+    late.stop()
+    wait_until(lambda: any(n.attrs["Status"]["State"] == "down" for n in manager.nodes.list()
+                           if n.attrs["Description"]["Hostname"] == late.hostname))
+    for node in manager.nodes.list():
+        if node.attrs["Description"]["Hostname"] == late.hostname:
+            node.remove(force=True)
 
 
 def test_task_death_node_leave_and_manager_outage(swarm_server: Server, cluster: Cluster,

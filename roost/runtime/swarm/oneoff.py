@@ -11,8 +11,12 @@ from typing import Any
 DONE = ("complete", "failed", "rejected", "shutdown")
 
 
-def follow(client: Any, service: Any, cleanup: Callable[[], None]) -> Iterator[str | int]:
-    """Yield the job's output lines as they come, then its exit code; remove it at the end."""
+def follow(client: Any, service: Any, cleanup: Callable[[], None],
+           deadline: float | None = None) -> Iterator[str | int]:
+    """Yield the job's output lines as they come, then its exit code; remove it at the end.
+
+    When ``deadline`` (a ``time.monotonic()``) passes first, the exit code is 124.
+    """
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -26,13 +30,22 @@ def follow(client: Any, service: Any, cleanup: Callable[[], None]) -> Iterator[s
 
     threading.Thread(target=pump, daemon=True).start()
     code: int | None = None
+    checked = 0.0
     try:
         while code is None:
             try:
-                yield lines.get(timeout=0.2)
-                continue
+                line: str | None = lines.get(timeout=0.2)
             except queue.Empty:
-                pass
+                line = None
+            if line is not None:
+                yield line
+            now = time.monotonic()
+            if deadline is not None and now > deadline:
+                code = 124
+                break
+            if now - checked < 0.5:  # a chatty job: look at its state twice a second
+                continue
+            checked = now
             done = [t for t in service.tasks() if t["Status"]["State"] in DONE]
             if done:
                 status = done[0]["Status"]

@@ -28,7 +28,8 @@ def alias(app: str) -> str:
 def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
     """Caddy's whole configuration: ``APP.<base domain>`` goes to ``roost-web-APP``'s tasks."""
     label = len(base_domain.split("."))  # labels count from the right: APP is this one
-    upstreams = {"source": "a", "name": f"{ALIAS_PREFIX}{{http.request.host.labels.{label}}}",
+    # A rooted name (trailing dot): one query, never the search list's forwarded ones.
+    upstreams = {"source": "a", "name": f"{ALIAS_PREFIX}{{http.request.host.labels.{label}}}.",
                  "port": str(APP_PORT), "refresh": "1s", "versions": {"ipv4": True}}
     proxy = {
         "handler": "reverse_proxy",
@@ -36,7 +37,7 @@ def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
         "load_balancing": {"selection_policy": {"policy": "round_robin"},
                            "try_duration": "5s", "try_interval": "100ms"},
         "health_checks": {"passive": {"fail_duration": "5s"}},
-        "transport": {"protocol": "http", "dial_timeout": "2s"},
+        "transport": {"protocol": "http", "dial_timeout": "1s"},
     }
     missing = {"handler": "static_response", "status_code": 404,
                "body": "No app is served at {http.request.host}\n"}
@@ -60,8 +61,10 @@ def config_name(config: dict[str, Any]) -> str:
     return f"roost-router-{digest}"
 
 
-def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -> None:
-    """Run the router as a global service publishing ``port`` on every node (host mode)."""
+def ensure(client: Any, image: str, network: str, base_domain: str, port: int,
+           constraints: tuple[str, ...] = ()) -> None:
+    """Run the router as a global service publishing ``port`` on every node (host mode)
+    that meets ``constraints`` (those holding Roost's images)."""
     import docker.errors
     from docker.types import (
         ConfigReference,
@@ -81,8 +84,9 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -
     except docker.errors.NotFound:
         found = client.configs.create(name=name, data=json.dumps(config).encode(),
                                       labels={"roost": "router"})
+    marker = " ".join([name, *constraints])
     existing = client.services.list(filters={"name": ROUTER_SERVICE})
-    if existing and existing[0].attrs["Spec"].get("Labels", {}).get("roost.config") == name:
+    if existing and existing[0].attrs["Spec"].get("Labels", {}).get("roost.config") == marker:
         return
     for old in existing:
         old.remove()
@@ -93,12 +97,16 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int) -
         sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
         # Names it looks up are answered by Docker's DNS or not at all: nothing outside the
         # swarm is resolved (no upstream server), so a Host header cannot point it elsewhere.
-        dns_config=DNSConfig(nameservers=["127.0.0.1"], search=["invalid"]),
+        # Caddy looks the app's tasks up on the request path once a second: a lost answer
+        # while dockerd is busy creating and removing tasks must cost a second, not the
+        # resolver's default 5 s per attempt.
+        dns_config=DNSConfig(nameservers=["127.0.0.1"], search=["invalid"],
+                             options=["ndots:0", "timeout:1", "attempts:3"]),
         configs=[ConfigReference(found.id, name, filename="/etc/caddy.json", uid="65534",
                                  gid="65534", mode=0o400)])
     template = TaskTemplate(spec, restart_policy=RestartPolicy(condition="any", delay=10 ** 9),
-                            networks=[network], placement=Placement(constraints=[]))
+                            networks=[network], placement=Placement(constraints=list(constraints)))
     endpoint = EndpointSpec(mode="dnsrr", ports={port: (port, "tcp", "host")})
     client.api.create_service(template, name=ROUTER_SERVICE, mode=ServiceMode("global"),
                               endpoint_spec=endpoint,
-                              labels={"roost": "router", "roost.config": name})
+                              labels={"roost": "router", "roost.config": marker})

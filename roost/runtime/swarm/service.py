@@ -10,32 +10,30 @@ replaces dead tasks and reschedules a departed node's tasks by itself.
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 
-from roost.errors import InvalidInput, RoostError, RuntimeFailure
+from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime import limits as limits_mod
-from roost.runtime.interface import Emit
+from roost.runtime.interface import Emit, TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
-from roost.runtime.swarm import images, oneoff, router, tasks
+from roost.runtime.swarm import builds, images, oneoff, router, tasks
+from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.logpump import LogPump
+from roost.runtime.swarm.nodeimages import NodeImages
 from roost.runtime.swarm.slugserve import SlugServer, read_app_json, signing_key
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @dataclass
@@ -52,32 +50,12 @@ class NoExtraRoutes:
         """Asset routes of a local object store are not served on a swarm (use S3 URLs)."""
 
 
-def swarm_call(fn: Callable[P, T]) -> Callable[P, T]:
-    """Turn the Docker SDK's errors into one line with the swarm's own message."""
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        import docker.errors
-        import requests
-
-        try:
-            return fn(*args, **kwargs)
-        except RoostError:
-            raise
-        except docker.errors.APIError as exc:
-            detail = exc.explanation or str(exc)
-            raise RuntimeFailure(f"swarm manager error: {' '.join(str(detail).split())}") from exc
-        except (requests.ConnectionError, docker.errors.DockerException) as exc:
-            where = os.environ.get("DOCKER_HOST", "the default Docker socket")
-            raise RuntimeFailure(f"swarm manager at {where} is unreachable: "
-                                 f"{' '.join(str(exc).split())[:300]}") from exc
-    return wrapper
-
-
 class SwarmRuntime:
     """Runs apps on a Docker swarm (see the module docstring)."""
 
     def __init__(self, home: Path, router_listen: str, base_domain: str, store: ObjectStore,
                  slug_listen: str, network: str = "roost", image: str = "",
+                 node_docker: str = "",
                  health_timeout: float = 60.0, grace: float = 30.0, max_per_type: int = 20,
                  default_limits: limits_mod.ResourceLimits | None = None) -> None:
         self.home = home
@@ -86,12 +64,20 @@ class SwarmRuntime:
         self.store = store
         self.network = network
         self.image_setting = image
+        try:
+            node_docker.format(address="10.0.0.1", hostname="node")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise InvalidInput(f"ROOST_SWARM_NODE_DOCKER={node_docker!r} is not a template "
+                               "with {address} and {hostname}, e.g. ssh://root@{address}"
+                               ) from exc
+        self.node_docker = node_docker
         self.health_timeout = health_timeout
         self.grace = grace
         self.max_per_type = max_per_type
         self.default_limits = default_limits or limits_mod.ResourceLimits()
         self.logs = AppLogs(home / "logs")
         self.router = NoExtraRoutes()
+        self.builds: TaskBuilds | None = builds.SwarmBuilds(self)
         if not slug_listen:
             raise InvalidInput("ROOST_RUNTIME=swarm needs ROOST_SWARM_SLUG_LISTEN=HOST:PORT, an "
                                "address of this host that every swarm node can reach")
@@ -107,7 +93,8 @@ class SwarmRuntime:
     def from_settings(cls, s: Any, store: ObjectStore) -> SwarmRuntime:
         """The runtime the settings describe (``DOCKER_HOST`` is read by the Docker SDK)."""
         return cls(s.home, s.router_listen, s.base_domain, store, s.swarm_slug_listen,
-                   s.swarm_network, s.stack_image, s.health_timeout_seconds, s.grace_seconds,
+                   s.swarm_network, s.stack_image, s.swarm_node_docker,
+                   s.health_timeout_seconds, s.grace_seconds,
                    s.max_processes_per_type, limits_mod.default_limits(s))
 
     # -- life ----------------------------------------------------------------------------
@@ -125,11 +112,21 @@ class SwarmRuntime:
             self.client.networks.create(self.network, driver="overlay", attachable=True,
                                         labels={"roost": "network"})
         image = images.ensure_stack(self.client, self.image_setting)
-        runner_config = self._runner_config()
+        nodes = NodeImages(self.node_docker, self.image_setting)
+        runner_config = tasks.shipped_config(self.client, "runner.py", "roost-runner")
+        # A stopping task keeps serving this long after swarm took it out of DNS: the
+        # removal reaches every node's DNS by gossip, then each router within its 1 s
+        # refresh; a router that still dials a gone task waits for its dial timeout.
+        drain = min(4.0, self.grace / 2)
         self.setup = tasks.TaskSetup(image, self.network, runner_config, self.health_timeout,
-                                     self.grace)
-        router.ensure(self.client, images.ensure_router(self.client), self.network,
-                      self.base_domain, int(self.router_port))
+                                     self.grace, drain, tuple(nodes.constraints()))
+        router_image = images.ensure_router(self.client)
+        nodes.label_self(self.client)  # the other nodes are loaded in the background
+        router.ensure(self.client, router_image, self.network, self.base_domain,
+                      int(self.router_port), self.setup.constraints)
+        if self.node_docker:
+            threading.Thread(target=self._watch_nodes, args=(nodes,), name="roost-swarm-nodes",
+                             daemon=True).start()
         self.slugs.start()
         self.pump = LogPump(self.client, self.logs)
         threading.Thread(target=self._watch_logs, name="roost-swarm-logs", daemon=True).start()
@@ -139,18 +136,16 @@ class SwarmRuntime:
         self._stop.set()
         self.slugs.stop()
 
-    def _runner_config(self) -> tuple[str, str]:
-        import hashlib
-
-        import docker.errors
-
-        source = (Path(__file__).parent / "runner.py").read_bytes()
-        name = f"roost-runner-{hashlib.sha256(source).hexdigest()[:12]}"
-        try:
-            found = self.client.configs.get(name)
-        except docker.errors.NotFound:
-            found = self.client.configs.create(name=name, data=source, labels={"roost": "runner"})
-        return found.id, name
+    def _watch_nodes(self, nodes: NodeImages) -> None:
+        """Load the images onto the nodes, and onto those that join later (they take no
+        task until then)."""
+        while True:
+            try:
+                nodes.sync(self.client)
+            except Exception as exc:
+                log.warning("swarm nodes' images: %s", exc)
+            if self._stop.wait(3.0):
+                return
 
     def _watch_logs(self) -> None:
         while not self._stop.wait(1.0):
@@ -355,6 +350,8 @@ class SwarmRuntime:
                 spec = service.attrs["Spec"]
                 labels = {**tasks.labels_of(service), "roost.gen": gen}
                 template = dict(spec["TaskTemplate"])
+                constraints = self.setup.constraints if self.setup is not None else ()
+                template["Placement"] = {"Constraints": list(constraints)}
                 template["Resources"] = tasks.resources(self._ptype_limits(app,
                                                                            labels["roost.type"]))
                 fresh.append(tasks.create(self.client, template,

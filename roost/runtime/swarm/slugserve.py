@@ -1,9 +1,13 @@
-"""Slug downloads for swarm tasks: one small HTTP endpoint, each URL signed for one slug.
+"""Slug downloads (and build uploads) for swarm tasks: one small HTTP endpoint, each URL
+signed for one object.
 
 Tasks run on other machines and cannot read this host's object store, so Roost serves
 ``GET /slug/KEY?t=TOKEN`` on ``ROOST_SWARM_SLUG_LISTEN``; the token is an HMAC of the key
 with a key kept in Roost's home (mode 0600), so a URL opens that slug and nothing else, and
 stays valid across restarts of `roost up` (tasks rescheduled later still start).
+Build tasks also upload: ``PUT /put/KEY?e=EXPIRY&m=MAX&t=TOKEN`` writes one object, at most
+MAX bytes, until EXPIRY (the build's deadline), so a URL a buildpack kept cannot overwrite
+a slug after its build ended.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import secrets
 import tarfile
 import tempfile
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -25,6 +30,9 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from roost.objectstore import ObjectStore
 
 log = logging.getLogger("roost.swarm.slugs")
+DOWNLOADS = ("slugs/", "builds/", "buildcache/")  # what a signed GET may open
+UPLOADS = ("slugs/", "builds/", "buildcache/")  # what a signed PUT may write
+WRITE_ONCE = ("slugs/", "builds/")  # a kept URL cannot replace a slug once it is uploaded
 
 
 def signing_key(home: Path) -> bytes:
@@ -57,6 +65,17 @@ class SlugServer:
         """The URL a task downloads ``slug_key`` from."""
         return f"http://{self.listen}/slug/{quote(slug_key)}?t={self.token(slug_key)}"
 
+    def put_token(self, key: str, expires: int, max_bytes: int) -> str:
+        """The token that lets one upload to ``key`` (until ``expires``, at most ``max_bytes``)."""
+        return hmac.new(self.key, f"put:{key}:{expires}:{max_bytes}".encode(),
+                        hashlib.sha256).hexdigest()
+
+    def put_url(self, key: str, expires: float, max_bytes: int) -> str:
+        """The URL a build task uploads ``key`` to (``expires``: a ``time.time()``)."""
+        when = int(expires)
+        return (f"http://{self.listen}/put/{quote(key)}?e={when}&m={max_bytes}"
+                f"&t={self.put_token(key, when, max_bytes)}")
+
     def start(self) -> None:
         """Listen (in a thread) on ``listen``."""
         host, _, port = self.listen.rpartition(":")
@@ -67,7 +86,7 @@ class SlugServer:
                 parts = urlsplit(self.path)
                 key = unquote(parts.path.removeprefix("/slug/"))
                 token = (parse_qs(parts.query).get("t") or [""])[0]
-                if not parts.path.startswith("/slug/") or not key.startswith("slugs/") \
+                if not parts.path.startswith("/slug/") or not key.startswith(DOWNLOADS) \
                         or not hmac.compare_digest(token, outer.token(key)):
                     self.send_error(403, "no such slug for this token")
                     return
@@ -81,6 +100,47 @@ class SlugServer:
                 self.end_headers()
                 for chunk in outer.store.stream(key):
                     self.wfile.write(chunk)
+
+            def do_PUT(self) -> None:
+                parts = urlsplit(self.path)
+                key = unquote(parts.path.removeprefix("/put/"))
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                if not parts.path.startswith("/put/") or not key.startswith(UPLOADS):
+                    self.send_error(403, "no upload to this key")
+                    return
+                try:
+                    expires, limit = int(query.get("e", "")), int(query.get("m", ""))
+                    length = int(self.headers.get("Content-Length") or -1)
+                except ValueError:
+                    self.send_error(400, "bad upload parameters")
+                    return
+                if not hmac.compare_digest(query.get("t", ""),
+                                           outer.put_token(key, expires, limit)):
+                    self.send_error(403, "no upload to this key for this token")
+                    return
+                if time.time() > expires:
+                    self.send_error(403, "this upload URL has expired")
+                    return
+                if key.startswith(WRITE_ONCE) and outer.store.exists(key):
+                    self.send_error(409, "this object is written once and exists already")
+                    return
+                if not 0 <= length <= limit:
+                    self.send_error(413, f"an upload here may have at most {limit} bytes")
+                    return
+                with tempfile.TemporaryDirectory(prefix="roost-put-") as tmp:
+                    path = Path(tmp) / "object"
+                    left = length
+                    with path.open("wb") as out:
+                        while left:
+                            chunk = self.rfile.read(min(left, 1 << 20))
+                            if not chunk:
+                                self.send_error(400, "the upload ended early")
+                                return
+                            out.write(chunk)
+                            left -= len(chunk)
+                    outer.store.put(key, path, content_type="application/octet-stream")
+                self.send_response(204)
+                self.end_headers()
 
             def log_message(self, fmt: str, *args: object) -> None:
                 log.debug("slug server: " + fmt, *args)

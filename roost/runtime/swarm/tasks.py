@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from roost.errors import RuntimeFailure
@@ -32,6 +33,22 @@ class TaskSetup:
     health_timeout: float
     grace: float
     drain: float = 2.0
+    constraints: tuple[str, ...] = ()  # placement: nodes that hold Roost's images
+
+
+def shipped_config(client: Any, filename: str, prefix: str) -> tuple[str, str]:
+    """A file of this package as a docker config ``PREFIX-<hash>``: (id, name)."""
+    import hashlib
+
+    import docker.errors
+
+    source = (Path(__file__).parent / filename).read_bytes()
+    name = f"{prefix}-{hashlib.sha256(source).hexdigest()[:12]}"
+    try:
+        found = client.configs.get(name)
+    except docker.errors.NotFound:
+        found = client.configs.create(name=name, data=source, labels={"roost": "runner"})
+    return found.id, name
 
 
 def labels_of(service: Any) -> dict[str, str]:
@@ -67,6 +84,7 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
         ContainerSpec,
         Healthcheck,
         NetworkAttachmentConfig,
+        Placement,
         RestartPolicy,
         SecretReference,
         TaskTemplate,
@@ -93,7 +111,8 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
     policy = RestartPolicy(condition="none") if once else \
         RestartPolicy(condition="any", delay=NS, max_attempts=0)
     return TaskTemplate(container, resources=resources(limits), restart_policy=policy,
-                        networks=[NetworkAttachmentConfig(setup.network, aliases=aliases)])
+                        networks=[NetworkAttachmentConfig(setup.network, aliases=aliases)],
+                        placement=Placement(constraints=list(setup.constraints)))
 
 
 def create(client: Any, template: Any, name: str, labels: dict[str, str], replicas: int,
