@@ -120,18 +120,16 @@ def _buckets(session: Session, app: str, *where: Any) -> list[Any]:
 
 
 def _stats(endpoint: str, rows: list[Any], minutes: float) -> EndpointStats:
-    merged = sk.merge_encoded(row.sketch for row in rows)
+    p50, p95, p99 = sk.quantiles_encoded((row.sketch for row in rows), (0.5, 0.95, 0.99))
     count = errors = 0
     total = 0.0
     for row in rows:
         count += row.count
         errors += row.errors
         total += row.total_ms
-    p95 = sk.quantile(merged, 0.95)
     return EndpointStats(
         endpoint=endpoint, requests=count, rpm=round(count / max(minutes, 1.0), 3),
-        p50_ms=round(sk.quantile(merged, 0.5), 3), p95_ms=round(p95, 3),
-        p99_ms=round(sk.quantile(merged, 0.99), 3),
+        p50_ms=round(p50, 3), p95_ms=round(p95, 3), p99_ms=round(p99, 3),
         mean_ms=round(total / count, 3) if count else 0.0,
         error_rate=round(errors / count, 4) if count else 0.0,
         impact=round(count * p95 / 1000.0, 3),
@@ -167,11 +165,10 @@ def endpoint_table(session: Session, app: str, since: datetime,
 
 
 def _point(start: datetime, rows: list[Any]) -> SeriesPoint:
-    merged = sk.merge_encoded(row.sketch for row in rows)
+    p50, p95, p99 = sk.quantiles_encoded((row.sketch for row in rows), (0.5, 0.95, 0.99))
     return SeriesPoint(
         start=start, requests=sum(r.count for r in rows), errors=sum(r.errors for r in rows),
-        p50_ms=round(sk.quantile(merged, 0.5), 3), p95_ms=round(sk.quantile(merged, 0.95), 3),
-        p99_ms=round(sk.quantile(merged, 0.99), 3))
+        p50_ms=round(p50, 3), p95_ms=round(p95, 3), p99_ms=round(p99, 3))
 
 
 def _series(rows: list[Any]) -> list[SeriesPoint]:
