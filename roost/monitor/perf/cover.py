@@ -8,27 +8,26 @@ per endpoint, with the same counts and sketches as the minutes would give.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, or_
 
+from roost.monitor.perf.retention import KEEP_HOURS, KEEP_MINUTES
 from roost.monitor.perf.rollup import ceil, floor
 from roost.store.models.perf import DAY, HOUR, MINUTE, PerfBreakdown, PerfBucket
-
-# Kept as long as retention.py keeps them (minus an hour of slack for the hourly prune).
-MINUTES_KEPT = timedelta(days=2) - timedelta(hours=1)
-HOURS_KEPT = timedelta(days=30) - timedelta(hours=1)
 
 
 def edges(since: datetime, now: datetime) -> tuple[datetime, datetime, datetime]:
     """Where minutes give way to hours, and hours to days, for a range from ``since``.
 
-    Where the finer rows are already pruned, the bucket holding ``since`` counts whole.
+    Rows starting at or after ``now`` minus their retention are never pruned yet (the prune
+    runs at an earlier ``now``). Where the finer rows are gone, the bucket holding ``since``
+    counts whole.
     """
     start = floor(since, MINUTE)
-    hours = ceil(start, HOUR) if start >= now - MINUTES_KEPT else floor(start, HOUR)
-    days = ceil(hours, DAY) if hours >= now - HOURS_KEPT else floor(hours, DAY)
+    hours = ceil(start, HOUR) if start >= now - KEEP_MINUTES else floor(start, HOUR)
+    days = ceil(hours, DAY) if start >= now - KEEP_HOURS else floor(hours, DAY)
     return start, hours, days
 
 
