@@ -170,7 +170,7 @@ def main() -> None:
                                    f"b.serve({str(home)!r}, {port})"], env=env)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 180  # a loaded machine opens a big store slowly
             while True:
                 try:
                     httpx.get(url + "/api/v1/health", timeout=1)

@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from roost.core import apps, config, maintainers, releases, telemetry
 from roost.monitor.perf import sketch as sk
 from roost.monitor.perf.regress import record_deploy
+from roost.monitor.perf.rollup import rollup
 from roost.orchestration.platform import Platform
 from roost.store.base import utcnow
 from roost.store.models.perf import HOUR, MINUTE, PerfBucket, PerfSample
@@ -96,5 +97,7 @@ def seed(ctx: Platform, seed: int = 7) -> dict[str, Any]:
                 "trace_id": trace_id, "started_at": now, "duration_ms": 0.85, "reason": "random",
                 "spans": [{"name": "GET", "start_ns": 0, "end_ns": 850_000, "kind": 2,
                            "attrs": {}}]}])
+    with ctx.sessions.begin() as session:  # as the perf service's roll-up job keeps them
+        rollup(session, utcnow())
     return {"apps": names, "trace": trace_id, "trace_app": names[-1],
             "rows": json.dumps({"monitors": MONITORS, "hourly": MONITORS * DAYS * 24})}

@@ -48,7 +48,7 @@ def app_out(app: App, ctx: PlatformDep) -> AppOut:
 @router.get("/apps")
 def list_apps(session: SessionDep, ctx: PlatformDep, _: ActorDep) -> list[AppOut]:
     """Every app."""
-    return [app_out(a, ctx) for a in apps.list_all(session)]
+    return [app_out(a, ctx) for a in apps.list_all(session, with_maintainers=True)]
 
 
 @router.post("/apps", status_code=201)

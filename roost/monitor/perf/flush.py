@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from roost.monitor.perf import sketch as sk
 from roost.monitor.perf.aggregator import SampleSlot, Snapshot
+from roost.monitor.perf.rollup import propagate
 from roost.monitor.perf.traces import Request
 from roost.store.base import utcnow
 from roost.store.models.perf import MINUTE, PerfBreakdown, PerfBucket, PerfFinding, PerfSample
@@ -49,7 +50,8 @@ def _insert_missing(session: Session, model: type[Any], rows: list[dict[str, Any
 
 def _locked(session: Session, stmt: Any) -> Any:
     if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
+        # id order, as the roll-up locks them, so the two never wait on each other in a cycle
+        stmt = stmt.order_by(stmt.column_descriptions[0]["entity"].id).with_for_update()
     return session.scalars(stmt)
 
 
@@ -58,6 +60,7 @@ def _write_buckets(session: Session, snap: Snapshot) -> None:
     for app, endpoint, minute in snap.buckets:
         by_app[app].append((endpoint, minute))
     empty = sk.encode(sk.new_sketch())
+    late: list[PerfBucket | PerfBreakdown] = []
     for app, keys in by_app.items():
         _insert_missing(session, PerfBucket, [
             {"app": app, "endpoint": e, "period": MINUTE, "start": _at(m), "count": 0,
@@ -81,13 +84,19 @@ def _write_buckets(session: Session, snap: Snapshot) -> None:
                 row.count += bucket.count
                 row.errors += bucket.errors
                 row.total_ms += bucket.total_ms
-                row.rolled = False  # late data: the hour must take it in again
+                if row.rolled:  # late data: its hour (and day) already hold the rest
+                    late.append(PerfBucket(
+                        app=app, endpoint=row.endpoint, period=MINUTE, start=row.start,
+                        count=bucket.count, errors=bucket.errors, total_ms=bucket.total_ms,
+                        sketch=sk.encode(bucket.sketch)))
+    propagate(session, PerfBucket, late, MINUTE)
 
 
 def _write_pieces(session: Session, snap: Snapshot) -> None:
     by_app: dict[str, list[tuple[str, int, str]]] = defaultdict(list)
     for app, endpoint, minute, fp in snap.pieces:
         by_app[app].append((endpoint, minute, fp))
+    late: list[PerfBucket | PerfBreakdown] = []
     for app, keys in by_app.items():
         rows = []
         for e, m, fp in keys:
@@ -110,7 +119,12 @@ def _write_pieces(session: Session, snap: Snapshot) -> None:
                 row.count += piece[2]
                 row.total_ms += piece[3]
                 row.self_ms += piece[4]
-                row.rolled = False
+                if row.rolled:
+                    late.append(PerfBreakdown(
+                        app=app, endpoint=row.endpoint, period=MINUTE, start=row.start,
+                        fingerprint=row.fingerprint, category=row.category, label=row.label,
+                        count=piece[2], total_ms=piece[3], self_ms=piece[4]))
+    propagate(session, PerfBreakdown, late, MINUTE)
 
 
 def sample_spans(request: Request) -> list[dict[str, Any]]:

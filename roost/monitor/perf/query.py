@@ -7,12 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roost.errors import NotFound
 from roost.monitor.perf import sketch as sk
+from roost.monitor.perf.cover import covering, hourly
 from roost.monitor.perf.regress import deploys
+from roost.monitor.perf.rollup import floor
 from roost.store.base import utcnow
 from roost.store.models.perf import (
     HOUR,
@@ -106,29 +108,28 @@ class EndpointDetail(BaseModel):
     findings: list[FindingInfo]
 
 
-def _bucket_filter(since: datetime) -> Any:
-    # Unrolled minutes plus hours: every request is in exactly one of the two.
-    return or_(
-        and_(PerfBucket.period == MINUTE, PerfBucket.rolled.is_(False),
-             PerfBucket.start >= since.replace(second=0, microsecond=0)),
-        and_(PerfBucket.period == HOUR,
-             PerfBucket.start >= since.replace(minute=0, second=0, microsecond=0)),
-    )
+# Ranges longer than this are charted by the hour (a week: 168 points, not 10,080).
+HOURLY_SERIES = timedelta(hours=36)
+_COLUMNS = (PerfBucket.endpoint, PerfBucket.period, PerfBucket.start, PerfBucket.count,
+            PerfBucket.errors, PerfBucket.total_ms, PerfBucket.sketch)
 
 
-def _stats(endpoint: str, rows: list[PerfBucket], minutes: float) -> EndpointStats:
-    merged = sk.merge_encoded(row.sketch for row in rows)
+def _buckets(session: Session, app: str, *where: Any) -> list[Any]:
+    """Bucket rows as plain tuples (no ORM objects: a week of an app is thousands of rows)."""
+    return list(session.execute(select(*_COLUMNS).where(PerfBucket.app == app, *where)))
+
+
+def _stats(endpoint: str, rows: list[Any], minutes: float) -> EndpointStats:
+    p50, p95, p99 = sk.quantiles_encoded((row.sketch for row in rows), (0.5, 0.95, 0.99))
     count = errors = 0
     total = 0.0
     for row in rows:
         count += row.count
         errors += row.errors
         total += row.total_ms
-    p95 = sk.quantile(merged, 0.95)
     return EndpointStats(
         endpoint=endpoint, requests=count, rpm=round(count / max(minutes, 1.0), 3),
-        p50_ms=round(sk.quantile(merged, 0.5), 3), p95_ms=round(p95, 3),
-        p99_ms=round(sk.quantile(merged, 0.99), 3),
+        p50_ms=round(p50, 3), p95_ms=round(p95, 3), p99_ms=round(p99, 3),
         mean_ms=round(total / count, 3) if count else 0.0,
         error_rate=round(errors / count, 4) if count else 0.0,
         impact=round(count * p95 / 1000.0, 3),
@@ -154,9 +155,8 @@ def endpoint_table(session: Session, app: str, since: datetime,
                    now: datetime | None = None) -> list[EndpointStats]:
     """Every endpoint of ``app`` with traffic since ``since``, most impact first."""
     now = now or utcnow()
-    grouped: dict[str, list[PerfBucket]] = defaultdict(list)
-    for row in session.scalars(select(PerfBucket).where(PerfBucket.app == app,
-                                                        _bucket_filter(since))):
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    for row in _buckets(session, app, covering(PerfBucket, since, now)):
         grouped[row.endpoint].append(row)
     minutes = (now - since).total_seconds() / 60.0
     stats = {e: _stats(e, rows, minutes) for e, rows in grouped.items()}
@@ -164,45 +164,56 @@ def endpoint_table(session: Session, app: str, since: datetime,
     return sorted(stats.values(), key=lambda s: (-s.impact, s.endpoint))
 
 
-def _series(rows: list[PerfBucket]) -> list[SeriesPoint]:
-    by_start: dict[datetime, list[PerfBucket]] = defaultdict(list)
-    minutes = {r.start for r in rows if r.period == MINUTE}
+def _point(start: datetime, rows: list[Any]) -> SeriesPoint:
+    p50, p95, p99 = sk.quantiles_encoded((row.sketch for row in rows), (0.5, 0.95, 0.99))
+    return SeriesPoint(
+        start=start, requests=sum(r.count for r in rows), errors=sum(r.errors for r in rows),
+        p50_ms=round(p50, 3), p95_ms=round(p95, 3), p99_ms=round(p99, 3))
+
+
+def _series(rows: list[Any]) -> list[SeriesPoint]:
+    by_start: dict[datetime, list[Any]] = defaultdict(list)
+    covered = {floor(r.start, HOUR) for r in rows if r.period == MINUTE}
     for row in rows:
         # Prefer minutes; an hour stands in only where its minutes are gone.
-        if row.period == HOUR and any(row.start <= m < row.start + timedelta(hours=1)
-                                      for m in minutes):
+        if row.period == HOUR and row.start in covered:
             continue
         by_start[row.start].append(row)
-    points = []
-    for start in sorted(by_start):
-        merged = sk.merge_encoded(row.sketch for row in by_start[start])
-        points.append(SeriesPoint(
-            start=start, requests=sum(r.count for r in by_start[start]),
-            errors=sum(r.errors for r in by_start[start]),
-            p50_ms=round(sk.quantile(merged, 0.5), 3), p95_ms=round(sk.quantile(merged, 0.95), 3),
-            p99_ms=round(sk.quantile(merged, 0.99), 3)))
-    return points
+    return [_point(start, by_start[start]) for start in sorted(by_start)]
+
+
+def _hourly_series(rows: list[Any]) -> list[SeriesPoint]:
+    # Hours hold their rolled minutes; the minutes read with them are the ones not rolled yet.
+    by_hour: dict[datetime, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_hour[floor(row.start, HOUR)].append(row)
+    return [_point(start, by_hour[start]) for start in sorted(by_hour)]
+
+
+def _series_for(session: Session, app: str, endpoint: str, since: datetime,
+                now: datetime) -> list[SeriesPoint]:
+    if now - since > HOURLY_SERIES:
+        return _hourly_series(_buckets(session, app, PerfBucket.endpoint == endpoint,
+                                       hourly(PerfBucket, since)))
+    return _series(_buckets(session, app, PerfBucket.endpoint == endpoint,
+                            PerfBucket.period.in_((MINUTE, HOUR)), PerfBucket.start >= since))
 
 
 def endpoint_detail(session: Session, app: str, endpoint: str, since: datetime,
                     now: datetime | None = None) -> EndpointDetail:
     """Breakdown, sample traces, latency series, deploys and findings of one endpoint."""
     now = now or utcnow()
-    base = select(PerfBucket).where(PerfBucket.app == app, PerfBucket.endpoint == endpoint)
-    counted = list(session.scalars(base.where(_bucket_filter(since))))
+    counted = _buckets(session, app, PerfBucket.endpoint == endpoint,
+                       covering(PerfBucket, since, now))
     if not counted:
         raise NotFound(f"no requests to {endpoint!r} of app {app!r} since {since:%Y-%m-%d %H:%M}")
     stats = _stats(endpoint, counted, (now - since).total_seconds() / 60.0)
     _flag(session, app, since, {endpoint: stats})
-    series_rows = list(session.scalars(base.where(PerfBucket.start >= since)))
 
     sums: dict[str, list[Any]] = {}
     pieces = session.scalars(select(PerfBreakdown).where(
         PerfBreakdown.app == app, PerfBreakdown.endpoint == endpoint,
-        or_(and_(PerfBreakdown.period == MINUTE, PerfBreakdown.rolled.is_(False),
-                 PerfBreakdown.start >= since.replace(second=0, microsecond=0)),
-            and_(PerfBreakdown.period == HOUR,
-                 PerfBreakdown.start >= since.replace(minute=0, second=0, microsecond=0)))))
+        covering(PerfBreakdown, since, now)))
     for p in pieces:
         acc = sums.setdefault(p.fingerprint, [p.category, p.label, 0, 0.0, 0.0])
         acc[2] += p.count
@@ -229,7 +240,8 @@ def endpoint_detail(session: Session, app: str, endpoint: str, since: datetime,
     ]
     return EndpointDetail(
         stats=stats, categories={k: round(v, 3) for k, v in categories.items()},
-        breakdown=breakdown, samples=samples, series=_series(series_rows),
+        breakdown=breakdown, samples=samples,
+        series=_series_for(session, app, endpoint, since, now),
         deploys=[DeployMarker(release=d.release, at=d.at) for d in deploys(session, app, since)],
         findings=[f for f in findings(session, app, since) if f.endpoint == endpoint],
     )

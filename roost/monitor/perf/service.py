@@ -14,6 +14,7 @@ from roost.monitor.perf.flush import Finding, known_endpoints, write_snapshot
 from roost.monitor.perf.keys import IngestKeys
 from roost.monitor.perf.regress import RegressionRules, check_regressions
 from roost.monitor.perf.retention import maintain
+from roost.monitor.perf.rollup import rollup
 from roost.store.base import utcnow
 from roost.store.session import transaction
 
@@ -38,6 +39,7 @@ class PerfService:
         flush_interval: float = 5.0,
         regression_interval: float = 60.0,
         maintenance_interval: float = 3600.0,
+        rollup_interval: float = 300.0,
         max_body_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self.session_factory = session_factory
@@ -50,8 +52,10 @@ class PerfService:
         self.worker = Worker(self.aggregator, self.flush, interval=flush_interval)
         self.regression_interval = regression_interval
         self.maintenance_interval = maintenance_interval
+        self.rollup_interval = rollup_interval
         self._next_regression = 0.0
         self._next_maintenance = time.monotonic() + 60.0
+        self._next_rollup = time.monotonic() + 60.0
         # Whether this process runs the run-once work (regression checks, roll-ups) now;
         # every control-plane instance flushes what it received itself.
         self.leads: Callable[[str], bool] = lambda _work: True
@@ -81,10 +85,15 @@ class PerfService:
             self._next_regression = tick + self.regression_interval
             with transaction(self.session_factory) as session:
                 found.extend(check_regressions(session, now or utcnow(), self.rules))
-        if tick >= self._next_maintenance and self.leads("perf roll-ups"):
-            self._next_maintenance = tick + self.maintenance_interval
+        if tick >= self._next_rollup and self.leads("perf roll-ups"):
+            # Roll-ups often (long ranges read the hours and days they make), pruning hourly.
+            self._next_rollup = tick + self.rollup_interval
             with transaction(self.session_factory) as session:
-                maintain(session, now or utcnow())
+                if tick >= self._next_maintenance:
+                    self._next_maintenance = tick + self.maintenance_interval
+                    maintain(session, now or utcnow())
+                else:
+                    rollup(session, now or utcnow())
         if self.notify is not None:
             for finding in found:
                 try:

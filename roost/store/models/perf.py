@@ -19,9 +19,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from roost.store.base import Base, UTCDateTime, utcnow
 
-# Resolutions of a bucket, in seconds: minutes for two days, hours for thirty.
+# Resolutions of a bucket, in seconds: minutes for two days, hours and days for thirty.
 MINUTE = 60
 HOUR = 3600
+DAY = 86400
 
 
 class PerfBucket(Base):
@@ -42,7 +43,8 @@ class PerfBucket(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     total_ms: Mapped[float] = mapped_column(Float, default=0.0)
     sketch: Mapped[bytes] = mapped_column(LargeBinary)
-    # A minute bucket already merged into its hour; queries then read the hour instead.
+    # Already merged into its parent (a minute into its hour, an hour into its day); a
+    # range that covers the whole parent reads the parent instead.
     rolled: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
