@@ -29,6 +29,8 @@ class PerAppRuntime:
         self.is_vm = is_vm
         self.router_port = platform.router_port
         self.logs = platform.logs
+        # VM apps build on this host like local ones (a VM app on a swarm is refused).
+        self.builds = platform.builds
 
     def _for(self, app: str) -> AppRuntime | VmRuntime:
         return self.vm if self.is_vm(app) else self.platform
