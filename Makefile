@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 PY     := $(BIN)/python
 
-.PHONY: install install-dev up test lint typecheck pytest postgres sandbox git chromium docker pdns ssh-hosts vm-hosts clean bench
+.PHONY: install install-dev bytecode up test lint typecheck pytest postgres sandbox git chromium docker pdns ssh-hosts vm-hosts clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Roost needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -14,11 +14,19 @@ $(BIN)/python:
 
 ## install: create .venv and install Roost from the lock file
 install: $(BIN)/python
-	$(UV) pip install --quiet --python $(PY) -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements.lock
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@$(MAKE) --no-print-directory bytecode
 
 install-dev: install
-	$(UV) pip install --quiet --python $(PY) -r requirements-dev.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -r requirements-dev.lock
+
+# bytecode: compile every module once, ahead of time. With PYTHONDONTWRITEBYTECODE set (as on
+# many CI machines) Python would otherwise compile all of them again in every process: each
+# `roost up` spent about 10 s of CPU on it. uv compiles what it installs; this catches Roost's own
+# modules and older venvs (up-to-date files are skipped in seconds; a failure only costs speed).
+bytecode:
+	@$(PY) -m compileall -q $(VENV)/lib roost >/dev/null 2>&1 || true
 
 ## up: start Roost in the foreground with embedded defaults and the example app
 up: install sandbox git
