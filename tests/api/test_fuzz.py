@@ -38,7 +38,9 @@ def test_no_server_errors(case: schemathesis.Case) -> None:
     response = case.call(headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code < 500, f"{case.method} {case.path}: {response.text[:300]}"
     if response.status_code >= 400 and "json" in str(response.headers.get("content-type")):
-        assert "error" in response.json()
+        # The Mailgun-compatible API's own refusals are Mailgun's shape, {"message": …}.
+        body = response.json()
+        assert "error" in body or (case.path.startswith("/v3/") and "message" in body), body
 
 
 @pytest.mark.parametrize("path", ["/api/v1/apps/%00", "/api/v1/apps/" + "x" * 5000])
