@@ -91,6 +91,8 @@ class Cgroups:
             self._guard_binds()
         for base in self.bases:  # empty groups a crashed run of this Roost left behind
             for leaf in base.glob("*/*"):
+                if _owner_alive(leaf.name):
+                    continue  # a live Roost's group, made an instant before its process joins
                 with contextlib.suppress(OSError):
                     leaf.rmdir()
 
@@ -190,6 +192,18 @@ class Cgroups:
         (pids / "pids.max").write_text(str(limits.pids))
         (cpu / "cpu.cfs_period_us").write_text(str(CFS_PERIOD))
         (cpu / "cpu.cfs_quota_us").write_text(str(quota))
+
+
+def _owner_alive(leaf: str) -> bool:
+    """Whether the process that made group ``leaf`` (``TYPE.N-PID-SERIAL``) still runs."""
+    try:
+        pid = int(leaf.rsplit("-", 2)[1])
+        os.kill(pid, 0)
+    except (IndexError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _own_cgroups() -> dict[str, str]:
