@@ -169,10 +169,7 @@ class VmRuntime:
             remote.prune(conn, layout, {k for k in (n, previous) if k is not None})
         finally:
             conn.close()
-        with ctx.sessions.begin() as session:
-            app = session.scalar(select(App).where(App.name == app_name))
-            assert app is not None
-            app.formation = formation
+        _record_formation(ctx, app_name, formation)
         emit({"type": "step", "step": "release",
               "message": f"live on {placement.host.name} at {upstream_of(placement)}"})
 
@@ -276,10 +273,7 @@ class VmRuntime:
                         restart=False)
         finally:
             conn.close()
-        with ctx.sessions.begin() as session:
-            app = session.scalar(select(App).where(App.name == app_name))
-            assert app is not None
-            app.formation = formation
+        _record_formation(ctx, app_name, formation)
         return formation
 
     def ps(self, app: str) -> list[dict[str, object]]:
@@ -350,3 +344,11 @@ def _json(text: str) -> dict[str, Any]:
     except ValueError:
         return {}
     return loaded if isinstance(loaded, dict) else {}
+
+
+def _record_formation(ctx: Any, app_name: str, formation: dict[str, int]) -> None:
+    """Store the app's formation as it now runs on its VM."""
+    with ctx.sessions.begin() as session:
+        app = session.scalar(select(App).where(App.name == app_name))
+        assert app is not None
+        app.formation = formation
