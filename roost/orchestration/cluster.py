@@ -58,11 +58,13 @@ class Membership:
     """This instance's row, heartbeat and leases."""
 
     def __init__(self, sessions: sessionmaker[Session], *, name: str, address: str,
-                 heartbeat_s: float = 5.0, single_host: bool = False) -> None:
+                 heartbeat_s: float = 5.0, single_host: bool = False,
+                 slug_address: str = "") -> None:
         self.sessions = sessions
         self.name = name
         self.host = socket.gethostname()
         self.address = address
+        self.slug_address = slug_address
         self.heartbeat_s = heartbeat_s
         self.ttl = timedelta(seconds=heartbeat_s * LEASE_HEARTBEATS)
         self.single_host = single_host
@@ -96,7 +98,17 @@ class Membership:
                                                          self.token)
             row.started_at = row.heartbeat_at = now
             row.holds = []
+            row.slug_address = self.slug_address
         self.joined = True
+
+    def slug_addresses(self) -> list[str]:
+        """Where the live instances serve slugs to swarm tasks (this one's first), so a
+        task rescheduled after its deploying host died still finds its slug."""
+        with transaction(self.sessions) as session:
+            live = store.live_instances(session, utcnow(), self.ttl)
+            found = [row.slug_address for row in live if row.slug_address]
+        mine = [self.slug_address] if self.slug_address else []
+        return mine + [a for a in found if a not in mine]
 
     def _same_host_and_dead(self, other: Instance) -> bool:
         """A row left by an earlier run on this host whose process is gone (a crash)."""

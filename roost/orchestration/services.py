@@ -85,7 +85,8 @@ def join_cluster(platform: Platform) -> None:
     member = cluster.Membership(
         platform.sessions, name=s.instance_name or cluster.default_name(), address=s.api_url,
         heartbeat_s=s.instance_heartbeat_seconds,
-        single_host=platform.engine.dialect.name == "sqlite")
+        single_host=platform.engine.dialect.name == "sqlite",
+        slug_address=s.swarm_slug_listen if s.runtime == "swarm" else "")
     member.join()
     platform.cluster = member
 
@@ -140,6 +141,8 @@ def runtime(platform: Platform) -> AppRuntime:
         from roost.runtime.swarm.service import SwarmRuntime
 
         platform.runtime = SwarmRuntime.from_settings(platform.settings, platform.objects)
+        if platform.cluster is not None:
+            platform.runtime.slugs.peers = platform.cluster.slug_addresses
     if platform.runtime is None:
         s = platform.settings
         limits = Limits(health_timeout=s.health_timeout_seconds, grace=s.grace_seconds,

@@ -78,3 +78,17 @@ def test_a_live_namesake_is_refused_and_a_crashed_one_replaced(platform: Platfor
     again = member(platform, "alpha", False)
     again.join()
     assert {i.name: i.pid for i in again.view()}["alpha"] != 2**22 + 1
+
+
+def test_swarm_tasks_learn_the_slug_server_of_every_live_instance(platform: Platform) -> None:
+    first = Membership(platform.sessions, name="alpha", address="http://alpha:7700",
+                       heartbeat_s=0.2, slug_address="10.0.0.1:7790")
+    second = Membership(platform.sessions, name="beta", address="http://beta:7700",
+                        heartbeat_s=0.2, slug_address="10.0.0.2:7790")
+    plain = Membership(platform.sessions, name="gamma", address="http://gamma:7700",
+                       heartbeat_s=0.2)  # not on a swarm: serves no slugs
+    for one in (first, second, plain):
+        one.join()
+    assert second.slug_addresses() == ["10.0.0.2:7790", "10.0.0.1:7790"]  # its own first
+    expire(platform, "alpha")  # alpha's host died: its address is no longer handed out
+    assert second.slug_addresses() == ["10.0.0.2:7790"]

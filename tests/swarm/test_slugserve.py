@@ -52,3 +52,47 @@ def test_a_signed_put_writes_its_key_once_within_its_size_and_time(served: SlugS
         assert httpx.put(served.put_url(cache, time.time() + 60, 10),
                          content=data).status_code == 204
     assert served.store.get(cache) == b"two"
+
+
+def test_a_task_fetches_its_slug_from_another_instance_when_its_deployer_died(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import tarfile
+
+    from roost.runtime.swarm import runner
+    from roost.runtime.swarm.slugserve import legacy_key, signing_key
+
+    store = open_store(f"file://{tmp_path / 'objects'}")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("Procfile")
+        info.size = len(b"web: serve\n")
+        tar.addfile(info, io.BytesIO(b"web: serve\n"))
+    store.put("slugs/app/r1.tgz", buf.getvalue())
+    secret = b"x" * 44  # every instance has the same ROOST_SECRET_KEY
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "swarm-slug.key").write_bytes(b"o" * 32)
+    deployer = SlugServer(f"127.0.0.1:{free_port()}", store, signing_key(secret))
+    survivor = SlugServer(f"127.0.0.1:{free_port()}", store, signing_key(secret),
+                          (legacy_key(tmp_path / "old") or b"",))
+    deployer.peers = lambda: [survivor.listen]
+    urls = deployer.urls("slugs/app/r1.tgz")  # what the deployer put in the task's secret
+    assert [u.split("/")[2] for u in urls] == [deployer.listen, survivor.listen]
+    survivor.start()  # the deployer's host is gone: nothing listens at its address
+    try:
+        monkeypatch.setattr(runner, "APP", tmp_path / "task" / "app")
+        monkeypatch.setattr(runner.time, "sleep", lambda _s: None)
+        runner.fetch(urls, attempts=1)
+        assert (tmp_path / "task" / "app" / "Procfile").read_text() == "web: serve\n"
+        # A URL signed for another slug, or with another secret, opens nothing.
+        forged = urls[1].replace("r1.tgz", "r2.tgz")
+        assert httpx.get(forged).status_code == 403
+        stranger = SlugServer(survivor.listen, store, signing_key(b"y" * 44))
+        assert httpx.get(stranger.url("slugs/app/r1.tgz")).status_code == 403
+        # Tasks deployed by an earlier version (per-host key in the home) still start.
+        old = SlugServer(survivor.listen, store, b"o" * 32)
+        assert httpx.get(old.url("slugs/app/r1.tgz")).status_code == 200
+        with pytest.raises(SystemExit, match="any control-plane host"):
+            runner.fetch(urls[:1], attempts=1)
+    finally:
+        survivor.stop()

@@ -50,21 +50,17 @@ def health(path: str) -> int:
         return 1
 
 
-def fetch(url: str) -> None:
-    """Download the slug and unpack it into APP (a slug is a gzipped tarball)."""
+def fetch(urls: list[str], attempts: int = 5) -> None:
+    """Download the slug from the first of ``urls`` that answers (each control-plane
+    instance serves it) and unpack it into APP (a slug is a gzipped tarball)."""
     APP.mkdir(parents=True, exist_ok=True)
-    archive = Path("/tmp/slug.tgz")
-    for attempt in range(5):
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response, archive.open("wb") as out:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
+    archive = APP.parent / "slug.tgz"
+    for attempt in range(attempts):
+        if _download_any(urls, archive):
             break
-        except OSError as exc:
-            print(f"slug download failed ({exc}); retrying", file=sys.stderr, flush=True)
-            time.sleep(1 + attempt)
+        time.sleep(1 + attempt)
     else:
-        raise SystemExit("could not download the release's slug")
+        raise SystemExit("could not download the release's slug from any control-plane host")
     with tarfile.open(archive) as tar:
         if hasattr(tarfile, "data_filter"):
             tar.extractall(APP, filter="data")
@@ -73,10 +69,24 @@ def fetch(url: str) -> None:
     archive.unlink()
 
 
+def _download_any(urls: list[str], archive: Path) -> bool:
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, \
+                    archive.open("wb") as out:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+            return True
+        except OSError as exc:
+            host = url.split("/")[2] if url.count("/") >= 2 else url
+            print(f"slug download from {host} failed ({exc})", file=sys.stderr, flush=True)
+    return False
+
+
 def main(argv: list[str]) -> int:
     """Run TYPE's command (or ``-- COMMAND``) from the release's slug."""
     release = json.loads(SECRET.read_text())
-    fetch(release["slug_url"])
+    fetch(release.get("slug_urls") or [release["slug_url"]])
     if "--" in argv:
         command = " ".join(argv[argv.index("--") + 1:])
     else:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from roost.core.secrets import load_or_create_key
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime import limits as limits_mod
@@ -30,7 +31,7 @@ from roost.runtime.swarm import builds, images, oneoff, router, tasks
 from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.logpump import LogPump
 from roost.runtime.swarm.nodeimages import NodeImages
-from roost.runtime.swarm.slugserve import SlugServer, read_app_json, signing_key
+from roost.runtime.swarm.slugserve import SlugServer, legacy_key, read_app_json, signing_key
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
@@ -55,7 +56,7 @@ class SwarmRuntime:
 
     def __init__(self, home: Path, router_listen: str, base_domain: str, store: ObjectStore,
                  slug_listen: str, network: str = "roost", image: str = "",
-                 node_docker: str = "",
+                 node_docker: str = "", secret_key: bytes = b"",
                  health_timeout: float = 60.0, grace: float = 30.0, max_per_type: int = 20,
                  default_limits: limits_mod.ResourceLimits | None = None) -> None:
         self.home = home
@@ -81,7 +82,10 @@ class SwarmRuntime:
         if not slug_listen:
             raise InvalidInput("ROOST_RUNTIME=swarm needs ROOST_SWARM_SLUG_LISTEN=HOST:PORT, an "
                                "address of this host that every swarm node can reach")
-        self.slugs = SlugServer(slug_listen, store, signing_key(home))
+        legacy = legacy_key(home)
+        self.slugs = SlugServer(slug_listen, store,
+                                signing_key(secret_key or load_or_create_key(home)),
+                                (legacy,) if legacy else ())
         self.client: Any = None
         self.setup: tasks.TaskSetup | None = None
         self.pump: LogPump | None = None
@@ -94,6 +98,7 @@ class SwarmRuntime:
         """The runtime the settings describe (``DOCKER_HOST`` is read by the Docker SDK)."""
         return cls(s.home, s.router_listen, s.base_domain, store, s.swarm_slug_listen,
                    s.swarm_network, s.stack_image, s.swarm_node_docker,
+                   load_or_create_key(s.home, s.secret_key),
                    s.health_timeout_seconds, s.grace_seconds,
                    s.max_processes_per_type, limits_mod.default_limits(s))
 
@@ -186,7 +191,8 @@ class SwarmRuntime:
                          app_json=self._app_json[release.slug_key], slug_key=release.slug_key)
 
     def _payload(self, spec: SwarmSpec) -> dict[str, Any]:
-        return {"slug_url": self.slugs.url(spec.slug_key), "env": spec.env,
+        urls = self.slugs.urls(spec.slug_key)
+        return {"slug_url": urls[0], "slug_urls": urls, "env": spec.env,
                 "process_types": spec.process_types, "release": f"v{spec.release}"}
 
     def _ptype_limits(self, app: str, ptype: str) -> limits_mod.ResourceLimits:

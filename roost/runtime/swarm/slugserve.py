@@ -3,8 +3,10 @@ signed for one object.
 
 Tasks run on other machines and cannot read this host's object store, so Roost serves
 ``GET /slug/KEY?t=TOKEN`` on ``ROOST_SWARM_SLUG_LISTEN``; the token is an HMAC of the key
-with a key kept in Roost's home (mode 0600), so a URL opens that slug and nothing else, and
-stays valid across restarts of `roost up` (tasks rescheduled later still start).
+with a key derived from Roost's secret key, so a URL opens that slug and nothing else. Every
+control-plane instance shares that secret (it decrypts config vars too), so each one's slug
+server accepts the same token: a task gets the slug URL of every live instance and tries them
+in turn, and a task rescheduled after the host that deployed it died still starts.
 Build tasks also upload: ``PUT /put/KEY?e=EXPIRY&m=MAX&t=TOKEN`` writes one object, at most
 MAX bytes, until EXPIRY (the build's deadline), so a URL a buildpack kept cannot overwrite
 a slug after its build ended.
@@ -16,12 +18,11 @@ import hashlib
 import hmac
 import json
 import logging
-import os
-import secrets
 import tarfile
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,35 +36,56 @@ UPLOADS = ("slugs/", "builds/", "buildcache/")  # what a signed PUT may write
 WRITE_ONCE = ("slugs/", "builds/")  # a kept URL cannot replace a slug once it is uploaded
 
 
-def signing_key(home: Path) -> bytes:
-    """The HMAC key of slug URLs, created on first use."""
-    path = home / "swarm-slug.key"
+def signing_key(secret_key: bytes) -> bytes:
+    """The HMAC key of slug URLs, derived from Roost's secret key (shared by every host)."""
+    return hmac.new(secret_key, b"roost swarm slug urls v1", hashlib.sha256).digest()
+
+
+def legacy_key(home: Path) -> bytes | None:
+    """The per-host key earlier versions kept in the home, still accepted for the tasks whose
+    URLs were signed with it (None when there is none)."""
     try:
-        return path.read_bytes()
+        return (home / "swarm-slug.key").read_bytes() or None
     except FileNotFoundError:
-        home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(secrets.token_bytes(32))
-        return path.read_bytes()
+        return None
 
 
 class SlugServer:
     """Serves slugs from the object store to tasks holding a signed URL."""
 
-    def __init__(self, listen: str, store: ObjectStore, key: bytes) -> None:
+    def __init__(self, listen: str, store: ObjectStore, key: bytes,
+                 also_accepted: tuple[bytes, ...] = ()) -> None:
         self.listen = listen
         self.store = store
         self.key = key
+        self.also_accepted = also_accepted
+        # the slug addresses of the live control-plane instances (set by the cluster)
+        self.peers: Callable[[], list[str]] = list
         self._server: ThreadingHTTPServer | None = None
 
-    def token(self, slug_key: str) -> str:
+    def token(self, slug_key: str, key: bytes | None = None) -> str:
         """The token that opens ``slug_key``."""
-        return hmac.new(self.key, slug_key.encode(), hashlib.sha256).hexdigest()
+        return hmac.new(key or self.key, slug_key.encode(), hashlib.sha256).hexdigest()
 
-    def url(self, slug_key: str) -> str:
-        """The URL a task downloads ``slug_key`` from."""
-        return f"http://{self.listen}/slug/{quote(slug_key)}?t={self.token(slug_key)}"
+    def opens(self, token: str, slug_key: str) -> bool:
+        """Whether ``token`` opens ``slug_key`` (signed with our key or an older one)."""
+        return any(hmac.compare_digest(token, self.token(slug_key, key))
+                   for key in (self.key, *self.also_accepted))
+
+    def url(self, slug_key: str, listen: str = "") -> str:
+        """The URL a task downloads ``slug_key`` from (from this host, or ``listen``)."""
+        return (f"http://{listen or self.listen}/slug/{quote(slug_key)}"
+                f"?t={self.token(slug_key)}")
+
+    def urls(self, slug_key: str) -> list[str]:
+        """``slug_key``'s URL on this host, then on every other live instance."""
+        try:
+            peers = self.peers()
+        except Exception as exc:  # the store is down: this host's URL still works
+            log.warning("cannot list the other instances' slug servers: %s", exc)
+            peers = []
+        addresses = [self.listen] + [a for a in peers if a != self.listen]
+        return [self.url(slug_key, address) for address in addresses]
 
     def put_token(self, key: str, expires: int, max_bytes: int) -> str:
         """The token that lets one upload to ``key`` (until ``expires``, at most ``max_bytes``)."""
@@ -87,7 +109,7 @@ class SlugServer:
                 key = unquote(parts.path.removeprefix("/slug/"))
                 token = (parse_qs(parts.query).get("t") or [""])[0]
                 if not parts.path.startswith("/slug/") or not key.startswith(DOWNLOADS) \
-                        or not hmac.compare_digest(token, outer.token(key)):
+                        or not outer.opens(token, key):
                     self.send_error(403, "no such slug for this token")
                     return
                 info = outer.store.head(key)

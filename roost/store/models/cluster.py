@@ -23,6 +23,8 @@ class Instance(Base):
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     holds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # swarm: HOST:PORT where it serves slugs to tasks ("" when it does not)
+    slug_address: Mapped[str] = mapped_column(String(255), default="", server_default="")
 
 
 class Lease(Base):
