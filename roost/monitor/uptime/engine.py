@@ -189,6 +189,10 @@ def _advance(
             incident = _open_incident(session, m.id)
             if incident is not None:
                 incident.ended_at = r.at
+                if incident.confirmed_at is None and not incident.note:
+                    # Its second opinion was lost (e.g. the monitor moved between probes):
+                    # it was never an outage, and the incident says so.
+                    incident.note = f"recovered at {probe} before a second probe confirmed"
             m.state, m.state_since = "up", r.at
         return
     m.fail_streak, m.ok_streak = m.fail_streak + 1, 0
