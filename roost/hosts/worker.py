@@ -184,8 +184,11 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     # An apply checks each operation once, as it runs (as `pyinfra -y` does); a plan
     # checks them all without running any.
     state = State(inventory, config, check_for_changes=job["mode"] != "apply")
+    if job.get("cwd"):  # files.put(src="files/x"), templates: relative to the recipes
+        state.cwd = job["cwd"]
     if job.get("stream"):
         state.add_callback_handler(Stream())
+        gevent.get_hub().exception_stream = None  # errors reach the result, not tracebacks
     state.set_stage(StateStage.Connect)
     # Set once for the whole run: a greenlet's ctx_state.use would unset it for the others.
     ctx_state.set(state)
