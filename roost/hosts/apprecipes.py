@@ -126,7 +126,8 @@ def run(spec: runner.HostSpec, recipes: AppRecipes, *, app: str, work: Path, hom
     """Apply the app's recipes on its host from the build sandbox; the host's result
     (``failed``, ``error``, ``operations``). ``work`` (made here, removed after) must be a
     fresh path inside ROOST_HOME's build area."""
-    work.mkdir(mode=0o700, parents=False)
+    work.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    work.mkdir(mode=0o700)
     group = None
     try:
         tree = work / FOLDER
