@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import posixpath
 import shutil
 import sys
@@ -104,7 +105,8 @@ def code_paths(home: Path) -> list[Path]:
     for path in dict.fromkeys(found):
         if path == Path("/usr") or Path("/usr") in path.parents:
             continue  # the sandbox has /usr already
-        if sandbox._overlaps(path, home):
+        real_home = Path(os.path.realpath(home))
+        if path.is_relative_to(real_home) or real_home.is_relative_to(path):
             raise RuntimeFailure(f"Roost's code ({path}) and ROOST_HOME ({home}) overlap, so "
                                  "app recipes cannot run sandboxed: install Roost outside "
                                  "ROOST_HOME")

@@ -96,8 +96,6 @@ def apply(ctx: Platform, app: str, number: int, actor: str, emit: Emit) -> None:
         return
     if _ran(memo, recipes.digest, host):
         return _unchanged(emit, host.name)
-    with ctx.sessions.begin() as session:
-        check_host(ctx, session, app, host)
     _run(ctx, app, number, actor, host, recipes, emit)
 
 
@@ -181,7 +179,8 @@ def _spec(ctx: Platform, host: Host, app: str) -> runner.HostSpec:
 def _run(ctx: Platform, app: str, number: int, actor: str, host: Host,
          recipes: apprecipes.AppRecipes, emit: Emit) -> None:
     s = ctx.settings
-    with ctx.sessions.begin() as session:
+    with ctx.sessions.begin() as session:  # checked and recorded at once: the host is taken
+        check_host(ctx, session, app, host)
         record = HostApply(actor=actor, target=f"{APP_TARGET}{app}", results={},
                            recipes=f"recipes/ of {app} v{number} ({recipes.digest[:12]})")
         session.add(record)

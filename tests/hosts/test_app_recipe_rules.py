@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from roost.errors import Conflict, InvalidInput
+from roost.errors import Conflict, InvalidInput, RuntimeFailure
 from roost.hosts import apprecipes
 from roost.orchestration import app_recipes, vm_apps
 from roost.orchestration.platform import Platform
@@ -123,3 +123,17 @@ def test_recipes_run_only_on_a_host_dedicated_to_the_app(local_platform: Any) ->
     with ctx.sessions.begin() as session, \
             pytest.raises(InvalidInput, match="own ran the own recipes of gone"):
         vm_apps.check_placement(ctx, session, "vm", "own")
+
+
+def test_no_sandbox_no_app_recipes(local_platform: Any, tmp_path: Path) -> None:
+    ctx: Platform = local_platform
+    _host(ctx, "own", _key())
+    ctx.settings = ctx.settings.model_copy(update={"sandbox": "off"})
+    with pytest.raises(Conflict, match="app recipes run only in the build sandbox"):
+        _check(ctx, "old", "own")
+    # Roost's code inside ROOST_HOME (or holding it) would show ROOST_HOME to the recipes.
+    inside = Path(apprecipes.__file__).parent.parent / "home"
+    with pytest.raises(RuntimeFailure, match="install Roost outside ROOST_HOME"):
+        apprecipes.code_paths(inside)
+    assert Path(apprecipes.__file__).resolve().parent.parent in \
+        apprecipes.code_paths(tmp_path / "home")
