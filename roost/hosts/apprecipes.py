@@ -118,8 +118,11 @@ def _write_tree(root: Path, recipes: AppRecipes) -> None:
     root.mkdir(mode=0o700)
     for rel, data in recipes.files.items():
         target = root / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        except OSError as exc:  # a file and a folder of one name: the slug was made by hand
+            raise InvalidInput(f"recipes/{rel} cannot be written ({exc.strerror})") from None
 
 
 def run(spec: runner.HostSpec, recipes: AppRecipes, *, app: str, work: Path, home: Path,

@@ -80,8 +80,9 @@ def _source(tmp: Path, version: str, recipe: str) -> Path:
     return pack_source(src, tmp / f"{version}.tar.gz")
 
 
-def _deploy(plat: Platform, archive: Path) -> tuple[int, list[dict[str, Any]]]:
-    events: list[dict[str, Any]] = []
+def _deploy(plat: Platform, archive: Path, events: list[dict[str, Any]] | None = None
+            ) -> tuple[int, list[dict[str, Any]]]:
+    events = [] if events is None else events
     release = pipeline.deploy_source(plat, "old", archive, "test", events.append)
     return release.number, events
 
@@ -127,9 +128,12 @@ def test_app_recipes_run_on_a_dedicated_vm(api: Any, plat: Platform,
     assert get(plat, "old").text.split() == ["two", f"v{v2}", "extra-1"]
 
     # A failing recipe fails the deploy with its message; the running release stays.
-    with pytest.raises(RoostError, match="the recipes of old failed on legacy1") as failed:
-        _deploy(plat, _source(tmp_path, "three", FAILING))
+    events: list[dict[str, Any]] = []
+    with pytest.raises(RoostError, match="the recipes of old failed on legacy1 at 'install "
+                                         "the vendor daemon'") as failed:
+        _deploy(plat, _source(tmp_path, "three", FAILING), events)
     assert "vendor-tarball-missing" in str(failed.value), str(failed.value)
+    assert "install the vendor daemon: failed" in _said(events)
     assert get(plat, "old").text.split() == ["two", f"v{v2}", "extra-1"]
 
     # Each run is in the hosts apply log.
