@@ -60,6 +60,9 @@ class RunAppRecipes(Step):
 
     def run(self, d: Deploy) -> None:
         assert d.release is not None
+        folder = d.build.build_dir / apprecipes.FOLDER if d.build is not None else None
+        if folder is not None and not folder.is_symlink() and not folder.is_dir():
+            _remember(d.platform, d.app, d.release, "")  # none: no need to read the slug
         apply(d.platform, d.app, d.release, d.actor, d.emit)
 
     def undo(self, d: Deploy, error: RoostError) -> None:
@@ -89,14 +92,20 @@ def apply(ctx: Platform, app: str, number: int, actor: str, emit: Emit) -> None:
     if known is not None and _ran(memo, known, host):
         return _unchanged(emit, host.name)
     recipes = _read(ctx, slug_key)
-    with ctx.sessions.begin() as session:
-        release = releases.get(session, app, number)
-        release.meta = {**(release.meta or {}), "recipes_digest": recipes.digest}
+    _remember(ctx, app, number, recipes.digest)
     if not recipes.digest:
         return
     if _ran(memo, recipes.digest, host):
         return _unchanged(emit, host.name)
     _run(ctx, app, number, actor, host, recipes, emit)
+
+
+def _remember(ctx: Platform, app: str, number: int, digest: str) -> None:
+    """Keep the digest of release ``number``'s recipes ("": none) in its meta: a config
+    change or rollback copies it, and needs no slug read."""
+    with ctx.sessions.begin() as session:
+        release = releases.get(session, app, number)
+        release.meta = {**(release.meta or {}), "recipes_digest": digest}
 
 
 def _ran(memo: dict[str, Any], digest: str, host: Host) -> bool:

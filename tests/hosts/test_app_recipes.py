@@ -136,6 +136,12 @@ def test_app_recipes_run_on_a_dedicated_vm(api: Any, plat: Platform,
     assert "install the vendor daemon: failed" in _said(events)
     assert get(plat, "old").text.split() == ["two", f"v{v2}", "extra-1"]
 
+    # A config change keeps the running release's recipes (known from its meta): not run.
+    changed = api.patch("/api/v1/apps/old/config", json={"vars": {"MODE": "calm"}}).json()
+    assert changed["error"] == "" and changed["release"] > v2, changed
+    assert get(plat, "old").text.split() == ["two", f"v{changed['release']}", "extra-1"]
+    assert vm.run("cat /opt/extra/runs").split() == ["run"]
+
     # Each run is in the hosts apply log.
     log = [(a["target"], a["status"], a["results"]["legacy1"]["status"])
            for a in api.get("/api/v1/hosts/applies").json()]
