@@ -52,6 +52,26 @@ def _write(path: Path, text: str) -> None:
         fh.write(text)
 
 
+def write_job(workdir: Path, mode: str, hosts: list[HostSpec],
+              recipe_order: list[str] | None = None, connect_timeout: float = 10.0
+              ) -> dict[str, Any]:
+    """Write the hosts' private keys and pinned host keys into ``workdir`` (0600 files);
+    the job the worker reads."""
+    known = "".join(h.host_key.known_hosts_line(h.address, h.port) for h in hosts)
+    _write(workdir / "known_hosts", known)
+    _write(workdir / "ssh_config", "")
+    specs = []
+    for i, h in enumerate(hosts):
+        key_file = workdir / f"key{i}"
+        _write(key_file, h.private_key)
+        specs.append({"name": h.name, "address": h.address, "port": h.port,
+                      "user": h.user, "key_file": str(key_file), "roles": h.roles,
+                      "recipes": h.recipes, "data": h.data})
+    return {"mode": mode, "hosts": specs, "known_hosts": str(workdir / "known_hosts"),
+            "ssh_config": str(workdir / "ssh_config"), "connect_timeout": connect_timeout,
+            "recipe_order": recipe_order or []}
+
+
 def run(mode: str, hosts: list[HostSpec], recipe_order: list[str] | None = None,
         timeout: float = 3600.0, connect_timeout: float = 10.0) -> dict[str, dict[str, Any]]:
     """Run ``mode`` (facts, plan or apply) on ``hosts``; the worker's result per host name."""
@@ -59,19 +79,7 @@ def run(mode: str, hosts: list[HostSpec], recipe_order: list[str] | None = None,
         return {}
     workdir = Path(tempfile.mkdtemp(prefix="roost-hosts-"))
     try:
-        known = "".join(h.host_key.known_hosts_line(h.address, h.port) for h in hosts)
-        _write(workdir / "known_hosts", known)
-        _write(workdir / "ssh_config", "")
-        specs = []
-        for i, h in enumerate(hosts):
-            key_file = workdir / f"key{i}"
-            _write(key_file, h.private_key)
-            specs.append({"name": h.name, "address": h.address, "port": h.port,
-                          "user": h.user, "key_file": str(key_file), "roles": h.roles,
-                          "recipes": h.recipes, "data": h.data})
-        job = {"mode": mode, "hosts": specs, "known_hosts": str(workdir / "known_hosts"),
-               "ssh_config": str(workdir / "ssh_config"), "connect_timeout": connect_timeout,
-               "recipe_order": recipe_order or []}
+        job = write_job(workdir, mode, hosts, recipe_order, connect_timeout)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(Path(__file__).parents[2]),
                                                         env.get("PYTHONPATH", "")) if p)

@@ -7,7 +7,10 @@ apart from the control plane because pyinfra needs gevent's monkey patching, and
 recipes are the company's own Python code.
 
 :data:`roost.hosts.runner.BOOT` starts it: gevent's monkey patching comes before anything
-else is imported.
+else is imported. An app's own recipes run in the build sandbox instead
+(:mod:`roost.hosts.apprecipes`): the job is a file given as the first argument, and with
+``"stream": true`` each operation's result (and each error line) is printed as it happens,
+the result line coming last behind :data:`RESULT`.
 """
 
 from __future__ import annotations
@@ -27,19 +30,56 @@ from pyinfra.api.connect import connect_all, disconnect_all
 from pyinfra.api.exceptions import PyinfraError
 from pyinfra.api.host import Host
 from pyinfra.api.operations import run_ops
-from pyinfra.api.state import StateStage
+from pyinfra.api.state import BaseStateCallback, StateStage
 from pyinfra.context import ctx_host, ctx_state
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RESULT = "\x1eroost-result "  # marks the result line among streamed lines
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _op_name(state: State, op_hash: str) -> str:
+    return ", ".join(sorted(state.op_meta[op_hash].names))
+
+
+class Stream(BaseStateCallback):
+    """Prints each operation's result as it completes, as a build prints its steps."""
+
+    def operation_host_error(self, state: State, host: Host, op_hash: str,  # type: ignore[override]
+                             retry_count: int = 0, max_retries: int = 0) -> None:
+        """An operation failed on ``host``."""
+        _say(f"       {_op_name(state, op_hash)}: failed")
+
+    def operation_end(self, state: State, op_hash: str) -> None:  # type: ignore[override]
+        """An operation ran on every host: changed, or already in place."""
+        for host in state.inventory.iter_activated_hosts():
+            data = state.ops.get(host, {}).get(op_hash)
+            if data is None or not data.operation_meta.is_complete():
+                continue
+            meta = data.operation_meta
+            if meta.did_succeed(_raise_if_not_complete=False):
+                _say(f"       {_op_name(state, op_hash)}: "
+                     f"{'changed' if meta.did_change() else 'already in place'}")
 
 
 class Capture(logging.Handler):
     """pyinfra's log lines, kept per host and per operation (diffs, errors)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: bool = False) -> None:
         super().__init__(logging.DEBUG)
         self.diffs: dict[tuple[str, str], list[str]] = {}
         self.errors: dict[str, list[str]] = {}
+        self.stream = stream  # print warnings and errors as they come
+
+    def error(self, host: str, text: str) -> None:
+        """File an error line under ``host`` (and print it when streaming)."""
+        self.errors.setdefault(host, []).append(text)
+        if self.stream:
+            _say(f" !     {text}")
 
     def emit(self, record: logging.LogRecord) -> None:
         """File one record under the host (and operation) it was logged for."""
@@ -61,7 +101,7 @@ class Capture(logging.Handler):
             if line:
                 self.diffs.setdefault((name, op_hash), []).append(line)
         elif record.levelno >= logging.WARNING:
-            self.errors.setdefault(name, []).append(text.strip())
+            self.error(name, text.strip())
 
 
 def _exec_recipe(path: str) -> None:
@@ -85,9 +125,8 @@ def _load(state: State, jobs: dict[str, dict[str, Any]], order: list[str],
                 try:
                     _exec_recipe(path)
                 except Exception as exc:
-                    capture.errors.setdefault(host.name, []).append(
-                        f"recipe {path.rpartition('/')[2]} failed: "
-                        f"{exc.__class__.__name__}: {exc}")
+                    capture.error(host.name, f"recipe {path.rpartition('/')[2]} failed: "
+                                             f"{exc.__class__.__name__}: {exc}")
                     failed.add(host)
 
         hosts = [h for h in state.inventory.get_active_hosts()
@@ -124,7 +163,7 @@ def _operations(state: State, host: Host, capture: Capture, applied: bool
 def run(job: dict[str, Any]) -> dict[str, Any]:
     """Connect, then gather facts, plan or apply; the result per host."""
     pyinfra.is_cli = True  # order operations by recipe line, as the pyinfra CLI does
-    capture = Capture()
+    capture = Capture(stream=bool(job.get("stream")))
     logging.getLogger("pyinfra").addHandler(capture)
     logging.getLogger("pyinfra").setLevel(logging.INFO)
     logging.getLogger("pyinfra").propagate = False
@@ -145,6 +184,11 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
     # An apply checks each operation once, as it runs (as `pyinfra -y` does); a plan
     # checks them all without running any.
     state = State(inventory, config, check_for_changes=job["mode"] != "apply")
+    if job.get("cwd"):  # files.put(src="files/x"), templates: relative to the recipes
+        state.cwd = job["cwd"]
+    if job.get("stream"):
+        state.add_callback_handler(Stream())
+        gevent.get_hub().exception_stream = None  # errors reach the result, not tracebacks
     state.set_stage(StateStage.Connect)
     # Set once for the whole run: a greenlet's ctx_state.use would unset it for the others.
     ctx_state.set(state)
@@ -162,8 +206,8 @@ def run(job: dict[str, Any]) -> dict[str, Any]:
                     try:
                         out[host.name] = {"facts": gather(host)}
                     except Exception as exc:
-                        capture.errors.setdefault(host.name, []).append(
-                            f"facts failed: {exc.__class__.__name__}: {exc}")
+                        capture.error(host.name,
+                                      f"facts failed: {exc.__class__.__name__}: {exc}")
 
             gevent.joinall([state.pool.spawn(facts_of, h)
                             for h in inventory.get_active_hosts()])
@@ -195,15 +239,19 @@ def _summary(lines: list[str]) -> str:
     return "; ".join(cleaned[-3:])[:1000] or "failed (no reason given)"
 
 
-def main() -> None:
-    """Read the job from stdin, print the result as one JSON line."""
-    job = json.loads(sys.stdin.read())
+def main(job_file: str = "") -> None:
+    """Read the job (from ``job_file``, else stdin), print the result as one JSON line
+    (behind :data:`RESULT` when the job streams)."""
+    if job_file:
+        with open(job_file, encoding="utf-8") as fh:
+            job = json.load(fh)
+    else:
+        job = json.loads(sys.stdin.read())
     try:
         result = run(job)
     except Exception as exc:
         result = {"error": f"{exc.__class__.__name__}: {exc}"}
-    sys.stdout.write(json.dumps(result) + "\n")
-    sys.stdout.flush()
+    _say((RESULT if job.get("stream") else "") + json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The deploy pipeline, read top to bottom in :data:`DEPLOY`.
 
 receive source → build → scan lockfiles → attach add-ons' config → cut release → publish
-assets → activate → record deploy marker → watch → notify.
+assets → a VM app's own recipes → activate → record deploy marker → watch → notify.
 
 Each step is a small object with a name, what it does, the message it fails with, and a
 ``skip_reason`` that says why it would not run (``roost deploy --dry-run`` prints them). A
@@ -20,6 +20,7 @@ from roost.core import config as config_vars
 from roost.errors import RoostError
 from roost.orchestration import addons, alerts, assetflow, buildlogs, vulnwatch, watch
 from roost.orchestration import deploys as records
+from roost.orchestration.app_recipes import RunAppRecipes
 from roost.orchestration.steps import Deploy, Emit, PlannedStep, Step, plan, run
 from roost.store.models import Release
 
@@ -247,8 +248,8 @@ class Notify(Step):
 
 
 DEPLOY: tuple[Step, ...] = (ReceiveSource(), BuildSlug(), ScanLockfiles(), AttachAddonConfig(),
-                            CutRelease(), PublishAssets(), Activate(), RecordDeployMarker(),
-                            Watch(), Notify())
+                            CutRelease(), PublishAssets(), RunAppRecipes(), Activate(),
+                            RecordDeployMarker(), Watch(), Notify())
 TAIL: tuple[Step, ...] = DEPLOY[3:]
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import in_ci
+from tests.hosts import vmhosts
 from tests.hosts.sshhosts import TestHost, usable
+from tests.hosts.vmhosts import TestVm
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,27 @@ def make_host(ssh_key: tuple[Path, str]) -> Iterator[Callable[..., TestHost]]:
     yield make
     for host in started:
         host.destroy()
+
+
+@pytest.fixture
+def make_vm(ssh_key: tuple[Path, str]) -> Iterator[Callable[[], TestVm]]:
+    """Start test VMs (systemd as PID 1, sshd) for one test."""
+    why = usable() or vmhosts.usable()
+    if why:
+        if in_ci():
+            pytest.fail(f"{why}; CI=true, so this fails instead of skipping", pytrace=False)
+        pytest.skip(why)
+    started: list[TestVm] = []
+
+    def make() -> TestVm:
+        vm = TestVm()
+        started.append(vm)
+        vm.start(ssh_key[1])
+        return vm
+
+    yield make
+    for vm in started:
+        vm.destroy()
 
 
 @pytest.fixture

@@ -24,34 +24,11 @@ from roost.errors import RoostError
 from roost.orchestration import services
 from roost.orchestration.platform import Platform
 from roost.store.models import App
-from tests.conftest import in_ci, wait_for
-from tests.hosts import vmhosts
-from tests.hosts.sshhosts import usable
+from tests.conftest import wait_for
 from tests.hosts.vmapp import Load, add_host, deploy, get, source, vm_platform
 from tests.hosts.vmhosts import TestVm
 
 pytestmark = pytest.mark.xdist_group("vm")
-
-
-@pytest.fixture
-def make_vm(ssh_key: tuple[Path, str]) -> Iterator[Callable[[], TestVm]]:
-    """Start test VMs (systemd as PID 1, sshd) for one test."""
-    why = usable() or vmhosts.usable()
-    if why:
-        if in_ci():
-            pytest.fail(f"{why}; CI=true, so this fails instead of skipping", pytrace=False)
-        pytest.skip(why)
-    started: list[TestVm] = []
-
-    def make() -> TestVm:
-        vm = TestVm()
-        started.append(vm)
-        vm.start(ssh_key[1])
-        return vm
-
-    yield make
-    for vm in started:
-        vm.destroy()
 
 
 @pytest.fixture

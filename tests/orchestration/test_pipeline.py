@@ -127,11 +127,12 @@ def test_dry_run_lists_the_pipeline_and_changes_nothing(plat: Platform, client: 
     assert answer.status_code == 200, answer.text
     steps = {s["name"]: s for s in answer.json()["steps"]}
     assert list(steps) == ["receive", "build", "scan", "addons", "release", "assets",
-                           "activate", "marker", "watch", "notify"]
+                           "recipes", "activate", "marker", "watch", "notify"]
     assert steps["build"]["runs"] and steps["release"]["runs"]
     assert not steps["scan"]["runs"] and "advisory database is empty" in steps["scan"]["reason"]
     assert not steps["addons"]["runs"] and steps["addons"]["reason"] == "no add-ons attached"
     assert not steps["activate"]["runs"] and "runtime" in steps["activate"]["reason"]
+    assert not steps["recipes"]["runs"] and "runtime" in steps["recipes"]["reason"]
     assert client.get("/api/v1/apps/shop/builds").json() == []
     assert client.get("/api/v1/apps/nope/deploy-plan").status_code == 404
 
