@@ -73,9 +73,7 @@ lint: install-dev
 # The browser tests (tests/dashboard) run in a pytest of their own: Playwright's sync API keeps
 # an event loop running in its process while the browser lives, which asyncio.run() refuses.
 test: install-dev postgres sandbox git chromium docker pdns ssh-hosts vm-hosts lint
-	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q -n 2 --dist loadgroup \
-		--ignore=tests/dashboard
-	ROOST_TEST_POSTGRES_URL=$$(cat .pg-test-url) $(BIN)/pytest -q tests/dashboard
+	bash scripts/run-tests.sh
 
 bench: install-dev
 	$(UV) pip install --quiet --python $(PY) -r requirements-bench.lock
