@@ -80,8 +80,12 @@ def remote_probe(factory: sessionmaker[Session]) -> Iterator[Callable[[str], Non
 
 
 def _setup(factory: sessionmaker[Session], target: Target) -> list[int]:
-    # Several monitors, so the remote probe owns some of them by hashing.
-    return [add_monitor(factory, "shop", target.url + f"?n={n}") for n in range(6)]
+    # Several monitors, so the remote probe owns some of them by hashing. The healthy probe
+    # must see them up: a timeout of a whole second, so that a loaded machine (the suite on
+    # several workers) does not make its check time out, which would be a real second
+    # failure and rightly page.
+    return [add_monitor(factory, "shop", target.url + f"?n={n}", interval_s=1.0,
+                        timeout_s=1.0) for n in range(6)]
 
 
 def test_failure_seen_from_one_probe_pages_nobody(
