@@ -330,6 +330,9 @@ def main() -> None:
     if args.sink:
         sink_main(int(args.sink[0]), args.sink[1])
         return
+    if args.kill_count < 40 or args.count < 1 or args.clients < 1:
+        parser.error("--count and --clients must be at least 1, --kill-count at least 40 "
+                     "(the kill lands once a quarter of them arrived)")
     n, big, clients = args.count, args.big, args.clients
     tmp = Path(tempfile.mkdtemp(prefix="roost-bench-email-"))
     sink = Sink(tmp)
