@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import FastAPI
 
 from roost import __version__
@@ -56,4 +58,8 @@ def create_app(ctx: Platform) -> FastAPI:
     app.include_router(perf_router(ctx))
     for dashboard in DASHBOARD:
         app.include_router(dashboard)
+    # What exists now (the modules, routes, models: several hundred thousand objects) lives
+    # as long as the process: out of the collector's sight, a full collection no longer
+    # walks it, which cost a request that triggered one about 100 ms.
+    gc.freeze()
     return app

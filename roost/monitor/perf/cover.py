@@ -35,11 +35,14 @@ def covering(model: type[PerfBucket] | type[PerfBreakdown], since: datetime,
              now: datetime) -> Any:
     """A WHERE clause selecting the rows of ``model`` that cover ``since``..``now`` once."""
     start, hours, days = edges(since, now)
+    # Each branch is a range of an index (the unrolled ones of (app, period, rolled, start)):
+    # "rolled is false or start < hours" as one branch read every minute of the range, two
+    # days of them for a week, to keep the few of the last hour.
     return or_(
-        and_(model.period == MINUTE, model.start >= start,
-             or_(model.rolled.is_(False), model.start < hours)),
-        and_(model.period == HOUR, model.start >= hours,
-             or_(model.rolled.is_(False), model.start < days)),
+        and_(model.period == MINUTE, model.start >= start, model.start < hours),
+        and_(model.period == MINUTE, model.rolled.is_(False), model.start >= max(start, hours)),
+        and_(model.period == HOUR, model.start >= hours, model.start < days),
+        and_(model.period == HOUR, model.rolled.is_(False), model.start >= max(hours, days)),
         and_(model.period == DAY, model.start >= days),
     )
 

@@ -32,6 +32,7 @@ class PerfBucket(Base):
     __table_args__ = (
         UniqueConstraint("app", "endpoint", "period", "start", name="uq_perf_buckets_key"),
         Index("ix_perf_buckets_app_period_start", "app", "period", "start"),
+        Index("ix_perf_buckets_app_period_rolled_start", "app", "period", "rolled", "start"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
