@@ -35,7 +35,7 @@ def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
         "handler": "reverse_proxy",
         "dynamic_upstreams": upstreams,
         "load_balancing": {"selection_policy": {"policy": "round_robin"},
-                           "try_duration": "5s", "try_interval": "100ms"},
+                           "try_duration": "5s", "try_interval": "25ms"},
         "health_checks": {"passive": {"fail_duration": "5s"}},
         "transport": {"protocol": "http", "dial_timeout": "1s"},
     }
