@@ -36,6 +36,8 @@ class Check:
 
 def _connections(conn: Conn, state: State) -> Check:
     used = one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                   # the app's sessions: not autovacuum workers, not Roost's own admin ones
+                   "AND backend_type = 'client backend' AND usename <> current_user "
                    "AND pid <> pg_backend_pid()",
                (state["database"],))
     limit = int(state["connections"])

@@ -24,6 +24,8 @@ def info(settings: Settings, state: State) -> dict[str, str]:
         version = one(conn, "SHOW server_version")
         size = one(conn, "SELECT pg_size_pretty(pg_database_size(%s))", (database,))
         used = one(conn, "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                   # the app's sessions: not autovacuum workers, not Roost's own admin ones
+                   "AND backend_type = 'client backend' AND usename <> current_user "
                    "AND pid <> pg_backend_pid()",
                    (database,))
         hit, read = rows(conn, "SELECT blks_hit, blks_read FROM pg_stat_database "
