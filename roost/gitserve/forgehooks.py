@@ -208,6 +208,9 @@ def _deploy(platform: Platform, app: str, app_id: int, provider: str, hook_id: i
             log.warning("webhook deploy of %s: %s failed: %s", app, step, exc)
             return
 
+        origin = (f"Fetched {short} (branch {event.branch}) from "
+                  f"{shown(event.clone_url)} for a {provider} push")
+
         def emit(event_: dict[str, Any]) -> None:
             if event_.get("type") == "step":
                 log.info("webhook deploy of %s: %s", app, event_.get("message"))
@@ -215,7 +218,7 @@ def _deploy(platform: Platform, app: str, app_id: int, provider: str, hook_id: i
         try:  # the pipeline releases the lock, whatever happens
             release = pipeline.deploy_source(platform, app, source, actor, emit,
                                              source_version=event.sha, locked_app_id=app_id,
-                                             commit_sha=event.sha)
+                                             commit_sha=event.sha, origin=origin)
         except Exception as exc:
             record(platform, hook_id, f"{short}: deploy failed: {exc}")
             log.warning("webhook deploy of %s failed: %s", app, exc)

@@ -1,10 +1,10 @@
 """Which recipe files apply to a host, and where the company's recipes come from.
 
 Every host gets Roost's ``base`` recipe, then the company's ``all.py``, then for each of
-its roles (in alphabetical order) Roost's recipe of that name (``docker-node``,
-``postgres-server``) if there is one and the company's ``ROLE.py`` if there is one. The
-company's recipes are a folder on the control plane's machine or a git repository (cloned
-into ``ROOST_HOME/recipes``).
+its roles (in alphabetical order) Roost's recipe of that name (``docker-node``, which
+``docker-manager`` shares, ``postgres-server``) if there is one and the company's
+``ROLE.py`` if there is one. The company's recipes are a folder on the control plane's
+machine or a git repository (cloned into ``ROOST_HOME/recipes``).
 """
 
 from __future__ import annotations
@@ -22,8 +22,21 @@ GIT_URL = re.compile(r"^(https?|ssh|git|file)://\S+$|^[\w.-]+@[\w.-]+:\S+$|^\S+\
 # Ports each shipped role opens in the base recipe's firewall (beside SSH and the router's).
 ROLE_PORTS: dict[str, dict[str, list[int]]] = {
     "docker-node": {"tcp": [2377, 7946], "udp": [7946, 4789]},
+    "docker-manager": {"tcp": [2377, 7946], "udp": [7946, 4789]},
     "postgres-server": {"tcp": [5432], "udp": []},
 }
+
+# Roles that put a host in the apps' swarm, and whether as a manager; both run the
+# ``docker-node`` recipe.
+SWARM_ROLES = {"docker-node": False, "docker-manager": True}
+RECIPE_OF_ROLE = {"docker-manager": "docker-node"}
+
+
+def swarm_membership(roles: list[str]) -> bool | None:
+    """Whether a host with ``roles`` joins the swarm as a manager (True), a worker
+    (False), or not at all (None); a manager role wins."""
+    found = [SWARM_ROLES[r] for r in roles if r in SWARM_ROLES]
+    return max(found) if found else None
 
 
 @dataclass(frozen=True)
@@ -47,8 +60,12 @@ def recipe_order(roles: list[str], company: Path | None) -> list[str]:
     and the company's. Each file is loaded on all its hosts before the next one, as
     pyinfra's command line does, so that a file's operations line up across hosts."""
     found: list[Path | None] = [builtin("base"), company / "all.py" if company else None]
+    builtins: set[str] = set()
     for role in sorted(set(roles)):
-        found.append(builtin(role))
+        own = RECIPE_OF_ROLE.get(role, role)
+        if own not in builtins:  # docker-node and docker-manager share one recipe
+            builtins.add(own)
+            found.append(builtin(own))
         found.append(company / f"{role}.py" if company else None)
     return [str(p) for p in found if p is not None and p.is_file()]
 

@@ -23,6 +23,7 @@ from roost.monitor.uptime import addresses
 from roost.notify import MAIL_CHANNELS, PAGE_CHANNELS, enqueue
 from roost.orchestration import recipients
 from roost.orchestration.platform import Platform
+from roost.runtime.swarm import membership
 from roost.store.base import utcnow
 from roost.store.models import App
 from roost.store.models.hosts import Host, HostApply, RecipeSource
@@ -82,9 +83,24 @@ def _ports(ctx: Platform, roles: list[str]) -> dict[str, list[int]]:
     return {"roost_tcp_ports": sorted(tcp), "roost_udp_ports": sorted(udp)}
 
 
-def _spec(ctx: Platform, row: Host, company: Path | None = None) -> runner.HostSpec:
+def _swarm_join(ctx: Platform, rows: list[Host]) -> dict[bool, dict[str, str]]:
+    """The join tickets (by ``as_manager``) that hosts with a swarm role among ``rows``
+    need, read from the manager when apps run on a swarm (else none: Docker only)."""
+    if ctx.settings.runtime != "swarm":
+        return {}
+    wanted = {recipebook.SWARM_ROLES[role] for r in rows for role in r.roles
+              if role in recipebook.SWARM_ROLES}
+    tickets = {as_manager: membership.join_ticket(as_manager) for as_manager in wanted}
+    return {k: {"manager": t.manager, "token": t.token} for k, t in tickets.items()}
+
+
+def _spec(ctx: Platform, row: Host, company: Path | None = None,
+          swarm: dict[bool, dict[str, str]] | None = None) -> runner.HostSpec:
     data: dict[str, Any] = {"roost_ssh_port": row.port, "roost_roles": list(row.roles),
                             **_ports(ctx, list(row.roles))}
+    as_manager = recipebook.swarm_membership(list(row.roles))
+    if as_manager is not None and swarm and as_manager in swarm:
+        data["roost_swarm_join"] = swarm[as_manager]
     if row.user != "root":  # recipes configure the machine: through sudo (pyinfra's _sudo)
         data["_sudo"] = True
     return runner.HostSpec(
@@ -218,7 +234,8 @@ def recorded_source(ctx: Platform) -> RecipeSource | None:
 def _run_recipes(ctx: Platform, mode: str, rows: list[Host],
                  company: recipebook.Source | None) -> dict[str, dict[str, Any]]:
     directory = company.directory if company else None
-    specs = [_spec(ctx, r, directory) for r in rows]
+    swarm = _swarm_join(ctx, rows)
+    specs = [_spec(ctx, r, directory, swarm) for r in rows]
     roles = [role for r in rows for role in r.roles]
     out = runner.run(mode, specs, recipebook.recipe_order(roles, directory))
     for row in rows:

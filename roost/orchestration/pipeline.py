@@ -43,6 +43,8 @@ class ReceiveSource(Step):
                                          d.source.stat().st_size, d.source_version)
         d.emit = buildlogs.tee(d.platform.settings.home, d.app, d.build_id, d.emit)
         d.step("build", f"build #{d.build_id} started")
+        if d.origin:
+            d.emit({"type": "output", "line": d.origin})
 
 
 class BuildSlug(Step):
@@ -255,16 +257,17 @@ TAIL: tuple[Step, ...] = DEPLOY[3:]
 
 def deploy_source(platform: Platform, app: str, archive: Path, actor: str, emit: Emit,
                   source_version: str = "", locked_app_id: int | None = None,
-                  commit_sha: str = "") -> Release:
+                  commit_sha: str = "", origin: str = "") -> Release:
     """Build ``archive`` for the app, cut a release and activate it (the whole pipeline).
 
     The caller may hold the deploy lock already (``locked_app_id``); it is released here.
-    ``commit_sha`` (a `git push` or forge webhook) is recorded on the release.
+    ``commit_sha`` (a `git push` or forge webhook) is recorded on the release; ``origin``
+    (where the source came from) opens the build's output.
     """
     app_id = locked_app_id or records.acquire_lock(platform, app, records.holder(actor))
     try:
         d = Deploy(platform, app, actor, emit, source=archive, source_version=source_version,
-                   app_id=app_id, commit_sha=commit_sha)
+                   app_id=app_id, commit_sha=commit_sha, origin=origin)
         release = run(d, DEPLOY)
         assert release is not None
         return release

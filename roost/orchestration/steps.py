@@ -36,6 +36,7 @@ class Deploy:
     source: Path | None = None
     source_version: str = ""
     commit_sha: str = ""  # the git commit of the source (a push or a forge webhook)
+    origin: str = ""  # where the source came from, the build log's first line
     rollback: bool = False
     rollback_to: int | None = None
     app_id: int | None = None

@@ -81,6 +81,8 @@ def test_a_webhook_deploy_shows_its_build_like_any_deploy(api: TestClient,
     assert api.get("/api/v1/apps/web/releases").json()[0]["commit"] == sha
     page = browser.get(f"/apps/web/builds/{built['id']}")
     assert page.status_code == 200
+    assert f"Fetched {sha[:7]} (branch main) from {url}/team/web.git for a github push" \
+        in page.text
     assert "Nothing to compile: the Procfile runs the app as it is" in page.text
     assert "Builds" in page.text
     listed = browser.get("/apps/web/builds")

@@ -34,6 +34,10 @@ mount -t proc proc "$D/root/proc"
 mount -t sysfs sysfs "$D/root/sys"
 mount -t tmpfs -o mode=0755 tmpfs "$D/root/run"
 mount -t tmpfs -o mode=1777 tmpfs "$D/root/tmp"
+if [ -n "$3" ]; then  # a Docker Engine of this network namespace, at its usual place
+    touch "$D/root/run/docker.sock"
+    mount --bind "$3" "$D/root/run/docker.sock"
+fi
 mkdir -p "$D/root/run/sshd" "$D/root/root/.ssh"
 chmod 0755 "$D/root/run/sshd"
 chmod 0700 "$D/root/root/.ssh"
@@ -59,9 +63,15 @@ class TestHost:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, disk: str = "256m") -> None:
+    def __init__(self, disk: str = "256m", netns: str = "", address: str = "",
+                 docker_socket: str = "") -> None:
+        """A host of its own, or (``netns`` and ``address``) sshd in a network namespace
+        made elsewhere, e.g. a swarm test node's, with its ``docker_socket`` as
+        /run/docker.sock."""
         self.disk = disk
-        self.netns = ""
+        self.netns, self.given_address = netns, address
+        self.owns_netns = not netns
+        self.docker_socket = docker_socket
         self.index = 0
         self.holder: subprocess.Popen[str] | None = None
         self.sshd: subprocess.Popen[bytes] | None = None
@@ -70,6 +80,8 @@ class TestHost:
     @property
     def address(self) -> str:
         """The host's address (inside its namespace)."""
+        if self.given_address:
+            return self.given_address
         return f"10.231.{self.index // 64}.{(self.index % 64) * 4 + 2}"
 
     @property
@@ -107,10 +119,12 @@ class TestHost:
             raise
 
     def _start(self, authorized_key: str) -> TestHost:
-        self._claim()
+        if self.owns_netns:
+            self._claim()
         self.holder = subprocess.Popen(
             ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation",
-             "private", "sh", "-c", SETUP, "setup", str(self.dir), self.disk],
+             "private", "sh", "-c", SETUP, "setup", str(self.dir), self.disk,
+             self.docker_socket],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert self.holder.stdout is not None
         line = self.holder.stdout.readline()
@@ -178,6 +192,6 @@ class TestHost:
         if self.holder is not None and self.holder.poll() is None:
             self.holder.kill()
             self.holder.wait(10)
-        if self.netns:
+        if self.netns and self.owns_netns:
             subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
         shutil.rmtree(self.dir, ignore_errors=True)

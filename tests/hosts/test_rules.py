@@ -80,3 +80,15 @@ def test_reboot_and_security_updates_wait_their_grace() -> None:
     assert [a.kind for a in later] == ["security"]
     _, week = checks.evaluate("web1", kept, facts, True, 0, "", NOW + timedelta(days=8))
     assert sorted(a.kind for a in week) == ["reboot", "security"]
+
+
+def test_swarm_roles_join_as_worker_or_manager_and_share_one_recipe() -> None:
+    from roost.hosts import recipebook
+
+    assert recipebook.swarm_membership(["app"]) is None
+    assert recipebook.swarm_membership(["docker-node"]) is False
+    assert recipebook.swarm_membership(["docker-node", "docker-manager"]) is True
+    order = [p.rpartition("/")[2] for p in
+             recipebook.recipe_order(["docker-manager", "docker-node"], None)]
+    assert order == ["base.py", "docker-node.py"]
+    assert recipebook.ROLE_PORTS["docker-manager"]["tcp"] == [2377, 7946]

@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from tests.e2e.conftest import Server
-from tests.swarm.cluster import Cluster, wait_until
+from tests.hosts.sshhosts import TestHost, usable
+from tests.swarm.cluster import Cluster, Node, wait_until
 from tests.swarm.conftest import APP
 
 NAME = "sw"
@@ -195,15 +196,49 @@ def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
     ok(srv.roost("apps", "destroy", "bt", "--confirm", "bt"))
 
 
-def test_a_node_joining_later_gets_the_images_from_roost_and_serves(
-        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+def join_by_recipe(srv: Server, cluster: Cluster, late: Node, tmp_path: Path) -> None:
+    """Join ``late`` as a user would: `roost hosts add` it over SSH with the docker-node
+    role, then `roost hosts apply`; the recipe joins it with the token Roost reads from
+    the manager."""
+    why = usable()
+    if why:
+        pytest.fail(why)  # swarm tests run as root, where test hosts always can
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    host = TestHost(netns=late.netns, address=late.address,
+                    docker_socket=str(late.root / "d.sock"))
+    host.start(key.with_suffix(".pub").read_text().strip())
+    try:
+        ok(srv.roost("hosts", "add", "late", f"ssh://root@{late.address}", "--key", str(key),
+                     "--yes", "--role", "docker-node"))
+        token = cluster.manager.client().swarm.attrs["JoinTokens"]["Worker"]
+        planned = ok(srv.roost("hosts", "plan", "late", "--json"))
+        ops = json.loads(planned.stdout)["hosts"]["late"]["operations"]
+        join = [o for o in ops if o["name"] == f"Join the swarm at {cluster.manager.address}:2377"]
+        assert join and join[0]["will_change"] is True, ops
+        applied = ok(srv.roost("hosts", "apply", "late"))
+        assert "late: ok" in applied.stdout
+        log = ok(srv.roost("hosts", "log", "--json"))
+        for text in (planned.stdout, applied.stdout, applied.stderr, log.stdout):
+            assert token not in text, "the join token leaked into output"
+        assert late.client().info()["Swarm"]["LocalNodeState"] == "active"
+        again = json.loads(ok(srv.roost("hosts", "plan", "late", "--json")).stdout)
+        assert not any(o["name"].startswith("Join the swarm")
+                       for o in again["hosts"]["late"]["operations"])
+    finally:
+        host.destroy()
+    ok(srv.roost("hosts", "remove", "late"))
+
+
+def test_a_host_added_with_the_docker_node_role_joins_gets_the_images_and_serves(
+        swarm_server: Server, cluster: Cluster, deployed: str, tmp_path: Path) -> None:
     from roost.runtime.swarm.images import STACK_IMAGE, has_image
 
     srv, manager = swarm_server, cluster.manager.client()
     late = cluster.add_node("late")
     engine = late.client()
     assert not has_image(engine, STACK_IMAGE)
-    cluster.join(late)
+    join_by_recipe(srv, cluster, late, tmp_path)
     # Roost loads the images through the node's own engine, then labels the node; only then
     # does the router (a global service) start there, and the app answer on its address.
     wait_until(lambda: has_image(engine, STACK_IMAGE), timeout=120)
