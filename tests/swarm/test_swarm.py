@@ -163,6 +163,41 @@ def test_redeploys_restart_and_rollback_under_load_drop_nothing(
     assert any(a.startswith("howdy v2") for a in running.answers)
 
 
+def via(server: Server, host: str, address: str) -> httpx.Response | None:
+    """The router's answer on ``address`` for ``host`` (None when the connection failed)."""
+    try:
+        return httpx.get(f"http://{address}:{router_port(server)}/", headers={"Host": host},
+                         timeout=10)
+    except httpx.HTTPError:
+        return None
+
+
+def serves(server: Server, host: str, address: str) -> bool:
+    found = via(server, host, address)
+    return found is not None and found.status_code == 200 and found.text.startswith("hi v")
+
+
+def test_a_custom_domain_is_routed_on_every_node_without_dropping_a_request(
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+    srv, domain = swarm_server, "www.sw-shop.example"
+    manager, worker = cluster.manager.address, cluster.nodes[1].address
+    assert not serves(srv, domain, manager)
+    with load(srv, [manager, worker]) as state:
+        ok(srv.roost("domains", "add", NAME, domain))
+        wait_until(lambda: serves(srv, domain, manager) and serves(srv, "WWW.SW-SHOP.example",
+                                                                  worker))
+        sent = state.done
+        wait_until(lambda: state.done > sent + 20)  # the old tasks have drained meanwhile
+    assert not state.failures, state.failures[:5]
+    assert domain in ok(srv.roost("domains", NAME)).stdout
+    other = via(srv, "www.not-ours.example", manager)
+    assert other is None or other.status_code != 200
+
+    ok(srv.roost("domains", "remove", NAME, domain))
+    wait_until(lambda: not serves(srv, domain, manager) and not serves(srv, domain, worker))
+    assert answers(srv, manager) and answers(srv, worker)
+
+
 def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
         swarm_server: Server, cluster: Cluster, tmp_path: Path) -> None:
     srv, worker = swarm_server, cluster.nodes[1]

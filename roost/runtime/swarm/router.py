@@ -6,7 +6,15 @@ the app's *healthy* tasks (swarm adds a task to DNS only once its health check p
 takes it out before stopping it). Caddy resolves the alias every second (``dynamic a``
 upstreams), so its configuration never changes with deploys, scaling or task deaths, and
 traffic never crosses the routing mesh's virtual IP. The configuration depends only on the
-base domain and port; custom domains are not routed on a swarm yet (docs/scaling.md).
+base domain and port.
+
+Custom domains work the same way: an app's web tasks also carry the alias
+``HOST.roost-domain`` for each of its domains, and a request for any other host than
+``*.<base domain>`` goes to the tasks of ``<its Host>.roost-domain``. Adding a domain thus
+starts a new generation of the app's web tasks (beside the old ones, as a restart does);
+the router's configuration still never changes. Only names Roost gave its tasks end in
+``.roost-domain``, and the router resolves nothing outside the swarm, so a Host header
+cannot lead it anywhere else.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import json
 from typing import Any
 
 ALIAS_PREFIX = "roost-web-"
+DOMAIN_SUFFIX = ".roost-domain"
 APP_PORT = 5000
 ROUTER_SERVICE = "roost-router"
 
@@ -25,13 +34,18 @@ def alias(app: str) -> str:
     return f"{ALIAS_PREFIX}{app}"
 
 
-def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
-    """Caddy's whole configuration: ``APP.<base domain>`` goes to ``roost-web-APP``'s tasks."""
-    label = len(base_domain.split("."))  # labels count from the right: APP is this one
-    # A rooted name (trailing dot): one query, never the search list's forwarded ones.
-    upstreams = {"source": "a", "name": f"{ALIAS_PREFIX}{{http.request.host.labels.{label}}}.",
-                 "port": str(APP_PORT), "refresh": "1s", "versions": {"ipv4": True}}
-    proxy = {
+def domain_alias(host: str) -> str:
+    """The DNS name of the healthy web tasks of the app that ``host`` (a custom domain) is
+    routed to."""
+    return f"{host.lower()}{DOMAIN_SUFFIX}"
+
+
+def _proxy(name: str) -> dict[str, Any]:
+    """A reverse proxy to the tasks that DNS gives for ``name`` (a rooted name: one query,
+    never the search list's forwarded ones), looked up every second."""
+    upstreams = {"source": "a", "name": name, "port": str(APP_PORT), "refresh": "1s",
+                 "versions": {"ipv4": True}}
+    return {
         "handler": "reverse_proxy",
         "dynamic_upstreams": upstreams,
         "load_balancing": {"selection_policy": {"policy": "round_robin"},
@@ -39,8 +53,14 @@ def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
         "health_checks": {"passive": {"fail_duration": "5s"}},
         "transport": {"protocol": "http", "dial_timeout": "1s"},
     }
-    missing = {"handler": "static_response", "status_code": 404,
-               "body": "No app is served at {http.request.host}\n"}
+
+
+def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
+    """Caddy's whole configuration: ``APP.<base domain>`` goes to ``roost-web-APP``'s tasks,
+    any other host to the tasks of ``HOST.roost-domain`` (an app's custom domain)."""
+    label = len(base_domain.split("."))  # labels count from the right: APP is this one
+    proxy = _proxy(f"{ALIAS_PREFIX}{{http.request.host.labels.{label}}}.")
+    domains = _proxy(f"{{http.request.host}}{DOMAIN_SUFFIX}.")
     return {
         "admin": {"disabled": True},
         "storage": {"module": "file_system", "root": "/tmp/caddy"},
@@ -49,7 +69,7 @@ def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
             "automatic_https": {"disable": True},
             "routes": [
                 {"match": [{"host": [f"*.{base_domain}"]}], "handle": [proxy], "terminal": True},
-                {"handle": [missing]},
+                {"handle": [domains]},
             ],
         }}}},
     }

@@ -91,6 +91,7 @@ class SwarmRuntime:
         self.pump: LogPump | None = None
         self._limits: dict[str, dict[str, Any]] = {}
         self._app_json: dict[str, dict[str, Any]] = {}
+        self._domains: dict[str, tuple[str, ...]] = {}  # app -> its routed custom domains
         self._stop = threading.Event()
 
     @classmethod
@@ -167,8 +168,13 @@ class SwarmRuntime:
 
     # -- addresses -------------------------------------------------------------------------
     def hosts(self, app: App) -> list[str]:
-        """The host names an app answers to (custom domains are not routed on a swarm)."""
-        return [f"{app.name}.{self.base_domain}"]
+        """The host names an app answers to: its own and its routed custom domains."""
+        return [f"{app.name}.{self.base_domain}", *(app.settings or {}).get("domains", [])]
+
+    def _remember(self, app: App) -> None:
+        settings = app.settings or {}
+        self._limits[app.name] = dict(settings.get("limits") or {})
+        self._domains[app.name] = tuple(sorted(h.lower() for h in settings.get("domains", [])))
 
     def web_url(self, app_name: str) -> str:
         """The app's URL through the routers (any node's address, this port)."""
@@ -210,7 +216,8 @@ class SwarmRuntime:
             for ptype in sorted(spec.process_types):
                 template = tasks.task_template(self.setup, spec.app, ptype, secret,
                                                self._ptype_limits(spec.app, ptype),
-                                               spec.health_path, [ptype])
+                                               spec.health_path, [ptype],
+                                               domains=self._domains.get(spec.app, ()))
                 labels = {"roost.app": spec.app, "roost.type": ptype, "roost.gen": gen,
                           "roost.release": str(spec.release), "roost.secret": secret[1],
                           "roost.health": spec.health_path or ""}
@@ -262,7 +269,7 @@ class SwarmRuntime:
             app = session.scalar(select(App).where(App.name == app_name))
             assert app is not None
             formation = dict(app.formation or {})
-            self._limits[app_name] = dict((app.settings or {}).get("limits") or {})
+            self._remember(app)
         spec = self.spec(app_name, release, env)
         if not formation:
             formation = {"web": 1} if "web" in spec.process_types else {}
@@ -284,7 +291,7 @@ class SwarmRuntime:
                                           & (Release.number == App.current_release)))
                     if only is None or only(a.name)]
             for app in session.scalars(select(App)):
-                self._limits[app.name] = dict((app.settings or {}).get("limits") or {})
+                self._remember(app)
         for name, formation, release, env in rows:
             try:
                 if not self._services(name):
@@ -356,6 +363,9 @@ class SwarmRuntime:
                 spec = service.attrs["Spec"]
                 labels = {**tasks.labels_of(service), "roost.gen": gen}
                 template = dict(spec["TaskTemplate"])
+                if labels["roost.type"] == "web" and app in self._domains:
+                    template = tasks.set_aliases(template, tasks.web_aliases(
+                        app, self._domains[app]))
                 constraints = self.setup.constraints if self.setup is not None else ()
                 template["Placement"] = {"Constraints": list(constraints)}
                 template["Resources"] = tasks.resources(self._ptype_limits(app,
@@ -391,9 +401,19 @@ class SwarmRuntime:
         """Limits apply to the next generation (the limits API restarts the type)."""
         self._limits[app] = dict(stored or {})
 
+    @swarm_call
     def set_hosts(self, app: str, hosts: list[str]) -> None:
-        """Custom domains are not routed on a swarm yet (docs/scaling.md)."""
-        log.warning("custom domains of %s are not routed on a swarm", app)
+        """Route ``hosts`` to the app: when its custom domains changed, a new generation of
+        its web tasks, carrying their aliases, starts beside the old one (as a restart)."""
+        default = f"{app}.{self.base_domain}"
+        self._domains[app] = tuple(sorted({h.lower() for h in hosts if h != default}))
+        web = self._current(app).get("web")
+        if web is None:
+            return
+        networks = web.attrs["Spec"]["TaskTemplate"].get("Networks") or []
+        now = sorted(a for n in networks for a in n.get("Aliases") or [])
+        if now != sorted(tasks.web_aliases(app, self._domains[app])):
+            self.restart(app, "web")
 
     @swarm_call
     def remove(self, app: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 from roost.errors import RuntimeFailure
 from roost.runtime.limits import ResourceLimits
-from roost.runtime.swarm.router import APP_PORT, alias
+from roost.runtime.swarm.router import APP_PORT, alias, domain_alias
 
 NS = 1_000_000_000
 RUNNER = "/roost/runner.py"
@@ -75,10 +75,24 @@ def resources(limits: ResourceLimits) -> Any:
     return Resources(cpu_limit=int(limits.cpu * NS), mem_limit=limits.memory)
 
 
+def web_aliases(app: str, domains: tuple[str, ...]) -> list[str]:
+    """The DNS names of an app's web tasks on the overlay network: the app's own, then one
+    per custom domain."""
+    return [alias(app), *(domain_alias(h) for h in sorted(set(domains)))]
+
+
+def set_aliases(template: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
+    """A copy of a service's task template (as the Docker API gives it) whose overlay
+    network attachment carries ``aliases``."""
+    networks = [{**n, "Aliases": list(aliases)} for n in template.get("Networks") or []]
+    return {**template, "Networks": networks}
+
+
 def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str],
                   limits: ResourceLimits, health: str | None, command: list[str],
-                  once: bool = False) -> Any:
-    """The task template of one process type (``once``: a one-off task, never restarted)."""
+                  once: bool = False, domains: tuple[str, ...] = ()) -> Any:
+    """The task template of one process type (``once``: a one-off task, never restarted);
+    web tasks answer to the app's alias and its custom ``domains``' aliases."""
     from docker.types import (
         ConfigReference,
         ContainerSpec,
@@ -107,7 +121,7 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
                                  gid="65534", mode=0o400)],
         configs=[ConfigReference(setup.runner_config[0], setup.runner_config[1],
                                  filename=RUNNER, uid="0", gid="0", mode=0o444)])
-    aliases = [alias(app)] if ptype == "web" and not once else []
+    aliases = web_aliases(app, domains) if ptype == "web" and not once else []
     policy = RestartPolicy(condition="none") if once else \
         RestartPolicy(condition="any", delay=NS, max_attempts=0)
     return TaskTemplate(container, resources=resources(limits), restart_policy=policy,
