@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Docker Engine for the swarm runtime's tests (tests/swarm), from Debian's docker.io when
-# missing, and the stack image's root filesystem (Debian bookworm + python3) made once with
-# mmdebstrap from Debian packages into a tarball that `docker import` loads onto each node
-# (no registry). The tests start their own dockerd processes in network namespaces; this
+# missing, and the stack image's root filesystem (Debian bookworm + python3 with venv, which
+# the built-in Python buildpack needs) made once with mmdebstrap from Debian packages into a
+# tarball that `docker import` loads onto each node (no registry). The tests start their own dockerd processes in network namespaces; this
 # script starts none, and stops the docker.io service from starting on install.
 set -euo pipefail
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
@@ -24,11 +24,11 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
   [[ -n $restore ]] && $SUDO rm -f $policy
 fi
-tarball=${ROOST_STACK_TARBALL:-/var/cache/roost-stack/stack-bookworm.tar}
+tarball=${ROOST_STACK_TARBALL:-/var/cache/roost-stack/stack-bookworm-2.tar}
 if [[ ! -f $tarball ]]; then
   echo "making the swarm stack image's root filesystem (mmdebstrap, about 2 minutes)" >&2
   $SUDO mkdir -p "$(dirname "$tarball")"
-  $SUDO mmdebstrap --quiet --variant=minbase --include=python3,ca-certificates bookworm \
+  $SUDO mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates bookworm \
     "$tarball.tmp.tar"
   $SUDO mv "$tarball.tmp.tar" "$tarball"
 fi

@@ -10,6 +10,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,12 +21,14 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import free_port
 from tests.e2e.conftest import Server
 from tests.hosts.sshhosts import TestHost, usable
 from tests.swarm.cluster import Cluster, Node, wait_until
 from tests.swarm.conftest import APP
 
 NAME = "sw"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BUILDPACK = Path(__file__).parent / "buildpack"
 pytestmark = pytest.mark.xdist_group("swarm")  # one cluster with --dist loadgroup
 
@@ -196,6 +199,48 @@ def test_a_custom_domain_is_routed_on_every_node_without_dropping_a_request(
     ok(srv.roost("domains", "remove", NAME, domain))
     wait_until(lambda: not serves(srv, domain, manager) and not serves(srv, domain, worker))
     assert answers(srv, manager) and answers(srv, worker)
+
+
+@contextmanager
+def wheel_server(directory: str, address: str) -> Iterator[str]:
+    """``directory`` served over HTTP on ``address`` (where build tasks can reach it)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "http.server", "--bind", address,
+                             "--directory", directory, str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def up() -> bool:
+        if proc.poll() is not None:
+            pytest.fail("the wheel server exited")
+        try:
+            return httpx.get(f"http://{address}:{port}/", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_until(up)
+        yield f"http://{address}:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_the_python_example_builds_and_serves_on_the_swarm(
+        swarm_server: Server, cluster: Cluster, wheelhouse: dict[str, str]) -> None:
+    """The quick start's app, with the built-in Python buildpack, in the stack image:
+    gunicorn installed by pip in a build task, bound to $HOST:$PORT in the app's tasks."""
+    srv = swarm_server
+    with wheel_server(wheelhouse["PIP_FIND_LINKS"], cluster.host_address) as index:
+        ok(srv.roost("apps", "create", "py"))
+        ok(srv.roost("config", "set", "py", "PIP_NO_INDEX=1", f"PIP_FIND_LINKS={index}",
+                     f"PIP_TRUSTED_HOST={cluster.host_address}"))
+        out = ok(srv.roost("deploy", "py", str(EXAMPLES / "python-app"), timeout=600)).stdout
+    assert "Installing dependencies with pip" in out and "Python environment ready" in out
+    for address in (cluster.manager.address, cluster.nodes[1].address):
+        page = httpx.get(f"http://{address}:{router_port(srv)}/",
+                         headers={"Host": "py.roost.test"}, timeout=10)
+        assert page.status_code == 200 and "Hello from Roost" in page.text, page.text
+        assert "Release v1" in page.text
+    ok(srv.roost("apps", "destroy", "py", "--confirm", "py"))
 
 
 def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(

@@ -1,8 +1,9 @@
 """The images a swarm runs, made without a registry.
 
-- the **stack image** (``roost-stack:bookworm``): Debian bookworm with python3, made from
-  Debian packages by ``mmdebstrap`` into a tarball (``scripts/ensure-docker.sh`` does it once)
-  and ``docker import``-ed onto each node; or any image given with ``ROOST_STACK_IMAGE``
+- the **stack image** (``roost-stack:bookworm-2``): Debian bookworm with python3 and its venv
+  module (the built-in Python buildpack makes a venv), made from Debian packages by
+  ``mmdebstrap`` into a tarball (``scripts/ensure-docker.sh`` does it once) and
+  ``docker import``-ed onto each node; or any image given with ``ROOST_STACK_IMAGE``
   that has python3 and a shell and is present on every node.
 - the **router image** (``roost-router:CADDY``): the static Caddy binary Roost already runs,
   alone in a tarball, imported the same way.
@@ -19,12 +20,12 @@ from typing import Any
 from roost.errors import RuntimeFailure
 from roost.runtime.router import caddy_binary
 
-STACK_IMAGE = "roost-stack:bookworm"
+STACK_IMAGE = "roost-stack:bookworm-2"  # -2: with python3-venv
 STACK_TARBALL = Path(os.environ.get("ROOST_STACK_TARBALL",
-                                    "/var/cache/roost-stack/stack-bookworm.tar"))
+                                    "/var/cache/roost-stack/stack-bookworm-2.tar"))
 ROUTER_REPO = "roost-router"
-MAKE_STACK = ("mmdebstrap --variant=minbase --include=python3,ca-certificates bookworm "
-              f"{STACK_TARBALL}")
+MAKE_STACK = ("mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates "
+              f"bookworm {STACK_TARBALL}")
 
 
 def has_image(client: Any, name: str) -> bool:

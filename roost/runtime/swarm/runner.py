@@ -4,7 +4,8 @@ Shipped to the tasks as a docker config at ``/roost/runner.py`` (it imports noth
 Roost's). ``runner.py TYPE`` reads the release's secret (``/run/secrets/roost-release``: the
 slug URL with its token, the config vars, the process types), downloads and unpacks the
 slug into ``/tmp/app``, and runs the Procfile command of TYPE (or the one-off command given
-after ``--``) with the config vars, ``PORT`` and ``.profile.d``. SIGTERM is held for
+after ``--``) with the config vars, ``PORT``, ``HOST=0.0.0.0`` (unless a config var sets
+it) and ``.profile.d``. SIGTERM is held for
 ``ROOST_DRAIN_SECONDS`` (the router's upstream refresh, so no new request reaches a
 stopping task), then forwarded; swarm's stop grace period ends with SIGKILL.
 With ``ROOST_HEALTH`` set (web tasks), the runner checks GET ``$ROOST_HEALTH`` (or a TCP
@@ -91,8 +92,9 @@ def main(argv: list[str]) -> int:
         command = " ".join(argv[argv.index("--") + 1:])
     else:
         command = release["process_types"][argv[0]]
+    # HOST: the router reaches the task over the overlay network, not on its loopback.
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(APP), "LANG": "C.UTF-8",
-           **release["env"], "PORT": PORT, "DYNO": os.environ.get("DYNO", ""),
+           "HOST": "0.0.0.0", **release["env"], "PORT": PORT, "DYNO": os.environ.get("DYNO", ""),
            "ROOST_RELEASE": release["release"]}
     script = 'for f in .profile.d/*.sh; do [ -f "$f" ] && . "./$f"; done; exec ' + command
     child = subprocess.Popen(["/bin/sh", "-c", script], cwd=APP, env=env)
