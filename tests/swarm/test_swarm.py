@@ -7,6 +7,7 @@ go to the Caddy router that Roost runs as a global service, on each node's addre
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import socket
 import subprocess
@@ -224,10 +225,42 @@ def wheel_server(directory: str, address: str) -> Iterator[str]:
         proc.wait(10)
 
 
+PROBE = """
+import socket, sys
+seen = []
+for name in ("roost-web-py", "roost-web-sw"):
+    try:
+        socket.getaddrinfo(name, 5000)
+        seen.append(name + ":found")
+    except OSError:
+        seen.append(name + ":unknown")
+for address in sys.argv[1:]:
+    try:
+        socket.create_connection((address, 5000), timeout=3).close()
+        seen.append(address + ":open")
+    except OSError:
+        seen.append(address + ":closed")
+print(" ".join(seen))
+"""
+
+
+def task_addresses(cluster: Cluster, app: str) -> list[str]:
+    """The overlay addresses of ``app``'s running web tasks."""
+    found = []
+    for service in cluster.manager.client().services.list(
+            filters={"label": [f"roost.app={app}", "roost.type=web"]}):
+        for task in service.tasks(filters={"desired-state": "running"}):
+            for attached in task.get("NetworksAttachments") or []:
+                found += [a.split("/")[0] for a in attached.get("Addresses") or []]
+    return found
+
+
 def test_the_python_example_builds_and_serves_on_the_swarm(
-        swarm_server: Server, cluster: Cluster, wheelhouse: dict[str, str]) -> None:
+        swarm_server: Server, cluster: Cluster, wheelhouse: dict[str, str],
+        deployed: str) -> None:
     """The quick start's app, with the built-in Python buildpack, in the stack image:
-    gunicorn installed by pip in a build task, bound to $HOST:$PORT in the app's tasks."""
+    gunicorn installed by pip in a build task, bound to $HOST:$PORT in the app's tasks.
+    Its tasks are on a network of its own: they cannot reach another app's tasks."""
     srv = swarm_server
     with wheel_server(wheelhouse["PIP_FIND_LINKS"], cluster.host_address) as index:
         ok(srv.roost("apps", "create", "py"))
@@ -240,6 +273,14 @@ def test_the_python_example_builds_and_serves_on_the_swarm(
                          headers={"Host": "py.roost.test"}, timeout=10)
         assert page.status_code == 200 and "Hello from Roost" in page.text, page.text
         assert "Release v1" in page.text
+
+    others = task_addresses(cluster, NAME)
+    assert others
+    out = ok(srv.roost("run", "py", "--", f"python3 -c {shlex.quote(PROBE)} "
+                       + " ".join(others))).stdout
+    seen = next(line for line in out.splitlines() if "roost-web-py:" in line).split()
+    assert seen == ["roost-web-py:found", "roost-web-sw:unknown",
+                    *(f"{a}:closed" for a in others)], seen
     ok(srv.roost("apps", "destroy", "py", "--confirm", "py"))
 
 

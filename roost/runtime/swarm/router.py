@@ -21,7 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import time
 from typing import Any
+
+from roost.runtime.swarm import networks as swarm_networks
+
+log = logging.getLogger("roost.swarm")
 
 ALIAS_PREFIX = "roost-web-"
 DOMAIN_SUFFIX = ".roost-domain"
@@ -81,10 +87,50 @@ def config_name(config: dict[str, Any]) -> str:
     return f"roost-router-{digest}"
 
 
-def ensure(client: Any, image: str, network: str, base_domain: str, port: int,
+def _targets(service: Any) -> set[str]:
+    return {n.get("Target", "") for n in
+            service.attrs["Spec"]["TaskTemplate"].get("Networks") or []}
+
+
+def attach(client: Any, networks: list[str], timeout: float = 120.0) -> None:
+    """Join the router to ``networks`` it is not on yet: a rolling update of its service,
+    one node at a time; returns once the update has gone through (or ``timeout``)."""
+    found = client.services.list(filters={"name": ROUTER_SERVICE})
+    if not found:
+        return
+    service = found[0]
+    wanted = swarm_networks.ids(client, networks)
+    missing = [i for i in wanted.values() if i not in _targets(service)]
+    if not missing:
+        return
+    before = len(_running(service))
+    template = dict(service.attrs["Spec"]["TaskTemplate"])
+    template["Networks"] = [*(template.get("Networks") or []),
+                            *({"Target": i} for i in missing)]
+    client.api.update_service(service.id, service.version, task_template=template,
+                              fetch_current_spec=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = _running(service)
+        if len(running) >= before and all(
+                set(missing) <= {n.get("Target") for n in t["Spec"].get("Networks") or []}
+                for t in running):
+            return
+        time.sleep(0.25)
+    log.warning("swarm: the router had not joined %s on every node after %.0f s", networks,
+                timeout)
+
+
+def _running(service: Any) -> list[dict[str, Any]]:
+    """The router's tasks that should run and do."""
+    return [t for t in service.tasks(filters={"desired-state": "running"})
+            if t["Status"]["State"] == "running"]
+
+
+def ensure(client: Any, image: str, networks: list[str], base_domain: str, port: int,
            constraints: tuple[str, ...] = ()) -> None:
     """Run the router as a global service publishing ``port`` on every node (host mode)
-    that meets ``constraints`` (those holding Roost's images)."""
+    that meets ``constraints`` (those holding Roost's images), on ``networks``."""
     import docker.errors
     from docker.types import (
         ConfigReference,
@@ -107,6 +153,7 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int,
     marker = " ".join([name, *constraints])
     existing = client.services.list(filters={"name": ROUTER_SERVICE})
     if existing and existing[0].attrs["Spec"].get("Labels", {}).get("roost.config") == marker:
+        attach(client, networks)
         return
     for old in existing:
         old.remove()
@@ -125,7 +172,8 @@ def ensure(client: Any, image: str, network: str, base_domain: str, port: int,
         configs=[ConfigReference(found.id, name, filename="/etc/caddy.json", uid="65534",
                                  gid="65534", mode=0o400)])
     template = TaskTemplate(spec, restart_policy=RestartPolicy(condition="any", delay=10 ** 9),
-                            networks=[network], placement=Placement(constraints=list(constraints)))
+                            networks=list(networks),
+                            placement=Placement(constraints=list(constraints)))
     endpoint = EndpointSpec(mode="dnsrr", ports={port: (port, "tcp", "host")})
     client.api.create_service(template, name=ROUTER_SERVICE, mode=ServiceMode("global"),
                               endpoint_spec=endpoint,

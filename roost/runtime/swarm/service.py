@@ -27,7 +27,7 @@ from roost.runtime import limits as limits_mod
 from roost.runtime.interface import Emit, TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
-from roost.runtime.swarm import builds, images, oneoff, router, tasks
+from roost.runtime.swarm import builds, images, networks, oneoff, router, tasks
 from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.logpump import LogPump
 from roost.runtime.swarm.nodeimages import NodeImages
@@ -128,7 +128,8 @@ class SwarmRuntime:
                                      self.grace, drain, tuple(nodes.constraints()))
         router_image = images.ensure_router(self.client)
         nodes.label_self(self.client)  # the other nodes are loaded in the background
-        router.ensure(self.client, router_image, self.network, self.base_domain,
+        router.ensure(self.client, router_image,
+                      [self.network, *networks.app_networks(self.client)], self.base_domain,
                       int(self.router_port), self.setup.constraints)
         if self.node_docker:
             threading.Thread(target=self._watch_nodes, args=(nodes,), name="roost-swarm-nodes",
@@ -209,6 +210,8 @@ class SwarmRuntime:
     def _deploy(self, spec: SwarmSpec, formation: dict[str, int]) -> None:
         assert self.setup is not None, "the swarm runtime is not started"
         gen = str(time.time_ns() // 1_000_000)
+        network = networks.ensure(self.client, spec.app)
+        router.attach(self.client, [network])  # before any task of the app can be routed to
         secret = tasks.release_secret(self.client, spec.app, gen, self._payload(spec))
         old = self._services(spec.app)
         new = []
@@ -217,7 +220,8 @@ class SwarmRuntime:
                 template = tasks.task_template(self.setup, spec.app, ptype, secret,
                                                self._ptype_limits(spec.app, ptype),
                                                spec.health_path, [ptype],
-                                               domains=self._domains.get(spec.app, ()))
+                                               domains=self._domains.get(spec.app, ()),
+                                               network=network)
                 labels = {"roost.app": spec.app, "roost.type": ptype, "roost.gen": gen,
                           "roost.release": str(spec.release), "roost.secret": secret[1],
                           "roost.health": spec.health_path or ""}
@@ -389,7 +393,8 @@ class SwarmRuntime:
         secret = tasks.release_secret(self.client, spec.app, gen, self._payload(spec))
         template = tasks.task_template(self.setup, spec.app, "run", secret,
                                        self._ptype_limits(spec.app, "run"), None,
-                                       ["run", "--", command], once=True)
+                                       ["run", "--", command], once=True,
+                                       network=networks.ensure(self.client, spec.app))
         labels = {"roost.app": spec.app, "roost.type": "run", "roost.gen": gen,
                   "roost.release": str(spec.release), "roost.secret": secret[1], "roost.once": "1"}
         service = tasks.create(self.client, template, f"roost-{spec.app}-run-{gen}", labels, 1,

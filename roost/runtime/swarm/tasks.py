@@ -90,9 +90,10 @@ def set_aliases(template: dict[str, Any], aliases: list[str]) -> dict[str, Any]:
 
 def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str],
                   limits: ResourceLimits, health: str | None, command: list[str],
-                  once: bool = False, domains: tuple[str, ...] = ()) -> Any:
-    """The task template of one process type (``once``: a one-off task, never restarted);
-    web tasks answer to the app's alias and its custom ``domains``' aliases."""
+                  once: bool = False, domains: tuple[str, ...] = (), network: str = "") -> Any:
+    """The task template of one process type (``once``: a one-off task, never restarted)
+    on ``network`` (the app's own; the shared one by default); web tasks answer to the
+    app's alias and its custom ``domains``' aliases."""
     from docker.types import (
         ConfigReference,
         ContainerSpec,
@@ -125,7 +126,8 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
     policy = RestartPolicy(condition="none") if once else \
         RestartPolicy(condition="any", delay=NS, max_attempts=0)
     return TaskTemplate(container, resources=resources(limits), restart_policy=policy,
-                        networks=[NetworkAttachmentConfig(setup.network, aliases=aliases)],
+                        networks=[NetworkAttachmentConfig(network or setup.network,
+                                                          aliases=aliases)],
                         placement=Placement(constraints=list(setup.constraints)))
 
 
