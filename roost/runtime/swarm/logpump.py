@@ -27,6 +27,19 @@ class LogPump:
         self._lock = threading.Lock()
         self.started = int(time.time())
 
+    def watch(self, stop: threading.Event, labels_of: Any, age_of: Any) -> None:
+        """Until ``stop``: every second, follow each app service not followed yet (one-off
+        ``run`` tasks stream their own output)."""
+        while not stop.wait(1.0):
+            try:
+                for service in self.client.services.list(filters={"label": "roost.app"}):
+                    labels = labels_of(service)
+                    if not labels.get("roost.once"):
+                        self.follow(service.id, labels["roost.app"], labels["roost.type"],
+                                    age_of(service.attrs["CreatedAt"]))
+            except Exception as exc:
+                log.warning("swarm log follower: %s", exc)
+
     def follow(self, service_id: str, app: str, ptype: str, age: float) -> None:
         """Start following one service (once); ``age``: seconds since it was created."""
         with self._lock:

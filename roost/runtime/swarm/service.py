@@ -31,7 +31,7 @@ from roost.runtime.swarm import builds, images, networks, oneoff, router, tasks
 from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.logpump import LogPump
 from roost.runtime.swarm.nodeimages import NodeImages
-from roost.runtime.swarm.slugserve import SlugServer, legacy_key, read_app_json, signing_key
+from roost.runtime.swarm.slugserve import SlugServer, read_app_json
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
@@ -82,10 +82,8 @@ class SwarmRuntime:
         if not slug_listen:
             raise InvalidInput("ROOST_RUNTIME=swarm needs ROOST_SWARM_SLUG_LISTEN=HOST:PORT, an "
                                "address of this host that every swarm node can reach")
-        legacy = legacy_key(home)
-        self.slugs = SlugServer(slug_listen, store,
-                                signing_key(secret_key or load_or_create_key(home)),
-                                (legacy,) if legacy else ())
+        self.slugs = SlugServer.for_home(slug_listen, store,
+                                         secret_key or load_or_create_key(home), home)
         self.client: Any = None
         self.setup: tasks.TaskSetup | None = None
         self.pump: LogPump | None = None
@@ -136,7 +134,8 @@ class SwarmRuntime:
                              daemon=True).start()
         self.slugs.start()
         self.pump = LogPump(self.client, self.logs)
-        threading.Thread(target=self._watch_logs, name="roost-swarm-logs", daemon=True).start()
+        threading.Thread(target=self.pump.watch, args=(self._stop, tasks.labels_of, tasks.age),
+                         name="roost-swarm-logs", daemon=True).start()
 
     def stop(self) -> None:
         """Stop serving slugs and following logs; the apps keep running on the swarm."""
@@ -153,19 +152,6 @@ class SwarmRuntime:
                 log.warning("swarm nodes' images: %s", exc)
             if self._stop.wait(3.0):
                 return
-
-    def _watch_logs(self) -> None:
-        while not self._stop.wait(1.0):
-            try:
-                for service in self.client.services.list(filters={"label": "roost.app"}):
-                    labels = tasks.labels_of(service)
-                    if labels.get("roost.once"):  # `run` streams its own output
-                        continue
-                    assert self.pump is not None
-                    self.pump.follow(service.id, labels["roost.app"], labels["roost.type"],
-                                     tasks.age(service.attrs["CreatedAt"]))
-            except Exception as exc:
-                log.warning("swarm log follower: %s", exc)
 
     # -- addresses -------------------------------------------------------------------------
     def hosts(self, app: App) -> list[str]:
@@ -354,8 +340,10 @@ class SwarmRuntime:
         return sorted(rows, key=lambda r: (str(r["type"]), int(str(r["number"]))))
 
     @swarm_call
-    def restart(self, app: str, ptype: str | None = None) -> None:
-        """A new generation of the app's services beside the old, then the old retired."""
+    def restart(self, app: str, ptype: str | None = None,
+                web_aliases: list[str] | None = None) -> None:
+        """A new generation of the app's services beside the old, then the old retired;
+        the web tasks answer to ``web_aliases`` when given (else to the same names)."""
         current = self._current(app)
         if ptype is not None and ptype not in current:
             raise InvalidInput(f"{app} has no process type {ptype!r} running")
@@ -367,9 +355,8 @@ class SwarmRuntime:
                 spec = service.attrs["Spec"]
                 labels = {**tasks.labels_of(service), "roost.gen": gen}
                 template = dict(spec["TaskTemplate"])
-                if labels["roost.type"] == "web" and app in self._domains:
-                    template = tasks.set_aliases(template, tasks.web_aliases(
-                        app, self._domains[app]))
+                if labels["roost.type"] == "web" and web_aliases is not None:
+                    template = tasks.set_aliases(template, web_aliases)
                 constraints = self.setup.constraints if self.setup is not None else ()
                 template["Placement"] = {"Constraints": list(constraints)}
                 template["Resources"] = tasks.resources(self._ptype_limits(app,
@@ -415,10 +402,10 @@ class SwarmRuntime:
         web = self._current(app).get("web")
         if web is None:
             return
-        networks = web.attrs["Spec"]["TaskTemplate"].get("Networks") or []
-        now = sorted(a for n in networks for a in n.get("Aliases") or [])
-        if now != sorted(tasks.web_aliases(app, self._domains[app])):
-            self.restart(app, "web")
+        attached = web.attrs["Spec"]["TaskTemplate"].get("Networks") or []
+        wanted = tasks.web_aliases(app, self._domains[app])
+        if sorted(a for n in attached for a in n.get("Aliases") or []) != sorted(wanted):
+            self.restart(app, "web", web_aliases=wanted)
 
     @swarm_call
     def remove(self, app: str) -> None:

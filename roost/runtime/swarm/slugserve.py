@@ -53,6 +53,14 @@ def legacy_key(home: Path) -> bytes | None:
 class SlugServer:
     """Serves slugs from the object store to tasks holding a signed URL."""
 
+    @classmethod
+    def for_home(cls, listen: str, store: ObjectStore, secret_key: bytes,
+                 home: Path) -> SlugServer:
+        """The server signing with the key derived from ``secret_key`` (every host's), also
+        accepting the per-host key an earlier version kept in ``home``."""
+        legacy = legacy_key(home)
+        return cls(listen, store, signing_key(secret_key), (legacy,) if legacy else ())
+
     def __init__(self, listen: str, store: ObjectStore, key: bytes,
                  also_accepted: tuple[bytes, ...] = ()) -> None:
         self.listen = listen
