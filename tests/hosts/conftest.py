@@ -5,9 +5,13 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from roost import credentials
+from roost.api.app import create_app
 from tests.conftest import in_ci
 from tests.hosts import vmhosts
 from tests.hosts.sshhosts import TestHost, usable
@@ -76,3 +80,22 @@ def local_platform(tmp_path: Path) -> Iterator[object]:
     ensure_local_credentials(ctx)
     yield ctx
     ctx.engine.dispose()
+
+
+@pytest.fixture
+def vm_plat(tmp_path: Path) -> Iterator[object]:
+    """A platform whose apps may run on test VMs (the ``vm`` runtime), on SQLite."""
+    from tests.hosts.vmapp import vm_platform
+
+    with vm_platform(tmp_path / "home", f"sqlite:///{tmp_path / 'r.db'}") as platform:
+        yield platform
+
+
+@pytest.fixture
+def vm_api(vm_plat: Any) -> Iterator[TestClient]:
+    """The API of ``vm_plat``, logged in with its admin token."""
+    creds = credentials.read(vm_plat.settings.home)
+    assert creds is not None
+    with TestClient(create_app(vm_plat)) as client:
+        client.headers["Authorization"] = f"Bearer {creds.token}"
+        yield client

@@ -10,74 +10,56 @@ as a user of its own.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from roost import credentials
-from roost.api.app import create_app
 from roost.core import releases
 from roost.errors import RoostError
 from roost.orchestration import services
 from roost.orchestration.platform import Platform
 from roost.store.models import App
 from tests.conftest import wait_for
-from tests.hosts.vmapp import Load, add_host, deploy, get, source, vm_platform
+from tests.hosts.vmapp import Load, add_host, deploy, get, source
 from tests.hosts.vmhosts import TestVm
 
 pytestmark = pytest.mark.xdist_group("vm")
 
 
-@pytest.fixture
-def plat(tmp_path: Path) -> Iterator[Platform]:
-    with vm_platform(tmp_path / "home", f"sqlite:///{tmp_path / 'r.db'}") as platform:
-        yield platform
-
-
-@pytest.fixture
-def api(plat: Platform) -> Iterator[TestClient]:
-    creds = credentials.read(plat.settings.home)
-    assert creds is not None
-    with TestClient(create_app(plat)) as client:
-        client.headers["Authorization"] = f"Bearer {creds.token}"
-        yield client
-
-
-def _app_names(plat: Platform) -> list[str]:
-    with plat.sessions.begin() as session:
+def _app_names(vm_plat: Platform) -> list[str]:
+    with vm_plat.sessions.begin() as session:
         return [a.name for a in session.query(App)]
 
 
-def test_create_refuses_bad_placement(api: Any, plat: Platform) -> None:
+def test_create_refuses_bad_placement(vm_api: Any, vm_plat: Platform) -> None:
     cases = [({"runtime": "vm"}, "--runtime vm needs --host"),
              ({"runtime": "vm", "host": "nope"}, "no host named 'nope'"),
              ({"runtime": "kvm", "host": "nope"}, "runtime 'kvm' is not known"),
              ({"host": "nope"}, "--host only goes with --runtime vm")]
     for extra, message in cases:
-        r = api.post("/api/v1/apps", json={"name": "old", **extra})
+        r = vm_api.post("/api/v1/apps", json={"name": "old", **extra})
         assert r.status_code == 422, r.text
         assert message in r.json()["error"]["message"]
-    assert _app_names(plat) == []
+    assert _app_names(vm_plat) == []
 
 
-def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], TestVm],
+def test_legacy_app_on_a_vm(vm_api: Any, vm_plat: Platform, make_vm: Callable[[], TestVm],
                             ssh_key: tuple[Path, str], tmp_path: Path) -> None:
     vm = make_vm()
-    add_host(api, vm, "legacy1", ssh_key[0])
-    created = api.post("/api/v1/apps", json={"name": "old", "runtime": "vm",
+    add_host(vm_api, vm, "legacy1", ssh_key[0])
+    created = vm_api.post("/api/v1/apps", json={"name": "old", "runtime": "vm",
                                              "host": "legacy1"})
     assert created.status_code == 201, created.text
     assert created.json()["host"] == "legacy1" and created.json()["runtime"] == "vm"
     port = created.json()["port"]
     greeting = 'hi"$HOME`x`\\n'  # quoted for systemd's EnvironmentFile, arrives as is
-    configured = api.patch("/api/v1/apps/old/config", json={"vars": {"GREETING": greeting}})
+    configured = vm_api.patch("/api/v1/apps/old/config", json={"vars": {"GREETING": greeting}})
     assert configured.status_code == 200
 
-    v1 = deploy(plat, "old", source(tmp_path, "one"))
-    assert get(plat, "old").text.split() == ["one", f"v{v1}", greeting]
+    v1 = deploy(vm_plat, "old", source(tmp_path, "one"))
+    assert get(vm_plat, "old").text.split() == ["one", f"v{v1}", greeting]
     # Served by the VM's systemd: the socket is on the VM's address, the app not root.
     assert vm.run(f"ss -ltnH 'sport = :{port}'").count(vm.address) == 1
     pid = vm.run("systemctl show -p MainPID --value roost-old_web.service").strip()
@@ -88,33 +70,33 @@ def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], Test
     assert "Permission denied" in denied
 
     # A new release and a restart under load: no request fails.
-    with Load(plat, "old") as load:
+    with Load(vm_plat, "old") as load:
         wait_for(lambda: load.ok >= 20, timeout=30)
-        v2 = deploy(plat, "old", source(tmp_path, "two"))
+        v2 = deploy(vm_plat, "old", source(tmp_path, "two"))
         wait_for(lambda: "two" in load.bodies, timeout=30)
-        api.post("/api/v1/apps/old/restart", json={}).raise_for_status()
+        vm_api.post("/api/v1/apps/old/restart", json={}).raise_for_status()
         seen = load.ok
         wait_for(lambda: load.ok >= seen + 20, timeout=30)
     assert load.failed == [] and {"one", "two"} <= load.bodies, load.failed[:5]
-    assert get(plat, "old").text.split()[:2] == ["two", f"v{v2}"]
+    assert get(vm_plat, "old").text.split()[:2] == ["two", f"v{v2}"]
 
-    ps = api.get("/api/v1/apps/old/ps").json()
+    ps = vm_api.get("/api/v1/apps/old/ps").json()
     assert [(p["name"], p["state"], p["release"], p["node"]) for p in ps] == [
         ("web.1", "up", v2, "legacy1")]
 
     # A release that cannot start fails its deploy; the running one stays live.
     with pytest.raises(RoostError, match="did not start on legacy1") as failed:
-        deploy(plat, "old", source(tmp_path, "broken"))
+        deploy(vm_plat, "old", source(tmp_path, "broken"))
     assert "this release cannot start" in str(failed.value)  # its journal, in the error
-    assert get(plat, "old").text.split()[:2] == ["two", f"v{v2}"]
+    assert get(vm_plat, "old").text.split()[:2] == ["two", f"v{v2}"]
 
-    back = api.post("/api/v1/apps/old/rollback", json={"release": f"v{v1}"})
+    back = vm_api.post("/api/v1/apps/old/rollback", json={"release": f"v{v1}"})
     assert back.status_code == 200, back.text
-    assert get(plat, "old").text.split()[0] == "one"
+    assert get(vm_plat, "old").text.split()[0] == "one"
 
     # The journal on the VM reaches `roost logs`.
     def logged() -> bool:
-        text = api.get("/api/v1/apps/old/logs", params={"lines": 2000}).text
+        text = vm_api.get("/api/v1/apps/old/logs", params={"lines": 2000}).text
         return all(line in text for line in ("app[web.1]: served / by one",
                                              "app[web.1]: one listening",
                                              "app[web.check]: one listening"))
@@ -122,27 +104,27 @@ def test_legacy_app_on_a_vm(api: Any, plat: Platform, make_vm: Callable[[], Test
     wait_for(logged, timeout=30)
 
     # A one-off command runs on the VM as the app's user, with the release's config.
-    ran = api.post("/api/v1/apps/old/run", json={"command": [
+    ran = vm_api.post("/api/v1/apps/old/run", json={"command": [
         "sh", "-c", "id -un; cat VERSION; printf '%s\\n' \"$GREETING\"; exit 3"]})
     events = [json.loads(line) for line in ran.text.splitlines()]
     assert [e["line"] for e in events if e["type"] == "output"] == ["app-old", "one", greeting]
     assert events[-1] == {"type": "exit", "code": 3}
 
     # The host cannot be removed while the app runs there.
-    refused = api.delete("/api/v1/hosts/legacy1")
+    refused = vm_api.delete("/api/v1/hosts/legacy1")
     assert refused.status_code == 409 and "runs the app(s) old" in refused.text
 
     # Roost restarts: the app kept running on its VM, and is routed to it again.
-    runtime = plat.running_runtime()
+    runtime = vm_plat.running_runtime()
     runtime.stop()
-    plat.runtime = None
-    again = services.runtime(plat)
+    vm_plat.runtime = None
+    again = services.runtime(vm_plat)
     again.start()
-    again.restore(plat, lambda r: releases.config_of(r, plat.cipher))
-    assert get(plat, "old").text.split()[0] == "one"
-    assert [p["state"] for p in api.get("/api/v1/apps/old/ps").json()] == ["up"]
+    again.restore(vm_plat, lambda r: releases.config_of(r, vm_plat.cipher))
+    assert get(vm_plat, "old").text.split()[0] == "one"
+    assert [p["state"] for p in vm_api.get("/api/v1/apps/old/ps").json()] == ["up"]
 
     # Destroying the app removes its units, files and user from the VM.
-    assert api.delete("/api/v1/apps/old", params={"confirm": "old"}).status_code == 204
+    assert vm_api.delete("/api/v1/apps/old", params={"confirm": "old"}).status_code == 204
     assert vm.run("ls /etc/systemd/system | grep -c roost-old_ || true").strip() == "0"
     assert vm.run("id app-old 2>&1 || true").find("no such user") >= 0
