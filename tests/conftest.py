@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -111,19 +113,25 @@ def platform(db_url: str, tmp_path: Path) -> Iterator[object]:
     ctx.engine.dispose()
 
 
-@pytest.fixture
-def api(platform: object) -> Iterator[object]:
-    """A TestClient of the control plane, authenticated with the admin token."""
+@contextlib.contextmanager
+def admin_client(platform: Any) -> Iterator[Any]:
+    """A TestClient of the control plane on ``platform``, with its admin token."""
     from fastapi.testclient import TestClient
 
     from roost import credentials
     from roost.api.app import create_app
 
-    ctx = platform
-    creds = credentials.read(ctx.settings.home)  # type: ignore[attr-defined]
+    creds = credentials.read(platform.settings.home)
     assert creds is not None
-    with TestClient(create_app(ctx)) as client:  # type: ignore[arg-type]
+    with TestClient(create_app(platform)) as client:
         client.headers["Authorization"] = f"Bearer {creds.token}"
+        yield client
+
+
+@pytest.fixture
+def api(platform: object) -> Iterator[object]:
+    """A TestClient of the control plane, authenticated with the admin token."""
+    with admin_client(platform) as client:
         yield client
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import in_ci
+from tests.conftest import admin_client, in_ci
 from tests.dns.servers import Moto, PowerDns, pdns_binary, start_moto, start_pdns
 
 
@@ -74,13 +74,5 @@ def dns_platform(db_url: str, tmp_path: Path, moto: Moto, pdns: PowerDns,
 @pytest.fixture
 def dns_api(dns_platform: Any) -> Iterator[Any]:
     """A TestClient of the control plane on ``dns_platform``, with the admin token."""
-    from fastapi.testclient import TestClient
-
-    from roost import credentials
-    from roost.api.app import create_app
-
-    creds = credentials.read(dns_platform.settings.home)
-    assert creds is not None
-    with TestClient(create_app(dns_platform)) as client:
-        client.headers["Authorization"] = f"Bearer {creds.token}"
+    with admin_client(dns_platform) as client:
         yield client

@@ -8,11 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from roost import credentials
-from roost.api.app import create_app
-from tests.conftest import in_ci
+from tests.conftest import admin_client, in_ci
 from tests.hosts import vmhosts
 from tests.hosts.sshhosts import TestHost, usable
 from tests.hosts.vmhosts import TestVm
@@ -92,10 +89,7 @@ def vm_plat(tmp_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture
-def vm_api(vm_plat: Any) -> Iterator[TestClient]:
+def vm_api(vm_plat: Any) -> Iterator[Any]:
     """The API of ``vm_plat``, logged in with its admin token."""
-    creds = credentials.read(vm_plat.settings.home)
-    assert creds is not None
-    with TestClient(create_app(vm_plat)) as client:
-        client.headers["Authorization"] = f"Bearer {creds.token}"
+    with admin_client(vm_plat) as client:
         yield client

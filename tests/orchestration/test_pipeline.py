@@ -12,7 +12,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from roost import credentials
-from roost.api.app import create_app
 from roost.build.archive import pack_source
 from roost.core import config as config_vars
 from roost.core import maintainers, releases
@@ -21,7 +20,7 @@ from roost.orchestration import alerts, deploys, pipeline
 from roost.orchestration.platform import Platform, ensure_local_credentials, open_platform
 from roost.settings import Settings
 from roost.store.models import Build
-from tests.conftest import wait_for
+from tests.conftest import admin_client, wait_for
 from tests.notify.receivers import Receiver
 from tests.orchestration.echo_addon import KIND
 
@@ -38,10 +37,7 @@ def plat(db_url: str, tmp_path: Path) -> Iterator[Platform]:
 
 @pytest.fixture
 def client(plat: Platform) -> Iterator[TestClient]:
-    creds = credentials.read(plat.settings.home)
-    assert creds is not None
-    with TestClient(create_app(plat)) as c:
-        c.headers["Authorization"] = f"Bearer {creds.token}"
+    with admin_client(plat) as c:
         yield c
 
 
