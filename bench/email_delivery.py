@@ -191,7 +191,7 @@ def api_load(base: str, key: str, count: int, big: int, clients: int
 class Roost:
     """`roost up` with the email add-on on app ``bench``, relaying to the sink."""
 
-    def __init__(self, tmp: Path, sink_port: int) -> None:
+    def __init__(self, tmp: Path, sink_port: int, extra: dict[str, str] | None = None) -> None:
         self.home, self.port, self.smtp = tmp / "roost-home", free_port(), free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
         self.env.update({"ROOST_HOME": str(self.home), "ROOST_LISTEN": f"127.0.0.1:{self.port}",
@@ -199,7 +199,7 @@ class Roost:
                          "ROOST_ADVISORY_SOURCES": "", "ROOST_LOG_LEVEL": "warning",
                          "ROOST_MAIL_RELAY": f"smtp://127.0.0.1:{sink_port}",
                          "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{self.smtp}",
-                         "ROOST_MAIL_DNS_RESOLVER": "off"})
+                         "ROOST_MAIL_DNS_RESOLVER": "off", **(extra or {})})
         self.log = tmp / "roost-up.log"
         self.start()
 
@@ -326,17 +326,22 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=10)
     parser.add_argument("--kill-count", type=int, default=2_000)
     parser.add_argument("--sink", nargs=2)
+    parser.add_argument("--set", action="append", default=[], metavar="ROOST_X=VALUE",
+                        help="a setting for `roost up` (repeat), e.g. ROOST_MAIL_WORKERS=4")
     args = parser.parse_args()
     if args.sink:
         sink_main(int(args.sink[0]), args.sink[1])
         return
+    extra = dict(item.split("=", 1) for item in args.set if "=" in item)
+    if len(extra) != len(args.set) or any(not k.startswith("ROOST_") for k in extra):
+        parser.error("--set takes ROOST_NAME=VALUE")
     if args.kill_count < 40 or args.count < 1 or args.clients < 1:
         parser.error("--count and --clients must be at least 1, --kill-count at least 40 "
                      "(the kill lands once a quarter of them arrived)")
     n, big, clients = args.count, args.big, args.clients
     tmp = Path(tempfile.mkdtemp(prefix="roost-bench-email-"))
     sink = Sink(tmp)
-    roost = Roost(tmp, sink.port)
+    roost = Roost(tmp, sink.port, extra)
     postfix: Postfix | None = None
     try:
         env = roost.with_email()
