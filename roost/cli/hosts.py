@@ -69,9 +69,10 @@ def _private_channel(url: str) -> bool:
     return parts.scheme == "https" or parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
-def _confirm(name: str, scan: dict[str, Any], yes: bool) -> str:
+def _confirm(name: str, scan: dict[str, Any], yes: bool, changed: bool = False) -> str:
     where = f"{scan['address']}" + (f":{scan['port']}" if scan["port"] != 22 else "")
-    say(f"The authenticity of host '{name} ({where})' can't be established.")
+    say(f"The host key of '{name} ({where})' has changed." if changed else
+        f"The authenticity of host '{name} ({where})' can't be established.")
     say(f"{_key_name(scan['type'])} key fingerprint is {scan['fingerprint']}.")
     if yes:
         say("Pinned (--yes).")
@@ -173,6 +174,26 @@ def hosts_info(name: str = typer.Argument(..., metavar="NAME"),
         print_json(data)
         return
     show_host(data)
+
+
+@hosts.command("rekey")
+def hosts_rekey(
+    name: str = typer.Argument(..., metavar="NAME"),
+    host_key: str = typer.Option("", "--host-key", metavar="SHA256:…",
+                                 help="the new host key fingerprint, for scripts"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="pin the key the host shows"),
+) -> None:
+    """Pin the new SSH host key of a rebuilt host (check it on its console first); its
+    roles and apps stay."""
+    client = Client(timeout=300.0)
+    if not host_key:
+        url = client.request("GET", _path(name))["url"]
+        host_key = _confirm(name, client.request("POST", "/hosts/scan", json={"url": url}),
+                            yes, changed=True)
+    data = client.request("POST", f"{_path(name)}/host-key", json={"host_key": host_key})
+    ok(f"Pinned the new host key of {name} ({_key_name(data['host_key_type'])} "
+       f"{data['fingerprint']}); Roost logged in with it. If the machine was rebuilt, "
+       "deploy its apps again to set them up there (their own recipes run again).")
 
 
 @hosts.command("remove")

@@ -115,8 +115,8 @@ def explain(name: str, error: str, fingerprint: str, platform_key: str = "") -> 
     """One line for a host that could not be used over SSH."""
     if "host key" in error.lower():
         return (f"host key of {name} changed: it is no longer {fingerprint}; refused. If the "
-                f"machine was rebuilt, check its new key, then `roost hosts remove {name}` "
-                "and add it again")
+                f"machine was rebuilt, check its new key on its console, then `roost hosts "
+                f"rekey {name}`")
     if "authentication" in error.lower():
         hint = (f"; add Roost's key to its authorized_keys: {platform_key}" if platform_key
                 else "; check the --key file and the user")
@@ -156,6 +156,32 @@ def add(ctx: Platform, actor: str, name: str, url: str, host_key: str, roles: li
         session.expunge(row)
     log.info("%s added host %s (%s, %s)", actor, name, target.url, found.fingerprint)
     return row
+
+
+def rekey(ctx: Platform, name: str, host_key: str) -> Host:
+    """Pin the new key of a rebuilt host (``host_key``, as the user checked it) once Roost
+    logs in with it; its roles, apps and private key stay. The apps' own recipes run again
+    at their next deploy (what ran is remembered per host key)."""
+    expected = keys.check_fingerprint(host_key)
+    row = get(ctx, name)
+    if expected == row.fingerprint:
+        raise InvalidInput(f"{name} already has the host key {expected}: nothing to change")
+    found = keys.pin(keys.scan(row.address, row.port), expected, name)
+    row.host_key_type, row.host_key, row.fingerprint = found.type, found.blob, found.fingerprint
+    result = runner.run("facts", [_spec(ctx, row)])[name]
+    if not result.get("connected") or "facts" not in result:
+        public = "" if row.private_key_encrypted else keys.platform_key(ctx.settings.home)[1]
+        raise InvalidInput(explain(name, result.get("error", ""), found.fingerprint, public))
+    with ctx.sessions.begin() as session:
+        current = _host(session, name)
+        current.host_key_type, current.host_key = found.type, found.blob
+        current.fingerprint = found.fingerprint
+        current.facts, current.facts_at = result["facts"], utcnow()
+        current.reachable, current.last_error, current.failed_checks = True, "", 0
+        session.flush()
+        session.expunge(current)
+    log.info("host %s re-keyed to %s", name, found.fingerprint)
+    return current
 
 
 def get(ctx: Platform, name: str) -> Host:

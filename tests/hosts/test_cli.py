@@ -92,6 +92,18 @@ def test_hosts_from_the_command_line(cli_env: dict[str, str],
     log = roost(cli_env, "hosts", "log").stdout
     assert "admin" in log and "web1:ok" in log
 
+    host.rekey()  # rebuilt: the key changed
+    changed = roost(cli_env, "hosts", "info", "web1", "--refresh").stdout
+    assert "host key of web1 changed" in changed and "`roost hosts rekey web1`" in changed
+    unconfirmed = roost(cli_env, "hosts", "rekey", "web1")
+    assert unconfirmed.returncode == 1
+    assert f"The host key of 'web1 ({host.address})' has changed." in unconfirmed.stdout
+    assert "--host-key SHA256:" in unconfirmed.stderr
+    rekeyed = roost(cli_env, "hosts", "rekey", "web1", "--yes")
+    assert rekeyed.returncode == 0, rekeyed.stderr
+    assert "Pinned the new host key of web1 (ED25519 SHA256:" in rekeyed.stdout
+    assert roost(cli_env, "hosts", "plan", "web1").returncode == 0
+
     for args, message in (
             (("hosts", "info", "nope"), "error: no host named 'nope': `roost hosts` lists them"),
             (("hosts", "plan", "--role", "db"), "error: no host has role 'db'"),

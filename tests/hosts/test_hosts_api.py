@@ -105,7 +105,7 @@ def test_bad_input_stores_nothing(api: Any, make_host: Callable[..., TestHost],
 
 def test_a_changed_host_key_is_refused(local_platform: Any, make_host: Callable[..., TestHost],
                                        ssh_key: tuple[Path, str]) -> None:
-    from roost.errors import Conflict
+    from roost.errors import Conflict, InvalidInput
     from roost.orchestration import hostflow
 
     host = make_host()
@@ -123,3 +123,16 @@ def test_a_changed_host_key_is_refused(local_platform: Any, make_host: Callable[
         hostflow.add(local_platform, "t", "web2", f"ssh://root@{host.address}", pinned, [],
                      ssh_key[0].read_text())
     assert [r.name for r in hostflow.list_all(local_platform)] == ["web1"]
+
+    # The machine was rebuilt: its new key is pinned once checked, and only that key.
+    new = keys.scan(host.address, host.port).fingerprint
+    assert new != pinned
+    with pytest.raises(Conflict, match="not the"):
+        hostflow.rekey(local_platform, "web1", "SHA256:" + "A" * 43)
+    with pytest.raises(InvalidInput, match="already has the host key"):
+        hostflow.rekey(local_platform, "web1", pinned)
+    assert hostflow.get(local_platform, "web1").fingerprint == pinned  # nothing stored
+    assert hostflow.rekey(local_platform, "web1", new).fingerprint == new
+    [row] = hostflow.refresh(local_platform)
+    assert row.reachable and row.fingerprint == new
+    assert not hostflow.plan(local_platform, "web1")["web1"].get("failed")

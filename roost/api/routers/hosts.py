@@ -35,6 +35,13 @@ class ScanOut(BaseModel):
     fingerprint: str
 
 
+class HostKeyIn(BaseModel):
+    """Body of POST /hosts/NAME/host-key: the new fingerprint to pin (SHA256:…)."""
+
+    model_config = ConfigDict(extra="forbid")
+    host_key: str = Field(min_length=1, max_length=100)
+
+
 class HostIn(BaseModel):
     """Body of POST /hosts: ``host_key`` is the fingerprint to pin (SHA256:…)."""
 
@@ -204,6 +211,17 @@ async def show(name: HostName, ctx: PlatformDep, _: ActorDep, refresh: bool = Fa
     if refresh:
         await run_in_threadpool(hostflow.refresh, ctx, [name])
     return host_out(await run_in_threadpool(hostflow.get, ctx, name))
+
+
+@router.post("/hosts/{name}/host-key")
+async def rekey(name: HostName, body: HostKeyIn, ctx: PlatformDep, actor: ActorDep
+                ) -> HostOut:
+    """Pin a rebuilt host's new SSH host key, once Roost logs in with it."""
+    row = await run_in_threadpool(hostflow.rekey, ctx, name, body.host_key)
+    with ctx.sessions.begin() as session:
+        audit.record(session, actor, "hosts.rekey",
+                     f"pinned the new host key of {name} ({row.fingerprint})")
+    return host_out(row)
 
 
 @router.delete("/hosts/{name}")
