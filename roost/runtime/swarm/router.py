@@ -121,6 +121,24 @@ def attach(client: Any, networks: list[str], timeout: float = 120.0) -> None:
                 timeout)
 
 
+def wait_running(client: Any, timeout: float = 60.0) -> bool:
+    """Wait until the router runs on every node it should (a node just given Roost's
+    images, or just restarted, has it still starting); whether it does."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = client.services.list(filters={"name": ROUTER_SERVICE})
+        if not found:
+            return False
+        wanted = found[0].tasks(filters={"desired-state": "running"})
+        if wanted and all(t["Status"]["State"] == "running" for t in wanted):
+            return True
+        if time.monotonic() >= deadline:
+            log.warning("swarm: the router is not running on every node after %.0f s",
+                        timeout)
+            return False
+        time.sleep(0.25)
+
+
 def _running(service: Any) -> list[dict[str, Any]]:
     """The router's tasks that should run and do."""
     return [t for t in service.tasks(filters={"desired-state": "running"})

@@ -91,6 +91,8 @@ class SwarmRuntime:
         self._app_json: dict[str, dict[str, Any]] = {}
         self._domains: dict[str, tuple[str, ...]] = {}  # app -> its routed custom domains
         self._stop = threading.Event()
+        self._assigning = threading.Lock()  # two first deploys never take one network
+        self._networks: dict[str, str] = {}  # app -> the network it was given
 
     @classmethod
     def from_settings(cls, s: Any, store: ObjectStore) -> SwarmRuntime:
@@ -127,7 +129,7 @@ class SwarmRuntime:
         router_image = images.ensure_router(self.client)
         nodes.label_self(self.client)  # the other nodes are loaded in the background
         router.ensure(self.client, router_image,
-                      [self.network, *networks.app_networks(self.client)], self.base_domain,
+                      [self.network, *networks.ensure_pool(self.client)], self.base_domain,
                       int(self.router_port), self.setup.constraints)
         if self.node_docker:
             threading.Thread(target=self._watch_nodes, args=(nodes,), name="roost-swarm-nodes",
@@ -196,8 +198,7 @@ class SwarmRuntime:
     def _deploy(self, spec: SwarmSpec, formation: dict[str, int]) -> None:
         assert self.setup is not None, "the swarm runtime is not started"
         gen = str(time.time_ns() // 1_000_000)
-        network = networks.ensure(self.client, spec.app)
-        router.attach(self.client, [network])  # before any task of the app can be routed to
+        network = self._network(spec.app)
         secret = tasks.release_secret(self.client, spec.app, gen, self._payload(spec))
         old = self._services(spec.app)
         new = []
@@ -210,7 +211,8 @@ class SwarmRuntime:
                                                network=network)
                 labels = {"roost.app": spec.app, "roost.type": ptype, "roost.gen": gen,
                           "roost.release": str(spec.release), "roost.secret": secret[1],
-                          "roost.health": spec.health_path or ""}
+                          "roost.health": spec.health_path or "",
+                          networks.SERVICE_LABEL: network}
                 new.append(tasks.create(self.client, template, f"roost-{spec.app}-{ptype}-{gen}",
                                         labels, formation.get(ptype, 0)))
             tasks.await_healthy(self.client, new, self.health_timeout,
@@ -223,6 +225,16 @@ class SwarmRuntime:
         for service in old:  # swarm takes them out of DNS, then SIGTERM, grace, SIGKILL
             service.remove()
         self._drop_secrets(spec.app, keep={tasks.labels_of(s)["roost.secret"] for s in new})
+
+    def _network(self, app: str) -> str:
+        """The app's network from the pool; when the pool had to grow, the router joins the
+        new networks first (before any task of the app can be routed to)."""
+        with self._assigning:
+            network, made = networks.assign(self.client, app, self._networks)
+            self._networks[app] = network
+            if made:
+                router.attach(self.client, made)
+        return network
 
     def _drop_secrets(self, app: str, keep: set[str]) -> None:
         for secret in self.client.secrets.list(filters={"label": f"roost.app={app}"}):
@@ -269,6 +281,7 @@ class SwarmRuntime:
               "message": f"starting {describe_formation(formation)} on the swarm"})
         self._deploy(spec, formation)
         self._record(ctx, app_name, formation)
+        router.wait_running(self.client)  # "live" means every node's router answers
         emit({"type": "step", "step": "release", "message": f"live at {self.web_url(app_name)}"})
 
     def restore(self, ctx: Any, env_of: Callable[[Release], dict[str, str]],
@@ -378,12 +391,13 @@ class SwarmRuntime:
         assert isinstance(spec, SwarmSpec) and self.setup is not None
         gen = str(time.time_ns() // 1_000_000)
         secret = tasks.release_secret(self.client, spec.app, gen, self._payload(spec))
+        network = self._network(spec.app)
         template = tasks.task_template(self.setup, spec.app, "run", secret,
                                        self._ptype_limits(spec.app, "run"), None,
-                                       ["run", "--", command], once=True,
-                                       network=networks.ensure(self.client, spec.app))
+                                       ["run", "--", command], once=True, network=network)
         labels = {"roost.app": spec.app, "roost.type": "run", "roost.gen": gen,
-                  "roost.release": str(spec.release), "roost.secret": secret[1], "roost.once": "1"}
+                  "roost.release": str(spec.release), "roost.secret": secret[1], "roost.once": "1",
+                  networks.SERVICE_LABEL: network}
         service = tasks.create(self.client, template, f"roost-{spec.app}-run-{gen}", labels, 1,
                                once=True)
         return oneoff.follow(self.client, service,
@@ -409,9 +423,11 @@ class SwarmRuntime:
 
     @swarm_call
     def remove(self, app: str) -> None:
-        """Remove every service and secret of the app."""
+        """Remove every service and secret of the app (its network goes back to the pool)."""
         for service in self._services(app):
             service.remove()
+        with self._assigning:
+            self._networks.pop(app, None)
         self._drop_secrets(app, keep=set())
 
     @swarm_call
