@@ -58,18 +58,18 @@ def build(settings: Settings, announce: Callable[[str], None] = say,
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, Any]]:
         stoppers = []
-        for name, start in STARTERS:
-            log.info("starting %s", name)
-            try:
-                stoppers.append(await start(ctx))
-            except RoostError as exc:  # e.g. the router port is taken: serve() says so
-                app.state.startup_errors.append(exc)
-                raise
-        if deploy_example:
-            from roost.example import start_in_background
+        try:  # a start that fails stops what started before it, as a normal stop does
+            for name, start in STARTERS:
+                log.info("starting %s", name)
+                try:
+                    stoppers.append(await start(ctx))
+                except RoostError as exc:  # e.g. the router port is taken: serve() says so
+                    app.state.startup_errors.append(exc)
+                    raise
+            if deploy_example:
+                from roost.example import start_in_background
 
-            start_in_background(ctx, announce)
-        try:
+                start_in_background(ctx, announce)
             yield {}
         finally:
             for stop in reversed(stoppers):
