@@ -91,8 +91,7 @@ class SwarmRuntime:
         self._app_json: dict[str, dict[str, Any]] = {}
         self._domains: dict[str, tuple[str, ...]] = {}  # app -> its routed custom domains
         self._stop = threading.Event()
-        self._assigning = threading.Lock()  # two first deploys never take one network
-        self._networks: dict[str, str] = {}  # app -> the network it was given
+        self._assigning = threading.Lock()  # this host's deploys claim one at a time
 
     @classmethod
     def from_settings(cls, s: Any, store: ObjectStore) -> SwarmRuntime:
@@ -230,10 +229,9 @@ class SwarmRuntime:
         """The app's network from the pool; when the pool had to grow, the router joins the
         new networks first (before any task of the app can be routed to)."""
         with self._assigning:
-            network, made = networks.assign(self.client, app, self._networks)
-            self._networks[app] = network
-            if made:
-                router.attach(self.client, made)
+            network, made = networks.assign(self.client, app, self.grace)
+            # the router is on it already unless the pool just grew, here or on another host
+            router.attach(self.client, made or [network])
         return network
 
     def _drop_secrets(self, app: str, keep: set[str]) -> None:
@@ -423,11 +421,12 @@ class SwarmRuntime:
 
     @swarm_call
     def remove(self, app: str) -> None:
-        """Remove every service and secret of the app (its network goes back to the pool)."""
+        """Remove every service and secret of the app; its network goes back to the pool once
+        the tasks can have drained."""
         for service in self._services(app):
             service.remove()
         with self._assigning:
-            self._networks.pop(app, None)
+            networks.release(self.client, app)
         self._drop_secrets(app, keep=set())
 
     @swarm_call
