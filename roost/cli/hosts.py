@@ -196,6 +196,18 @@ def hosts_rekey(
        "deploy its apps again to set them up there (their own recipes run again).")
 
 
+@hosts.command("roles")
+def hosts_roles(name: str = typer.Argument(..., metavar="NAME"),
+                roles: list[str] = typer.Argument(None, metavar="[ROLE]...",
+                                                  help="the roles from now on; none clears")
+                ) -> None:
+    """Give a host new roles (replacing its roles), e.g. promote a swarm worker with
+    `roost hosts roles NAME docker-manager`; then `roost hosts apply NAME`."""
+    data = Client().request("POST", f"{_path(name)}/roles", json={"roles": roles or []})
+    ok(f"{name} now has the roles: {', '.join(data['roles']) or '-'}; run `roost hosts plan "
+       f"{name}` to see what changes, then `roost hosts apply {name}`")
+
+
 @hosts.command("remove")
 def hosts_remove(name: str = typer.Argument(..., metavar="NAME")) -> None:
     """Forget a host (its pinned key, stored private key and facts)."""

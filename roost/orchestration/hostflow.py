@@ -21,9 +21,8 @@ from roost.hosts import batches, checks, keys, recipebook, runner
 from roost.hosts.target import SshTarget, check_name, check_roles, parse_url
 from roost.monitor.uptime import addresses
 from roost.notify import MAIL_CHANNELS, PAGE_CHANNELS, enqueue
-from roost.orchestration import recipients
+from roost.orchestration import recipients, swarmhosts
 from roost.orchestration.platform import Platform
-from roost.runtime.swarm import membership
 from roost.store.base import utcnow
 from roost.store.models import App
 from roost.store.models.hosts import Host, HostApply, RecipeSource
@@ -81,17 +80,6 @@ def _ports(ctx: Platform, roles: list[str]) -> dict[str, list[int]]:
         tcp.update(extra.get("tcp", []))
         udp.update(extra.get("udp", []))
     return {"roost_tcp_ports": sorted(tcp), "roost_udp_ports": sorted(udp)}
-
-
-def _swarm_join(ctx: Platform, rows: list[Host]) -> dict[bool, dict[str, str]]:
-    """The join tickets (by ``as_manager``) that hosts with a swarm role among ``rows``
-    need, read from the manager when apps run on a swarm (else none: Docker only)."""
-    if ctx.settings.runtime != "swarm":
-        return {}
-    wanted = {recipebook.SWARM_ROLES[role] for r in rows for role in r.roles
-              if role in recipebook.SWARM_ROLES}
-    tickets = {as_manager: membership.join_ticket(as_manager) for as_manager in wanted}
-    return {k: {"manager": t.manager, "token": t.token} for k, t in tickets.items()}
 
 
 def _spec(ctx: Platform, row: Host, company: Path | None = None,
@@ -184,6 +172,29 @@ def rekey(ctx: Platform, name: str, host_key: str) -> Host:
     return current
 
 
+def set_roles(ctx: Platform, name: str, roles: list[str]) -> Host:
+    """Give the host ``roles`` (replacing its roles); ``roost hosts apply`` then makes the
+    machine match. A host where an app's own recipes ran (root there) cannot take a role
+    that serves the platform: it is the app's machine, not one to trust with others."""
+    from roost.orchestration.app_recipes import recipes_ran_by
+
+    roles = check_roles(roles)
+    with ctx.sessions.begin() as session:
+        row = _host(session, name)
+        platform_roles = sorted(set(roles) & set(recipebook.ROLE_PORTS) - set(row.roles))
+        ran = sorted(recipes_ran_by(session, row))
+        if platform_roles and ran:
+            raise Conflict(f"{name} ran the own recipes of {', '.join(ran)} (root on the "
+                           f"machine), so it cannot take the role {', '.join(platform_roles)}"
+                           ", which serves the platform and other apps: use a fresh host",
+                           code="host_not_dedicated")
+        row.roles = roles
+        session.flush()
+        session.expunge(row)
+    log.info("host %s roles: %s", name, ", ".join(roles) or "-")
+    return row
+
+
 def get(ctx: Platform, name: str) -> Host:
     """One host."""
     with ctx.sessions.begin() as session:
@@ -260,7 +271,7 @@ def recorded_source(ctx: Platform) -> RecipeSource | None:
 def _run_recipes(ctx: Platform, mode: str, rows: list[Host],
                  company: recipebook.Source | None) -> dict[str, dict[str, Any]]:
     directory = company.directory if company else None
-    swarm = _swarm_join(ctx, rows)
+    swarm = swarmhosts.join_tickets(ctx, rows)
     specs = [_spec(ctx, r, directory, swarm) for r in rows]
     roles = [role for r in rows for role in r.roles]
     out = runner.run(mode, specs, recipebook.recipe_order(roles, directory))
@@ -269,6 +280,8 @@ def _run_recipes(ctx: Platform, mode: str, rows: list[Host],
         if entry.get("error"):
             entry["error"] = explain(row.name, entry["error"], row.fingerprint) \
                 if not entry.get("connected") else entry["error"]
+    if swarm:
+        swarmhosts.sync_roles(mode, rows, out)
     return out
 
 

@@ -137,3 +137,43 @@ def test_no_sandbox_no_app_recipes(local_platform: Any, tmp_path: Path) -> None:
         apprecipes.code_paths(inside)
     assert Path(apprecipes.__file__).resolve().parent.parent in \
         apprecipes.code_paths(tmp_path / "home")
+
+
+def test_roles_are_replaced_checked_and_audited(local_platform: Any) -> None:
+    """`roost hosts roles NAME ROLE…`: the roles from now on; bad ones change nothing, and a
+    host where an app's recipes ran (root there) takes no role that serves the platform."""
+    from tests.conftest import admin_client
+
+    ctx: Platform = local_platform
+    _host(ctx, "web1", _key(), roles=["app"])
+    _host(ctx, "own", _key())
+
+    def roles(name: str) -> list[str]:
+        with ctx.sessions.begin() as session:
+            return list(session.query(Host).filter_by(name=name).one().roles)
+
+    with admin_client(ctx) as api:
+        done = api.post("/api/v1/hosts/web1/roles", json={"roles": ["app", "docker-manager"]})
+        assert done.status_code == 200 and done.json()["roles"] == ["app", "docker-manager"]
+        assert roles("web1") == ["app", "docker-manager"]
+
+        bad = api.post("/api/v1/hosts/web1/roles", json={"roles": ["Docker Node"]})
+        assert bad.status_code == 422 and "role 'Docker Node' is not valid" in \
+            bad.json()["error"]["message"]
+        missing = api.post("/api/v1/hosts/nope/roles", json={"roles": ["app"]})
+        assert missing.status_code == 404
+        assert roles("web1") == ["app", "docker-manager"]  # nothing changed
+
+        with ctx.sessions.begin() as session:
+            session.add(HostApply(actor="ada", target="app:old", status="ok",
+                                  results={"own": {"status": "ok"}}, recipes="recipes/ of old"))
+        refused = api.post("/api/v1/hosts/own/roles", json={"roles": ["docker-node"]})
+        assert refused.status_code == 409, refused.text
+        assert "own ran the own recipes of old" in refused.json()["error"]["message"]
+        assert roles("own") == ["legacy"]
+        assert api.post("/api/v1/hosts/own/roles",
+                        json={"roles": ["legacy", "ruby"]}).status_code == 200
+
+        audit = api.get("/api/v1/audit").json()
+        assert any(e["action"] == "hosts.roles" and "web1: app, docker-manager" in e["summary"]
+                   for e in audit), audit

@@ -320,7 +320,7 @@ def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
 def join_by_recipe(srv: Server, cluster: Cluster, late: Node, tmp_path: Path) -> None:
     """Join ``late`` as a user would: `roost hosts add` it over SSH with the docker-node
     role, then `roost hosts apply`; the recipe joins it with the token Roost reads from
-    the manager."""
+    the manager. Then `roost hosts roles` promotes it to a manager and back."""
     why = usable()
     if why:
         pytest.fail(why)  # swarm tests run as root, where test hosts always can
@@ -346,6 +346,21 @@ def join_by_recipe(srv: Server, cluster: Cluster, late: Node, tmp_path: Path) ->
         again = json.loads(ok(srv.roost("hosts", "plan", "late", "--json")).stdout)
         assert not any(o["name"].startswith("Join the swarm")
                        for o in again["hosts"]["late"]["operations"])
+        # Given the manager role, the node is promoted from the manager; given the worker's
+        # role back, demoted (before it leaves: two managers need both for a quorum).
+        for role, op, manager in (
+                ("docker-manager", "Promote to a swarm manager (docker node promote)", True),
+                ("docker-node", "Demote to a swarm worker (docker node demote)", False)):
+            ok(srv.roost("hosts", "roles", "late", role))
+            planned = ok(srv.roost("hosts", "plan", "late", "--json"))
+            ops = json.loads(planned.stdout)["hosts"]["late"]["operations"]
+            assert [o["will_change"] for o in ops if o["name"] == op] == [True], ops
+            assert "late: ok" in ok(srv.roost("hosts", "apply", "late")).stdout
+            wait_until(lambda m=manager: late.client().info()["Swarm"].get(  # type: ignore
+                "ControlAvailable", False) is m, timeout=120)
+            ops = json.loads(ok(srv.roost("hosts", "plan", "late", "--json")).stdout)[
+                "hosts"]["late"]["operations"]
+            assert not any(o["name"] == op for o in ops), ops
     finally:
         host.destroy()
     ok(srv.roost("hosts", "remove", "late"))

@@ -56,6 +56,13 @@ class HostIn(BaseModel):
     private_key: str | None = Field(default=None, max_length=64_000)
 
 
+class RolesIn(BaseModel):
+    """Body of POST /hosts/NAME/roles: the host's roles from now on (none is allowed)."""
+
+    model_config = ConfigDict(extra="forbid")
+    roles: list[Annotated[str, Field(max_length=40)]] = Field(max_length=20)
+
+
 class HostOut(BaseModel):
     """A host (never its private key)."""
 
@@ -221,6 +228,17 @@ async def rekey(name: HostName, body: HostKeyIn, ctx: PlatformDep, actor: ActorD
     with ctx.sessions.begin() as session:
         audit.record(session, actor, "hosts.rekey",
                      f"pinned the new host key of {name} ({row.fingerprint})")
+    return host_out(row)
+
+
+@router.post("/hosts/{name}/roles")
+async def set_roles(name: HostName, body: RolesIn, ctx: PlatformDep, actor: ActorDep
+                    ) -> HostOut:
+    """Replace the host's roles; the next apply makes the machine match them."""
+    row = await run_in_threadpool(hostflow.set_roles, ctx, name, body.roles)
+    with ctx.sessions.begin() as session:
+        audit.record(session, actor, "hosts.roles",
+                     f"roles of {name}: {', '.join(row.roles) or '-'}")
     return host_out(row)
 
 

@@ -45,3 +45,66 @@ def join_ticket(as_manager: bool) -> JoinTicket:
                              "cannot reach: re-create the swarm with `docker swarm init "
                              "--advertise-addr ADDRESS`")
     return JoinTicket(address, token, as_manager)
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """A swarm node whose role differs from its host's roles in Roost."""
+
+    node_id: str
+    hostname: str
+    as_manager: bool
+
+    @property
+    def operation(self) -> str:
+        """What the change does, as a plan or apply shows it."""
+        return ("Promote to a swarm manager (docker node promote)" if self.as_manager
+                else "Demote to a swarm worker (docker node demote)")
+
+
+@swarm_call
+def role_changes(wanted: dict[str, bool]) -> dict[str, RoleChange]:
+    """For hosts in the swarm (by address) whose node is not what ``wanted`` says (address ->
+    as a manager), the change; hosts not in the swarm yet are left to the join."""
+    import docker
+
+    client = docker.from_env(timeout=30)
+    try:
+        found: dict[str, RoleChange] = {}
+        for node in client.nodes.list():
+            attrs = node.attrs
+            addresses = {(attrs.get("Status") or {}).get("Addr", ""),
+                         ((attrs.get("ManagerStatus") or {}).get("Addr") or "").rpartition(":")[0]}
+            address = next((a for a in addresses if a in wanted), None)
+            if address is None or (attrs.get("Status") or {}).get("State") == "down":
+                continue
+            is_manager = (attrs.get("Spec") or {}).get("Role") == "manager"
+            if is_manager != wanted[address]:
+                found[address] = RoleChange(node.id, attrs["Description"]["Hostname"],
+                                            wanted[address])
+        return found
+    finally:
+        client.close()
+
+
+@swarm_call
+def set_role(change: RoleChange) -> None:
+    """Promote or demote the node; never the manager Roost itself talks to."""
+    import docker
+
+    client = docker.from_env(timeout=30)
+    try:
+        if not change.as_manager and client.info()["Swarm"].get("NodeID") == change.node_id:
+            raise RuntimeFailure(f"{change.hostname} is the manager at DOCKER_HOST, which "
+                                 "Roost manages the swarm through: point DOCKER_HOST at "
+                                 "another manager before demoting it")
+        node = client.nodes.get(change.node_id)
+        spec = dict(node.attrs["Spec"])
+        spec["Role"] = "manager" if change.as_manager else "worker"
+        try:
+            node.update(spec)
+        except docker.errors.APIError as exc:
+            raise RuntimeFailure(f"could not change the swarm role of {change.hostname}: "
+                                 f"{exc.explanation or exc}") from exc
+    finally:
+        client.close()
