@@ -77,8 +77,8 @@ class Launcher:
         return jail, group
 
     def start(self, state: AppState, spec: ReleaseSpec, ptype: str, index: int,
-              listener: socket.socket | None = None) -> Proc:
-        """Start process ``ptype.index`` of ``spec``."""
+              listener: socket.socket | None = None, niceness: int = 0) -> Proc:
+        """Start process ``ptype.index`` of ``spec`` at ``niceness``."""
         name = f"{ptype}.{index}"
         extra = {"DYNO": name, "PS": name, "ROOST_RELEASE": f"v{spec.release}",
                  "ROOST_APP": spec.app}
@@ -115,7 +115,7 @@ class Launcher:
         jail, group = self.jail(spec, ptype, name)
         try:
             popen = spawn.spawn(spec.process_types[ptype], spec.directory, env, sockets,
-                                on_line, jail)
+                                on_line, jail, niceness)
         except BaseException:
             if group is not None:
                 group.remove()

@@ -70,10 +70,14 @@ def environment(config: dict[str, str], extra: dict[str, str], home: Path) -> di
 
 
 def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.socket],
-          on_line: Callable[[str], None], jail: sandbox.Jail | None = None
-          ) -> subprocess.Popen[bytes]:
-    """Start ``command`` in ``cwd`` (sandboxed by ``jail`` when given); each output line
-    goes to ``on_line`` from a thread."""
+          on_line: Callable[[str], None], jail: sandbox.Jail | None = None,
+          niceness: int = 0) -> subprocess.Popen[bytes]:
+    """Start ``command`` in ``cwd`` (sandboxed by ``jail`` when given) at ``niceness``; each
+    output line goes to ``on_line`` from a thread.
+
+    The niceness is set before the first exec (by ``nice``, which execs what follows in
+    the same process), so every process the command forks inherits it: lowering a running
+    group later misses a child whose fork is under way at that instant."""
     env = dict(env)
     env["ROOST_COMMAND"] = command
     fds = [s.fileno() for s in sockets]
@@ -88,6 +92,8 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
     if jail is not None:
         argv, env, cwd = jail.wrap(argv, env, cwd)
         inherit += jail.fds
+    if niceness:
+        argv = ["nice", "-n", str(niceness), *argv]
     try:
         proc = popen(argv, jail is not None, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=inherit,

@@ -97,7 +97,7 @@ class Supervisor:
         formation = self.check_formation(spec, formation)
         with state.lock:
             listener = spawn.bind_socket() if spec.mode == "socket" else None
-            new_web = [self.launcher.start(state, spec, "web", i, listener)
+            new_web = [self.launcher.start(state, spec, "web", i, listener, self._booting())
                        for i in range(1, formation.get("web", 0) + 1)]
             try:
                 self._await_healthy(state, spec, new_web)
@@ -146,7 +146,9 @@ class Supervisor:
                     used = {p.index for p in current}
                     indexes = [i for i in range(1, count + len(current) + 1)
                                if i not in used][: count - len(current)]
-                    added = [self.launcher.start(state, spec, ptype, i) for i in indexes]
+                    added = [self.launcher.start(state, spec, ptype, i, None,
+                                                 self._booting() if ptype == "web" else 0)
+                             for i in indexes]
                     if ptype == "web":
                         self._await_healthy(state, spec, added)
                     for proc in added:
@@ -227,14 +229,19 @@ class Supervisor:
         # socket mode the queue is shared with the processes that stay.
         return self.limits.settle if spec.mode == "port" else 0.0
 
+    @staticmethod
+    def _booting() -> int:
+        """The niceness a booting web process starts at: a booting generation runs at the
+        lowest priority so that the one serving keeps the CPU, and gets normal priority
+        back once healthy. Roost lowers it only when it may raise it again: a release must
+        not serve for good at niceness 19."""
+        return spawn.LOW_NICENESS if spawn.may_raise_priority() else 0
+
     def _await_healthy(self, state: AppState, spec: ReleaseSpec, procs: list[Proc]) -> None:
         host = state.hosts[0] if state.hosts else "localhost"
-        # A booting generation runs at the lowest priority so that the one serving keeps the
-        # CPU; it gets normal priority back once healthy. Roost lowers it only when it may
-        # raise it again: a release must not serve for good at niceness 19.
-        lowered = spawn.may_raise_priority()
+        lowered = spawn.may_raise_priority()  # started at the lowest niceness (_booting)
         for proc in procs:
-            if lowered:
+            if lowered:  # the session's weight too (autogroup), shared by its processes
                 spawn.set_priority(proc.popen, spawn.LOW_NICENESS)
         for proc in procs:
             assert proc.address is not None

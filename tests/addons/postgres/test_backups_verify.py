@@ -48,14 +48,24 @@ def _scratch_left(server: Server) -> list[object]:
                                                   "datname LIKE 'roost_verify_%'")]
 
 
-def test_a_good_backup_is_verified(platform: Platform, shop: str, server: Server) -> None:
-    before = _scratch_left(server)
+def test_a_good_backup_is_verified(platform: Platform, shop: str, server: Server,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []  # this verify's scratch database (other tests verify beside it)
+    create = pgtools.create_database
+
+    def recording(*args: object, **kwargs: object) -> str:
+        name = create(*args, **kwargs)  # type: ignore[arg-type]
+        made.append(name)
+        return name
+
+    monkeypatch.setattr(pgtools, "create_database", recording)
     record = pg_backups.capture(platform, shop)
     checked = pg_backups.verify_and_report(platform, shop, record.id)
     assert (checked.status, checked.reason) == ("verified", "")
     assert checked.verified_at is not None
     assert _outbox(platform, shop) == []
-    assert _scratch_left(server) == before  # the scratch database is gone
+    assert [n for n in made if n.startswith("roost_verify_")] == made and len(made) == 1
+    assert made[0] not in _scratch_left(server)  # the scratch database is gone
 
 
 def test_truncated_backup_fails_and_maintainers_are_told(platform: Platform, shop: str) -> None:
