@@ -3,6 +3,7 @@ plan, rolling apply, the apply log, the recipe source."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -12,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from roost.api.deps import ActorDep, PlatformDep
 from roost.core import audit
 from roost.orchestration import hostflow
+from roost.orchestration.platform import Platform
 from roost.store.models.hosts import Host, HostApply
 
 router = APIRouter(tags=["hosts"])
@@ -163,6 +165,16 @@ def apply_out(row: HostApply) -> ApplyOut:
                     results=dict(row.results or {}))
 
 
+async def _audited(ctx: Platform, actor: str, action: str, summary: Callable[[Host], str],
+                   change: Callable[..., Host], *args: Any) -> HostOut:
+    """Run ``change`` (a hostflow function) off the event loop, record it in the audit log
+    with ``summary`` of the host it returns, and return that host's API view."""
+    row = await run_in_threadpool(change, *args)
+    with ctx.sessions.begin() as session:
+        audit.record(session, actor, action, summary(row))
+    return host_out(row)
+
+
 @router.get("/hosts")
 async def list_hosts(ctx: PlatformDep, _: ActorDep) -> list[HostOut]:
     """Every host with its last facts."""
@@ -180,11 +192,10 @@ async def scan(body: ScanIn, _: ActorDep) -> ScanOut:
 @router.post("/hosts", status_code=201)
 async def add_host(body: HostIn, ctx: PlatformDep, actor: ActorDep) -> HostOut:
     """Pin the host key, log in and gather the first facts; nothing is stored on failure."""
-    row = await run_in_threadpool(hostflow.add, ctx, actor, body.name, body.url,
-                                  body.host_key, body.roles, body.private_key, body.apps)
-    with ctx.sessions.begin() as session:
-        audit.record(session, actor, "hosts.add", f"added host {row.name} ({row.fingerprint})")
-    return host_out(row)
+    return await _audited(ctx, actor, "hosts.add",
+                          lambda r: f"added host {r.name} ({r.fingerprint})",
+                          hostflow.add, ctx, actor, body.name, body.url, body.host_key,
+                          body.roles, body.private_key, body.apps)
 
 
 @router.get("/hosts/applies")
@@ -224,22 +235,18 @@ async def show(name: HostName, ctx: PlatformDep, _: ActorDep, refresh: bool = Fa
 async def rekey(name: HostName, body: HostKeyIn, ctx: PlatformDep, actor: ActorDep
                 ) -> HostOut:
     """Pin a rebuilt host's new SSH host key, once Roost logs in with it."""
-    row = await run_in_threadpool(hostflow.rekey, ctx, name, body.host_key)
-    with ctx.sessions.begin() as session:
-        audit.record(session, actor, "hosts.rekey",
-                     f"pinned the new host key of {name} ({row.fingerprint})")
-    return host_out(row)
+    return await _audited(ctx, actor, "hosts.rekey",
+                          lambda r: f"pinned the new host key of {name} ({r.fingerprint})",
+                          hostflow.rekey, ctx, name, body.host_key)
 
 
 @router.post("/hosts/{name}/roles")
 async def set_roles(name: HostName, body: RolesIn, ctx: PlatformDep, actor: ActorDep
                     ) -> HostOut:
     """Replace the host's roles; the next apply makes the machine match them."""
-    row = await run_in_threadpool(hostflow.set_roles, ctx, name, body.roles)
-    with ctx.sessions.begin() as session:
-        audit.record(session, actor, "hosts.roles",
-                     f"roles of {name}: {', '.join(row.roles) or '-'}")
-    return host_out(row)
+    return await _audited(ctx, actor, "hosts.roles",
+                          lambda r: f"roles of {name}: {', '.join(r.roles) or '-'}",
+                          hostflow.set_roles, ctx, name, body.roles)
 
 
 @router.delete("/hosts/{name}")
