@@ -87,6 +87,11 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None,
     def healthy() -> bool:
         if proc.poll() is not None:
             raise AssertionError(f"roost up exited {proc.returncode}:\n{log.read_text()}")
+        # Only this process's answer counts: free_port() gives a port back, and a `roost up`
+        # of another test could take it before this one does (this one then exits). This
+        # one says so once it found the port free, before it starts serving.
+        if "Roost control plane: " not in log.read_text(errors="replace"):
+            return False
         try:
             return httpx.get(url + "/api/v1/health", timeout=2).status_code == 200
         except httpx.HTTPError:
