@@ -25,6 +25,8 @@ import logging
 import time
 from typing import Any
 
+from roost.errors import RuntimeFailure
+
 log = logging.getLogger("roost.swarm")
 PREFIX = "roost-apps-"
 LABEL = "app-pool"
@@ -93,8 +95,9 @@ def assign(client: Any, app: str, grace: float) -> tuple[str, list[str]]:
                 taken.add(network)  # another host's app claimed it first
         made = grow(client, have)
         have = sorted({*have, *made})
-    raise RuntimeError(f"no free app network for {app} in {len(have)} (claims in the swarm's "
-                       f"configs named {CLAIM}*)")
+    raise RuntimeFailure(f"no free app network for {app} among {len(have)}: other hosts "
+                         f"claimed each one first; deploy again (claims: the swarm's configs "
+                         f"named {CLAIM}*)")
 
 
 def release(client: Any, app: str) -> None:
