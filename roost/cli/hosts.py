@@ -198,7 +198,7 @@ def hosts_rekey(
 
 @hosts.command("roles")
 def hosts_roles(name: str = typer.Argument(..., metavar="NAME"),
-                roles: list[str] = typer.Argument(None, metavar="[ROLE]...",
+                roles: list[str] = typer.Argument(None, metavar="ROLE",
                                                   help="the roles from now on; none clears")
                 ) -> None:
     """Give a host new roles (replacing its roles), e.g. promote a swarm worker with
