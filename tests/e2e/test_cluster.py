@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
 
+from roost.runtime import leftovers
 from tests.conftest import free_port, new_pg_database, wait_for
 from tests.e2e.conftest import ROOST, Server, home_for, start_server, stop_server
 from tests.e2e.test_foundation import ok
@@ -51,9 +53,14 @@ def test_two_instances_share_postgresql_and_one_takes_over_when_the_other_dies(
         assert "shared" in ok(second, "apps")
     finally:
         stop_server(first)
+        # The killed instance left its router running, as a crashed host does; the next
+        # `roost up` there would end it: so does the test.
+        leftovers.kill(first.home / "router" / "app-pids.json")
         if second is not None:
             stop_server(second)
         drop()
+        for name in ("a", "b"):
+            shutil.rmtree(home_for(tmp_path / name).parent, ignore_errors=True)
 
 
 def test_a_second_host_on_sqlite_is_refused_with_what_to_use(tmp_path: Path) -> None:
@@ -74,3 +81,5 @@ def test_a_second_host_on_sqlite_is_refused_with_what_to_use(tmp_path: Path) -> 
         assert set(instances(first)) == {"alpha"}
     finally:
         stop_server(first)
+        for name in ("a", "b"):
+            shutil.rmtree(home_for(tmp_path / name).parent, ignore_errors=True)
