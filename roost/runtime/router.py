@@ -158,6 +158,17 @@ class Router:
             os.chmod(log_path, 0o600)
             self.proc = subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT,
                                          env=env, start_new_session=True)
+        try:
+            self._await_admin(log_path, ids, argv)
+            self.resolver.watch(self.proc.pid)
+            self.push()
+        except BaseException:  # Caddy leads its own session: a failed start must not leave it
+            self.stop()
+            raise
+
+    def _await_admin(self, log_path: Path, ids: tuple[int, int] | None, argv: list[str]
+                     ) -> None:
+        assert self.proc is not None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -173,8 +184,6 @@ class Router:
                 time.sleep(0.05)
         else:
             raise RuntimeFailure(f"the router's admin API at {self.admin_socket} did not answer")
-        self.resolver.watch(self.proc.pid)
-        self.push()
 
     def _as_user(self, ids: tuple[int, int]) -> list[str]:
         """The setpriv prefix that runs Caddy as the router user, with the one capability it

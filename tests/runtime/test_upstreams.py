@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from roost.errors import RuntimeFailure
+from roost.runtime import spawn
 from roost.runtime.router import Router
 from roost.runtime.upstreams import SRV, UpstreamResolver, app_name, host_lookup_name
 from tests.conftest import free_port
@@ -167,3 +169,22 @@ class Hello(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:
         """Keep the test output quiet."""
+
+
+def test_a_router_that_fails_to_start_leaves_no_caddy_running(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caddy leads a session of its own (it outlives a crashed Roost on purpose), so a start
+    that fails after Caddy is up must stop it: a refused `roost up` leaves nothing behind."""
+    router = Router(f"127.0.0.1:{free_port()}", tmp_path / "router", tune_kernel=False)
+    started: list[int] = []
+
+    def refused() -> None:  # Caddy answers its admin API, then the configuration is refused
+        assert router.proc is not None
+        started.append(router.proc.pid)
+        raise RuntimeFailure("the router refused its configuration")
+
+    monkeypatch.setattr(router, "push", refused)
+    with pytest.raises(RuntimeFailure, match="refused its configuration"):
+        router.start()
+    assert started and not spawn.running(started[0])
+    assert router.resolver is None
