@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
+import re
+from datetime import datetime
 from typing import Any
 
 from roost.errors import RuntimeFailure
@@ -80,10 +81,10 @@ def assign(client: Any, app: str, grace: float) -> tuple[str, list[str]]:
         if mine not in claims:  # services deployed before claims existed
             _claim(client, mine, app)
         return mine, []
-    now = time.time()
+    now = _epoch(client.info().get("SystemTime", "")) if cooling else None
     for network, released in cooling.items():
-        if now - released < grace + DRAIN_MARGIN:
-            taken.add(network)
+        if now is None or released is None or now - released < grace + DRAIN_MARGIN:
+            taken.add(network)  # still draining, or a time that cannot be read
         else:
             _remove_config(client, COOL + network)
     have, made = pool(client), list[str]()
@@ -107,26 +108,35 @@ def release(client: Any, app: str) -> None:
         if holder == app:
             _remove_config(client, COOL + network)  # a stale one from an earlier holder
             _create_once(client.configs.create, name=COOL + network, data=app.encode(),
-                         labels={CLAIM_LABEL: network, "roost.released": f"{time.time():.3f}"})
+                         labels={CLAIM_LABEL: network})
             _remove_config(client, CLAIM + network)
 
 
-def _claims(client: Any) -> tuple[dict[str, str], dict[str, float]]:
-    """Network -> the app claiming it, and network -> when its last app released it; read
-    in one listing, so a release (cooling made, then claim removed) is never missed."""
+def _claims(client: Any) -> tuple[dict[str, str], dict[str, float | None]]:
+    """Network -> the app claiming it, and network -> when its last app released it (the
+    cooling mark's creation, by the manager's clock: control-plane hosts' clocks may
+    differ); read in one listing, so a release (mark made, then claim removed) is never
+    missed."""
     claims: dict[str, str] = {}
-    cooling: dict[str, float] = {}
+    cooling: dict[str, float | None] = {}
     for config in client.configs.list(filters={"label": CLAIM_LABEL}):
         labels = config.attrs["Spec"].get("Labels") or {}
         network = labels.get(CLAIM_LABEL, "")
         if config.name == CLAIM + network:
             claims[network] = labels.get("roost.app", "")
         elif config.name == COOL + network:
-            try:
-                cooling[network] = float(labels.get("roost.released", "0"))
-            except ValueError:
-                cooling[network] = 0.0
+            cooling[network] = _epoch(config.attrs.get("CreatedAt", ""))
     return claims, cooling
+
+
+def _epoch(stamp: str) -> float | None:
+    """Seconds since the epoch of a Docker timestamp (RFC 3339, nanoseconds); None when it
+    cannot be read."""
+    match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", stamp)
+    if match is None:
+        return None
+    whole = datetime.fromisoformat(match[1] + ("+00:00" if match[3] == "Z" else match[3]))
+    return whole.timestamp() + float(match[2] or 0)
 
 
 def _claim(client: Any, network: str, app: str) -> bool:
