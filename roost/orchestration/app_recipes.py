@@ -43,8 +43,6 @@ from roost.store.base import utcnow
 from roost.store.models import App
 from roost.store.models.hosts import Host, HostApply
 
-APP_TARGET = "app:"  # HostApply.target of an app's recipe run: "app:NAME"
-
 
 class RunAppRecipes(Step):
     """Apply a VM app's own recipes on its host before the release goes live."""
@@ -125,13 +123,6 @@ def _read(ctx: Platform, slug_key: str) -> apprecipes.AppRecipes:
         return apprecipes.from_slug(path)
 
 
-def recipes_ran_by(session: Session, host: Host) -> set[str]:
-    """The apps whose own recipes ran on ``host`` since it was added (the apply log)."""
-    rows = session.scalars(select(HostApply).where(HostApply.target.like(f"{APP_TARGET}%"),
-                                                   HostApply.started_at >= host.created_at))
-    return {r.target[len(APP_TARGET):] for r in rows if host.name in (r.results or {})}
-
-
 def check_host(ctx: Platform, session: Session, app: str, host: Host) -> None:
     """Refuse (Conflict, saying what to do) unless ``host`` may run ``app``'s recipes."""
     fix = (f"app recipes get root on the host, so they run only on a VM dedicated to the "
@@ -142,7 +133,7 @@ def check_host(ctx: Platform, session: Session, app: str, host: Host) -> None:
                        "build sandbox, and ROOST_SANDBOX is off; turn it on")
     others = sorted(a.name for a in session.scalars(select(App)) if a.name != app
                     and ((a.settings or {}).get("vm") or {}).get("host") == host.name)
-    others += sorted(recipes_ran_by(session, host) - {app, *others})
+    others += sorted(hostflow.recipes_ran_by(session, host) - {app, *others})
     if others:
         raise Conflict(f"{host.name} also carries {', '.join(others)}: {fix}",
                        code="host_not_dedicated")
@@ -190,7 +181,7 @@ def _run(ctx: Platform, app: str, number: int, actor: str, host: Host,
     s = ctx.settings
     with ctx.sessions.begin() as session:  # checked and recorded at once: the host is taken
         check_host(ctx, session, app, host)
-        record = HostApply(actor=actor, target=f"{APP_TARGET}{app}", results={},
+        record = HostApply(actor=actor, target=f"{hostflow.APP_TARGET}{app}", results={},
                            recipes=f"recipes/ of {app} v{number} ({recipes.digest[:12]})")
         session.add(record)
         session.flush()

@@ -27,6 +27,7 @@ from roost.store.base import utcnow
 from roost.store.models import App
 from roost.store.models.hosts import Host, HostApply, RecipeSource
 
+APP_TARGET = "app:"  # HostApply.target of an app's own recipe run: "app:NAME"
 log = logging.getLogger("roost.hosts")
 
 
@@ -172,12 +173,17 @@ def rekey(ctx: Platform, name: str, host_key: str) -> Host:
     return current
 
 
+def recipes_ran_by(session: Session, host: Host) -> set[str]:
+    """The apps whose own recipes ran on ``host`` since it was added (the apply log)."""
+    rows = session.scalars(select(HostApply).where(HostApply.target.like(f"{APP_TARGET}%"),
+                                                   HostApply.started_at >= host.created_at))
+    return {r.target[len(APP_TARGET):] for r in rows if host.name in (r.results or {})}
+
+
 def set_roles(ctx: Platform, name: str, roles: list[str]) -> Host:
     """Give the host ``roles`` (replacing its roles); ``roost hosts apply`` then makes the
     machine match. A host where an app's own recipes ran (root there) cannot take a role
     that serves the platform: it is the app's machine, not one to trust with others."""
-    from roost.orchestration.app_recipes import recipes_ran_by
-
     roles = check_roles(roles)
     with ctx.sessions.begin() as session:
         row = _host(session, name)

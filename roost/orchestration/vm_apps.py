@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from roost.errors import InvalidInput, NotFound
 from roost.hosts import keys
-from roost.orchestration.app_recipes import recipes_ran_by
+from roost.orchestration import hostflow
 from roost.orchestration.platform import Platform
 from roost.runtime.interface import AppRuntime
 from roost.runtime.perapp import PerAppRuntime
@@ -51,7 +51,7 @@ def check_placement(ctx: Platform, session: Session, runtime: str | None,
     if row is None:
         raise InvalidInput(f"no host named {host!r}: add it first with `roost hosts add "
                            f"{host} ssh://root@ADDRESS`, or pick one of `roost hosts`")
-    owners = recipes_ran_by(session, row)
+    owners = hostflow.recipes_ran_by(session, row)
     if owners:
         raise InvalidInput(f"{host} ran the own recipes of {', '.join(sorted(owners))} (root on "
                            "it), so it is theirs alone: pick another host, or rebuild the "

@@ -3,7 +3,10 @@ token, read from the manager at ``DOCKER_HOST`` (what the ``docker-node`` recipe
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from roost.errors import RuntimeFailure
 from roost.runtime.swarm.calls import swarm_call
@@ -18,22 +21,29 @@ class JoinTicket:
     as_manager: bool
 
 
-@swarm_call
-def join_ticket(as_manager: bool) -> JoinTicket:
-    """The address of the manager at ``DOCKER_HOST`` and the swarm's worker (or manager)
-    join token."""
+@contextmanager
+def _manager() -> Iterator[Any]:
+    """A Docker SDK client of the manager at ``DOCKER_HOST``, closed afterwards."""
     import docker
 
     client = docker.from_env(timeout=30)
     try:
+        yield client
+    finally:
+        client.close()
+
+
+@swarm_call
+def join_ticket(as_manager: bool) -> JoinTicket:
+    """The address of the manager at ``DOCKER_HOST`` and the swarm's worker (or manager)
+    join token."""
+    with _manager() as client:
         swarm = client.info().get("Swarm") or {}
         if swarm.get("LocalNodeState") != "active" or not swarm.get("ControlAvailable"):
             raise RuntimeFailure("DOCKER_HOST is not a swarm manager: hosts cannot join a "
                                  "swarm; run `docker swarm init` there (or point "
                                  "DOCKER_HOST at a manager)")
         tokens = client.swarm.attrs.get("JoinTokens") or {}
-    finally:
-        client.close()
     managers = sorted(swarm.get("RemoteManagers") or [],
                       key=lambda m: m.get("NodeID") != swarm.get("NodeID"))  # this one first
     address = next((m.get("Addr") for m in managers if m.get("Addr")), "")
@@ -66,10 +76,7 @@ class RoleChange:
 def role_changes(wanted: dict[str, bool]) -> dict[str, RoleChange]:
     """For hosts in the swarm (by address) whose node is not what ``wanted`` says (address ->
     as a manager), the change; hosts not in the swarm yet are left to the join."""
-    import docker
-
-    client = docker.from_env(timeout=30)
-    try:
+    with _manager() as client:
         found: dict[str, RoleChange] = {}
         for node in client.nodes.list():
             attrs = node.attrs
@@ -83,8 +90,6 @@ def role_changes(wanted: dict[str, bool]) -> dict[str, RoleChange]:
                 found[address] = RoleChange(node.id, attrs["Description"]["Hostname"],
                                             wanted[address])
         return found
-    finally:
-        client.close()
 
 
 @swarm_call
@@ -92,8 +97,7 @@ def set_role(change: RoleChange) -> None:
     """Promote or demote the node; never the manager Roost itself talks to."""
     import docker
 
-    client = docker.from_env(timeout=30)
-    try:
+    with _manager() as client:
         if not change.as_manager and client.info()["Swarm"].get("NodeID") == change.node_id:
             raise RuntimeFailure(f"{change.hostname} is the manager at DOCKER_HOST, which "
                                  "Roost manages the swarm through: point DOCKER_HOST at "
@@ -106,5 +110,3 @@ def set_role(change: RoleChange) -> None:
         except docker.errors.APIError as exc:
             raise RuntimeFailure(f"could not change the swarm role of {change.hostname}: "
                                  f"{exc.explanation or exc}") from exc
-    finally:
-        client.close()
