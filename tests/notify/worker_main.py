@@ -22,7 +22,10 @@ async def main(db_url: str, sms_url: str, mark: str | None) -> None:
 
     async def hold(claimed: list[Claimed]) -> None:
         if mark:
-            Path(mark).write_text(",".join(str(c.id) for c in claimed))
+            # Whole or not at all: the test reads the file as soon as it exists.
+            partial = Path(mark + ".part")
+            partial.write_text(",".join(str(c.id) for c in claimed))
+            partial.replace(mark)
             await asyncio.sleep(3600)
 
     worker = OutboxWorker(factory, Deliverer(sms_url),
