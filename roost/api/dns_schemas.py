@@ -83,6 +83,7 @@ class PlanOut(BaseModel):
     counts: dict[str, int]
     existing: int
     unsafe: str
+    read: str = ""  # what was read live when not the whole zone (empty: the whole zone)
 
 
 class ApplyOut(PlanOut):

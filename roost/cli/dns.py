@@ -16,6 +16,8 @@ from roost.cli.output import ok, print_json, print_table, say
 app = typer.Typer(help="DNS zones and records as code: plan, apply, drift.",
                   no_args_is_help=True)
 zones_app = group("Managed zones: list, add and remove.")
+REFRESH_HELP = ("read the whole zone at the provider (a plan of a few changed names reads only "
+                "them while the last full reading is recent)")
 app.add_typer(zones_app, name="zones")
 
 
@@ -171,15 +173,19 @@ def _print_plan(plan: dict[str, Any], verbose: bool) -> None:
         say(f"  and {owned} ownership records (--verbose shows them)")
     if plan["unsafe"]:
         say(f"  [yellow]unsafe[/yellow]: {plan['unsafe']}; apply needs --force")
+    if plan.get("read"):
+        say(f"  ({plan['read']}; --refresh reads the whole zone)")
 
 
 @app.command("plan")
 def plan(zone: str = typer.Argument(None, metavar="[ZONE]"),
          verbose: bool = typer.Option(False, "--verbose", help="show ownership records too"),
+         refresh: bool = typer.Option(False, "--refresh", help=REFRESH_HELP),
          json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
     """What `roost dns apply` would change at the provider (every zone without ZONE)."""
     client = Client(timeout=600)
-    plans = [client.request("GET", _zone(z) + "/plan") for z in _zones(zone)]
+    params = {"refresh": "true"} if refresh else None
+    plans = [client.request("GET", _zone(z) + "/plan", params=params) for z in _zones(zone)]
     if json:
         print_json(plans)
         return
@@ -192,6 +198,7 @@ def plan(zone: str = typer.Argument(None, metavar="[ZONE]"),
 @app.command("apply")
 def apply(zone: str = typer.Argument(None, metavar="[ZONE]"),
           force: bool = typer.Option(False, "--force", help="apply over the safety thresholds"),
+          refresh: bool = typer.Option(False, "--refresh", help=REFRESH_HELP),
           json: bool = typer.Option(False, "--json", help="JSON output")) -> None:
     """Apply the plan of ZONE (every zone without ZONE) at its provider."""
     client = Client(timeout=600)
@@ -200,7 +207,8 @@ def apply(zone: str = typer.Argument(None, metavar="[ZONE]"),
     if not names and not json:
         say("Roost manages no zone")
     for name in names:
-        with client.stream("POST", _zone(name) + "/apply", json={"force": force}) as resp:
+        with client.stream("POST", _zone(name) + "/apply", json={"force": force, "refresh": refresh}
+                           ) as resp:
             resp.read()
         if resp.status_code >= 400:
             _apply_failed(resp, name)

@@ -19,6 +19,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 REUSE_SECONDS = 60.0
@@ -32,6 +33,7 @@ class Kept:
     source: str  # digest of the zone's records and settings
     provider: Any
     plan: Any  # sync.ZonePlan
+    read_at: datetime  # when the provider was read for it
 
 
 _KEPT: dict[str, Kept] = {}
@@ -44,13 +46,13 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def keep(zone: str, source: str, provider: Any, plan: Any) -> None:
+def keep(zone: str, source: str, provider: Any, plan: Any, read_at: datetime) -> None:
     """Remember a zone's latest plan (replacing the one before); drop stale ones."""
     now = time.monotonic()
     with _LOCK:
         for name in [n for n, k in _KEPT.items() if now - k.made > REUSE_SECONDS]:
             del _KEPT[name]
-        _KEPT[zone] = Kept(now, source, provider, plan)
+        _KEPT[zone] = Kept(now, source, provider, plan, read_at)
 
 
 def take(zone: str, source: str) -> Kept | None:

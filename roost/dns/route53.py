@@ -6,6 +6,9 @@ hold at most 32,000 characters of values (UPSERTs again twice). :class:`RoostRou
 splits each batch further where either limit would be passed, keeping the changes of one
 record set in the same batch (a DELETE and its CREATE never straddle two requests), and
 counts the batches it sends.
+
+A plan of a few changed names reads only those names (:meth:`read_only`, :func:`read_names`):
+listing a whole zone costs a request per 300 record sets.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from roost.errors import InvalidInput
@@ -20,6 +24,7 @@ from roost.settings import Settings
 
 MAX_RECORDS = 1000  # ResourceRecord elements per change batch (UPSERT counts twice)
 MAX_CHARS = 32_000  # characters of Value elements per change batch (UPSERT counts twice)
+PAGE = 20  # record sets asked for per request when reading single names (Route53: <= 300)
 
 
 def _weight(mod: dict[str, Any]) -> tuple[int, int]:
@@ -112,6 +117,17 @@ def provider_class() -> type:
                 setattr(self, "_health_checks", cached)  # noqa: B010
             return cached
 
+        def read_only(self, fqdns: Iterable[str]) -> None:
+            """Read only the record sets at these names (not the whole zone) from now on."""
+            self._only_names = sorted(set(fqdns))
+
+        def _load_records(self, zone_id: str) -> list[dict[str, Any]]:
+            only = getattr(self, "_only_names", None)
+            if only is None or zone_id in self._r53_rrsets:
+                return super()._load_records(zone_id)
+            self._r53_rrsets[zone_id] = read_names(self._conn, zone_id, only)
+            return self._r53_rrsets[zone_id]
+
         def _really_apply(self, batch: list[dict[str, Any]], zone_id: str) -> None:
             ordered = sorted(batch, key=_mod_keyer)
             for piece in split(ordered):
@@ -119,6 +135,59 @@ def provider_class() -> type:
                 self.sent_batches.append(len(piece))
 
     return RoostRoute53Provider
+
+
+def _runs(sets: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Consecutive record sets grouped by name (compared without case, as Route53 does)."""
+    runs: list[tuple[str, list[dict[str, Any]]]] = []
+    for rrset in sets:
+        name = rrset["Name"].lower()
+        if runs and runs[-1][0] == name:
+            runs[-1][1].append(rrset)
+        else:
+            runs.append((name, [rrset]))
+    return runs
+
+
+def _listing_key(fqdn: str) -> str:
+    """Where Route53 lists a name: its labels reversed (``com.example.www``)."""
+    return ".".join(reversed(fqdn.rstrip(".").split(".")))
+
+
+def read_names(conn: Any, zone_id: str, fqdns: Iterable[str], page: int = PAGE
+               ) -> list[dict[str, Any]]:
+    """The record sets at exactly these names, and no others.
+
+    Route53 lists a zone in its own order from a given name: a name's record sets, if it has
+    any, come first, together. Each name is asked for from itself, in that order; an answer
+    that also shows another wanted name whole (followed by a different name: a name and its
+    ownership records are neighbours) spares that name a request of its own. Names are passed as written (Route53 compares them without case, moto with)."""
+    wanted = {f.lower(): f for f in fqdns}
+    done: set[str] = set()
+    found: list[dict[str, Any]] = []
+    for folded, fqdn in sorted(wanted.items(), key=lambda item: _listing_key(item[0])):
+        if folded in done:
+            continue
+        start: dict[str, str] = {"StartRecordName": fqdn}
+        pending: list[dict[str, Any]] = []  # a wanted name's sets that a page cut off
+        while True:
+            resp = conn.list_resource_record_sets(HostedZoneId=zone_id, MaxItems=str(page),
+                                                  **start)
+            runs = _runs(pending + resp["ResourceRecordSets"])
+            cut = runs.pop() if resp.get("IsTruncated") and runs else None
+            for name, sets in runs:
+                if name in wanted and name not in done:
+                    found += sets
+                    done.add(name)
+            if cut is None or cut[0] not in wanted or cut[0] in done:
+                break
+            pending = cut[1]
+            start = {"StartRecordName": resp["NextRecordName"],
+                     "StartRecordType": resp["NextRecordType"]}
+            if resp.get("NextRecordIdentifier"):
+                start["StartRecordIdentifier"] = resp["NextRecordIdentifier"]
+        done.add(folded)  # found above, or absent: nothing at it where it would be
+    return found
 
 
 def build(settings: Settings, options: dict[str, str], *, update_threshold: float,

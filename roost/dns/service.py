@@ -5,7 +5,9 @@ needs (the email add-on's SPF, DKIM, DMARC and return-path records).
 Each function opens its own store sessions and talks to the provider outside them, so no
 transaction is held open across a network call. The records as applied are kept on the zone
 (``applied``): the drift check plans against them, so a change still waiting in Roost (set,
-not yet applied) is never taken for drift.
+not yet applied) is never taken for drift. A plan of names changed in Roost reads only them
+while the zone's last full reading is recent (:mod:`roost.dns.scope`); the drift check and an
+apply that reads the whole zone renew that reading (``checked_at``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core import audit
 from roost.core.secrets import Cipher, load_or_create_key
-from roost.dns import plancache, providers, sync, zones
+from roost.dns import plancache, providers, scope, sync, zones
 from roost.dns.records import RecordData, from_snapshot, snapshot
 from roost.errors import InvalidInput
 from roost.settings import Settings
@@ -73,31 +75,42 @@ def _source(zone: DnsZone, wanted: list[RecordData]) -> str:
                             zone.update_threshold, zone.delete_threshold, snapshot(wanted))
 
 
-def plan(platform: DnsEnv, name: str) -> sync.ZonePlan:
+def _plan(platform: DnsEnv, zone: DnsZone, wanted: list[RecordData], provider: Any,
+          refresh: bool) -> sync.ZonePlan:
+    """The zone's plan, reading only the changed names when :func:`scope.of` allows."""
+    limited = scope.of(zone, wanted, can_read_names=hasattr(provider, "read_only"),
+                       drift_interval=platform.settings.dns_drift_interval_seconds,
+                       refresh=refresh)
+    return sync.plan(provider, zone.name, wanted, limited)
+
+
+def plan(platform: DnsEnv, name: str, *, refresh: bool = False) -> sync.ZonePlan:
     """What applying the zone would change at its provider (kept a short while for the
-    apply that follows it: :mod:`roost.dns.plancache`)."""
+    apply that follows it: :mod:`roost.dns.plancache`). ``refresh`` reads the whole zone."""
     zone, wanted, provider = _load(platform, name)
-    found = sync.plan(provider, zone.name, wanted)
+    read_at = utcnow()
+    found = _plan(platform, zone, wanted, provider, refresh)
     if found.changes:  # an apply after an empty plan reads the zone again (drift since?)
-        plancache.keep(zone.name, _source(zone, wanted), provider, found)
+        plancache.keep(zone.name, _source(zone, wanted), provider, found, read_at)
     else:
         plancache.forget(zone.name)
     return found
 
 
-def apply(platform: DnsEnv, name: str, *, force: bool = False, actor: str = "roost"
-          ) -> tuple[sync.ZonePlan, int, list[int]]:
+def apply(platform: DnsEnv, name: str, *, force: bool = False, actor: str = "roost",
+          refresh: bool = False) -> tuple[sync.ZonePlan, int, list[int]]:
     """Plan and apply one zone; remember the records as applied. Return the plan, the number
     of changes applied and the sizes of the change batches sent (Route53).
 
     The zone's plan made moments ago from the same records is applied as it is, without
-    reading the whole zone again (:mod:`roost.dns.plancache`)."""
+    reading the whole zone again (:mod:`roost.dns.plancache`); ``refresh`` reads it."""
     zone, wanted, provider = _load(platform, name)
-    kept = plancache.take(zone.name, _source(zone, wanted))
+    kept = None if refresh else plancache.take(zone.name, _source(zone, wanted))
     if kept is not None:
-        provider, found = kept.provider, kept.plan
+        provider, found, read_at = kept.provider, kept.plan, kept.read_at
     else:
-        found = sync.plan(provider, zone.name, wanted)
+        read_at = utcnow()
+        found = _plan(platform, zone, wanted, provider, refresh)
     try:
         applied = sync.apply(provider, found, force=force,
                              fresh=lambda: provider_for(platform, zone))
@@ -106,7 +119,8 @@ def apply(platform: DnsEnv, name: str, *, force: bool = False, actor: str = "roo
     with platform.sessions.begin() as session:
         row = zones.get(session, zone.name)
         row.applied, row.applied_at = snapshot(wanted), utcnow()
-        row.drift = ""
+        if not found.read:  # the whole zone was read: it now is as applied
+            row.drift, row.checked_at = "", read_at
         if applied:
             audit.record(session, actor, "dns.apply",
                          f"{zone.name}: {applied} changes" + (" (forced)" if force else ""),

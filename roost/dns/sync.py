@@ -4,7 +4,9 @@ The flow reads as octoDNS's ``Manager.sync`` does: mark what Roost owns (octoDNS
 ``OwnershipProcessor``: an ``_owner.TYPE.name`` TXT record holding ``roost`` beside each
 record), plan against the live zone, keep only changes to records Roost owns (so records
 made by hand, ``_acme-challenge`` or a verification TXT, are never touched), check the
-safety thresholds, apply. A provider error during apply is followed by a fresh read of the
+safety thresholds, apply. A plan may read only the names changed in Roost
+(:mod:`roost.dns.scope`); its thresholds are then taken against the zone as last applied. A
+provider error during apply is followed by a fresh read of the
 live zone, which says which changes went through and which did not.
 """
 
@@ -12,11 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.dns.names import OWNERSHIP_PREFIX
 from roost.dns.records import RecordData, new_zone, rdata, to_zone
 from roost.errors import Conflict, RoostError
+
+if TYPE_CHECKING:
+    from roost.dns.scope import Scope
 
 OWNER_VALUE = "roost"  # the value of Roost's ownership TXT records
 
@@ -95,13 +100,15 @@ class ZonePlan:
     existing: int  # records in the live zone
     unsafe: str = ""
     octo: Any = None  # the octoDNS Plan (None: nothing to do)
+    read: str = ""  # what was read live, when not the whole zone
 
     def view(self) -> dict[str, Any]:
         """The plan for the API."""
         counts = {a: sum(1 for c in self.changes if c.action == a and not c.ownership)
                   for a in ("create", "update", "delete")}
         return {"zone": self.zone, "changes": [c.view(self.zone) for c in self.changes],
-                "counts": counts, "existing": self.existing, "unsafe": self.unsafe}
+                "counts": counts, "existing": self.existing, "unsafe": self.unsafe,
+                "read": self.read}
 
 
 def ownership() -> Any:
@@ -144,11 +151,17 @@ def _change(octo: Any) -> Change:
     return out
 
 
-def plan(provider: Any, zone: str, desired: list[RecordData]) -> ZonePlan:
-    """Plan ``desired`` against the provider's live zone; only Roost's records change."""
+def plan(provider: Any, zone: str, desired: list[RecordData], scope: Scope | None = None
+         ) -> ZonePlan:
+    """Plan ``desired`` against the provider's live zone; only Roost's records change.
+
+    With a ``scope``, only its names are read and planned (the provider reads only them)."""
     from octodns.processor.ownership import OwnershipException
     from octodns.provider.plan import UnsafePlan
 
+    if scope is not None:
+        desired = [r for r in desired if r.name in scope.names]
+        provider.read_only(scope.fqdns(zone))
     processor = ownership()
     wanted = mark_owned(to_zone(zone, desired), processor)
     try:
@@ -161,15 +174,35 @@ def plan(provider: Any, zone: str, desired: list[RecordData]) -> ZonePlan:
         raise
     except Exception as exc:  # botocore, requests, octoDNS: one line, translated here
         raise ProviderError(f"{zone}: the provider could not be read: {reason_of(exc)}") from exc
+    read = scope.describe() if scope is not None else ""
     if octo is None:
-        return ZonePlan(zone, [], 0)
-    found = ZonePlan(zone, [_change(c) for c in octo.changes], len(octo.existing.records),
-                     octo=octo)
+        return ZonePlan(zone, [], scope.existing if scope is not None else 0, read=read)
+    found = ZonePlan(zone, [_change(c) for c in octo.changes],
+                     scope.existing if scope is not None else len(octo.existing.records),
+                     octo=octo, read=read)
     try:
-        octo.raise_if_unsafe()
+        if scope is None:
+            octo.raise_if_unsafe()
+        else:
+            _raise_if_unsafe(octo, zone, scope.existing)
     except UnsafePlan as exc:
         found.unsafe = str(exc)
     return found
+
+
+def _raise_if_unsafe(octo: Any, zone: str, existing: int) -> None:
+    """octoDNS's thresholds (``Plan.raise_if_unsafe``) against ``existing`` records: the
+    zone's count when the plan read only some of its names."""
+    from octodns.provider.plan import Plan, TooMuchChange
+
+    if existing < Plan.MIN_EXISTING_RECORDS:
+        return
+    for kind, threshold in (("Update", octo.update_pcent_threshold),
+                            ("Delete", octo.delete_pcent_threshold)):
+        share = octo.change_counts[kind] / existing
+        if share > threshold:
+            raise TooMuchChange(f"Too many {kind.lower()}s", share * 100, threshold * 100,
+                                octo.change_counts[kind], existing, f"{zone}.")
 
 
 def apply(provider: Any, found: ZonePlan, *, force: bool = False,

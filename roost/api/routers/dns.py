@@ -62,6 +62,7 @@ class ApplyIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     force: bool = False
+    refresh: bool = False  # read the whole zone at the provider, not only the changed names
 
 
 @router.get("/dns/zones")
@@ -160,9 +161,11 @@ def import_zone(zone: str, body: ImportIn, session: SessionDep, actor: ActorDep
 
 
 @router.get(ZONE_PATH + "/plan")
-async def plan_zone(zone: str, ctx: PlatformDep, _: ActorDep) -> PlanOut:
-    """What `apply` would change at the provider."""
-    found = await run_in_threadpool(dns_flow.plan, ctx, zone)
+async def plan_zone(zone: str, ctx: PlatformDep, _: ActorDep, refresh: bool = False
+                    ) -> PlanOut:
+    """What `apply` would change at the provider (``refresh``: read the whole zone there,
+    not only the names changed since the last apply)."""
+    found = await run_in_threadpool(lambda: dns_flow.plan(ctx, zone, refresh=refresh))
     return PlanOut(**found.view())
 
 
@@ -174,7 +177,8 @@ async def apply_zone(zone: str, body: ApplyIn, ctx: PlatformDep, actor: ActorDep
     """Apply the zone's plan (refused over the safety thresholds unless forced)."""
     try:
         found, applied, batches = await run_in_threadpool(
-            lambda: dns_flow.apply(ctx, zone, force=body.force, actor=actor))
+            lambda: dns_flow.apply(ctx, zone, force=body.force, actor=actor,
+                                   refresh=body.refresh))
     except sync.ApplyError as exc:
         return _apply_failed(exc)
     return ApplyOut(**found.view(), applied=applied, batches=batches)
