@@ -87,6 +87,8 @@ class Settings(BaseModel):
     mail_rate_app: float = Field(default=1000.0, gt=0)  # messages per second per app
     mail_rate_domain: float = Field(default=1000.0, gt=0)  # per recipient domain
     mail_workers: int = Field(default=16, ge=1, le=64)
+    # processes delivering mail beside `roost up` (0: its own threads; roost/mail/deliveryproc.py)
+    mail_delivery_processes: int = Field(default=1, ge=0, le=16)
     runtime: str = "local"  # "swarm": apps run as swarm services (DOCKER_HOST, docs/scaling.md)
     stack_image: str = ""  # swarm: the image tasks run slugs in ("" = Roost builds roost-stack)
     swarm_slug_listen: str = ""  # swarm: HOST:PORT where tasks fetch slugs from this host

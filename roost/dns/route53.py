@@ -161,7 +161,8 @@ def read_names(conn: Any, zone_id: str, fqdns: Iterable[str], page: int = PAGE
     Route53 lists a zone in its own order from a given name: a name's record sets, if it has
     any, come first, together. Each name is asked for from itself, in that order; an answer
     that also shows another wanted name whole (followed by a different name: a name and its
-    ownership records are neighbours) spares that name a request of its own. Names are passed as written (Route53 compares them without case, moto with)."""
+    ownership records are neighbours) spares that name a request of its own. Names are passed
+    as written (Route53 compares them without case, moto with)."""
     wanted = {f.lower(): f for f in fqdns}
     done: set[str] = set()
     found: list[dict[str, Any]] = []

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
 from roost.errors import ConfigError
-from roost.mail import dkim, dnscheck, domains, journal, queue, smtpd, webhooks
+from roost.mail import deliveryproc, dkim, dnscheck, domains, journal, queue, smtpd, webhooks
 from roost.mail.deliver import Capture, Direct, Relay, Transport
 from roost.mail.intake import Intake
 from roost.mail.worker import Deliverer, Limits
@@ -38,6 +38,7 @@ class MailConfig:
     limits: Limits = Limits()
     workers: int = 16
     journal: str = ""  # directory of the hand-over journal ('' keeps none)
+    processes: int = 0  # delivery processes beside `roost up` (0: threads of its own)
 
     @property
     def mode(self) -> str:
@@ -63,16 +64,44 @@ def _loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
 
 
+def dns_problems(config: MailConfig, sender: domains.Sender) -> list[str]:
+    """What is wrong with ``sender``'s DNS records, checked live."""
+    wanted = dnscheck.expected(sender.domain, sender.selector,
+                               dkim.public_record(sender.dkim_key), config.hostname,
+                               config.relay)
+    return dnscheck.problems(dnscheck.check(wanted, config.resolver))
+
+
+def transport(config: MailConfig) -> Transport:
+    """A new transport for one worker thread, as configured."""
+    if config.relay:
+        return Relay(config.relay, config.hostname)
+    if config.direct:
+        return Direct(config.hostname, config.mx_port,
+                      "" if config.resolver == "off" else config.resolver)
+    return Capture()
+
+
+def new_deliverer(sessions: sessionmaker[Session], cipher: Cipher, config: MailConfig
+                  ) -> Deliverer:
+    """The deliverer of this process, owning its leases as ``HOST:PID``."""
+    return Deliverer(sessions, cipher, lambda: transport(config), config.limits,
+                     owner=f"{os.uname().nodename}:{os.getpid()}",
+                     dns_problems=None if config.resolver == "off"
+                     else lambda sender: dns_problems(config, sender))
+
+
 class MailService:
     """Everything that moves mail while `roost up` runs."""
 
     def __init__(self, sessions: sessionmaker[Session], cipher: Cipher, config: MailConfig,
-                 allow_url: Callable[[str], str | None]) -> None:
+                 allow_url: Callable[[str], str | None],
+                 store: deliveryproc.Store | None = None) -> None:
         self.sessions, self.cipher, self.config = sessions, cipher, config
-        self.deliverer = Deliverer(sessions, cipher, self.transport, config.limits,
-                                   owner=f"{os.uname().nodename}:{os.getpid()}",
-                                   dns_problems=None if config.resolver == "off"
-                                   else self.dns_problems)
+        self.deliverer = new_deliverer(sessions, cipher, config)
+        # Delivery in processes of its own needs the store's address to give them.
+        self.children = (deliveryproc.Children(store, config, _alive)
+                         if store is not None and config.processes > 0 else None)
         self.intake = Intake(sessions, on_commit=self.kick)
         self.hooks = webhooks.Sender(sessions, cipher, allow_url)
         self.server: asyncio.Server | None = None
@@ -81,23 +110,24 @@ class MailService:
 
     def dns_problems(self, sender: domains.Sender) -> list[str]:
         """What is wrong with ``sender``'s DNS records, checked live."""
-        c = self.config
-        wanted = dnscheck.expected(sender.domain, sender.selector,
-                                   dkim.public_record(sender.dkim_key), c.hostname, c.relay)
-        return dnscheck.problems(dnscheck.check(wanted, c.resolver))
+        return dns_problems(self.config, sender)
 
     def transport(self) -> Transport:
         """A new transport for one worker thread, as configured."""
-        c = self.config
-        if c.relay:
-            return Relay(c.relay, c.hostname)
-        if c.direct:
-            return Direct(c.hostname, c.mx_port, "" if c.resolver == "off" else c.resolver)
-        return Capture()
+        return transport(self.config)
 
     def kick(self) -> None:
         """Wake the delivery workers (a message was just accepted)."""
-        self.deliverer.kick.set()
+        if self.children is not None:
+            self.children.kick()
+        else:
+            self.deliverer.kick.set()
+
+    def forget(self, domain: str) -> None:
+        """Drop what the delivery workers cached of ``domain`` (keys rotated, webhook set)."""
+        self.deliverer.forget(domain)
+        if self.children is not None:
+            self.children.forget(domain)
 
     async def start(self) -> None:
         """Listen for SMTP, start the delivery workers and the webhook loop."""
@@ -125,9 +155,13 @@ class MailService:
                                         os.uname().nodename, _alive)
         if freed:
             log.info("mail: %d deliveries a stopped run had in hand go out again", freed)
-        self.deliverer.start(c.workers)
+        if self.children is not None:
+            await self.children.start(self.sessions)
+        else:
+            self.deliverer.start(c.workers)
         self.hook_task = asyncio.create_task(self._hooks())
-        log.info("mail: SMTP on %s, delivery by %s", c.listen, c.mode)
+        log.info("mail: SMTP on %s, delivery by %s%s", c.listen, c.mode,
+                 f" in {c.processes} processes" if self.children is not None else "")
 
     async def _hooks(self) -> None:
         while not self.stopping.is_set():
@@ -147,6 +181,8 @@ class MailService:
             self.server.close()
             await self.server.wait_closed()
         await asyncio.to_thread(self.intake.close)
+        if self.children is not None:
+            await self.children.stop()
         await asyncio.to_thread(self.deliverer.stop)
         if self.hook_task is not None:
             await self.hook_task

@@ -14,7 +14,7 @@ from email.policy import SMTP
 from urllib.parse import urlsplit
 
 from roost.background import every
-from roost.mail import domains, events, queue, writes
+from roost.mail import deliveryproc, domains, events, queue, writes
 from roost.mail.deliver import helo_name
 from roost.mail.service import MailConfig, MailService
 from roost.mail.worker import Limits
@@ -40,7 +40,8 @@ def config(settings: Settings) -> MailConfig:
                       tls_cert=s.mail_tls_cert, tls_key=s.mail_tls_key,
                       resolver=s.mail_dns_resolver,
                       limits=Limits(per_app=s.mail_rate_app, per_domain=s.mail_rate_domain),
-                      workers=s.mail_workers, journal=str(s.home / "mail" / "journal"))
+                      workers=s.mail_workers, journal=str(s.home / "mail" / "journal"),
+                      processes=s.mail_delivery_processes)
 
 
 def webhook_refusal(url: str) -> str | None:
@@ -95,8 +96,10 @@ def check_rates(platform: Platform, now: datetime | None = None) -> list[str]:
 
 async def start_mail(platform: Platform) -> Stopper:
     """Start the SMTP server, the delivery workers, the webhook loop and the rate alerts."""
-    service = MailService(platform.sessions, platform.cipher, config(platform.settings),
-                          webhook_refusal)
+    s = platform.settings
+    service = MailService(platform.sessions, platform.cipher, config(s), webhook_refusal,
+                          store=deliveryproc.Store(s.effective_database_url, str(s.home),
+                                                   s.secret_key))
     smtp_url = platform.settings.smtp_url
     if smtp_url.startswith("roost://"):
         sender = roostmail.sender_of(smtp_url)

@@ -222,7 +222,7 @@ async def set_webhook(app: str, body: WebhookIn, ctx: PlatformDep, actor: ActorD
             domain = row.domain
         domains.changed()
         if ctx.mail is not None:
-            ctx.mail.deliverer.forget(domain)
+            ctx.mail.forget(domain)
         return WebhookOut(url=url)
 
     return await run_in_threadpool(work)
@@ -239,7 +239,7 @@ async def remove_webhook(app: str, ctx: PlatformDep, actor: ActorDep) -> Webhook
             domain = row.domain
         domains.changed()
         if ctx.mail is not None:
-            ctx.mail.deliverer.forget(domain)
+            ctx.mail.forget(domain)
         return WebhookOut(url="")
 
     return await run_in_threadpool(work)
@@ -274,7 +274,7 @@ async def rotate_dkim(app: str, ctx: PlatformDep, actor: ActorDep) -> RotatedOut
             sender = domains.sender(ctx.cipher, row)
             audit.record(session, actor, "email.dkim.rotate", selector, app=app)
         if ctx.mail is not None:
-            ctx.mail.deliverer.forget(sender.domain)
+            ctx.mail.forget(sender.domain)
         return RotatedOut(selector=selector,
                           name=f"{selector}._domainkey.{sender.domain}",
                           value=dkim.public_record(sender.dkim_key))
