@@ -11,6 +11,8 @@ from typing import Any
 from roost.errors import RuntimeFailure
 from roost.runtime.swarm.calls import swarm_call
 
+UPDATE_TRIES = 5  # a node update the swarm refuses as out of sequence is read and sent again
+
 
 @dataclass(frozen=True)
 class JoinTicket:
@@ -102,11 +104,18 @@ def set_role(change: RoleChange) -> None:
             raise RuntimeFailure(f"{change.hostname} is the manager at DOCKER_HOST, which "
                                  "Roost manages the swarm through: point DOCKER_HOST at "
                                  "another manager before demoting it")
-        node = client.nodes.get(change.node_id)
-        spec = dict(node.attrs["Spec"])
-        spec["Role"] = "manager" if change.as_manager else "worker"
-        try:
-            node.update(spec)
-        except docker.errors.APIError as exc:
-            raise RuntimeFailure(f"could not change the swarm role of {change.hostname}: "
-                                 f"{exc.explanation or exc}") from exc
+        for attempt in range(UPDATE_TRIES):
+            # The node's version goes with the update; the swarm refuses it ("update out of
+            # sequence") when the node changed since it was read, as a node that has just
+            # joined does while it reports in: read it again and retry.
+            node = client.nodes.get(change.node_id)
+            spec = dict(node.attrs["Spec"])
+            spec["Role"] = "manager" if change.as_manager else "worker"
+            try:
+                node.update(spec)
+                return
+            except docker.errors.APIError as exc:
+                if "out of sequence" in str(exc) and attempt + 1 < UPDATE_TRIES:
+                    continue
+                raise RuntimeFailure(f"could not change the swarm role of {change.hostname}: "
+                                     f"{exc.explanation or exc}") from exc
