@@ -299,11 +299,15 @@ def next_try(attempts: int, now: datetime) -> datetime:
 
 def finish(session: Session, job: Job, outcome: Outcome, *, domain: str, webhook: bool,
            dkim_header: str = "", now: datetime | None = None) -> bool:
-    """Record ``outcome`` for ``job`` if this worker still holds its lease; True when so."""
+    """Record ``outcome`` for ``job`` if this worker still holds its lease and nothing (a
+    bounce) settled it meanwhile; True when so."""
     now = now or utcnow()
     # Statements on the tables, not the ORM's bulk paths: this runs for every delivery.
     table, messages = DELIVERIES.c, MESSAGES
-    mine = (table.id == job.id, table.lease_owner == job.token)
+    # Still "sending": a bounce that arrived at the return path before this outcome was
+    # stored (a relay can bounce within a second) has settled the delivery as failed, and a
+    # later "delivered" must not undo it.
+    mine = (table.id == job.id, table.lease_owner == job.token, table.status == "sending")
     status, event, severity = outcome.status, outcome.status, ""
     values: dict[str, object] = {"lease_owner": None, "lease_until": None,
                                  "last_error": outcome.detail[:2000]}

@@ -108,7 +108,8 @@ class Recorder:
     @staticmethod
     def _log(r: Result, kept: bool) -> None:
         if not kept:
-            log.warning("lost the lease on delivery %s of %s before recording %s", r.job.id,
+            log.warning("delivery %s of %s was settled elsewhere (its lease lost, or a bounce "
+                        "arrived first) before its outcome was recorded: %s", r.job.id,
                         r.message_id, r.outcome.status)
         elif r.outcome.status in ("captured", "permanent", "temporary"):
             log.info("mail %s to %s %s: %s", r.message_id, r.job.recipient,

@@ -49,6 +49,23 @@ def test_an_expired_lease_is_claimed_again_and_a_stale_worker_cannot_finish(
         assert len(list(delivered)) == 1
 
 
+def test_a_bounce_stored_before_the_delivery_outcome_is_not_undone_by_it(
+        engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    submit(sessions, "ann@example.org")
+    job = queue.claim(sessions, "w", lease_s=60)[0]
+    # The relay took the message and bounced it at once; the bounce reached the return path
+    # (bounces.apply marks the delivery failed) before the worker stored its "delivered".
+    with transaction(sessions) as session:
+        session.get(MailDelivery, job.id).status = "failed"  # type: ignore[union-attr]
+    with transaction(sessions) as session:
+        assert not queue.finish(session, job, Outcome("delivered", 250), domain=DOMAIN,
+                                webhook=False)
+    with sessions() as session:
+        assert session.scalar(select(MailDelivery.status)) == "failed"
+        assert not list(session.scalars(select(MailEvent).where(MailEvent.event == "delivered")))
+
+
 def test_temporary_failures_back_off_then_give_up_after_three_days(engine: Engine) -> None:
     sessions = make_sessionmaker(engine)
     submit(sessions, "busy@example.org")
