@@ -36,6 +36,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from roost.mail import journal
+
 if TYPE_CHECKING:
     from roost.mail.service import MailConfig
 
@@ -106,14 +108,6 @@ class Children:
         for child in self.procs:
             child.tell(f"f {domain}")
 
-    def _recover(self, sessions: sessionmaker[Session]) -> None:
-        """What a stopped process left: its journal replayed, its leases freed."""
-        from roost.mail import journal, queue
-
-        if self.config.journal:
-            journal.recover(sessions, Path(self.config.journal), self.alive)
-        queue.release_dead(sessions, os.uname().nodename, self.alive)
-
     async def _watch(self, sessions: sessionmaker[Session]) -> None:
         while not self.stopping:
             await asyncio.sleep(1.0)
@@ -124,7 +118,10 @@ class Children:
                 log.warning("mail: delivery process %d stopped (exit status %s); replaying "
                             "its journal and starting another", child.proc.pid, code)
                 try:
-                    await asyncio.to_thread(self._recover, sessions)
+                    await asyncio.to_thread(
+                        journal.settle_stopped, sessions,
+                        Path(self.config.journal) if self.config.journal else None,
+                        os.uname().nodename, self.alive)
                 except Exception:
                     log.exception("mail: recovering after delivery process %d failed",
                                   child.proc.pid)

@@ -131,6 +131,17 @@ def recover(factory: sessionmaker[Session], directory: Path,
     return done
 
 
+def settle_stopped(factory: sessionmaker[Session], directory: Path | None, host: str,
+                   alive: Callable[[int], bool]) -> None:
+    """What stopped delivery processes on ``host`` left: their journals replayed (first: it
+    needs their lease tokens), then their leases freed so the rest goes out at once."""
+    if directory is not None:
+        recover(factory, directory, alive)
+    freed = queue.release_dead(factory, host, alive)
+    if freed:
+        log.info("mail: %d deliveries a stopped run had in hand go out again", freed)
+
+
 def _order(path: Path) -> tuple[int, int]:
     pid, _, rest = path.name.partition(".")
     gen = rest.partition(".")[0]

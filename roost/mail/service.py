@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
 from roost.errors import ConfigError
-from roost.mail import deliveryproc, dkim, dnscheck, domains, journal, queue, smtpd, webhooks
+from roost.mail import deliveryproc, dkim, dnscheck, domains, journal, smtpd, webhooks
 from roost.mail.deliver import Capture, Direct, Relay, Transport
 from roost.mail.intake import Intake
 from roost.mail.worker import Deliverer, Limits
@@ -108,14 +108,6 @@ class MailService:
         self.hook_task: asyncio.Task[None] | None = None
         self.stopping = asyncio.Event()
 
-    def dns_problems(self, sender: domains.Sender) -> list[str]:
-        """What is wrong with ``sender``'s DNS records, checked live."""
-        return dns_problems(self.config, sender)
-
-    def transport(self) -> Transport:
-        """A new transport for one worker thread, as configured."""
-        return transport(self.config)
-
     def kick(self) -> None:
         """Wake the delivery workers (a message was just accepted)."""
         if self.children is not None:
@@ -148,16 +140,14 @@ class MailService:
                 raise ConfigError(f"cannot listen for SMTP on {c.listen} ({exc.strerror}): "
                                   "set ROOST_MAIL_SMTP_LISTEN to a free address, or off"
                                   ) from exc
-        if c.journal:  # before the leases of stopped runs are freed: it needs their tokens
-            await asyncio.to_thread(journal.recover, self.sessions, Path(c.journal), _alive)
-            self.deliverer.journal = journal.Journal(Path(c.journal))
-        freed = await asyncio.to_thread(queue.release_dead, self.sessions,
-                                        os.uname().nodename, _alive)
-        if freed:
-            log.info("mail: %d deliveries a stopped run had in hand go out again", freed)
-        if self.children is not None:
+        await asyncio.to_thread(journal.settle_stopped, self.sessions,
+                                Path(c.journal) if c.journal else None, os.uname().nodename,
+                                _alive)
+        if self.children is not None:  # each keeps a journal of its own
             await self.children.start(self.sessions)
         else:
+            if c.journal:
+                self.deliverer.journal = journal.Journal(Path(c.journal))
             self.deliverer.start(c.workers)
         self.hook_task = asyncio.create_task(self._hooks())
         log.info("mail: SMTP on %s, delivery by %s%s", c.listen, c.mode,
