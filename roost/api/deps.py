@@ -54,7 +54,11 @@ def get_actor(request: Request, ctx: Annotated[Platform, Depends(get_platform)])
         return found.name
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the transaction commits before the answer is sent. With FastAPI's
+# default (the request's scope) it committed after, so a client that acted on a 2xx at once
+# (a browser following the login's redirect) could find nothing stored yet, and a commit
+# that failed came after a success had already been answered.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 ActorDep = Annotated[str, Depends(get_actor)]
 PlatformDep = Annotated[Platform, Depends(get_platform)]
 # Ids in paths: positive and within a 32-bit column, so no store overflows on odd input.

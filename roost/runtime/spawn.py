@@ -29,13 +29,13 @@ from roost.lines import bounded_lines
 from roost.runtime import sandbox
 
 # Inherited sockets arrive at arbitrary numbers (ROOST_FDS); the shell moves them to 3, 4, …
-# through a high range so that no move overwrites another, then sets LISTEN_PID to its own
-# pid, which the command keeps because the shell execs it.
+# through a range above all of them (ROOST_FD_BASE) so that no move overwrites another,
+# then sets LISTEN_PID to its own pid, which the command keeps because the shell execs it.
 SHIM = (
-    'if [ -n "$ROOST_FDS" ]; then set -- $ROOST_FDS; i=100; '
-    'for fd; do eval "exec $i<&$fd $fd<&-"; i=$((i+1)); done; j=3; k=100; '
+    'if [ -n "$ROOST_FDS" ]; then set -- $ROOST_FDS; i=$ROOST_FD_BASE; '
+    'for fd; do eval "exec $i<&$fd $fd<&-"; i=$((i+1)); done; j=3; k=$ROOST_FD_BASE; '
     'while [ $k -lt $i ]; do eval "exec $j<&$k $k<&-"; j=$((j+1)); k=$((k+1)); done; '
-    'export LISTEN_PID=$$; fi; unset ROOST_FDS; '
+    'export LISTEN_PID=$$; fi; unset ROOST_FDS ROOST_FD_BASE; '
     'for f in .profile.d/*.sh; do [ -r "$f" ] && . "$f"; done; '
     '[ -r .profile ] && . ./.profile; '
     'exec bash -c "$ROOST_COMMAND"'
@@ -83,10 +83,14 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
     fds = [s.fileno() for s in sockets]
     if fds:
         env["ROOST_FDS"] = " ".join(str(fd) for fd in fds)
+        # Above every inherited socket: a busy platform hands out numbers past 100, and a
+        # fixed range there once moved a socket onto itself and closed it (EBADF in the app).
+        env["ROOST_FD_BASE"] = str(max(100, *fds) + 1)
         env["LISTEN_FDS"] = str(len(fds))
         env["LISTEN_FDNAMES"] = ":".join(["web", "health"][: len(fds)])
     else:
         env.pop("LISTEN_FDS", None)
+        env.pop("ROOST_FD_BASE", None)
     argv = ["bash", "-c", SHIM]
     inherit = list(fds)
     if jail is not None:

@@ -119,3 +119,30 @@ def test_probe_results_out_of_range_are_422(api: TestClient, result: dict[str, A
     assert r.status_code == 422 and r.json()["error"]["code"]
     field = next(k for k in ("monitor_id", "status", "latency_ms") if k in r.text)
     assert field in r.json()["error"]["message"]
+
+
+def test_a_write_is_stored_before_its_answer_is_sent(api: TestClient) -> None:
+    """A client that acts on a 2xx at once (a browser following the login's redirect, a
+    script that creates an app then deploys it) finds what it wrote: the store's
+    transaction commits before the answer starts, seen here from another connection."""
+    from sqlalchemy import select
+
+    from roost.store.models import App
+
+    ctx = api.app.state.ctx  # type: ignore[attr-defined]
+    inner = api.app
+    stored_at_answer: list[bool] = []
+
+    async def spying(scope: Any, receive: Any, send: Any) -> None:
+        async def send_spied(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                with ctx.sessions() as other:
+                    stored_at_answer.append(
+                        other.scalar(select(App).where(App.name == "web")) is not None)
+            await send(message)
+
+        await inner(scope, receive, send_spied)
+
+    client = TestClient(spying, headers=dict(api.headers))
+    assert client.post("/api/v1/apps", json={"name": "web"}).status_code == 201
+    assert stored_at_answer == [True]

@@ -52,3 +52,27 @@ def test_sockets_reach_the_app_at_fd_3_with_its_own_listen_pid(tmp_path: Path) -
     assert lines[1] == str(listener.getsockname()[1])
     listener.close()
 
+
+
+def test_sockets_at_any_descriptor_number_reach_the_app_in_order(tmp_path: Path) -> None:
+    """A busy platform holds hundreds of descriptors, so the sockets it hands an app can sit
+    anywhere, including where the shell stages them on the way to fd 3 and 4."""
+    import fcntl
+    import socket
+
+    web, health = spawn.bind_socket(), spawn.bind_socket()
+    # The lowest free numbers from 100 (in this process: 100, then 101), the health socket
+    # first, so that web at 101 comes first and each sits where the other used to be staged.
+    at_health = fcntl.fcntl(health.fileno(), fcntl.F_DUPFD, 100)
+    at_web = fcntl.fcntl(web.fileno(), fcntl.F_DUPFD, 100)
+    placed = [socket.socket(fileno=at_web), socket.socket(fileno=at_health)]
+    lines: list[str] = []
+    jail = sandbox.for_release(True, tmp_path, None)
+    proc = spawn.spawn('python3 -c "import socket; print(*(socket.socket(fileno=fd)'
+                       '.getsockname()[1] for fd in (3, 4)))"',
+                       tmp_path, spawn.environment({}, {}, tmp_path), placed, lines.append,
+                       jail)
+    assert proc.wait(timeout=30) == 0, lines
+    assert lines == [f"{web.getsockname()[1]} {health.getsockname()[1]}"]
+    for each in (*placed, web, health):
+        each.close()
