@@ -16,6 +16,7 @@ Run as root (it makes network namespaces): ``python -m bench.swarm_restart``.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import shutil
@@ -159,8 +160,11 @@ def main() -> None:
         rate = sum(hot_restart.RATES.values()) * LOAD_SCALE
         print(f"swarm_restart: 2 nodes, web=2, {DEPLOYS} deploys each, {rate:.0f} requests/s "
               f"offered; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        report("roost swarm runtime (Caddy -> task addresses)", roost_run(server, cluster),
-               target=1.5)
+        roost = roost_run(server, cluster)
+        report("roost swarm runtime (Caddy -> task addresses)", roost, target=1.5)
+        if os.environ.get("SAMPLES_OUT"):  # every request and swap, to look at the slow ones
+            Path(os.environ["SAMPLES_OUT"]).write_text(json.dumps(
+                {"swaps": roost.swaps, "samples": [vars(s) for s in roost.samples]}))
         peer = mesh_run(cluster)
         if isinstance(peer, str):
             print(f"peer (docker service update --update-order start-first, routing mesh): "
