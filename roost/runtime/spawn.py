@@ -88,9 +88,9 @@ def spawn(command: str, cwd: Path, env: dict[str, str], sockets: list[socket.soc
         env["ROOST_FD_BASE"] = str(max(100, *fds) + 1)
         env["LISTEN_FDS"] = str(len(fds))
         env["LISTEN_FDNAMES"] = ":".join(["web", "health"][: len(fds)])
-    else:
-        env.pop("LISTEN_FDS", None)
-        env.pop("ROOST_FD_BASE", None)
+    else:  # a config var of these names must not make the shell move descriptors
+        for name in ("ROOST_FDS", "ROOST_FD_BASE", "LISTEN_FDS", "LISTEN_FDNAMES"):
+            env.pop(name, None)
     argv = ["bash", "-c", SHIM]
     inherit = list(fds)
     if jail is not None:

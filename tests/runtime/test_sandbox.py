@@ -76,3 +76,16 @@ def test_sockets_at_any_descriptor_number_reach_the_app_in_order(tmp_path: Path)
     assert lines == [f"{web.getsockname()[1]} {health.getsockname()[1]}"]
     for each in (*placed, web, health):
         each.close()
+
+
+def test_config_vars_cannot_make_a_process_without_sockets_move_descriptors(
+        tmp_path: Path) -> None:
+    """A worker gets no sockets; config vars named like the platform's socket hand-over do
+    not make its shell shuffle or close its descriptors."""
+    lines: list[str] = []
+    config = {"ROOST_FDS": "1", "ROOST_FD_BASE": "1", "LISTEN_FDS": "1"}
+    proc = spawn.spawn('echo "out ok ${LISTEN_FDS:-none}"', tmp_path,
+                       spawn.environment(config, {}, tmp_path), [], lines.append,
+                       sandbox.for_release(True, tmp_path, None))
+    assert proc.wait(timeout=30) == 0, lines
+    assert lines == ["out ok none"]
