@@ -91,8 +91,14 @@ def parse(raw: bytes) -> Report | None:
 
 def _delivery(session: Session, row: MailDomain, delivery_id: int | None,
               report: Report) -> MailDelivery | None:
+    """The delivery a report is about, its row locked until the report is stored.
+
+    On PostgreSQL the worker storing the same delivery's outcome runs at the same time (on
+    SQLite every mail write takes ``writes.writing``'s lock): unlocked, its "delivered" could
+    land between this read and the bounce's writes, and the log would show the delivery
+    delivered after it bounced. Locked, the outcome waits, then finds the delivery settled."""
     if delivery_id is not None:
-        found = session.get(MailDelivery, delivery_id)
+        found = session.get(MailDelivery, delivery_id, with_for_update=True)
         return found if found is not None and found.app == row.app else None
     if not report.message_id:
         return None
@@ -100,7 +106,7 @@ def _delivery(session: Session, row: MailDomain, delivery_id: int | None,
              .where(MailMessage.app == row.app, MailMessage.message_id == report.message_id))
     if report.recipient:
         query = query.where(MailDelivery.recipient == report.recipient)
-    return session.scalars(query.limit(1)).first()
+    return session.scalars(query.limit(1).with_for_update(of=MailDelivery)).first()
 
 
 def apply(session: Session, row: MailDomain, local_part: str, report: Report,

@@ -4,19 +4,24 @@ that expires and the delivery is tried again; temporary failures back off and gi
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 
 import dkim as dkimpy
 import pytest
-from sqlalchemy import Engine, select
+from cryptography.fernet import Fernet
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import sessionmaker
 
-from roost.mail import dkim, queue
+from roost.core.secrets import Cipher
+from roost.mail import bounces, dkim, domains, queue, writes
 from roost.mail.queue import Outcome, Submission
 from roost.mail.ratelimit import Buckets
 from roost.store.base import utcnow
 from roost.store.models.mail import MailDelivery, MailEvent, MailSuppression
-from roost.store.session import make_sessionmaker, transaction
+from roost.store.session import make_engine, make_sessionmaker, transaction
+from tests.conftest import new_pg_database, wait_for
 
 DOMAIN = "mail.shop.test"
 RAW = f"From: orders@{DOMAIN}\r\nTo: ann@example.org\r\nSubject: hi\r\n\r\nhello\r\n".encode()
@@ -128,3 +133,72 @@ def test_openssl_signatures_are_dkimpys_own(monkeypatch: pytest.MonkeyPatch) -> 
     assert fast == pure
     record = {f"s1._domainkey.{DOMAIN}": dkim.public_record(key)}
     assert dkim.verify(fast + message, record)
+
+
+@pytest.fixture
+def pg_engine() -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL database (where mail writes run side by side)."""
+    from roost.store import models  # noqa: F401  (registers every model)
+    from roost.store.base import Base
+
+    url, drop = new_pg_database()
+    eng = make_engine(url)
+    Base.metadata.create_all(eng)
+    yield eng
+    eng.dispose()
+    drop()
+
+
+def test_an_outcome_stored_while_a_bounce_is_being_stored_waits_and_then_yields(
+        pg_engine: Engine) -> None:
+    """The relay bounced at once: the bounce is being stored at the return path just as the
+    worker stores "delivered" (on PostgreSQL the two run side by side). The outcome waits for
+    the bounce, finds the delivery settled and stores nothing, so the log never shows the
+    delivery delivered after it bounced (a clean-clone CI run caught that order)."""
+    sessions = make_sessionmaker(pg_engine)
+    cipher = Cipher(Fernet.generate_key())
+    with transaction(sessions) as session:
+        creds = domains.create(session, cipher, "shop", DOMAIN)
+    submit(sessions, "ann@example.org")
+    job = queue.claim(sessions, "w", lease_s=60)[0]
+    stored: list[bool] = []
+    started = threading.Event()
+
+    def store_outcome() -> None:
+        with writes.writing(sessions) as session:
+            stored.append(queue.finish(session, job, Outcome("delivered", 250),
+                                       domain=DOMAIN, webhook=False))
+
+    def waiting_on_a_lock() -> bool:
+        with pg_engine.connect() as conn:
+            return bool(conn.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")))
+
+    def outcome_arrives(conn: object, cursor: object, statement: str, *_: object) -> None:
+        # The bounce has read its delivery and is about to write the event: the worker's
+        # outcome comes now, and must wait (with the bounce's row lock) rather than land.
+        if statement.startswith("INSERT INTO mail_events") and not started.is_set():
+            started.set()
+            worker = threading.Thread(target=store_outcome)
+            worker.start()
+            wait_for(lambda: stored or waiting_on_a_lock(), timeout=20)
+
+    report = bounces.Report("bounce", "ann@example.org", "5.1.1", "550 5.1.1 mailbox gone")
+    local = domains.return_path(domains.Sender("shop", DOMAIN, "", b"", creds.signing_key, ""),
+                                job.id).split("@")[0]
+    event.listen(pg_engine, "before_cursor_execute", outcome_arrives)
+    try:
+        with writes.writing(sessions) as session:
+            row = domains.by_bounce_domain(session, f"bounce.{DOMAIN}")
+            assert row is not None
+            assert bounces.apply(session, row, local, report, creds.signing_key) == \
+                "recorded a bounce of ann@example.org"
+    finally:
+        event.remove(pg_engine, "before_cursor_execute", outcome_arrives)
+    wait_for(lambda: stored, timeout=20)
+    assert stored == [False]
+    with sessions() as session:
+        assert session.scalar(select(MailDelivery.status)) == "failed"
+        logged = session.scalars(select(MailEvent.event).order_by(MailEvent.id)).all()
+        assert logged == ["accepted", "bounced"]
