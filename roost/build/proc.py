@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import selectors
 import signal
@@ -134,8 +133,7 @@ def run_step(
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """Kill whatever is left of the step's process group (daemons a buildpack forgot)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+    spawn.signal_group(proc, signal.SIGKILL)  # never a group that took its number since
     try:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:

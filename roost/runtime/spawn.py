@@ -133,6 +133,8 @@ def set_priority(proc: subprocess.Popen[bytes], niceness: int) -> None:
     scheduling (autogroup), a niceness only ranks threads inside their session: the session's
     own weight (/proc/PID/autogroup) is what ranks it against other sessions, so both are set.
     """
+    if proc.returncode is not None:  # reaped: its number may be another process's now
+        return
     with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
         os.setpriority(os.PRIO_PGRP, proc.pid, niceness)
     with contextlib.suppress(OSError):
@@ -189,7 +191,17 @@ def popen(argv: list[str], sandboxed: bool = False, **kwargs: Any) -> subprocess
 
 def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     """Send ``sig`` to the process's group (it leads one); for a sandbox, SIGKILL goes to
-    the whole group and any other signal to every member but bwrap."""
+    the whole group and any other signal to every member but bwrap.
+
+    Once the leader is reaped its number is free again unless members of its group are
+    left: the signal then goes to those members one by one, never to the group by number,
+    which may by now be the group of an unrelated process that was given that number."""
+    if proc.returncode is not None:
+        for pid in _group_members(proc.pid):
+            if pid != proc.pid:  # a process holding the number now: not ours
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+        return
     if sig == signal.SIGKILL or proc not in _SANDBOXED:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)

@@ -3,6 +3,7 @@ recorded PID afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 from collections.abc import Iterator
@@ -62,3 +63,37 @@ def test_only_an_exact_match_is_killed(sleepers: list[subprocess.Popen[bytes]],
     pidfile.write_text(json.dumps([asdict(now)]))
     assert leftovers.kill(pidfile) == [proc.pid]
     wait_for(lambda: proc.poll() is not None, timeout=10)
+
+
+def test_a_reaped_process_s_group_signal_reaches_its_members_and_no_new_owner(
+        sleepers: list[subprocess.Popen[bytes]]) -> None:
+    """Draining a generation whose process already exited and was reaped: its number may now
+    lead another process's group (PIDs wrap at 32768 here), and that group must not get the
+    signal; what the process left in its own group still does."""
+    import os
+    import signal
+
+    from roost.runtime import spawn
+
+    stale = subprocess.Popen(["true"], start_new_session=True)
+    stale.wait()
+    stale.pid = sleepers[0].pid  # the number went to an unrelated group leader
+    spawn.signal_group(stale, signal.SIGKILL)
+    spawn.signal_group(stale, signal.SIGTERM)
+    spawn.set_priority(stale, spawn.LOW_NICENESS)
+    assert sleepers[0].poll() is None, "an unrelated process that took the number was killed"
+    assert os.getpriority(os.PRIO_PROCESS, sleepers[0].pid) == 0
+
+    leader = subprocess.Popen(["bash", "-c", "sleep 600 & echo $!"], start_new_session=True,
+                              stdout=subprocess.PIPE)
+    assert leader.stdout is not None
+    child = int(leader.stdout.readline())
+    leader.wait()  # reaped; its child keeps the group (and so the number) alive
+    try:
+        spawn.signal_group(leader, signal.SIGKILL)
+        wait_for(lambda: not leftovers.identify(child) or
+                 leftovers.identify(child).cmdline == "", timeout=10)  # type: ignore[union-attr]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+    leader.stdout.close()
