@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from roost.build import (
 )
 from roost.errors import BuildError
 from roost.objectstore import ObjectStore, open_store
+from roost.runtime import spawn
 from tests.build.helpers import make_source
 from tests.conftest import free_port, wait_for
 
@@ -54,12 +54,13 @@ def running() -> Iterator[list[subprocess.Popen[bytes]]]:
     """Processes started by a test, stopped (by process group) afterwards."""
     procs: list[subprocess.Popen[bytes]] = []
     yield procs
-    for proc in procs:
+    for proc in procs:  # by group, never one that took a reaped leader's number since
+        spawn.signal_group(proc, signal.SIGTERM)
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
+        except subprocess.TimeoutExpired:
+            spawn.signal_group(proc, signal.SIGKILL)
+            proc.wait()
 
 
 def healthy(port: int) -> bool:

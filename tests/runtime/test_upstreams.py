@@ -3,8 +3,8 @@ process of its own; Caddy outlives it with the lists it last got."""
 
 from __future__ import annotations
 
-import contextlib
 import http.server
+import json
 import multiprocessing
 import os
 import signal
@@ -13,6 +13,7 @@ import struct
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from roost.errors import RuntimeFailure
-from roost.runtime import spawn
+from roost.runtime import leftovers, spawn
 from roost.runtime.router import Router
 from roost.runtime.upstreams import SRV, UpstreamResolver, app_name, host_lookup_name
 from tests.conftest import free_port
@@ -140,6 +141,9 @@ def test_a_crashed_roost_leaves_the_router_serving_its_last_upstreams(
                         args=(str(tmp_path), f"127.0.0.1:{app.server_port}", send))
     roost.start()
     listen, refresh, pids = receive.recv()
+    # Who they are now: at the end, only these are killed, never a process given one of
+    # their numbers after they were gone.
+    known = [asdict(r) for r in (leftovers.identify(pid) for pid in pids) if r is not None]
     try:
         os.kill(roost.pid, signal.SIGKILL)
         roost.join()
@@ -151,9 +155,8 @@ def test_a_crashed_roost_leaves_the_router_serving_its_last_upstreams(
                 answers.append((r.status_code, r.text))
         assert set(answers) == {(200, "hello")}
     finally:
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
+        (tmp_path / "router-pids.json").write_text(json.dumps(known))
+        leftovers.kill(tmp_path / "router-pids.json")
         app.shutdown()
 
 
