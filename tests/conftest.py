@@ -88,16 +88,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         drop()
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    """An engine on a fresh database with every table created from the models."""
+def engine_with_tables(url: str) -> Iterator[Engine]:
+    """An engine on the (fresh) database at ``url`` with every table created from the
+    models; disposed when the generator is closed."""
     from roost.store import models  # noqa: F401  (registers every model)
     from roost.store.base import Base
 
-    eng = make_engine(db_url)
+    eng = make_engine(url)
     Base.metadata.create_all(eng)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a fresh database with every table created from the models."""
+    yield from engine_with_tables(db_url)
 
 
 @pytest.fixture

@@ -196,18 +196,13 @@ def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     Once the leader is reaped its number is free again unless members of its group are
     left: the signal then goes to those members one by one, never to the group by number,
     which may by now be the group of an unrelated process that was given that number."""
-    if proc.returncode is not None:
-        for pid in _group_members(proc.pid):
-            if pid != proc.pid:  # a process holding the number now: not ours
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, sig)
-        return
-    if sig == signal.SIGKILL or proc not in _SANDBOXED:
+    reaped = proc.returncode is not None
+    if not reaped and (sig == signal.SIGKILL or proc not in _SANDBOXED):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
         return
     for pid in _group_members(proc.pid):
-        if pid != proc.pid:
+        if pid != proc.pid:  # bwrap; or, once reaped, whatever holds the number now
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, sig)
 

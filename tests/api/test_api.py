@@ -6,6 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from roost.store.models import App
 
 
 def test_health_needs_no_token(api: TestClient) -> None:
@@ -125,10 +128,6 @@ def test_a_write_is_stored_before_its_answer_is_sent(api: TestClient) -> None:
     """A client that acts on a 2xx at once (a browser following the login's redirect, a
     script that creates an app then deploys it) finds what it wrote: the store's
     transaction commits before the answer starts, seen here from another connection."""
-    from sqlalchemy import select
-
-    from roost.store.models import App
-
     ctx = api.app.state.ctx  # type: ignore[attr-defined]
     inner = api.app
     stored_at_answer: list[bool] = []

@@ -20,8 +20,8 @@ from roost.mail.queue import Outcome, Submission
 from roost.mail.ratelimit import Buckets
 from roost.store.base import utcnow
 from roost.store.models.mail import MailDelivery, MailEvent, MailSuppression
-from roost.store.session import make_engine, make_sessionmaker, transaction
-from tests.conftest import new_pg_database, wait_for
+from roost.store.session import make_sessionmaker, transaction
+from tests.conftest import engine_with_tables, new_pg_database, wait_for
 
 DOMAIN = "mail.shop.test"
 RAW = f"From: orders@{DOMAIN}\r\nTo: ann@example.org\r\nSubject: hi\r\n\r\nhello\r\n".encode()
@@ -138,15 +138,11 @@ def test_openssl_signatures_are_dkimpys_own(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.fixture
 def pg_engine() -> Iterator[Engine]:
     """An engine on a fresh PostgreSQL database (where mail writes run side by side)."""
-    from roost.store import models  # noqa: F401  (registers every model)
-    from roost.store.base import Base
-
     url, drop = new_pg_database()
-    eng = make_engine(url)
-    Base.metadata.create_all(eng)
-    yield eng
-    eng.dispose()
-    drop()
+    try:
+        yield from engine_with_tables(url)
+    finally:
+        drop()
 
 
 def test_an_outcome_stored_while_a_bounce_is_being_stored_waits_and_then_yields(

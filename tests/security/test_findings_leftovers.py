@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -12,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from roost.runtime import leftovers
+from roost.runtime import leftovers, spawn
 from tests.conftest import wait_for
 from tests.e2e.conftest import _remove_home, home_for, start_server, stop_server
 
@@ -70,11 +72,6 @@ def test_a_reaped_process_s_group_signal_reaches_its_members_and_no_new_owner(
     """Draining a generation whose process already exited and was reaped: its number may now
     lead another process's group (PIDs wrap at 32768 here), and that group must not get the
     signal; what the process left in its own group still does."""
-    import os
-    import signal
-
-    from roost.runtime import spawn
-
     stale = subprocess.Popen(["true"], start_new_session=True)
     stale.wait()
     stale.pid = sleepers[0].pid  # the number went to an unrelated group leader
