@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from roost.runtime.swarm.nodeimages import LABEL
 from tests.conftest import free_port
 from tests.e2e.conftest import Server
 from tests.hosts.sshhosts import TestHost, usable
@@ -301,8 +302,12 @@ def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
     assert ok(srv.roost("ps", "bt", "--json")).stdout.strip() == "[]"
 
     ok(srv.roost("config", "unset", "bt", "FAIL_BUILD"))
+    # Until Roost has loaded its images onto the worker (it does so in the background from
+    # its start), the build says so and goes to the manager (below); here it should not.
+    wait_until(lambda: worker_state(cluster, worker) == ("ready", "active", True), timeout=180)
     out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
     assert f"Building on node {worker.hostname} (task " in out and "as uid 65534" in out, out
+    assert "No worker can take the build" not in out
     # The slug holds what the task made: built by nobody in a container, not on this host.
     uid, host, cache = ok(srv.roost("run", "bt", "--", "cat", "built-by.txt")).stdout.split()
     assert (uid, cache) == ("65534", "cache=1") and host != socket.gethostname()
@@ -314,7 +319,34 @@ def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
     # The next build starts from the cache the last one left in the object store.
     out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
     assert "cache=2" in out, out
+
+    # With no worker able to take it, the build says why and runs on a manager, still as
+    # nobody.
+    set_availability(cluster, worker, "drain")
+    try:
+        out = ok(srv.roost("deploy", "bt", str(source), timeout=300)).stdout
+    finally:
+        set_availability(cluster, worker, "active")
+    assert f"No worker can take the build ({worker.hostname}: drain): building on a manager" \
+        in out, out
+    assert f"Building on node {cluster.manager.hostname} (task " in out and "as uid 65534" in out
     ok(srv.roost("apps", "destroy", "bt", "--confirm", "bt"))
+
+
+def worker_state(cluster: Cluster, node: Node) -> tuple[str, str, bool]:
+    """The swarm's view of ``node``: its state, its availability and whether Roost has
+    labelled it as holding its images."""
+    found = next(n for n in cluster.manager.client().nodes.list()
+                 if n.attrs["Description"]["Hostname"] == node.hostname)
+    return (found.attrs["Status"]["State"], found.attrs["Spec"]["Availability"],
+            LABEL in (found.attrs["Spec"].get("Labels") or {}))
+
+
+def set_availability(cluster: Cluster, node: Node, availability: str) -> None:
+    """``docker node update --availability AVAILABILITY`` for ``node``."""
+    found = next(n for n in cluster.manager.client().nodes.list()
+                 if n.attrs["Description"]["Hostname"] == node.hostname)
+    found.update({**found.attrs["Spec"], "Availability": availability})
 
 
 def join_by_recipe(srv: Server, cluster: Cluster, late: Node, tmp_path: Path) -> None:

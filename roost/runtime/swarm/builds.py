@@ -27,19 +27,28 @@ MAX_CACHE_BYTES = 1024 ** 3
 MAX_RESULT_BYTES = 1 << 20
 
 
-def placement(client: Any, constraints: tuple[str, ...] = ()) -> list[str]:
+def placement(client: Any, constraints: tuple[str, ...] = ()) -> tuple[list[str], str]:
     """``constraints`` plus ``node.role==worker`` when the swarm has a ready, active worker
-    that meets them."""
+    that meets them; otherwise ``constraints`` alone and a line saying why no worker can
+    take the build."""
     wanted = dict(c.split("==", 1) for c in constraints if c.startswith("node.labels."))
+    why_not: list[str] = []
     for node in client.nodes.list(filters={"role": "worker"}):
         attrs = node.attrs
-        labels = (attrs.get("Spec") or {}).get("Labels") or {}
-        if (attrs.get("Status") or {}).get("State") == "ready" \
-                and (attrs.get("Spec") or {}).get("Availability") == "active" \
-                and all(labels.get(k.removeprefix("node.labels.")) == v
-                        for k, v in wanted.items()):
-            return [*constraints, "node.role==worker"]
-    return list(constraints)
+        spec, status = attrs.get("Spec") or {}, attrs.get("Status") or {}
+        labels = spec.get("Labels") or {}
+        name = (attrs.get("Description") or {}).get("Hostname") or node.id
+        if status.get("State") != "ready":
+            why_not.append(f"{name}: {status.get('State') or 'unknown'}")
+        elif spec.get("Availability") != "active":
+            why_not.append(f"{name}: {spec.get('Availability')}")
+        elif not all(labels.get(k.removeprefix("node.labels.")) == v for k, v in wanted.items()):
+            why_not.append(f"{name}: Roost's images not loaded yet")
+        else:
+            return [*constraints, "node.role==worker"], ""
+    reason = "; ".join(why_not) if why_not else "the swarm has no worker node"
+    return list(constraints), f"-----> No worker can take the build ({reason}): building on " \
+                              "a manager, as nobody"
 
 
 def payload(slugs: SlugServer, job: BuildJob, store_has_cache: bool) -> dict[str, Any]:
@@ -89,9 +98,12 @@ def run(client: Any, image: str, slugs: SlugServer, job: BuildJob, has_cache: bo
                                    .encode(), labels={"roost.build": job.app})
     service = None
     try:
+        where, why = placement(client, constraints)
+        if why:
+            on_output(why)
         spec = template(image, tasks.shipped_config(client, "buildrunner.py",
                                                      "roost-buildrunner"), (secret.id, name), job,
-                        placement(client, constraints))
+                        where)
         labels = {"roost.build": job.app, "roost.once": "1", "roost.build.id": job.build_id}
         service = tasks.create(client, spec, name, labels, 1, once=True)
         deadline = time.monotonic() + job.timeout
