@@ -67,21 +67,41 @@ def publish_release(ctx: Platform, app: str, number: int, build: BuildResult,
     refresh_routes(ctx)
 
 
-def prepare(ctx: Platform, release: Release, directory: Path, env: dict[str, str]) -> None:
-    """Put the release's asset manifest in its directory and the asset vars in its env."""
+def release_assets(ctx: Platform, release: Release, app_dir: Path
+                   ) -> tuple[dict[str, str], dict[str, bytes]]:
+    """The asset vars of ``release`` for an app unpacked at ``app_dir`` (``ASSET_HOST``,
+    ``ROOST_ASSET_MANIFEST``) and the files to put there (its manifest, by relative path);
+    both empty when its build published no assets."""
     number = (release.meta or {}).get("assets_release")
     if not number:
-        return
+        return {}, {}
     with ctx.sessions.begin() as session:
         app = session.get(App, release.app_id)
         assert app is not None
         name = app.name
-    target = directory / MANIFEST_RELPATH
     key = app_prefix(name) + manifest_rel_key(int(number))
-    # Root writes into a tree the build made: never through a link it may have planted.
-    write_private(directory, MANIFEST_RELPATH, ctx.objects.get(key))
-    env["ASSET_HOST"] = str(release.meta.get("asset_host") or base_url(ctx, name))
-    env["ROOST_ASSET_MANIFEST"] = str(target)
+    env = {"ASSET_HOST": str(release.meta.get("asset_host") or base_url(ctx, name)),
+           "ROOST_ASSET_MANIFEST": str(app_dir / MANIFEST_RELPATH)}
+    return env, {MANIFEST_RELPATH: ctx.objects.get(key)}
+
+
+def task_assets(ctx: Platform, release: Release, app_dir: Path
+                ) -> tuple[dict[str, str], dict[str, bytes]]:
+    """:func:`release_assets` for a task on another machine (swarm): none when the assets
+    are in a local directory, whose asset host only this host's router could serve (the
+    app then serves its static folder itself, as outside Roost)."""
+    if ctx.objects.local_root() is not None:
+        return {}, {}
+    return release_assets(ctx, release, app_dir)
+
+
+def prepare(ctx: Platform, release: Release, directory: Path, env: dict[str, str]) -> None:
+    """Put the release's asset manifest in its directory and the asset vars in its env."""
+    found, files = release_assets(ctx, release, directory)
+    for relpath, data in files.items():
+        # Root writes into a tree the build made: never through a link it may have planted.
+        write_private(directory, relpath, data)
+    env.update(found)
 
 
 def refresh_routes(ctx: Platform) -> None:

@@ -140,7 +140,10 @@ def runtime(platform: Platform) -> AppRuntime:
     if platform.runtime is None and platform.settings.runtime == "swarm":
         from roost.runtime.swarm.service import SwarmRuntime
 
-        platform.runtime = SwarmRuntime.from_settings(platform.settings, platform.objects)
+        swarm = SwarmRuntime.from_settings(platform.settings, platform.objects)
+        swarm.prepare = lambda release, app_dir: assetflow.task_assets(
+            platform, release, app_dir)
+        platform.runtime = swarm
         if platform.cluster is not None:
             platform.runtime.slugs.peers = platform.cluster.slug_addresses
     if platform.runtime is None:

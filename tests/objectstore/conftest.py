@@ -51,7 +51,9 @@ def new_bucket(endpoint: str) -> str:
     import boto3
 
     name = "roost-" + uuid.uuid4().hex[:12]
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(Bucket=name)
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                 aws_access_key_id="testing", aws_secret_access_key="testing"
+                 ).create_bucket(Bucket=name)
     return name
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import free_port
 from tests.e2e.conftest import Server, home_for, start_server, stop_server
+from tests.objectstore.conftest import moto_endpoint, new_bucket  # noqa: F401
 from tests.swarm.cluster import Cluster, why_not
 
 APP = Path(__file__).parent / "app"
@@ -33,10 +34,16 @@ def cluster() -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def swarm_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`roost up` whose apps run on the cluster; its router answers on every node."""
+def swarm_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory,
+                 moto_endpoint: str) -> Iterator[Server]:  # noqa: F811
+    """`roost up` whose apps run on the cluster; its router answers on every node. Its
+    objects (slugs, build caches, assets) are in S3 (moto), as with several hosts."""
     tmp = tmp_path_factory.mktemp("swarm")
     srv = start_server(tmp, {
+        "ROOST_OBJECT_STORE": f"s3://{new_bucket(moto_endpoint)}/roost"
+                              f"?endpoint_url={moto_endpoint}",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
         "ROOST_RUNTIME": "swarm", "DOCKER_HOST": cluster.manager.socket,
         "ROOST_SWARM_SLUG_LISTEN": f"{cluster.host_address}:{free_port()}",
         "ROOST_SWARM_NODE_DOCKER": cluster.node_docker,

@@ -7,6 +7,7 @@ go to the Caddy router that Roost runs as a global service, on each node's addre
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import socket
@@ -19,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import boto3
 import httpx
 import pytest
 
@@ -26,6 +28,7 @@ from roost.runtime.swarm.nodeimages import LABEL
 from tests.conftest import free_port
 from tests.e2e.conftest import Server
 from tests.hosts.sshhosts import TestHost, usable
+from tests.objectstore.conftest import moto_endpoint  # noqa: F401
 from tests.swarm.cluster import Cluster, Node, wait_until
 from tests.swarm.conftest import APP
 
@@ -258,9 +261,10 @@ def task_addresses(cluster: Cluster, app: str) -> list[str]:
 
 def test_the_python_example_builds_and_serves_on_the_swarm(
         swarm_server: Server, cluster: Cluster, wheelhouse: dict[str, str],
-        deployed: str) -> None:
+        deployed: str, moto_endpoint: str) -> None:  # noqa: F811
     """The quick start's app, with the built-in Python buildpack, in the stack image:
-    gunicorn installed by pip in a build task, bound to $HOST:$PORT in the app's tasks.
+    gunicorn installed by pip in a build task, bound to $HOST:$PORT in the app's tasks,
+    its static files published to S3 and linked through the manifest its tasks are given.
     Its tasks are on a network of its own: they cannot reach another app's tasks."""
     srv = swarm_server
     with wheel_server(wheelhouse["PIP_FIND_LINKS"], cluster.host_address) as index:
@@ -274,6 +278,14 @@ def test_the_python_example_builds_and_serves_on_the_swarm(
                          headers={"Host": "py.roost.test"}, timeout=10)
         assert page.status_code == 200 and "Hello from Roost" in page.text, page.text
         assert "Release v1" in page.text
+    assert "published 2 new and 0 unchanged assets from static/" in out, out
+    css = re.search(r'<link rel="stylesheet" href="([^"]+)"', page.text)
+    assert css is not None and css[1].startswith(f"{moto_endpoint}/"), page.text
+    bucket, _, key = css[1].removeprefix(f"{moto_endpoint}/").partition("/")
+    published = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1",
+                             aws_access_key_id="testing", aws_secret_access_key="testing"
+                             ).get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert published == (EXAMPLES / "python-app" / "static" / "app.css").read_bytes()
 
     others = task_addresses(cluster, NAME)
     assert others

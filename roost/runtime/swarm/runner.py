@@ -5,9 +5,10 @@ Roost's). ``runner.py TYPE`` reads the release's secret (``/run/secrets/roost-re
 slug URL with its token, the config vars, the process types), downloads and unpacks the
 slug into ``/tmp/app``, and runs the Procfile command of TYPE (or the one-off command given
 after ``--``) with the config vars, ``PORT``, ``HOST=0.0.0.0`` (unless a config var sets
-it) and ``.profile.d``. SIGTERM is held for
-``ROOST_DRAIN_SECONDS`` (the router's upstream refresh, so no new request reaches a
-stopping task), then forwarded; swarm's stop grace period ends with SIGKILL.
+it) and ``.profile.d``; files the platform adds (the asset manifest) replace the slug's.
+SIGTERM is held for ``ROOST_DRAIN_SECONDS`` (the router's upstream refresh, so no new
+request reaches a stopping task), then forwarded; swarm's stop grace period ends with
+SIGKILL.
 With ``ROOST_HEALTH`` set (web tasks), the runner checks GET ``$ROOST_HEALTH`` (or a TCP
 connect when empty) on ``127.0.0.1:$PORT`` twice a second and keeps ``/tmp/roost-healthy``
 while it passes; the task's health check tests for that file.
@@ -15,9 +16,11 @@ while it passes; the task's health check tests for that file.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -84,10 +87,31 @@ def _download_any(urls: list[str], archive: Path) -> bool:
     return False
 
 
+def put_files(files: dict[str, str]) -> None:
+    """Write the files the platform adds to the release (its asset manifest), base64 by
+    path relative to APP, replacing whatever the slug had there."""
+    for relpath, data in files.items():
+        parts = [p for p in relpath.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise SystemExit(f"refusing to write {relpath!r} outside the app")
+        target = APP
+        for part in parts[:-1]:  # never through a link or over a file the slug put there
+            target = target / part
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                target.unlink()
+            target.mkdir(exist_ok=True)
+        target = target / parts[-1]
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        target.unlink(missing_ok=True)
+        target.write_bytes(base64.b64decode(data))
+
+
 def main(argv: list[str]) -> int:
     """Run TYPE's command (or ``-- COMMAND``) from the release's slug."""
     release = json.loads(SECRET.read_text())
     fetch(release.get("slug_urls") or [release["slug_url"]])
+    put_files(release.get("files") or {})
     if "--" in argv:
         command = " ".join(argv[argv.index("--") + 1:])
     else:

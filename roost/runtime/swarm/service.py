@@ -10,11 +10,12 @@ replaces dead tasks and reschedules a departed node's tasks by itself.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from roost.runtime.swarm.slugserve import SlugServer, read_app_json
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
+TASK_APP_DIR = Path("/tmp/app")  # where the runner unpacks the slug in each task
 
 
 @dataclass
@@ -42,6 +44,7 @@ class SwarmSpec(ReleaseSpec):
     """A release on a swarm: its slug's key instead of an unpacked directory."""
 
     slug_key: str = ""
+    files: dict[str, bytes] = field(default_factory=dict)  # put in the app's directory
 
 
 class NoExtraRoutes:
@@ -90,6 +93,9 @@ class SwarmRuntime:
         self._limits: dict[str, dict[str, Any]] = {}
         self._app_json: dict[str, dict[str, Any]] = {}
         self._domains: dict[str, tuple[str, ...]] = {}  # app -> its routed custom domains
+        # The release's asset vars and files (its manifest), for the app's directory in a task.
+        self.prepare: Callable[[Release, Path], tuple[dict[str, str], dict[str, bytes]]] \
+            | None = None
         self._stop = threading.Event()
         self._assigning = threading.Lock()  # this host's deploys claim one at a time
 
@@ -180,14 +186,21 @@ class SwarmRuntime:
             raise RuntimeFailure(f"v{release.number} of {app} has no slug to run")
         if release.slug_key not in self._app_json:
             self._app_json[release.slug_key] = read_app_json(self.store, release.slug_key)
-        return SwarmSpec(app=app, release=release.number, directory=Path("/tmp/app"),
-                         env=dict(env), process_types=dict(release.process_types),
-                         app_json=self._app_json[release.slug_key], slug_key=release.slug_key)
+        env, files = dict(env), dict[str, bytes]()
+        if self.prepare is not None:
+            found, files = self.prepare(release, TASK_APP_DIR)
+            env.update(found)
+        return SwarmSpec(app=app, release=release.number, directory=TASK_APP_DIR,
+                         env=env, process_types=dict(release.process_types),
+                         app_json=self._app_json[release.slug_key], slug_key=release.slug_key,
+                         files=files)
 
     def _payload(self, spec: SwarmSpec) -> dict[str, Any]:
         urls = self.slugs.urls(spec.slug_key)
         return {"slug_url": urls[0], "slug_urls": urls, "env": spec.env,
-                "process_types": spec.process_types, "release": f"v{spec.release}"}
+                "process_types": spec.process_types, "release": f"v{spec.release}",
+                "files": {path: base64.b64encode(data).decode()
+                          for path, data in spec.files.items()}}
 
     def _ptype_limits(self, app: str, ptype: str) -> limits_mod.ResourceLimits:
         return limits_mod.for_type({"limits": self._limits.get(app) or {}}, ptype,
