@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from roost.errors import InvalidInput, NotFound
 from roost.hosts import keys
-from roost.orchestration import hostflow
+from roost.orchestration import assetflow, hostflow
 from roost.orchestration.platform import Platform
 from roost.runtime.interface import AppRuntime
 from roost.runtime.perapp import PerAppRuntime
@@ -113,4 +113,6 @@ def with_vm_apps(ctx: Platform, found: AppRuntime, router: Any) -> AppRuntime:
     s = ctx.settings
     vm = VmRuntime(router, found.logs, ctx.objects, lambda app: placement(ctx, app),
                    found.hosts, health_timeout=s.health_timeout_seconds, grace=s.grace_seconds)
+    # Its traffic comes through this host's router, which serves a local store's asset host.
+    vm.prepare = lambda release, app_dir: assetflow.release_assets(ctx, release, app_dir)
     return PerAppRuntime(found, vm, lambda app: is_vm(ctx, app))

@@ -61,9 +61,25 @@ def shared(tmp: Path) -> Path:
     return path
 
 
+class PortTaken(AssertionError):
+    """`roost up` found a port it was given taken (free_port() gave it back, and another
+    process of the busy test run took it first)."""
+
+
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None,
                  timeout: float = 60) -> Server:
-    """Start `roost up` and wait (up to ``timeout`` s) until its health endpoint answers."""
+    """Start `roost up` and wait (up to ``timeout`` s) until its health endpoint answers;
+    started again on other free ports when one of those it was given was taken."""
+    for attempt in range(3):
+        try:
+            return _start_server(tmp, extra_env, timeout)
+        except PortTaken:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_server(tmp: Path, extra_env: dict[str, str] | None, timeout: float) -> Server:
     home = home_for(tmp)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
@@ -86,7 +102,10 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None,
 
     def healthy() -> bool:
         if proc.poll() is not None:
-            raise AssertionError(f"roost up exited {proc.returncode}:\n{log.read_text()}")
+            said = log.read_text()
+            taken = "is already in use" in said
+            raise (PortTaken if taken else AssertionError)(
+                f"roost up exited {proc.returncode}:\n{said}")
         # Only this process's answer counts: free_port() gives a port back, and a `roost up`
         # of another test could take it before this one does (this one then exits). This
         # one says so once it found the port free, before it starts serving.

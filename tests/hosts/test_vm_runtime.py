@@ -13,7 +13,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from roost.core import releases
@@ -109,6 +111,20 @@ def test_legacy_app_on_a_vm(vm_api: Any, vm_plat: Platform, make_vm: Callable[[]
     events = [json.loads(line) for line in ran.text.splitlines()]
     assert [e["line"] for e in events if e["type"] == "output"] == ["app-old", "one", greeting]
     assert events[-1] == {"type": "exit", "code": 3}
+
+    # The release's published static files: ASSET_HOST and the manifest reach the VM, and
+    # this host's router serves the files the manifest names.
+    ran = vm_api.post("/api/v1/apps/old/run", json={"command": [
+        "sh", "-c", 'echo "$ASSET_HOST"; cat "$ROOST_ASSET_MANIFEST"']})
+    lines = [json.loads(line) for line in ran.text.splitlines()]
+    out = [e["line"] for e in lines if e["type"] == "output"]
+    # The manifest ends without a newline: the exit code still comes apart from it.
+    assert len(out) == 2 and lines[-1] == {"type": "exit", "code": 0}, out
+    css = json.loads(out[1])["files"]["app.css"]
+    assert css.startswith(out[0]) and css != f"{out[0]}app.css", out
+    served = httpx.get(f"http://{vm_plat.settings.router_listen}{urlsplit(css).path}",
+                       headers={"Host": urlsplit(css).hostname or ""}, timeout=10)
+    assert served.status_code == 200 and served.text == "/* one */ body { margin: 0 }\n"
 
     # The host cannot be removed while the app runs there.
     refused = vm_api.delete("/api/v1/hosts/legacy1")

@@ -69,6 +69,8 @@ def source(tmp: Path, version: str) -> Path:
     (src / "app.py").write_text(APP)
     (src / "VERSION").write_text(version + "\n")
     (src / "Procfile").write_text("web: python3 app.py\n")
+    (src / "static").mkdir(exist_ok=True)
+    (src / "static" / "app.css").write_text(f"/* {version} */ body {{ margin: 0 }}\n")
     return pack_source(src, tmp / f"{version}.tar.gz")
 
 

@@ -111,8 +111,12 @@ def load(server: Server, addresses: list[str]) -> Iterator[Load]:
 
 
 @pytest.fixture(scope="module")
-def deployed(swarm_server: Server) -> str:
-    """The app created, given config vars and deployed once; the deploy's output."""
+def deployed(swarm_server: Server, cluster: Cluster) -> str:
+    """The app created, given config vars and deployed once, with both nodes able to take
+    its tasks (Roost loads its images onto the worker in the background from its start,
+    and a node takes no task, nor runs the router, until then); the deploy's output."""
+    wait_until(lambda: worker_state(cluster, cluster.nodes[1]) == ("ready", "active", True),
+               timeout=180)
     ok(swarm_server.roost("apps", "create", NAME))
     ok(swarm_server.roost("config", "set", NAME, "GREETING=hi", "SECRET_TOKEN=s3cr3t-value"))
     return ok(swarm_server.roost("deploy", NAME, str(APP), timeout=300)).stdout
@@ -355,10 +359,19 @@ def worker_state(cluster: Cluster, node: Node) -> tuple[str, str, bool]:
 
 
 def set_availability(cluster: Cluster, node: Node, availability: str) -> None:
-    """``docker node update --availability AVAILABILITY`` for ``node``."""
-    found = next(n for n in cluster.manager.client().nodes.list()
-                 if n.attrs["Description"]["Hostname"] == node.hostname)
-    found.update({**found.attrs["Spec"], "Availability": availability})
+    """``docker node update --availability AVAILABILITY`` for ``node``, read again and sent
+    again while the swarm refuses it as out of sequence (the node changed meanwhile)."""
+    import docker.errors
+
+    for attempt in range(10):
+        found = next(n for n in cluster.manager.client().nodes.list()
+                     if n.attrs["Description"]["Hostname"] == node.hostname)
+        try:
+            found.update({**found.attrs["Spec"], "Availability": availability})
+            return
+        except docker.errors.APIError as exc:
+            if "out of sequence" not in str(exc) or attempt == 9:
+                raise
 
 
 def join_by_recipe(srv: Server, cluster: Cluster, late: Node, tmp_path: Path) -> None:
@@ -439,11 +452,18 @@ def test_task_death_node_leave_and_manager_outage(swarm_server: Server, cluster:
                                                    deployed: str) -> None:
     srv = swarm_server
     worker = cluster.nodes[1]
+    # Swarm spreads a new generation's two tasks over the nodes that can take one; it never
+    # moves running tasks back to a node that was away or drained (an earlier test drains
+    # the worker), so the restart places them afresh.
+    wait_until(lambda: worker_state(cluster, worker) == ("ready", "active", True), timeout=180)
     ok(srv.roost("scale", NAME, "web=2"))
+    ok(srv.roost("restart", NAME, "web", timeout=300))
     wait_until(lambda: len(web_up(srv)) == 2)
 
     # A task that dies is replaced; meanwhile the router sends to the live one.
-    victim = next(p for p in web_up(srv) if p["node"] == worker.hostname)
+    up = web_up(srv)
+    victim = next((p for p in up if p["node"] == worker.hostname), None)
+    assert victim is not None, (up, ok(srv.roost("ps", NAME)).stdout)
     services = cluster.manager.client().services.list(
         filters={"label": [f"roost.app={NAME}", "roost.type=web"]})
     web = max(services, key=lambda s: int(s.attrs["Spec"]["Labels"]["roost.gen"]))

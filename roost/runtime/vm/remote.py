@@ -62,6 +62,21 @@ def write_file(conn: Connection, path: str, text: str, mode: str = "0644") -> No
              f"mv -f {tmp} {q(path)}", stdin=text)
 
 
+def write_app_files(conn: Connection, layout: Layout, number: int,
+                    files: dict[str, bytes]) -> None:
+    """Put ``files`` (relative path -> bytes: the asset manifest) in the release's directory,
+    written as the app's user: a link the build left there leads only where the app may
+    write anyway."""
+    for relpath, data in files.items():
+        parts = [p for p in relpath.split("/") if p]
+        if not parts or any(p in (".", "..") for p in parts):
+            raise ValueError(f"{relpath!r} is not a relative path inside the release")
+        path = q(f"{layout.release(number)}/{'/'.join(parts)}")
+        conn.run(f"runuser -u {q(layout.user)} -- sh -c "
+                 + q(f'set -e; mkdir -p "$(dirname {path})"; cat > {path}'),
+                 stdin=data)
+
+
 def write_release_files(conn: Connection, layout: Layout, number: int, env: dict[str, str],
                         process_types: dict[str, str]) -> None:
     """The release's env file (0600 root) and start scripts (root-owned, 0755)."""

@@ -67,6 +67,9 @@ class VmRuntime:
         self.live: dict[str, int] = {}  # app -> release number running on its VM
         self.health: dict[str, str | None] = {}
         self.placed: dict[str, Placement] = {}  # the last placement seen, for remove()
+        # The release's asset vars and files (its manifest), for its directory on the VM.
+        self.prepare: Callable[[Release, Path], tuple[dict[str, str], dict[str, bytes]]] \
+            | None = None
         self._lock = threading.Lock()
 
     # -- connections -------------------------------------------------------------------
@@ -123,9 +126,11 @@ class VmRuntime:
     # -- deploys -----------------------------------------------------------------------
     def spec(self, app: str, release: Release, env: dict[str, str]) -> ReleaseSpec:
         """The release as a spec (its directory is the path on the VM)."""
-        return ReleaseSpec(app=app, release=release.number,
-                           directory=Path(Layout(app).release(release.number)), env=dict(env),
-                           process_types=dict(release.process_types), app_json={})
+        directory = Path(Layout(app).release(release.number))
+        found, _ = self.prepare(release, directory) if self.prepare else ({}, {})
+        return ReleaseSpec(app=app, release=release.number, directory=directory,
+                           env={**env, **found}, process_types=dict(release.process_types),
+                           app_json={})
 
     def release_dir(self, app: str, number: int, slug_key: str) -> Path:
         """Where release ``number`` is unpacked on the app's VM."""
@@ -157,6 +162,10 @@ class VmRuntime:
             remote.ensure_app(conn, layout)
             if not remote.has_release(conn, layout, n):
                 self._send_slug(conn, layout, n, release.slug_key)
+            if self.prepare is not None:
+                found, files = self.prepare(release, Path(layout.release(n)))
+                env = {**env, **found}
+                remote.write_app_files(conn, layout, n, files)
             remote.write_release_files(conn, layout, n, env, types)
             spec = ReleaseSpec(app=app_name, release=n, directory=Path(layout.release(n)),
                                env=env, process_types=types,
