@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,6 +30,49 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def self_signed(name: str, days: int = 1) -> tuple[str, str]:
+    """A self-signed certificate for ``name`` (also its subjectAltName), valid from a day
+    ago for ``days`` days, and its key: both PEM."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=days))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())
+
+
+def https_get(address: str, port: int, host: str, root: Path, path: str = "/",
+              timeout: float = 10) -> tuple[int, str, dict[str, Any]]:
+    """GET https://HOST/PATH from ``address:port`` (SNI and Host: ``host``), verifying the
+    certificate with the CA whose root certificate is ``root``; status, body, certificate."""
+    context = ssl.create_default_context(cafile=str(root))
+    with socket.create_connection((address, port), timeout=timeout) as raw, \
+            context.wrap_socket(raw, server_hostname=host) as tls:
+        cert = tls.getpeercert()
+        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+                    .encode())
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+    head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
+    if not head:  # closed unanswered, as a reloading Caddy does with a connection it had
+        raise ConnectionError(f"https://{host}{path} on {address}:{port}: closed, no answer")
+    return int(head.split()[1]), body, cert
 
 
 def wait_for(cond: Callable[[], object], timeout: float = 30.0, interval: float = 0.05) -> object:

@@ -238,8 +238,10 @@ def certificate(platform: Platform, host: str) -> str:
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    storage = platform.settings.home / "run" / "data" / "caddy" / "certificates"
-    for path in sorted(storage.glob(f"*/{host}/{host}.crt")):
+    home = platform.settings.home  # this host's router's, or the swarm's issuer's (certs.py)
+    found = [*(home / "run" / "data" / "caddy" / "certificates").glob(f"*/{host}/{host}.crt"),
+             *(home / "swarm-certs" / "storage" / "certificates").glob(f"*/{host}/{host}.crt")]
+    for path in sorted(found):
         if path.is_symlink():
             continue
         cert = x509.load_pem_x509_certificate(Path(path).read_bytes())

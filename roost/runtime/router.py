@@ -132,10 +132,10 @@ class Router:
             ensure_free(self.tls_listen, "ROOST_ROUTER_TLS_LISTEN")
         ids = users.ids(self.user) if self.user else None
         prefix = self._as_user(ids) if ids is not None else []
-        _private_dir(self.state_dir, None)
-        _private_dir(self.run_dir, ids)
+        private_dir(self.state_dir, None)
+        private_dir(self.run_dir, ids)
         for name in ("data", "config"):  # Caddy's storage and autosave: its own, private
-            _private_dir(self.run_dir / name, ids)
+            private_dir(self.run_dir / name, ids)
         self.admin_socket.unlink(missing_ok=True)  # left by a Caddy that was killed
         if self.tune_kernel:
             self._restore_kernel = migrate_queued_connections()
@@ -147,7 +147,7 @@ class Router:
         self.pages = (_loopback_address(), _loopback_address())
         self.resolver.set_fallback(*self.pages)
         boot = self.run_dir / "caddy-boot.json"
-        _write_private(boot, json.dumps({"admin": {"listen": self.admin}}), ids)
+        write_private_file(boot, json.dumps({"admin": {"listen": self.admin}}), ids)
         # A clean environment: Roost's own may hold secrets (ROOST_SECRET_KEY and the like).
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.run_dir),
                "XDG_DATA_HOME": str(self.run_dir / "data"),
@@ -188,19 +188,8 @@ class Router:
     def _as_user(self, ids: tuple[int, int]) -> list[str]:
         """The setpriv prefix that runs Caddy as the router user, with the one capability it
         needs to bind a port below 1024 and nothing else."""
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            raise RuntimeFailure("setpriv (util-linux) is needed to run the router as "
-                                 f"{self.user}: install util-linux or set ROOST_ROUTER_USER=")
-        argv = [setpriv, f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups",
-                "--no-new-privs"]
         ports = [split(self.listen)[1]] + ([split(self.tls_listen)[1]] if self.tls_listen else [])
-        if min(ports) < 1024:
-            argv += ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
-                     "--bounding-set=-all,+net_bind_service"]
-        else:
-            argv += ["--bounding-set=-all"]
-        return [*argv, "--"]
+        return as_user(ids, str(self.user), low_port=min(ports) < 1024)
 
     def pids(self) -> list[int]:
         """Process ids of Caddy and the upstream resolver (each leads its own session)."""
@@ -362,6 +351,23 @@ def _page_server(address: str, page: dict[str, Any]) -> dict[str, Any]:
             "automatic_https": {"disable": True}}
 
 
+def as_user(ids: tuple[int, int], name: str, low_port: bool = False) -> list[str]:
+    """The setpriv prefix that runs a command as ``ids`` (the user ``name``) with no
+    capability, or only the one that binds a port below 1024 when ``low_port``."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        raise RuntimeFailure(f"setpriv (util-linux) is needed to run Caddy as {name}: "
+                             "install util-linux or set ROOST_ROUTER_USER=")
+    argv = [setpriv, f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups",
+            "--no-new-privs"]
+    if low_port:
+        argv += ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
+                 "--bounding-set=-all,+net_bind_service"]
+    else:
+        argv += ["--bounding-set=-all"]
+    return [*argv, "--"]
+
+
 def _loopback_address() -> str:
     """A free ``127.0.0.1:port`` for one of the router's page servers."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -369,7 +375,7 @@ def _loopback_address() -> str:
         return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
-def _private_dir(path: Path, ids: tuple[int, int] | None) -> None:
+def private_dir(path: Path, ids: tuple[int, int] | None) -> None:
     """Create ``path`` (a real directory, not a link) with mode 0700, owned by ``ids``."""
     path.mkdir(parents=True, exist_ok=True)
     if path.is_symlink() or not path.is_dir():
@@ -379,7 +385,7 @@ def _private_dir(path: Path, ids: tuple[int, int] | None) -> None:
         os.chown(path, *ids)
 
 
-def _write_private(path: Path, text: str, ids: tuple[int, int] | None) -> None:
+def write_private_file(path: Path, text: str, ids: tuple[int, int] | None) -> None:
     """Write ``path`` with mode 0600 (replacing it; owned by ``ids`` when given)."""
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)

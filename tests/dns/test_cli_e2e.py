@@ -5,7 +5,6 @@ domain served over HTTPS with a certificate from Caddy's internal issuer."""
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import free_port, wait_for
+from tests.conftest import https_get as https_get_via
 from tests.dns.conftest import zone_name
 from tests.dns.helpers import pdns_rrsets
 from tests.dns.test_drift_powerdns import ask
@@ -46,17 +46,8 @@ def https_get(server: Server, host: str, path: str = "/") -> tuple[int, str, dic
     """GET https://HOST/PATH through the router's HTTPS listener, verifying the certificate
     with the root of Caddy's internal issuer."""
     root = server.home / "run" / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt"
-    context = ssl.create_default_context(cafile=str(root))
     addr, _, port = server.env["ROOST_ROUTER_TLS_LISTEN"].rpartition(":")
-    with socket.create_connection((addr, int(port)), timeout=10) as raw, \
-            context.wrap_socket(raw, server_hostname=host) as tls:
-        cert = tls.getpeercert()
-        tls.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := tls.recv(65536):
-            data += chunk
-    head, _, body = data.decode(errors="replace").partition("\r\n\r\n")
-    return int(head.split()[1]), body, cert
+    return https_get_via(addr, int(port), host, root, path)
 
 
 def test_records_round_trip_and_plan_apply(srv: Server, pdns: Any, tmp_path: Path) -> None:

@@ -4,41 +4,29 @@ one, it refuses to listen anywhere but loopback (passwords would cross the netwo
 from __future__ import annotations
 
 import asyncio
-import datetime
 import smtplib
 import ssl
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from roost.errors import ConfigError
 from roost.mail.service import MailConfig, MailService
-from tests.conftest import free_port, wait_for
+from tests.conftest import free_port, self_signed, wait_for
 from tests.mail.conftest import DOMAIN, start_mailer
 from tests.mail.servers import Sink
 
 
-def self_signed(tmp: Path) -> tuple[str, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(1).not_valid_before(now)
-            .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+def self_signed_files(tmp: Path) -> tuple[str, str]:
+    cert, key = self_signed("localhost")
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    cert_path.write_text(cert)
+    key_path.write_text(key)
     return str(cert_path), str(key_path)
 
 
 def test_auth_only_after_starttls(tmp_path: Path, sink: Sink) -> None:
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed_files(tmp_path)
     run = start_mailer(f"sqlite:///{tmp_path / 'roost.db'}", tmp_path / "home", sink,
                        mail_tls_cert=cert, mail_tls_key=key)
     mailer = next(run)

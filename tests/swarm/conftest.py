@@ -48,6 +48,8 @@ def swarm_server(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory,
         "ROOST_SWARM_SLUG_LISTEN": f"{cluster.host_address}:{free_port()}",
         "ROOST_SWARM_NODE_DOCKER": cluster.node_docker,
         "ROOST_ROUTER_LISTEN": f"{cluster.manager.address}:{free_port()}",
+        "ROOST_ROUTER_TLS_LISTEN": f"{cluster.manager.address}:{free_port()}",
+        "ROOST_TLS_ISSUER": "internal",  # certificates from Caddy's own CA, on this host
         "ROOST_MAIL_SMTP_LISTEN": f"127.0.0.1:{free_port()}",
         "ROOST_BASE_DOMAIN": "roost.test", "ROOST_GRACE_SECONDS": "5"},
         timeout=180)  # its start talks to a dockerd that a busy 2-core machine makes slow

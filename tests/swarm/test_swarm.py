@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from roost.runtime.swarm.nodeimages import LABEL
-from tests.conftest import free_port
+from tests.conftest import free_port, https_get
 from tests.e2e.conftest import Server
 from tests.hosts.sshhosts import TestHost, usable
 from tests.objectstore.conftest import moto_endpoint  # noqa: F401
@@ -208,6 +208,34 @@ def test_a_custom_domain_is_routed_on_every_node_without_dropping_a_request(
     ok(srv.roost("domains", "remove", NAME, domain))
     wait_until(lambda: not serves(srv, domain, manager) and not serves(srv, domain, worker))
     assert answers(srv, manager) and answers(srv, worker)
+
+
+def test_a_custom_domain_is_served_over_https_on_every_node(
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+    """The certificate is issued once, on the control plane, and every node's router serves
+    it (they pull it); a name Roost does not route gets none; removing the domain takes its
+    certificate off the routers."""
+    srv, domain = swarm_server, "secure.sw-shop.example"
+    nodes = [cluster.manager.address, cluster.nodes[1].address]
+    port = int(srv.env["ROOST_ROUTER_TLS_LISTEN"].rpartition(":")[2])
+    root = srv.home / "swarm-certs" / "storage" / "pki" / "authorities" / "local" / "root.crt"
+
+    def secure(address: str) -> bool:
+        try:
+            status, body, cert = https_get(address, port, domain, root)
+        except OSError:  # ssl.SSLError included: no certificate for the name (yet)
+            return False
+        assert ("DNS", domain) in cert["subjectAltName"]
+        return status == 200 and body.startswith("hi v")
+
+    ok(srv.roost("domains", "add", NAME, domain))
+    wait_until(lambda: root.exists() and all(secure(a) for a in nodes), timeout=120)
+    assert "valid until" in ok(srv.roost("domains", NAME)).stdout
+    with pytest.raises(OSError):
+        https_get(nodes[0], port, "www.not-ours.example", root)
+
+    ok(srv.roost("domains", "remove", NAME, domain))
+    wait_until(lambda: not any(secure(a) for a in nodes), timeout=60)
 
 
 @contextmanager

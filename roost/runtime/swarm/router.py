@@ -23,7 +23,9 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from roost.runtime.swarm import networks as swarm_networks
 
@@ -33,6 +35,8 @@ ALIAS_PREFIX = "roost-web-"
 DOMAIN_SUFFIX = ".roost-domain"
 APP_PORT = 5000
 ROUTER_SERVICE = "roost-router"
+PULL_LABEL = "roost.pull"  # the URL the routers pull their configuration from
+PULL_EVERY = "5s"  # how often a router with HTTPS fetches its configuration (certificates)
 
 
 def alias(app: str) -> str:
@@ -65,24 +69,49 @@ def _proxy(name: str) -> dict[str, Any]:
     }
 
 
-def caddy_config(base_domain: str, port: int) -> dict[str, Any]:
+def caddy_config(base_domain: str, port: int, tls_port: int = 0,
+                 pull: dict[str, Any] | None = None,
+                 certificates: list[tuple[str, str]] | None = None,
+                 challenge: str = "") -> dict[str, Any]:
     """Caddy's whole configuration: ``APP.<base domain>`` goes to ``roost-web-APP``'s tasks,
-    any other host to the tasks of ``HOST.roost-domain`` (an app's custom domain)."""
+    any other host to the tasks of ``HOST.roost-domain`` (an app's custom domain).
+
+    With ``tls_port``, the same routes over HTTPS with ``certificates`` (PEM chain and key
+    per custom domain, issued on the control plane: certs.py); ``pull`` is the loader that
+    fetches this configuration again every few seconds (the routers keep what they have
+    when it fails), and ``challenge`` the HOST:PORT that answers ACME HTTP challenges."""
     label = len(base_domain.split("."))  # labels count from the right: APP is this one
-    proxy = _proxy(f"{ALIAS_PREFIX}{{http.request.host.labels.{label}}}.")
-    domains = _proxy(f"{{http.request.host}}{DOMAIN_SUFFIX}.")
-    return {
-        "admin": {"disabled": True},
-        "storage": {"module": "file_system", "root": "/tmp/caddy"},
-        "apps": {"http": {"servers": {"router": {
-            "listen": [f":{port}"],
-            "automatic_https": {"disable": True},
-            "routes": [
-                {"match": [{"host": [f"*.{base_domain}"]}], "handle": [proxy], "terminal": True},
-                {"handle": [domains]},
-            ],
-        }}}},
-    }
+    by_app = {"match": [{"host": [f"*.{base_domain}"]}], "terminal": True,
+              "handle": [_proxy(f"{ALIAS_PREFIX}{{http.request.host.labels.{label}}}.")]}
+    by_domain = {"handle": [_proxy(f"{{http.request.host}}{DOMAIN_SUFFIX}.")]}
+    plain = [by_app, by_domain]
+    if challenge:
+        plain.insert(1, {"match": [{"path": ["/.well-known/acme-challenge/*"]}],
+                         "terminal": True,
+                         "handle": [{"handler": "reverse_proxy",
+                                     "upstreams": [{"dial": challenge}]}]})
+    servers: dict[str, Any] = {"router": {"listen": [f":{port}"],
+                                          "automatic_https": {"disable": True},
+                                          "routes": plain}}
+    config: dict[str, Any] = {"admin": {"disabled": True},
+                              "storage": {"module": "file_system", "root": "/tmp/caddy"},
+                              "apps": {"http": {"servers": servers}}}
+    if tls_port:
+        servers["router-tls"] = {"listen": [f":{tls_port}"], "tls_connection_policies": [{}],
+                                 "automatic_https": {"disable": True},
+                                 "routes": [by_app, by_domain]}
+        config["apps"]["tls"] = {"certificates": {"load_pem": [
+            {"certificate": chain, "key": key} for chain, key in certificates or []]}}
+    if pull is not None:
+        config["admin"]["config"] = {"load": pull, "load_delay": PULL_EVERY}
+    return config
+
+
+def pull_from(url: str, token: str) -> dict[str, Any]:
+    """Caddy's loader of its configuration from ``url`` (the control plane's slug server),
+    authorised by ``token``."""
+    return {"module": "http", "method": "GET", "url": url, "timeout": "5s",
+            "header": {"Authorization": [f"Bearer {token}"]}}
 
 
 def config_name(config: dict[str, Any]) -> str:
@@ -150,37 +179,50 @@ def _running(service: Any) -> list[dict[str, Any]]:
 
 
 def ensure(client: Any, image: str, networks: list[str], base_domain: str, port: int,
-           constraints: tuple[str, ...] = ()) -> None:
-    """Run the router as a global service publishing ``port`` on every node (host mode)
-    that meets ``constraints`` (those holding Roost's images), on ``networks``."""
+           constraints: tuple[str, ...] = (), tls_port: int = 0,
+           pull: dict[str, Any] | None = None,
+           live: Callable[[], list[str]] = list) -> str:
+    """Run the router as a global service publishing ``port`` (and ``tls_port``) on every
+    node (host mode) that meets ``constraints`` (those holding Roost's images), on
+    ``networks``, its configuration fetched again through ``pull`` when given; the URL the
+    running routers pull from ("" when they do not).
+
+    The service is replaced when what it serves changes, and when the control-plane host
+    it pulls from is no longer among the ``live`` ones (addresses); not merely because
+    another host started (each one would otherwise restart every router)."""
     import docker.errors
     from docker.types import (
-        ConfigReference,
         ContainerSpec,
         DNSConfig,
         EndpointSpec,
         Placement,
         RestartPolicy,
+        SecretReference,
         ServiceMode,
         TaskTemplate,
     )
 
-    config = caddy_config(base_domain, port)
-    name = config_name(config)
-    try:
-        found = client.configs.get(name)
-    except docker.errors.NotFound:
-        found = client.configs.create(name=name, data=json.dumps(config).encode(),
-                                      labels={"roost": "router"})
-    marker = " ".join([name, *constraints])
+    served = caddy_config(base_domain, port, tls_port)
+    marker = " ".join([config_name(served), *constraints] + (["pull"] if pull else []))
+    url = pull["url"] if pull else ""
     existing = client.services.list(filters={"name": ROUTER_SERVICE})
-    if existing and existing[0].attrs["Spec"].get("Labels", {}).get("roost.config") == marker:
+    labels = existing[0].attrs["Spec"].get("Labels", {}) if existing else {}
+    pulls_from = labels.get(PULL_LABEL, "")
+    if existing and labels.get("roost.config") == marker and (
+            pulls_from == url or urlsplit(pulls_from).netloc in live()):
         attach(client, networks)
-        return
+        return pulls_from
+    boot = caddy_config(base_domain, port, tls_port, pull)
+    name = config_name(boot)  # a secret: the pull's token opens the certificates' keys
+    try:
+        found = client.secrets.get(name)
+    except docker.errors.NotFound:
+        found = client.secrets.create(name=name, data=json.dumps(boot).encode(),
+                                      labels={"roost": "router"})
     for old in existing:
         old.remove()
     spec = ContainerSpec(
-        image, command=["/usr/bin/caddy", "run", "--config", "/etc/caddy.json"],
+        image, command=["/usr/bin/caddy", "run", "--config", "/run/secrets/caddy.json"],
         env=["XDG_DATA_HOME=/tmp", "XDG_CONFIG_HOME=/tmp", "HOME=/tmp"],
         user="65534:65534", cap_drop=["ALL"],
         sysctls={"net.ipv4.ip_unprivileged_port_start": "0"},
@@ -191,12 +233,16 @@ def ensure(client: Any, image: str, networks: list[str], base_domain: str, port:
         # resolver's default 5 s per attempt.
         dns_config=DNSConfig(nameservers=["127.0.0.1"], search=["invalid"],
                              options=["ndots:0", "timeout:1", "attempts:3"]),
-        configs=[ConfigReference(found.id, name, filename="/etc/caddy.json", uid="65534",
+        secrets=[SecretReference(found.id, name, filename="caddy.json", uid="65534",
                                  gid="65534", mode=0o400)])
     template = TaskTemplate(spec, restart_policy=RestartPolicy(condition="any", delay=10 ** 9),
                             networks=list(networks),
                             placement=Placement(constraints=list(constraints)))
-    endpoint = EndpointSpec(mode="dnsrr", ports={port: (port, "tcp", "host")})
+    ports = {port: (port, "tcp", "host")}
+    if tls_port:
+        ports[tls_port] = (tls_port, "tcp", "host")
     client.api.create_service(template, name=ROUTER_SERVICE, mode=ServiceMode("global"),
-                              endpoint_spec=endpoint,
-                              labels={"roost": "router", "roost.config": marker})
+                              endpoint_spec=EndpointSpec(mode="dnsrr", ports=ports),
+                              labels={"roost": "router", "roost.config": marker,
+                                      PULL_LABEL: url})
+    return url

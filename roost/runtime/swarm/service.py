@@ -28,11 +28,11 @@ from roost.runtime import limits as limits_mod
 from roost.runtime.interface import Emit, TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
-from roost.runtime.swarm import builds, images, networks, oneoff, router, tasks
+from roost.runtime.swarm import builds, certs, images, networks, oneoff, router, tasks
 from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.logpump import LogPump
 from roost.runtime.swarm.nodeimages import NodeImages
-from roost.runtime.swarm.slugserve import SlugServer, read_app_json
+from roost.runtime.swarm.slugserve import ROUTER_CONFIG_PATH, SlugServer, read_app_json
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
@@ -61,9 +61,12 @@ class SwarmRuntime:
                  slug_listen: str, network: str = "roost", image: str = "",
                  node_docker: str = "", secret_key: bytes = b"",
                  health_timeout: float = 60.0, grace: float = 30.0, max_per_type: int = 20,
-                 default_limits: limits_mod.ResourceLimits | None = None) -> None:
+                 default_limits: limits_mod.ResourceLimits | None = None,
+                 tls_listen: str = "", tls_issuer: str = "acme",
+                 router_user: str | None = None) -> None:
         self.home = home
         self.router_port = router_listen.rpartition(":")[2]
+        self.tls_port = int(tls_listen.rpartition(":")[2]) if tls_listen else 0
         self.base_domain = base_domain
         self.store = store
         self.network = network
@@ -87,6 +90,10 @@ class SwarmRuntime:
                                "address of this host that every swarm node can reach")
         self.slugs = SlugServer.for_home(slug_listen, store,
                                          secret_key or load_or_create_key(home), home)
+        # HTTPS for custom domains: certificates issued here, pulled by the routers.
+        self.certs = certs.CertIssuer(home / "swarm-certs", tls_issuer,
+                                      slug_listen.rpartition(":")[0], router_user
+                                      ) if self.tls_port else None
         self.client: Any = None
         self.setup: tasks.TaskSetup | None = None
         self.pump: LogPump | None = None
@@ -106,7 +113,8 @@ class SwarmRuntime:
                    s.swarm_network, s.stack_image, s.swarm_node_docker,
                    load_or_create_key(s.home, s.secret_key),
                    s.health_timeout_seconds, s.grace_seconds,
-                   s.max_processes_per_type, limits_mod.default_limits(s))
+                   s.max_processes_per_type, limits_mod.default_limits(s),
+                   s.router_tls_listen, s.tls_issuer, s.router_user or None)
 
     # -- life ----------------------------------------------------------------------------
     @swarm_call
@@ -133,9 +141,19 @@ class SwarmRuntime:
                                      self.grace, drain, tuple(nodes.constraints()))
         router_image = images.ensure_router(self.client)
         nodes.label_self(self.client)  # the other nodes are loaded in the background
-        router.ensure(self.client, router_image,
-                      [self.network, *networks.ensure_pool(self.client)], self.base_domain,
-                      int(self.router_port), self.setup.constraints)
+        pull = self._pull() if self.certs is not None else None
+        pulls_from = router.ensure(self.client, router_image,
+                                   [self.network, *networks.ensure_pool(self.client)],
+                                   self.base_domain, int(self.router_port),
+                                   self.setup.constraints, self.tls_port, pull,
+                                   self.slugs.live_peers)
+        if self.certs is not None:
+            if pull is not None and pulls_from == pull["url"]:
+                self.certs.start()  # the routers' certificates come from this host
+                self.slugs.router_config = self.router_config
+            else:  # another live host issues them: asking the CA twice would only fail
+                log.info("swarm: the routers pull their certificates from %s", pulls_from)
+                self.certs = None
         if self.node_docker:
             threading.Thread(target=self._watch_nodes, args=(nodes,), name="roost-swarm-nodes",
                              daemon=True).start()
@@ -148,6 +166,8 @@ class SwarmRuntime:
         """Stop serving slugs and following logs; the apps keep running on the swarm."""
         self._stop.set()
         self.slugs.stop()
+        if self.certs is not None:
+            self.certs.stop()
 
     def _watch_nodes(self, nodes: NodeImages) -> None:
         """Load the images onto the nodes, and onto those that join later (they take no
@@ -169,6 +189,30 @@ class SwarmRuntime:
         settings = app.settings or {}
         self._limits[app.name] = dict(settings.get("limits") or {})
         self._domains[app.name] = tuple(sorted(h.lower() for h in settings.get("domains", [])))
+        self._certify()
+
+    def _certify(self) -> None:
+        """Have certificates issued for exactly the routed custom domains (with HTTPS); the
+        routing itself does not wait for them, so a failure here is only logged."""
+        if self.certs is None:
+            return
+        try:
+            self.certs.set_domains({d for found in self._domains.values() for d in found})
+        except RuntimeFailure as exc:
+            log.warning("swarm: %s", exc)
+
+    def _pull(self) -> dict[str, Any]:
+        """How the routers fetch their configuration from this host."""
+        return router.pull_from(f"http://{self.slugs.listen}{ROUTER_CONFIG_PATH}",
+                                self.slugs.router_token())
+
+    def router_config(self) -> dict[str, Any]:
+        """What the routers pull: their configuration with the certificates issued so far."""
+        assert self.certs is not None
+        found = [pem for d in self.certs.domains if (pem := self.certs.pem(d)) is not None]
+        challenge = self.certs.challenge_address if self.certs.issuer == "acme" else ""
+        return router.caddy_config(self.base_domain, int(self.router_port), self.tls_port,
+                                   self._pull(), found, challenge)
 
     def web_url(self, app_name: str) -> str:
         """The app's URL through the routers (any node's address, this port)."""
@@ -424,6 +468,7 @@ class SwarmRuntime:
         its web tasks, carrying their aliases, starts beside the old one (as a restart)."""
         default = f"{app}.{self.base_domain}"
         self._domains[app] = tuple(sorted({h.lower() for h in hosts if h != default}))
+        self._certify()
         web = self._current(app).get("web")
         if web is None:
             return
@@ -441,6 +486,8 @@ class SwarmRuntime:
         with self._assigning:
             networks.release(self.client, app)
         self._drop_secrets(app, keep=set())
+        if self._domains.pop(app, None):
+            self._certify()
 
     @swarm_call
     def is_running(self, app: str) -> bool:

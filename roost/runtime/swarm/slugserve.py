@@ -7,6 +7,8 @@ with a key derived from Roost's secret key, so a URL opens that slug and nothing
 control-plane instance shares that secret (it decrypts config vars too), so each one's slug
 server accepts the same token: a task gets the slug URL of every live instance and tries them
 in turn, and a task rescheduled after the host that deployed it died still starts.
+The routers pull their configuration (certificates for custom domains included) from
+``GET /router/config`` with a bearer token only their secret holds (certs.py).
 Build tasks also upload: ``PUT /put/KEY?e=EXPIRY&m=MAX&t=TOKEN`` writes one object, at most
 MAX bytes, until EXPIRY (the build's deadline), so a URL a buildpack kept cannot overwrite
 a slug after its build ended.
@@ -34,6 +36,7 @@ log = logging.getLogger("roost.swarm.slugs")
 DOWNLOADS = ("slugs/", "builds/", "buildcache/")  # what a signed GET may open
 UPLOADS = ("slugs/", "builds/", "buildcache/")  # what a signed PUT may write
 WRITE_ONCE = ("slugs/", "builds/")  # a kept URL cannot replace a slug once it is uploaded
+ROUTER_CONFIG_PATH = "/router/config"  # what the routers pull (with the bearer token)
 
 
 def signing_key(secret_key: bytes) -> bytes:
@@ -69,6 +72,8 @@ class SlugServer:
         self.also_accepted = also_accepted
         # the slug addresses of the live control-plane instances (set by the cluster)
         self.peers: Callable[[], list[str]] = list
+        # The routers' configuration, certificates and keys included (set with HTTPS).
+        self.router_config: Callable[[], dict[str, Any]] | None = None
         self._server: ThreadingHTTPServer | None = None
 
     def token(self, slug_key: str, key: bytes | None = None) -> str:
@@ -85,15 +90,23 @@ class SlugServer:
         return (f"http://{listen or self.listen}/slug/{quote(slug_key)}"
                 f"?t={self.token(slug_key)}")
 
-    def urls(self, slug_key: str) -> list[str]:
-        """``slug_key``'s URL on this host, then on every other live instance."""
+    def live_peers(self) -> list[str]:
+        """The slug addresses of the live control-plane instances ([] when the store cannot
+        say)."""
         try:
-            peers = self.peers()
+            return self.peers()
         except Exception as exc:  # the store is down: this host's URL still works
             log.warning("cannot list the other instances' slug servers: %s", exc)
-            peers = []
-        addresses = [self.listen] + [a for a in peers if a != self.listen]
+            return []
+
+    def urls(self, slug_key: str) -> list[str]:
+        """``slug_key``'s URL on this host, then on every other live instance."""
+        addresses = [self.listen] + [a for a in self.live_peers() if a != self.listen]
         return [self.url(slug_key, address) for address in addresses]
+
+    def router_token(self) -> str:
+        """The bearer token the routers pull their configuration with (every host's)."""
+        return hmac.new(self.key, b"roost swarm router config v1", hashlib.sha256).hexdigest()
 
     def put_token(self, key: str, expires: int, max_bytes: int) -> str:
         """The token that lets one upload to ``key`` (until ``expires``, at most ``max_bytes``)."""
@@ -114,6 +127,9 @@ class SlugServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                if parts.path == ROUTER_CONFIG_PATH:
+                    self.router_config()
+                    return
                 key = unquote(parts.path.removeprefix("/slug/"))
                 token = (parse_qs(parts.query).get("t") or [""])[0]
                 if not parts.path.startswith("/slug/") or not key.startswith(DOWNLOADS) \
@@ -130,6 +146,24 @@ class SlugServer:
                 self.end_headers()
                 for chunk in outer.store.stream(key):
                     self.wfile.write(chunk)
+
+            def router_config(self) -> None:
+                given = self.headers.get("Authorization") or ""
+                if outer.router_config is None or not hmac.compare_digest(
+                        given, f"Bearer {outer.router_token()}"):
+                    self.send_error(403, "no router configuration for this token")
+                    return
+                try:
+                    body = json.dumps(outer.router_config()).encode()
+                except Exception as exc:  # the router keeps what it has and asks again
+                    log.warning("the routers' configuration could not be made: %s", exc)
+                    self.send_error(503, "the routers' configuration is not available")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
             def do_PUT(self) -> None:
                 parts = urlsplit(self.path)

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import ssl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from roost.monitor.uptime.checks import Checker, Outcome
 from roost.monitor.uptime.specs import MonitorSpec
-from tests.conftest import free_port
+from tests.conftest import free_port, self_signed
 from tests.monitor.uptime.target import Target
 
 
@@ -80,18 +75,9 @@ def test_tcp_open(target: Target) -> None:
 
 
 def _tls_server(tmp: Path, days: int) -> tuple[int, threading.Event]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=days))
-            .sign(key, hashes.SHA256()))
-    (tmp / "c.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "k.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    chain, key = self_signed("localhost", days)
+    (tmp / "c.pem").write_text(chain)
+    (tmp / "k.pem").write_text(key)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tmp / "c.pem", tmp / "k.pem")
     port, ready, done = free_port(), threading.Event(), threading.Event()

@@ -1,0 +1,171 @@
+"""Certificates for custom domains on a swarm: issued once, on the control plane, and handed
+to every node's router with its configuration.
+
+The routers on the edge nodes keep no certificates of their own: several Caddy processes,
+each with its own storage, would each ask the CA for the same names, and an ACME HTTP
+challenge would reach whichever node the CA's request happened to land on. Instead a Caddy
+on this host (no listener of its own, its admin API on a unix socket) holds the routed
+custom domains in ``automate`` and obtains and renews their certificates, with Let's
+Encrypt's HTTP challenge (answered on ``challenge_address``, where the routers send
+``/.well-known/acme-challenge/`` of custom domains) or with its own CA (``internal``, for
+tests). The routers pull their configuration, these certificates included, from the slug
+server every few seconds (router.py); a router that cannot reach it keeps what it has.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from roost.errors import RuntimeFailure
+from roost.runtime import layout, users
+from roost.runtime.router import (
+    SOCKET_PATH_MAX,
+    as_user,
+    caddy_binary,
+    private_dir,
+    write_private_file,
+)
+
+log = logging.getLogger("roost.swarm.certs")
+
+
+def free_address(host: str) -> str:
+    """``HOST:PORT`` with a port of ``host`` that is free now."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.bind((host.strip("[]"), 0))
+            return f"{host}:{sock.getsockname()[1]}"
+    except OSError as exc:
+        raise RuntimeFailure(f"cannot listen on {host} for ACME challenges: {exc} (it is "
+                             "ROOST_SWARM_SLUG_LISTEN's host: an address of this host)") from exc
+
+
+class CertIssuer:
+    """A Caddy that obtains and renews certificates for the names it is given."""
+
+    def __init__(self, directory: Path, issuer: str, challenge_host: str,
+                 user: str | None = None) -> None:
+        self.directory = directory
+        self.user = user  # ROOST_ROUTER_USER: as root, Caddy runs as that user (users.py)
+        self.issuer = issuer  # acme | internal
+        self.challenge_host = challenge_host  # where the routers reach this host
+        self.challenge_address = ""  # HOST:PORT of the ACME HTTP challenge, once started
+        self.admin_socket = directory / "admin.sock"
+        self.storage = directory / "storage"
+        self.domains: tuple[str, ...] = ()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()
+        transport = httpx.HTTPTransport(uds=str(self.admin_socket),
+                                        limits=httpx.Limits(max_keepalive_connections=0))
+        self._admin = httpx.Client(base_url="http://localhost", transport=transport,
+                                   trust_env=False, timeout=15)
+
+    def start(self) -> None:
+        """Start Caddy with the names given so far."""
+        if len(str(self.admin_socket).encode()) > SOCKET_PATH_MAX:
+            raise RuntimeFailure(f"the certificate issuer's socket path {self.admin_socket} "
+                                 "is too long for a unix socket: choose a shorter ROOST_HOME")
+        name = users.resolve_router(self.user)
+        ids = users.ids(name) if name else None
+        if ids is not None:  # it passes through ROOST_HOME to its own directory, no more
+            layout.secure_home(self.directory.parent, ids[1])
+        private_dir(self.directory, ids)
+        private_dir(self.storage, ids)
+        self.challenge_address = free_address(self.challenge_host)
+        self.admin_socket.unlink(missing_ok=True)
+        boot = self.directory / "boot.json"
+        write_private_file(boot, json.dumps(self.config()), ids)
+        prefix = as_user(ids, str(name)) if ids is not None else []
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.directory),
+               "XDG_DATA_HOME": str(self.directory), "XDG_CONFIG_HOME": str(self.directory)}
+        log_path = self.directory / "caddy.log"
+        with log_path.open("ab") as log_file:
+            self.proc = subprocess.Popen([*prefix, caddy_binary(), "run", "--config", str(boot)],
+                                         stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeFailure("the certificate issuer (caddy) exited at start: "
+                                     + log_path.read_text(errors="replace")[-600:].strip())
+            try:
+                self._admin.get("/config/", timeout=1)
+                return
+            except httpx.HTTPError as exc:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeFailure("the certificate issuer's admin API did not "
+                                         "answer") from exc
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop Caddy (the certificates stay in its storage)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def set_domains(self, domains: set[str]) -> None:
+        """Obtain (and keep renewing) certificates for exactly ``domains``."""
+        wanted = tuple(sorted(domains))
+        with self._lock:
+            if wanted == self.domains:
+                return
+            self.domains = wanted
+            if self.proc is None:
+                return
+            try:
+                answer = self._admin.post("/load", json=self.config())
+            except httpx.HTTPError as exc:
+                raise RuntimeFailure(f"the certificate issuer did not take the domains: {exc}"
+                                     ) from exc
+            if answer.status_code >= 400:
+                raise RuntimeFailure("the certificate issuer refused the domains: "
+                                     + answer.text[:300])
+
+    def config(self) -> dict[str, Any]:
+        """Caddy's configuration: the names in ``automate``, this issuer for them."""
+        config: dict[str, Any] = {"admin": {"listen": f"unix/{self.admin_socket}"},
+                                  "storage": {"module": "file_system",
+                                              "root": str(self.storage)}}
+        if not self.domains:
+            return config
+        if self.issuer == "internal":
+            issuer: dict[str, Any] = {"module": "internal"}
+        else:
+            host, _, port = self.challenge_address.rpartition(":")
+            issuer = {"module": "acme", "challenges": {
+                "http": {"alternate_port": int(port)}, "tls-alpn": {"disabled": True},
+                "bind_host": host}}
+        config["apps"] = {"tls": {
+            "certificates": {"automate": list(self.domains)},
+            "automation": {"policies": [{"subjects": list(self.domains),
+                                         "issuers": [issuer]}]}}}
+        return config
+
+    def pem(self, domain: str) -> tuple[str, str] | None:
+        """The certificate (chain) and key issued for ``domain``, or None (not yet)."""
+        for crt in sorted((self.storage / "certificates").glob(f"*/{domain}/{domain}.crt")):
+            key = crt.with_suffix(".key")
+            if crt.is_symlink() or key.is_symlink() or not key.is_file():
+                continue
+            return crt.read_text(), key.read_text()
+        return None
+
+    def root_certificate(self) -> Path:
+        """The internal CA's root certificate (what a client trusts with ``internal``)."""
+        return self.storage / "pki" / "authorities" / "local" / "root.crt"
