@@ -115,12 +115,7 @@ class Router:
         self.extra: dict[str, list[dict[str, Any]]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
-        # Kept for the router's life: a client per call costs ~20 ms of CPU (SSL context).
-        # No keep-alive: Caddy closes its admin connections when it loads a configuration.
-        transport = httpx.HTTPTransport(uds=str(self.admin_socket),
-                                        limits=httpx.Limits(max_keepalive_connections=0))
-        self._admin = httpx.Client(base_url="http://localhost", transport=transport,
-                                   trust_env=False, timeout=15)
+        self._admin = admin_client(self.admin_socket)
 
     def start(self) -> None:
         """Start Caddy and load an initial (empty) configuration."""
@@ -349,6 +344,16 @@ def _page_server(address: str, page: dict[str, Any]) -> dict[str, Any]:
     """A loopback server of Caddy's own answering every request with ``page``."""
     return {"listen": [address], "routes": [{"handle": [page]}],
             "automatic_https": {"disable": True}}
+
+
+def admin_client(socket_path: Path) -> httpx.Client:
+    """A client of the Caddy admin API on the unix socket ``socket_path``, kept for the
+    process's life (a client per call costs ~20 ms of CPU for its SSL context); no
+    keep-alive, since Caddy closes its admin connections when it loads a configuration."""
+    transport = httpx.HTTPTransport(uds=str(socket_path),
+                                    limits=httpx.Limits(max_keepalive_connections=0))
+    return httpx.Client(base_url="http://localhost", transport=transport, trust_env=False,
+                        timeout=15)
 
 
 def as_user(ids: tuple[int, int], name: str, low_port: bool = False) -> list[str]:

@@ -7,6 +7,7 @@ go to the Caddy router that Roost runs as a global service, on each node's addre
 from __future__ import annotations
 
 import json
+import pwd
 import re
 import shlex
 import shutil
@@ -231,11 +232,32 @@ def test_a_custom_domain_is_served_over_https_on_every_node(
     ok(srv.roost("domains", "add", NAME, domain))
     wait_until(lambda: root.exists() and all(secure(a) for a in nodes), timeout=120)
     assert "valid until" in ok(srv.roost("domains", NAME)).stdout
+    # The issuer runs as the router's user, not as root (Roost is root here).
+    issuer = srv.home / "swarm-certs" / "boot.json"
+    assert {owner(pid) for pid in processes_with(str(issuer))} == {"roost-router"}
     with pytest.raises(OSError):
         https_get(nodes[0], port, "www.not-ours.example", root)
 
     ok(srv.roost("domains", "remove", NAME, domain))
     wait_until(lambda: not any(secure(a) for a in nodes), timeout=60)
+
+
+def processes_with(argument: str) -> list[int]:
+    """The processes whose command line has ``argument``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and argument.encode() in \
+                    (entry / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
+def owner(pid: int) -> str:
+    """The user name a process runs as."""
+    return pwd.getpwuid(Path(f"/proc/{pid}").stat().st_uid).pw_name
 
 
 @contextmanager

@@ -30,6 +30,7 @@ from roost.errors import RuntimeFailure
 from roost.runtime import layout, users
 from roost.runtime.router import (
     SOCKET_PATH_MAX,
+    admin_client,
     as_user,
     caddy_binary,
     private_dir,
@@ -65,10 +66,7 @@ class CertIssuer:
         self.domains: tuple[str, ...] = ()
         self.proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
-        transport = httpx.HTTPTransport(uds=str(self.admin_socket),
-                                        limits=httpx.Limits(max_keepalive_connections=0))
-        self._admin = httpx.Client(base_url="http://localhost", transport=transport,
-                                   trust_env=False, timeout=15)
+        self._admin = admin_client(self.admin_socket)
 
     def start(self) -> None:
         """Start Caddy with the names given so far."""
