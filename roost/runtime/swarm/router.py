@@ -15,6 +15,11 @@ starts a new generation of the app's web tasks (beside the old ones, as a restar
 the router's configuration still never changes. Only names Roost gave its tasks end in
 ``.roost-domain``, and the router resolves nothing outside the swarm, so a Host header
 cannot lead it anywhere else.
+
+With HTTPS (``ROOST_ROUTER_TLS_LISTEN``) the routers also pull their configuration from the
+control plane every few seconds, to get the custom domains' certificates issued there
+(certs.py): a new certificate changes what they pull, not their service, so no router
+restarts for it.
 """
 
 from __future__ import annotations
