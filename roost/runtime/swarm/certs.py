@@ -20,7 +20,6 @@ import os
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,18 @@ import httpx
 
 from roost.errors import RuntimeFailure
 from roost.runtime import layout, users
-from roost.runtime.router import (
+from roost.runtime.caddyproc import (
     SOCKET_PATH_MAX,
     admin_client,
     as_user,
+    await_admin,
     caddy_binary,
     private_dir,
+    stop_process,
     write_private_file,
 )
+from roost.runtime.swarm import router
+from roost.runtime.swarm.slugserve import ROUTER_CONFIG_PATH, SlugServer
 
 log = logging.getLogger("roost.swarm.certs")
 
@@ -91,30 +94,16 @@ class CertIssuer:
             self.proc = subprocess.Popen([*prefix, caddy_binary(), "run", "--config", str(boot)],
                                          stdout=log_file, stderr=subprocess.STDOUT, env=env,
                                          start_new_session=True)
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeFailure("the certificate issuer (caddy) exited at start: "
-                                     + log_path.read_text(errors="replace")[-600:].strip())
-            try:
-                self._admin.get("/config/", timeout=1)
-                return
-            except httpx.HTTPError as exc:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeFailure("the certificate issuer's admin API did not "
-                                         "answer") from exc
-                time.sleep(0.05)
+        try:
+            await_admin(self.proc, self._admin, log_path, "the certificate issuer")
+        except RuntimeFailure:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop Caddy (the certificates stay in its storage)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
         self.proc = None
 
     def set_domains(self, domains: set[str]) -> None:
@@ -167,3 +156,44 @@ class CertIssuer:
     def root_certificate(self) -> Path:
         """The internal CA's root certificate (what a client trusts with ``internal``)."""
         return self.storage / "pki" / "authorities" / "local" / "root.crt"
+
+
+class RouterTls:
+    """HTTPS for custom domains on a swarm, as this host takes part in it: how the routers
+    pull their configuration from its slug server, and, when they pull from here, the
+    issuer and the configuration they get."""
+
+    def __init__(self, slugs: SlugServer, issuer: CertIssuer, base_domain: str, port: int,
+                 tls_port: int) -> None:
+        self.slugs, self.issuer = slugs, issuer
+        self.base_domain, self.port, self.tls_port = base_domain, port, tls_port
+
+    def pull(self) -> dict[str, Any]:
+        """How the routers fetch their configuration from this host."""
+        return router.pull_from(f"http://{self.slugs.listen}{ROUTER_CONFIG_PATH}",
+                                self.slugs.router_token())
+
+    def begin(self, pulls_from: str) -> bool:
+        """Issue and serve the routers' certificates if they pull from this host (the URL
+        the router service was left with); whether they do."""
+        if pulls_from != self.pull()["url"]:  # another live host issues them: asking the CA
+            log.info("swarm: the routers pull their certificates from %s", pulls_from)
+            return False  # from here too would only fail its challenges
+        self.issuer.start()
+        self.slugs.router_config = self.config
+        return True
+
+    def certify(self, domains: set[str]) -> None:
+        """Have certificates for exactly ``domains``; the routing does not wait for them,
+        so a failure here is only logged."""
+        try:
+            self.issuer.set_domains(domains)
+        except RuntimeFailure as exc:
+            log.warning("swarm: %s", exc)
+
+    def config(self) -> dict[str, Any]:
+        """What the routers pull: their configuration with the certificates issued so far."""
+        found = [pem for d in self.issuer.domains if (pem := self.issuer.pem(d)) is not None]
+        challenge = self.issuer.challenge_address if self.issuer.issuer == "acme" else ""
+        return router.caddy_config(self.base_domain, self.port, self.tls_port, self.pull(),
+                                   found, challenge)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.errors import RuntimeFailure
-from roost.runtime.router import caddy_binary
+from roost.runtime.caddyproc import caddy_binary
 
 STACK_IMAGE = "roost-stack:bookworm-2"  # -2: with python3-venv
 STACK_TARBALL = Path(os.environ.get("ROOST_STACK_TARBALL",

@@ -28,11 +28,20 @@ from roost.runtime import limits as limits_mod
 from roost.runtime.interface import Emit, TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
-from roost.runtime.swarm import builds, certs, images, networks, oneoff, router, tasks
+from roost.runtime.swarm import (
+    builds,
+    certs,
+    generations,
+    images,
+    networks,
+    oneoff,
+    router,
+    tasks,
+)
 from roost.runtime.swarm.calls import swarm_call
 from roost.runtime.swarm.logpump import LogPump
 from roost.runtime.swarm.nodeimages import NodeImages
-from roost.runtime.swarm.slugserve import ROUTER_CONFIG_PATH, SlugServer, read_app_json
+from roost.runtime.swarm.slugserve import SlugServer, read_app_json
 from roost.store.models import App, Release
 
 log = logging.getLogger("roost.swarm")
@@ -91,9 +100,10 @@ class SwarmRuntime:
         self.slugs = SlugServer.for_home(slug_listen, store,
                                          secret_key or load_or_create_key(home), home)
         # HTTPS for custom domains: certificates issued here, pulled by the routers.
-        self.certs = certs.CertIssuer(home / "swarm-certs", tls_issuer,
-                                      slug_listen.rpartition(":")[0], router_user
-                                      ) if self.tls_port else None
+        self.tls = certs.RouterTls(
+            self.slugs, certs.CertIssuer(home / "swarm-certs", tls_issuer,
+                                         slug_listen.rpartition(":")[0], router_user),
+            base_domain, int(self.router_port), self.tls_port) if self.tls_port else None
         self.client: Any = None
         self.setup: tasks.TaskSetup | None = None
         self.pump: LogPump | None = None
@@ -141,19 +151,14 @@ class SwarmRuntime:
                                      self.grace, drain, tuple(nodes.constraints()))
         router_image = images.ensure_router(self.client)
         nodes.label_self(self.client)  # the other nodes are loaded in the background
-        pull = self._pull() if self.certs is not None else None
+        pull = self.tls.pull() if self.tls is not None else None
         pulls_from = router.ensure(self.client, router_image,
                                    [self.network, *networks.ensure_pool(self.client)],
                                    self.base_domain, int(self.router_port),
                                    self.setup.constraints, self.tls_port, pull,
                                    self.slugs.live_peers)
-        if self.certs is not None:
-            if pull is not None and pulls_from == pull["url"]:
-                self.certs.start()  # the routers' certificates come from this host
-                self.slugs.router_config = self.router_config
-            else:  # another live host issues them: asking the CA twice would only fail
-                log.info("swarm: the routers pull their certificates from %s", pulls_from)
-                self.certs = None
+        if self.tls is not None and not self.tls.begin(pulls_from):
+            self.tls = None  # another live host issues the routers' certificates
         if self.node_docker:
             threading.Thread(target=self._watch_nodes, args=(nodes,), name="roost-swarm-nodes",
                              daemon=True).start()
@@ -166,8 +171,8 @@ class SwarmRuntime:
         """Stop serving slugs and following logs; the apps keep running on the swarm."""
         self._stop.set()
         self.slugs.stop()
-        if self.certs is not None:
-            self.certs.stop()
+        if self.tls is not None:
+            self.tls.issuer.stop()
 
     def _watch_nodes(self, nodes: NodeImages) -> None:
         """Load the images onto the nodes, and onto those that join later (they take no
@@ -192,27 +197,9 @@ class SwarmRuntime:
         self._certify()
 
     def _certify(self) -> None:
-        """Have certificates issued for exactly the routed custom domains (with HTTPS); the
-        routing itself does not wait for them, so a failure here is only logged."""
-        if self.certs is None:
-            return
-        try:
-            self.certs.set_domains({d for found in self._domains.values() for d in found})
-        except RuntimeFailure as exc:
-            log.warning("swarm: %s", exc)
-
-    def _pull(self) -> dict[str, Any]:
-        """How the routers fetch their configuration from this host."""
-        return router.pull_from(f"http://{self.slugs.listen}{ROUTER_CONFIG_PATH}",
-                                self.slugs.router_token())
-
-    def router_config(self) -> dict[str, Any]:
-        """What the routers pull: their configuration with the certificates issued so far."""
-        assert self.certs is not None
-        found = [pem for d in self.certs.domains if (pem := self.certs.pem(d)) is not None]
-        challenge = self.certs.challenge_address if self.certs.issuer == "acme" else ""
-        return router.caddy_config(self.base_domain, int(self.router_port), self.tls_port,
-                                   self._pull(), found, challenge)
+        """Have certificates issued for exactly the routed custom domains (with HTTPS)."""
+        if self.tls is not None:
+            self.tls.certify({d for found in self._domains.values() for d in found})
 
     def web_url(self, app_name: str) -> str:
         """The app's URL through the routers (any node's address, this port)."""
@@ -256,7 +243,7 @@ class SwarmRuntime:
         gen = str(time.time_ns() // 1_000_000)
         network = self._network(spec.app)
         secret = tasks.release_secret(self.client, spec.app, gen, self._payload(spec))
-        old = self._services(spec.app)
+        old = generations.services(self.client, spec.app)
         new = []
         try:
             for ptype in sorted(spec.process_types):
@@ -276,11 +263,12 @@ class SwarmRuntime:
         except BaseException:
             for service in new:
                 service.remove()
-            self._drop_secrets(spec.app, keep=set())
+            generations.drop_secrets(self.client, spec.app, keep=set())
             raise
         for service in old:  # swarm takes them out of DNS, then SIGTERM, grace, SIGKILL
             service.remove()
-        self._drop_secrets(spec.app, keep={tasks.labels_of(s)["roost.secret"] for s in new})
+        generations.drop_secrets(self.client, spec.app,
+                                 keep={tasks.labels_of(s)["roost.secret"] for s in new})
 
     def _network(self, app: str) -> str:
         """The app's network from the pool; when the pool had to grow, the router joins the
@@ -290,34 +278,6 @@ class SwarmRuntime:
             # the router is on it already unless the pool just grew, here or on another host
             router.attach(self.client, made or [network])
         return network
-
-    def _drop_secrets(self, app: str, keep: set[str]) -> None:
-        for secret in self.client.secrets.list(filters={"label": f"roost.app={app}"}):
-            if secret.name not in keep and not self._secret_in_use(secret.name):
-                try:
-                    secret.remove()
-                except Exception as exc:  # still used by a draining task: next time
-                    log.debug("secret %s kept: %s", secret.name, exc)
-
-    def _secret_in_use(self, name: str) -> bool:
-        return any(tasks.labels_of(s).get("roost.secret") == name
-                   for s in self.client.services.list(filters={"label": "roost.app"}))
-
-    def _services(self, app: str, ptype: str | None = None) -> list[Any]:
-        label = [f"roost.app={app}"] + ([f"roost.type={ptype}"] if ptype else [])
-        return list(self.client.services.list(filters={"label": label}))
-
-    def _current(self, app: str) -> dict[str, Any]:
-        """The newest service of each process type."""
-        newest: dict[str, Any] = {}
-        for service in self._services(app):
-            labels = tasks.labels_of(service)
-            if labels.get("roost.once"):
-                continue
-            kept = newest.get(labels["roost.type"])
-            if kept is None or int(labels["roost.gen"]) > int(tasks.labels_of(kept)["roost.gen"]):
-                newest[labels["roost.type"]] = service
-        return newest
 
     def activate(self, ctx: Any, app_name: str, release: Release, env: dict[str, str],
                  emit: Emit) -> None:
@@ -352,7 +312,7 @@ class SwarmRuntime:
                 self._remember(app)
         for name, formation, release, env in rows:
             try:
-                if not self._services(name):
+                if not generations.services(self.client, name):
                     self._deploy(self.spec(name, release, env), formation)
             except Exception as exc:  # one broken app must not stop the rest
                 log.error("could not restore %s v%s on the swarm: %s", name, release.number, exc)
@@ -369,7 +329,7 @@ class SwarmRuntime:
         """Set replica counts of the current services and record the formation."""
         if not changes:
             raise InvalidInput("give at least one TYPE=N, e.g. web=2")
-        current = self._current(app_name)
+        current = generations.current(self.client, app_name)
         for ptype, count in changes.items():
             if ptype not in current:
                 known = ", ".join(sorted(current)) or "none"
@@ -388,31 +348,14 @@ class SwarmRuntime:
     @swarm_call
     def ps(self, app: str) -> list[dict[str, object]]:
         """Each running task: type, number, state, release, uptime, node."""
-        nodes = {n.id: (n.attrs.get("Description") or {}).get("Hostname", "")
-                 for n in self.client.nodes.list()}
-        rows: list[dict[str, object]] = []
-        for ptype, service in sorted(self._current(app).items()):
-            labels = tasks.labels_of(service)
-            every = list(service.tasks())
-            for task in every:
-                if task["DesiredState"] != "running":
-                    continue
-                slot = int(task.get("Slot") or 0)
-                state = task["Status"]["State"]
-                rows.append({"name": f"{ptype}.{slot}", "type": ptype, "number": slot,
-                             "state": "up" if state == "running" else state,
-                             "release": int(labels["roost.release"]),
-                             "uptime_s": round(tasks.age(task["Status"]["Timestamp"]), 1),
-                             "restarts": sum(1 for t in every if t.get("Slot") == slot) - 1,
-                             "pid": 0, "node": nodes.get(task.get("NodeID", ""), "")})
-        return sorted(rows, key=lambda r: (str(r["type"]), int(str(r["number"]))))
+        return generations.task_rows(self.client, generations.current(self.client, app))
 
     @swarm_call
     def restart(self, app: str, ptype: str | None = None,
                 web_aliases: list[str] | None = None) -> None:
         """A new generation of the app's services beside the old, then the old retired;
         the web tasks answer to ``web_aliases`` when given (else to the same names)."""
-        current = self._current(app)
+        current = generations.current(self.client, app)
         if ptype is not None and ptype not in current:
             raise InvalidInput(f"{app} has no process type {ptype!r} running")
         gen = str(time.time_ns() // 1_000_000)
@@ -456,7 +399,7 @@ class SwarmRuntime:
         service = tasks.create(self.client, template, f"roost-{spec.app}-run-{gen}", labels, 1,
                                once=True)
         return oneoff.follow(self.client, service,
-                             lambda: self._drop_secrets(spec.app, keep=set()))
+                             lambda: generations.drop_secrets(self.client, spec.app, keep=set()))
 
     def set_limits(self, app: str, stored: dict[str, Any] | None) -> None:
         """Limits apply to the next generation (the limits API restarts the type)."""
@@ -469,7 +412,7 @@ class SwarmRuntime:
         default = f"{app}.{self.base_domain}"
         self._domains[app] = tuple(sorted({h.lower() for h in hosts if h != default}))
         self._certify()
-        web = self._current(app).get("web")
+        web = generations.current(self.client, app).get("web")
         if web is None:
             return
         attached = web.attrs["Spec"]["TaskTemplate"].get("Networks") or []
@@ -481,18 +424,18 @@ class SwarmRuntime:
     def remove(self, app: str) -> None:
         """Remove every service and secret of the app; its network goes back to the pool once
         the tasks can have drained."""
-        for service in self._services(app):
+        for service in generations.services(self.client, app):
             service.remove()
         with self._assigning:
             networks.release(self.client, app)
-        self._drop_secrets(app, keep=set())
+        generations.drop_secrets(self.client, app, keep=set())
         if self._domains.pop(app, None):
             self._certify()
 
     @swarm_call
     def is_running(self, app: str) -> bool:
         """Whether the app has services on the swarm."""
-        return bool(self._services(app))
+        return bool(generations.services(self.client, app))
 
     def wait_drained(self, app: str) -> None:
         """Nothing to wait for here: a deploy returns once the old services are removed;
@@ -501,7 +444,7 @@ class SwarmRuntime:
     def health_path(self, app: str) -> str | None:
         """The current web service's health path."""
         try:
-            web = self._current(app).get("web")
+            web = generations.current(self.client, app).get("web")
         except Exception:
             return None
         return (tasks.labels_of(web).get("roost.health") or None) if web is not None else None
