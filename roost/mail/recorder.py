@@ -79,9 +79,10 @@ class Recorder:
 
     def _store(self, group: list[Result]) -> None:
         kept: list[bool | None]
+        settles = [self._settle(r) for r in group]
         try:
             with writes.writing(self.sessions) as session:
-                kept = [self._finish(session, r) for r in group]
+                kept = list(queue.finish_many(session, settles))
         except Exception:
             log.exception("storing %d delivery outcomes together failed; one by one",
                           len(group))
@@ -99,6 +100,10 @@ class Recorder:
                 self.journal.stored(r.journal_gen)
             if ok is not None:
                 self._log(r, ok)
+
+    @staticmethod
+    def _settle(r: Result) -> queue.Settle:
+        return queue.Settle(r.job, r.outcome, r.domain, r.webhook, r.dkim_header, r.now)
 
     @staticmethod
     def _finish(session: Session, r: Result) -> bool:

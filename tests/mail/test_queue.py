@@ -19,7 +19,7 @@ from roost.mail import bounces, dkim, domains, queue, writes
 from roost.mail.queue import Outcome, Submission
 from roost.mail.ratelimit import Buckets
 from roost.store.base import utcnow
-from roost.store.models.mail import MailDelivery, MailEvent, MailSuppression
+from roost.store.models.mail import MailDelivery, MailEvent, MailMessage, MailSuppression
 from roost.store.session import make_sessionmaker, transaction
 from tests.conftest import engine_with_tables, new_pg_database, wait_for
 
@@ -69,6 +69,33 @@ def test_a_bounce_stored_before_the_delivery_outcome_is_not_undone_by_it(
     with sessions() as session:
         assert session.scalar(select(MailDelivery.status)) == "failed"
         assert not list(session.scalars(select(MailEvent).where(MailEvent.event == "delivered")))
+
+
+def test_a_group_of_outcomes_keeps_only_the_deliveries_still_held(engine: Engine) -> None:
+    sessions = make_sessionmaker(engine)
+    submit(sessions, "ann@example.org", "bob@example.org", "cy@example.org", "di@example.org")
+    now = utcnow()
+    ann, bob, cy, di = queue.claim(sessions, "w", lease_s=60, now=now)
+    with transaction(sessions) as session:  # a bounce settled bob's before its outcome
+        session.get(MailDelivery, bob.id).status = "failed"  # type: ignore[union-attr]
+    stale = queue.Job(di.id, di.message_pk, di.app, di.recipient, di.attempts, di.created_at,
+                      "someone-else")  # a worker whose lease was taken over
+    header = "DKIM-Signature: v=1; d=mail.shop.test"
+    group = [queue.Settle(ann, Outcome("delivered", 250, "250 ok"), DOMAIN, False, header),
+             queue.Settle(bob, Outcome("delivered", 250), DOMAIN, False, header),
+             queue.Settle(cy, Outcome("temporary", 451, "451 later"), DOMAIN, False),
+             queue.Settle(stale, Outcome("delivered", 250), DOMAIN, False)]
+    with transaction(sessions) as session:
+        assert queue.finish_many(session, group) == [True, False, True, False]
+    with sessions() as session:
+        status = dict(session.execute(select(MailDelivery.recipient, MailDelivery.status)).all())
+        assert status == {"ann@example.org": "delivered", "bob@example.org": "failed",
+                          "cy@example.org": "queued", "di@example.org": "sending"}
+        events = sorted((e.recipient, e.event, e.detail) for e in session.scalars(
+            select(MailEvent).where(MailEvent.event != "accepted")))
+        assert events == [("ann@example.org", "delivered", "250 ok"),
+                          ("cy@example.org", "failed", "451 later")]
+        assert session.get(MailMessage, ann.message_pk).dkim_header == header  # type: ignore[union-attr]
 
 
 def test_temporary_failures_back_off_then_give_up_after_three_days(engine: Engine) -> None:
