@@ -240,7 +240,7 @@ class Deliverer:
         thread that stores their outcomes."""
         if self.recorder is None:
             self.recorder = Recorder(self.sessions, self.journal)
-        self.jobs = queues.Queue(threads)
+        self.jobs = queues.Queue(2 * threads)  # claims of up to this many: fewer, larger
         self.stopping.clear()
         self.threads = [threading.Thread(target=self._claimer, name="roost-mail-claim",
                                          daemon=True)]
