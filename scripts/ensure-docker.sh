@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Docker Engine for the swarm runtime's tests (tests/swarm), from Debian's docker.io when
 # missing, and the stack image's root filesystem (Debian bookworm + python3 with venv, which
-# the built-in Python buildpack needs) made once with mmdebstrap from Debian packages into a
+# the built-in Python buildpack needs, and nodejs with npm for the Node.js one) made once with mmdebstrap from Debian packages into a
 # tarball that `docker import` loads onto each node (no registry). The tests start their own dockerd processes in network namespaces; this
 # script starts none, and stops the docker.io service from starting on install.
 set -euo pipefail
@@ -24,11 +24,17 @@ if ((${#missing[@]})); then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
   [[ -n $restore ]] && $SUDO rm -f $policy
 fi
-tarball=${ROOST_STACK_TARBALL:-/var/cache/roost-stack/stack-bookworm-2.tar}
+# The package list is roost/runtime/swarm/images.py's STACK_PACKAGES; a new list is a new
+# version in both places (the tarball's name and the image's tag).
+tarball=${ROOST_STACK_TARBALL:-/var/cache/roost-stack/stack-bookworm-3.tar}
 if [[ ! -f $tarball ]]; then
   echo "making the swarm stack image's root filesystem (mmdebstrap, about 2 minutes)" >&2
   $SUDO mkdir -p "$(dirname "$tarball")"
-  $SUDO mmdebstrap --quiet --variant=minbase --include=python3,python3-venv,ca-certificates bookworm \
-    "$tarball.tmp.tar"
+  $SUDO mmdebstrap --quiet --variant=minbase \
+    --include=python3,python3-venv,nodejs,npm,ca-certificates bookworm "$tarball.tmp.tar"
   $SUDO mv "$tarball.tmp.tar" "$tarball"
+  # Earlier versions' tarballs (225 MB and more each) are of no further use.
+  for old in /var/cache/roost-stack/stack-bookworm-*.tar; do
+    if [[ $old != "$tarball" ]]; then $SUDO rm -f "$old"; fi
+  done
 fi

@@ -351,6 +351,29 @@ def test_the_python_example_builds_and_serves_on_the_swarm(
     ok(srv.roost("apps", "destroy", "py", "--confirm", "py"))
 
 
+def test_the_node_example_builds_and_serves_on_the_swarm(
+        swarm_server: Server, cluster: Cluster, deployed: str) -> None:
+    """The Node.js example, with the built-in Node.js buildpack: npm (from the stack image)
+    in a build task, then `node server.js` in the app's tasks, serving on every node."""
+    srv = swarm_server
+    ok(srv.roost("apps", "create", "nd"))
+    out = ok(srv.roost("deploy", "nd", str(EXAMPLES / "node-app"), timeout=600)).stdout
+    assert "Using node v18." in out and "node_modules ready" in out, out
+    for address in (cluster.manager.address, cluster.nodes[1].address):
+        health = httpx.get(f"http://{address}:{router_port(srv)}/health",
+                           headers={"Host": "nd.roost.test"}, timeout=10)
+        assert health.status_code == 200 and health.json() == {"status": "ok"}, health.text
+        css = httpx.get(f"http://{address}:{router_port(srv)}/app.css",
+                        headers={"Host": "nd.roost.test"}, timeout=10)
+        assert css.content == (EXAMPLES / "node-app" / "public" / "app.css").read_bytes()
+        page = httpx.get(f"http://{address}:{router_port(srv)}/",
+                         headers={"Host": "nd.roost.test"}, timeout=10)
+        assert "Hello from Roost (Node.js)" in page.text, page.text
+    procs = json.loads(ok(srv.roost("ps", "nd", "--json")).stdout)
+    assert [(p["type"], p["state"]) for p in procs] == [("web", "up")], procs
+    ok(srv.roost("apps", "destroy", "nd", "--confirm", "nd"))
+
+
 def test_builds_run_as_tasks_on_the_worker_as_nobody_with_a_cache(
         swarm_server: Server, cluster: Cluster, tmp_path: Path) -> None:
     srv, worker = swarm_server, cluster.nodes[1]

@@ -1,10 +1,12 @@
 """The images a swarm runs, made without a registry.
 
-- the **stack image** (``roost-stack:bookworm-2``): Debian bookworm with python3 and its venv
-  module (the built-in Python buildpack makes a venv), made from Debian packages by
+- the **stack image** (``roost-stack:bookworm-3``): Debian bookworm with python3 and its venv
+  module (the built-in Python buildpack makes a venv) and Node.js with npm (the built-in
+  Node.js buildpack runs ``npm ci``; apps run ``node``), made from Debian packages by
   ``mmdebstrap`` into a tarball (``scripts/ensure-docker.sh`` does it once) and
   ``docker import``-ed onto each node; or any image given with ``ROOST_STACK_IMAGE``
-  that has python3 and a shell and is present on every node.
+  that has python3 and a shell (and node and npm for Node.js apps) and is present on every
+  node.
 - the **router image** (``roost-router:CADDY``): the static Caddy binary Roost already runs,
   alone in a tarball, imported the same way.
 """
@@ -20,12 +22,13 @@ from typing import Any
 from roost.errors import RuntimeFailure
 from roost.runtime.caddyproc import caddy_binary
 
-STACK_IMAGE = "roost-stack:bookworm-2"  # -2: with python3-venv
+STACK_IMAGE = "roost-stack:bookworm-3"  # -2: with python3-venv; -3: with nodejs and npm
 STACK_TARBALL = Path(os.environ.get("ROOST_STACK_TARBALL",
-                                    "/var/cache/roost-stack/stack-bookworm-2.tar"))
+                                    "/var/cache/roost-stack/stack-bookworm-3.tar"))
+STACK_PACKAGES = "python3,python3-venv,nodejs,npm,ca-certificates"  # as scripts/ensure-docker.sh
 ROUTER_REPO = "roost-router"
-MAKE_STACK = ("mmdebstrap --variant=minbase --include=python3,python3-venv,ca-certificates "
-              f"bookworm {STACK_TARBALL}")
+MAKE_STACK = (f"mmdebstrap --variant=minbase --include={STACK_PACKAGES} bookworm "
+              f"{STACK_TARBALL}")
 
 
 def has_image(client: Any, name: str) -> bool:
