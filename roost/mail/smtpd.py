@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import ssl
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,12 @@ AUTH_TTL = 60.0
 END = b".\r\n"  # a line of its own: the end of DATA
 TOO_LONG = "500 Line too long (see RFC5321 4.5.3.1.6)"  # aiosmtpd's replies
 TOO_MUCH = "552 Error: Too much mail data"
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+# <dot-atom@host.name> and what follows after blanks, not a comment: the addresses apps send
+# with, which aiosmtpd's parser (the email package's, a few hundred microseconds) gives back
+# unchanged.
+PLAIN_PATH = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>"
+                        r"(?:[ \t]+([^ \t(].*)?)?")
 
 
 class Server(SMTP):
@@ -39,6 +46,13 @@ class Server(SMTP):
     at the start of a line, exactly as aiosmtpd has it), then checks line lengths and
     removes the dot-stuffing in C. Replies, limits and the handler's hook are aiosmtpd's.
     """
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's address parsing, without the parser for a plain address."""
+        plain = PLAIN_PATH.fullmatch(arg)
+        if plain is None or self.local_part_limit:
+            return super()._getaddr(arg)
+        return plain[1], plain[2] or ""
 
     @syntax("DATA")
     async def smtp_DATA(self, arg: str) -> None:

@@ -111,3 +111,16 @@ def test_a_message_and_its_dots_arrive_whole(servers: tuple[Running, Running]) -
     said = replies(ours.port, [b"Subject: x\r\n\r\n..hidden\r\nlast.\r\n.\r\n"])
     assert said[-2].startswith(b"250 2.0.0")
     assert ours.keeper.got[-1] == b"Subject: x\r\n\r\n.hidden\r\nlast.\r\n"
+
+
+PATHS = ["<a@b.c>", "<a@b.c> SIZE=10", "<A.b+c@Example.ORG>  BODY=8BITMIME", "<>", "<a..b@c>",
+         "<.a@c>", "<a.@c>", "<a@[1.2.3.4]>", "<a@b.c >", "<a@-b.c>", " <a@b.c>", "a@b.c",
+         "<a@b.c> (comment) SIZE=1", "<a@b.c>\tSIZE=1 ", "<\"q q\"@b.c>", "<a@b..c>",
+         "<a@b.c>x", "<a b@c>", "<@relay:a@b.c>", "<a@b.c.>", "<ünï@b.c>", "<a@b_c.d>",
+         "<a(x)@b.c>", "<a@b.c> ", "<a@b.c>  ", "<a@b.c>\t", "<a@b.c> SIZE=1 (c)"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_addresses_are_parsed_as_aiosmtpd_parses_them(path: str) -> None:
+    assert Server._getaddr(Server.__new__(Server), path) == \
+        SMTP._getaddr(SMTP.__new__(SMTP), path)
