@@ -14,12 +14,13 @@ import email.utils
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from typing import Protocol
 
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -296,22 +297,27 @@ def next_try(attempts: int, now: datetime) -> datetime:
     return now + timedelta(seconds=BACKOFF[min(attempts, len(BACKOFF)) - 1])
 
 
-@dataclass(frozen=True)
-class Settle:
-    """One delivery's outcome to record (``finish``'s arguments)."""
+class Settle(Protocol):
+    """One delivery's outcome to record: ``finish``'s arguments (``recorder.Result``)."""
 
-    job: Job
-    outcome: Outcome
-    domain: str
-    webhook: bool
-    dkim_header: str = ""
-    now: datetime | None = None
+    @property
+    def job(self) -> Job: ...
+    @property
+    def outcome(self) -> Outcome: ...
+    @property
+    def domain(self) -> str: ...
+    @property
+    def webhook(self) -> bool: ...
+    @property
+    def dkim_header(self) -> str: ...
+    @property
+    def now(self) -> datetime | None: ...
 
 
 DONE = ("delivered", "captured")
 
 
-def finish_many(session: Session, items: list[Settle]) -> list[bool]:
+def finish_many(session: Session, items: Sequence[Settle]) -> list[bool]:
     """``finish`` for each of ``items``; whether each was recorded.
 
     Deliveries that went out (the common case, thousands a minute under load) are settled

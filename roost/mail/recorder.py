@@ -84,10 +84,9 @@ class Recorder:
 
     def _store(self, group: list[Result]) -> None:
         kept: list[bool | None]
-        settles = [self._settle(r) for r in group]
         try:
             with writes.writing(self.sessions) as session:
-                kept = list(queue.finish_many(session, settles))
+                kept = list(queue.finish_many(session, group))
         except Exception:
             log.exception("storing %d delivery outcomes together failed; one by one",
                           len(group))
@@ -105,10 +104,6 @@ class Recorder:
                 self.journal.stored(r.journal_gen)
             if ok is not None:
                 self._log(r, ok)
-
-    @staticmethod
-    def _settle(r: Result) -> queue.Settle:
-        return queue.Settle(r.job, r.outcome, r.domain, r.webhook, r.dkim_header, r.now)
 
     @staticmethod
     def _finish(session: Session, r: Result) -> bool:

@@ -18,6 +18,7 @@ from roost.core.secrets import Cipher
 from roost.mail import bounces, dkim, domains, queue, writes
 from roost.mail.queue import Outcome, Submission
 from roost.mail.ratelimit import Buckets
+from roost.mail.recorder import Result
 from roost.store.base import utcnow
 from roost.store.models.mail import MailDelivery, MailEvent, MailMessage, MailSuppression
 from roost.store.session import make_sessionmaker, transaction
@@ -81,10 +82,10 @@ def test_a_group_of_outcomes_keeps_only_the_deliveries_still_held(engine: Engine
     stale = queue.Job(di.id, di.message_pk, di.app, di.recipient, di.attempts, di.created_at,
                       "someone-else")  # a worker whose lease was taken over
     header = "DKIM-Signature: v=1; d=mail.shop.test"
-    group = [queue.Settle(ann, Outcome("delivered", 250, "250 ok"), DOMAIN, False, header),
-             queue.Settle(bob, Outcome("delivered", 250), DOMAIN, False, header),
-             queue.Settle(cy, Outcome("temporary", 451, "451 later"), DOMAIN, False),
-             queue.Settle(stale, Outcome("delivered", 250), DOMAIN, False)]
+    group = [Result(ann, Outcome("delivered", 250, "250 ok"), DOMAIN, "<1@x>", False, header),
+             Result(bob, Outcome("delivered", 250), DOMAIN, "<1@x>", False, header),
+             Result(cy, Outcome("temporary", 451, "451 later"), DOMAIN, "<1@x>", False),
+             Result(stale, Outcome("delivered", 250), DOMAIN, "<1@x>", False)]
     with transaction(sessions) as session:
         assert queue.finish_many(session, group) == [True, False, True, False]
     with sessions() as session:
