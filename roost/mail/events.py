@@ -79,7 +79,8 @@ def log(session: Session, app: str, *, to: str = "", event: str = "",
         query = query.where(MailEvent.event == event)
     if message is not None:
         query = query.where(MailEvent.message_pk == message)
-    query = query.order_by(MailEvent.id.desc()).limit(limit)
+    # By time: an outcome is stamped when it happened but may be stored a little later.
+    query = query.order_by(MailEvent.created_at.desc(), MailEvent.id.desc()).limit(limit)
     return [EventView(id=row.event_id, time=row.created_at.isoformat(), event=row.event,
                       severity=row.severity, recipient=row.recipient, reason=row.reason,
                       code=row.code, detail=row.detail, message_id=mid or "",

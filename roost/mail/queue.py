@@ -326,17 +326,18 @@ def finish_many(session: Session, items: Sequence[Settle]) -> list[bool]:
     """
     default_now = utcnow()
     kept = [False] * len(items)
-    batches: dict[tuple[str, str, datetime], list[int]] = {}
+    batches: dict[tuple[str, str], list[int]] = {}
     for n, item in enumerate(items):
         if item.outcome.status in DONE:
-            key = (item.job.token, item.outcome.status, item.now or default_now)
-            batches.setdefault(key, []).append(n)
+            batches.setdefault((item.job.token, item.outcome.status), []).append(n)
         else:
             kept[n] = finish(session, item.job, item.outcome, domain=item.domain,
                              webhook=item.webhook, dkim_header=item.dkim_header, now=item.now)
     c = DELIVERIES.c
     settled: list[int] = []
-    for (token, status, now), numbers in batches.items():
+    for (token, status), numbers in batches.items():
+        # done_at: the group's last outcome (its events keep each one's own time).
+        now = max(items[n].now or default_now for n in numbers)
         ids = session.scalars(update(DELIVERIES)
                               .where(c.lease_owner == token, c.status == "sending",
                                      c.id.in_([items[n].job.id for n in numbers]))

@@ -26,6 +26,7 @@ from roost.mail.journal import Journal
 from roost.mail.queue import Job, Outcome
 from roost.mail.ratelimit import Buckets
 from roost.mail.recorder import Recorder, Result
+from roost.store.base import utcnow
 from roost.store.models.mail import MailDomain, MailMessage
 
 log = logging.getLogger("roost.mail")
@@ -201,8 +202,10 @@ class Deliverer:
         sender = self.sender(message.domain)
         webhook = bool(sender and sender.webhook_url)
         outcome, header, gen = self._attempt(job, message, sender, signed, transport)
+        # Stamped now, not when the recorder stores it (up to GATHER later): a bounce or
+        # complaint about this message may be stored before it and must come after it.
         result = Result(job, outcome, message.domain, message.message_id, webhook, header,
-                        gen, now)
+                        gen, now or utcnow())
         if self.recorder is not None:
             self.recorder.put(result)
             return
