@@ -101,6 +101,8 @@ class Settings(BaseModel):
     public_host: str = ""  # CNAME target of custom subdomains
     router_tls_listen: str = ""  # HOST:PORT of the router's HTTPS listener ("" = none)
     tls_issuer: str = "acme"  # acme (Let's Encrypt/ZeroSSL) | internal (Caddy's own CA)
+    acme_ca: str = ""  # with acme: another CA's ACME directory URL ("" = Let's Encrypt)
+    acme_ca_root: str = ""  # PEM file: the root(s) that ACME directory's HTTPS is checked with
     dns_route53_access_key_id: str = ""
     dns_route53_secret_access_key: str = ""
     dns_route53_endpoint_url: str = ""
@@ -138,6 +140,27 @@ class Settings(BaseModel):
     def _check_issuer(cls, value: str) -> str:
         if value not in ("acme", "internal"):
             raise ValueError("must be acme or internal")
+        return value
+
+    @field_validator("acme_ca")
+    @classmethod
+    def _check_acme_ca(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https://[^\s/]+(/\S*)?", value):
+            raise ValueError("must be the https:// URL of an ACME directory, such as "
+                             "https://acme-v02.api.letsencrypt.org/directory")
+        return value
+
+    @field_validator("acme_ca_root")
+    @classmethod
+    def _check_acme_root(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            text = Path(value).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot read {value}: {exc}") from exc
+        if "-----BEGIN CERTIFICATE-----" not in text:
+            raise ValueError(f"{value} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
         return value
 
     @field_validator("public_ip")

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Docker Engine for the swarm runtime's tests (tests/swarm), from Debian's docker.io when
-# missing, and the stack image's root filesystem (Debian bookworm + python3 with venv, which
-# the built-in Python buildpack needs, and nodejs with npm for the Node.js one) made once with mmdebstrap from Debian packages into a
-# tarball that `docker import` loads onto each node (no registry). The tests start their own dockerd processes in network namespaces; this
-# script starts none, and stops the docker.io service from starting on install.
+# missing, with Pebble (Let's Encrypt's test CA, for their ACME test); and the stack image's
+# root filesystem (Debian bookworm + python3 with venv, which the built-in Python buildpack
+# needs, and nodejs with npm for the Node.js one) made once with mmdebstrap from Debian
+# packages into a tarball that `docker import` loads onto each node (no registry). The
+# tests start their own dockerd processes in network namespaces; this script starts none,
+# and stops the docker.io service from starting on install.
 set -euo pipefail
 SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 missing=()
@@ -11,6 +13,7 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
 command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 if ((${#missing[@]})); then
   echo "installing for the swarm tests: ${missing[*]}" >&2
   # Installing docker.io must not start a system-wide dockerd (policy-rc.d 101 = "do not").

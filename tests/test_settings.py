@@ -52,6 +52,24 @@ def test_roost_toml_is_read_and_environment_wins(tmp_path: Path) -> None:
     assert settings.listen == "127.0.0.1:7100"
 
 
+def test_an_acme_ca_and_its_root_are_taken(tmp_path: Path) -> None:
+    from roost.runtime.caddyproc import Issuer
+
+    root = tmp_path / "root.pem"
+    root.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    settings = load_settings(env(tmp_path, ACME_CA="https://ca.internal:9000/acme/directory",
+                                 ACME_CA_ROOT=str(root)))
+    issuer = Issuer.from_settings(settings)
+    assert issuer.caddy(tmp_path / "caddy") == {
+        "module": "acme", "ca": "https://ca.internal:9000/acme/directory",
+        "trusted_roots_pem_files": [str(tmp_path / "caddy" / "acme-ca-root.pem")]}
+    (tmp_path / "caddy").mkdir()
+    issuer.write_root(tmp_path / "caddy", None)
+    assert (tmp_path / "caddy" / "acme-ca-root.pem").read_text() == root.read_text()
+    assert Issuer.from_settings(load_settings(env(tmp_path, TLS_ISSUER="internal"))).caddy(
+        tmp_path) == {"module": "internal"}
+
+
 def test_unknown_variable_is_refused_by_name(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown setting ROOST_LISTEN_PORT; known settings "
                                           r"are .*ROOST_LISTEN\b"):
@@ -77,6 +95,9 @@ def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
     ("MAX_BUILD_SECONDS", "1", "greater than or equal to 10"),
     ("DATABASE_URL", "mysql://db/roost", "must start with sqlite:/// or postgresql://"),
     ("LOG_LEVEL", "loud", "must be one of debug, info, warning, error"),
+    ("ACME_CA", "acme.example/directory", "must be the https:// URL of an ACME directory"),
+    ("ACME_CA_ROOT", "/nonexistent/root.pem", "cannot read /nonexistent/root.pem"),
+    ("ACME_CA_ROOT", "/etc/passwd", "/etc/passwd holds no PEM certificate"),
 ])
 def test_bad_environment_value_is_refused_naming_the_key(tmp_path: Path, key: str, value: str,
                                                          reason: str) -> None:

@@ -23,6 +23,7 @@ from roost.monitor.uptime.service import UptimeConfig, UptimeService
 from roost.notify.recipients import Recipient
 from roost.orchestration import alerts, assetflow, cluster, recipients, vm_apps
 from roost.orchestration.platform import Platform
+from roost.runtime.caddyproc import Issuer
 from roost.runtime.interface import AppRuntime
 from roost.runtime.limits import default_limits
 from roost.runtime.service import Runtime
@@ -163,7 +164,7 @@ def runtime(platform: Platform) -> AppRuntime:
             host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
             found.router.tls_listen = s.router_tls_listen
             found.router.tls_ask_url = f"http://{host}:{port}/api/v1/tls/ask"
-            found.router.tls_issuer = s.tls_issuer
+            found.router.tls_issuer = Issuer.from_settings(s)
         # Apps created with --runtime vm run on their VM; the same router sends them traffic.
         platform.runtime = vm_apps.with_vm_apps(platform, found, found.router)
     return platform.runtime

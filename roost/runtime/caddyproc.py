@@ -1,6 +1,6 @@
 """Running a Caddy of Roost's own: where its binary is, its private directories and files,
-the user it drops to, its admin API on a unix socket, and stopping it (the router, and the
-swarm's certificate issuer)."""
+the user it drops to, its admin API on a unix socket, where it gets certificates, and
+stopping it (the router, and the swarm's certificate issuer)."""
 
 from __future__ import annotations
 
@@ -9,13 +9,16 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from roost.errors import RuntimeFailure
 
 SOCKET_PATH_MAX = 107  # sun_path holds 108 bytes with the final NUL
+ACME_ROOT_FILE = "acme-ca-root.pem"
 
 
 def caddy_binary() -> str:
@@ -75,6 +78,39 @@ def write_private_file(path: Path, text: str, ids: tuple[int, int] | None) -> No
     if ids is not None and os.geteuid() == 0:
         os.chown(path, *ids)
 
+
+@dataclass(frozen=True)
+class Issuer:
+    """Where Roost's Caddy processes get certificates: ``internal`` (Caddy's own CA, for
+    tests) or ``acme``, from Let's Encrypt unless ``ca`` (``ROOST_ACME_CA``) names another
+    ACME directory, such as a company's own step-ca, whose HTTPS is then checked against
+    ``root_pem`` (``ROOST_ACME_CA_ROOT``'s certificates) when given."""
+
+    kind: str = "acme"
+    ca: str = ""
+    root_pem: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Issuer:
+        """The issuer ``ROOST_TLS_ISSUER``, ``ROOST_ACME_CA`` and ``ROOST_ACME_CA_ROOT`` say."""
+        root = Path(settings.acme_ca_root).read_text() if settings.acme_ca_root else ""
+        return cls(settings.tls_issuer, settings.acme_ca, root)
+
+    def write_root(self, directory: Path, ids: tuple[int, int] | None) -> None:
+        """Put the CA's root certificates where the Caddy in ``directory`` reads them."""
+        if self.kind == "acme" and self.root_pem:
+            write_private_file(directory / ACME_ROOT_FILE, self.root_pem, ids)
+
+    def caddy(self, directory: Path, **acme: Any) -> dict[str, Any]:
+        """Caddy's issuer configuration (``acme``: more of the ACME issuer's fields)."""
+        if self.kind == "internal":
+            return {"module": "internal"}
+        issuer: dict[str, Any] = {"module": "acme", **acme}
+        if self.ca:
+            issuer["ca"] = self.ca
+        if self.root_pem:
+            issuer["trusted_roots_pem_files"] = [str(directory / ACME_ROOT_FILE)]
+        return issuer
 
 
 def await_admin(proc: subprocess.Popen[bytes], admin: httpx.Client, log_path: Path,

@@ -43,6 +43,7 @@ from roost.errors import RuntimeFailure
 from roost.runtime import users
 from roost.runtime.caddyproc import (
     SOCKET_PATH_MAX,
+    Issuer,
     admin_client,
     as_user,
     await_admin,
@@ -107,7 +108,7 @@ class Router:
         # names the control plane's ask endpoint allows (roost/api/routers/domains.py).
         self.tls_listen = ""  # HOST:PORT; "" = no HTTPS listener
         self.tls_ask_url = ""  # answers 200 to GET ?domain=HOST for the domains Roost knows
-        self.tls_issuer = "acme"  # acme | internal (Caddy's own CA, for tests)
+        self.tls_issuer = Issuer()  # Let's Encrypt; internal: Caddy's own CA (tests)
         self.routes: dict[str, Route] = {}
         self.extra: dict[str, list[dict[str, Any]]] = {}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -128,6 +129,7 @@ class Router:
         private_dir(self.run_dir, ids)
         for name in ("data", "config"):  # Caddy's storage and autosave: its own, private
             private_dir(self.run_dir / name, ids)
+        self.tls_issuer.write_root(self.run_dir, ids)
         self.admin_socket.unlink(missing_ok=True)  # left by a Caddy that was killed
         if self.tune_kernel:
             self._restore_kernel = migrate_queued_connections()
@@ -270,7 +272,7 @@ class Router:
     def _tls_apps(self) -> dict[str, Any]:
         """On-demand certificates, each first allowed by ``tls_ask_url``; never a root CA
         put in the system's trust store."""
-        issuer = {"module": "internal"} if self.tls_issuer == "internal" else {"module": "acme"}
+        issuer = self.tls_issuer.caddy(self.run_dir)
         return {"tls": {"automation": {
                     "policies": [{"issuers": [issuer], "on_demand": True}],
                     "on_demand": {"permission": {"module": "http",

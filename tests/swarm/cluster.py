@@ -191,6 +191,23 @@ class Cluster:
                                  join_token=token, advertise_addr=node.address,
                                  listen_addr=f"{node.address}:2377")
 
+    def ensure_running(self) -> None:
+        """Start the manager and the worker again if a test stopped them (an outage test),
+        and wait until the swarm has both ready: they keep their swarm state."""
+        for node in self.nodes[:2]:
+            if node.proc is None or node.proc.poll() is not None:
+                node.start()
+
+        def ready() -> bool:
+            try:
+                states = {n.attrs["Description"]["Hostname"]: n.attrs["Status"]["State"]
+                          for n in self.manager.client().nodes.list()}
+            except Exception:  # the manager still electing itself leader
+                return False
+            return all(states.get(node.hostname) == "ready" for node in self.nodes[:2])
+
+        wait_until(ready, timeout=120)
+
     def stop(self) -> None:
         """Stop the engines and remove the namespaces, bridge and directories."""
         for node in reversed(self.nodes):

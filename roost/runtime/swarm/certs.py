@@ -29,6 +29,7 @@ from roost.errors import RuntimeFailure
 from roost.runtime import layout, users
 from roost.runtime.caddyproc import (
     SOCKET_PATH_MAX,
+    Issuer,
     admin_client,
     as_user,
     await_admin,
@@ -57,11 +58,11 @@ def free_address(host: str) -> str:
 class CertIssuer:
     """A Caddy that obtains and renews certificates for the names it is given."""
 
-    def __init__(self, directory: Path, issuer: str, challenge_host: str,
+    def __init__(self, directory: Path, issuer: Issuer, challenge_host: str,
                  user: str | None = None) -> None:
         self.directory = directory
         self.user = user  # ROOST_ROUTER_USER: as root, Caddy runs as that user (users.py)
-        self.issuer = issuer  # acme | internal
+        self.issuer = issuer
         self.challenge_host = challenge_host  # where the routers reach this host
         self.challenge_address = ""  # HOST:PORT of the ACME HTTP challenge, once started
         self.admin_socket = directory / "admin.sock"
@@ -82,6 +83,7 @@ class CertIssuer:
             layout.secure_home(self.directory.parent, ids[1])
         private_dir(self.directory, ids)
         private_dir(self.storage, ids)
+        self.issuer.write_root(self.directory, ids)
         self.challenge_address = free_address(self.challenge_host)
         self.admin_socket.unlink(missing_ok=True)
         boot = self.directory / "boot.json"
@@ -131,13 +133,10 @@ class CertIssuer:
                                               "root": str(self.storage)}}
         if not self.domains:
             return config
-        if self.issuer == "internal":
-            issuer: dict[str, Any] = {"module": "internal"}
-        else:
-            host, _, port = self.challenge_address.rpartition(":")
-            issuer = {"module": "acme", "challenges": {
-                "http": {"alternate_port": int(port)}, "tls-alpn": {"disabled": True},
-                "bind_host": host}}
+        host, _, port = self.challenge_address.rpartition(":")
+        issuer = self.issuer.caddy(self.directory, challenges={
+            "http": {"alternate_port": int(port or 0)}, "tls-alpn": {"disabled": True},
+            "bind_host": host})
         config["apps"] = {"tls": {
             "certificates": {"automate": list(self.domains)},
             "automation": {"policies": [{"subjects": list(self.domains),
@@ -194,6 +193,7 @@ class RouterTls:
     def config(self) -> dict[str, Any]:
         """What the routers pull: their configuration with the certificates issued so far."""
         found = [pem for d in self.issuer.domains if (pem := self.issuer.pem(d)) is not None]
-        challenge = self.issuer.challenge_address if self.issuer.issuer == "acme" else ""
+        acme = self.issuer.issuer.kind == "acme"
+        challenge = self.issuer.challenge_address if acme else ""
         return router.caddy_config(self.base_domain, self.port, self.tls_port, self.pull(),
                                    found, challenge)

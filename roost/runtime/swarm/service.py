@@ -25,6 +25,7 @@ from roost.core.secrets import load_or_create_key
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
 from roost.runtime import limits as limits_mod
+from roost.runtime.caddyproc import Issuer
 from roost.runtime.interface import Emit, TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, check_formation, describe_formation
@@ -71,7 +72,7 @@ class SwarmRuntime:
                  node_docker: str = "", secret_key: bytes = b"",
                  health_timeout: float = 60.0, grace: float = 30.0, max_per_type: int = 20,
                  default_limits: limits_mod.ResourceLimits | None = None,
-                 tls_listen: str = "", tls_issuer: str = "acme",
+                 tls_listen: str = "", tls_issuer: Issuer = Issuer(),
                  router_user: str | None = None) -> None:
         self.home = home
         self.router_port = router_listen.rpartition(":")[2]
@@ -124,7 +125,7 @@ class SwarmRuntime:
                    load_or_create_key(s.home, s.secret_key),
                    s.health_timeout_seconds, s.grace_seconds,
                    s.max_processes_per_type, limits_mod.default_limits(s),
-                   s.router_tls_listen, s.tls_issuer, s.router_user or None)
+                   s.router_tls_listen, Issuer.from_settings(s), s.router_user or None)
 
     # -- life ----------------------------------------------------------------------------
     @swarm_call
