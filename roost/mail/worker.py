@@ -32,6 +32,7 @@ from roost.store.models.mail import MailDomain, MailMessage
 log = logging.getLogger("roost.mail")
 SENDER_TTL = 30.0  # seconds a domain's keys and webhook are cached
 DNS_EVERY = 6 * 3600.0  # seconds between checks of a sending domain's DNS records
+CLAIM_GATHER = 0.03  # seconds the claimer waits, once caught up, so that it claims more at once
 
 
 @dataclass(frozen=True)
@@ -218,9 +219,10 @@ class Deliverer:
 
     def _claimer(self) -> None:
         """The one thread that claims: workers never queue up on the store for work."""
+        limit = max(self.batch, self.jobs.maxsize)
         while not self.stopping.is_set():
             try:
-                items = self._claim(max(self.batch, self.jobs.maxsize))
+                items = self._claim(limit)
             except Exception:
                 log.exception("claiming mail deliveries failed")
                 items = []
@@ -229,6 +231,8 @@ class Deliverer:
                 self.kick.clear()
             for item in items:
                 self.jobs.put(item)  # waits while every worker is busy
+            if 0 < len(items) < limit:  # caught up with the intake: let more commits gather
+                self.stopping.wait(CLAIM_GATHER)
 
     def _worker(self) -> None:
         transport = self.make_transport()
