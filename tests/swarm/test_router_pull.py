@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from roost.objectstore import open_store
-from roost.runtime.caddyproc import caddy_binary
-from roost.runtime.swarm import router
+from roost.runtime.caddyproc import Issuer, caddy_binary
+from roost.runtime.swarm import certs, router
 from roost.runtime.swarm.slugserve import ROUTER_CONFIG_PATH, SlugServer
 from tests.conftest import free_port, self_signed, wait_for
 
@@ -126,3 +126,19 @@ def test_the_router_configuration_is_refused_without_the_routers_token(tmp_path:
         assert given.status_code == 200 and "PRIVATE KEY" in given.text
     finally:
         plane.slugs.stop()
+
+
+def test_the_issuer_keeps_its_challenge_address_across_restarts(tmp_path: Path) -> None:
+    # Routers that booted with the address still reach the issuer after `roost up` restarts.
+    first = certs.CertIssuer(tmp_path / "certs", Issuer("acme"), "127.0.0.1")
+    address = first.reserve_challenge()
+    assert certs.CertIssuer(tmp_path / "certs", Issuer("acme"), "127.0.0.1"
+                            ).reserve_challenge() == address
+    with socket.socket() as taken:  # something else holds the port now: a new one, kept
+        taken.bind(("127.0.0.1", int(address.rpartition(":")[2])))
+        taken.listen()
+        moved = certs.CertIssuer(tmp_path / "certs", Issuer("acme"), "127.0.0.1"
+                                 ).reserve_challenge()
+    assert moved != address and moved.startswith("127.0.0.1:")
+    assert certs.CertIssuer(tmp_path / "certs", Issuer("acme"), "127.0.0.1"
+                            ).reserve_challenge() == moved

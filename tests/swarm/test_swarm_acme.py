@@ -16,6 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -139,3 +140,29 @@ def test_a_custom_domain_gets_its_certificate_from_an_acme_ca(
               .decode(errors="replace")[-8000:])
         raise
     assert "valid until" in srv.roost("domains", "ac").stdout
+
+
+def test_routers_boot_sending_acme_challenges_to_the_issuer(
+        acme_server: Server, cluster: Cluster) -> None:
+    # A router that starts (a new node, a restart) sends challenges to the issuer from its
+    # first request, not only once it has pulled its configuration a few seconds later.
+    issuer = (acme_server.home / "swarm-certs" / "challenge-address").read_text().strip()
+    client = cluster.manager.client()
+
+    def routers() -> list[Any]:
+        return [c for c in client.containers.list()
+                if c.labels.get("com.docker.swarm.service.name") == "roost-router"]
+
+    wait_until(routers, timeout=60)
+    router = routers()[0]
+    # Docker mounts a task's secrets from files under its engine's data root (the router
+    # image has nothing to print a file with).
+    mounted = cluster.manager.root / "data" / "containers" / router.id / "mounts" / "secrets"
+    boots = [json.loads(f.read_text()) for f in mounted.iterdir()]
+    assert len(boots) == 1, [f.name for f in mounted.iterdir()]
+    boot = boots[0]
+    routes = boot["apps"]["http"]["servers"]["router"]["routes"]
+    challenge = [r for r in routes
+                 if r.get("match") == [{"path": ["/.well-known/acme-challenge/*"]}]]
+    assert challenge, routes
+    assert challenge[0]["handle"][0]["upstreams"] == [{"dial": issuer}]

@@ -44,15 +44,29 @@ from roost.runtime.swarm.slugserve import ROUTER_CONFIG_PATH, SlugServer
 log = logging.getLogger("roost.swarm.certs")
 
 
+def _bind_once(host: str, port: int) -> int:
+    """Bind ``port`` of ``host`` (0: any) and let it go again; the port bound."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host.strip("[]"), port))
+        return int(sock.getsockname()[1])
+
+
 def free_address(host: str) -> str:
     """``HOST:PORT`` with a port of ``host`` that is free now."""
     try:
-        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-            sock.bind((host.strip("[]"), 0))
-            return f"{host}:{sock.getsockname()[1]}"
+        return f"{host}:{_bind_once(host, 0)}"
     except OSError as exc:
         raise RuntimeFailure(f"cannot listen on {host} for ACME challenges: {exc} (it is "
                              "ROOST_SWARM_SLUG_LISTEN's host: an address of this host)") from exc
+
+
+def _bindable(host: str, port: int) -> bool:
+    """Whether ``port`` of ``host`` is free to listen on now."""
+    try:
+        _bind_once(host, port)
+    except OSError:
+        return False
+    return True
 
 
 class CertIssuer:
@@ -84,7 +98,7 @@ class CertIssuer:
         private_dir(self.directory, ids)
         private_dir(self.storage, ids)
         self.issuer.write_root(self.directory, ids)
-        self.challenge_address = free_address(self.challenge_host)
+        self.reserve_challenge()
         self.admin_socket.unlink(missing_ok=True)
         boot = self.directory / "boot.json"
         write_private_file(boot, json.dumps(self.config()), ids)
@@ -101,6 +115,23 @@ class CertIssuer:
         except RuntimeFailure:
             self.stop()
             raise
+
+    def reserve_challenge(self) -> str:
+        """The ``HOST:PORT`` this issuer answers ACME HTTP challenges on: the one of its last
+        run while that port is still free (routers that booted with it keep reaching it
+        after a restart of `roost up`), else a new one, kept for the next run."""
+        if self.challenge_address:
+            return self.challenge_address
+        kept = self.directory / "challenge-address"
+        previous = kept.read_text().strip() if kept.is_file() else ""
+        host, _, port = previous.rpartition(":")
+        if host == self.challenge_host and port.isdigit() and _bindable(host, int(port)):
+            self.challenge_address = previous
+        else:
+            self.challenge_address = free_address(self.challenge_host)
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            kept.write_text(self.challenge_address + "\n")
+        return self.challenge_address
 
     def stop(self) -> None:
         """Stop Caddy (the certificates stay in its storage)."""
@@ -171,6 +202,12 @@ class RouterTls:
         """How the routers fetch their configuration from this host."""
         return router.pull_from(f"http://{self.slugs.listen}{ROUTER_CONFIG_PATH}",
                                 self.slugs.router_token())
+
+    def boot_challenge(self) -> str:
+        """Where a router that boots from its service's configuration sends ACME HTTP
+        challenges, before its first pull: this host's challenge address ("" with Caddy's
+        internal CA). Only the host the routers will pull from makes that configuration."""
+        return self.issuer.reserve_challenge() if self.issuer.issuer.kind == "acme" else ""
 
     def begin(self, pulls_from: str) -> bool:
         """Issue and serve the routers' certificates if they pull from this host (the URL

@@ -186,7 +186,7 @@ def _running(service: Any) -> list[dict[str, Any]]:
 def ensure(client: Any, image: str, networks: list[str], base_domain: str, port: int,
            constraints: tuple[str, ...] = (), tls_port: int = 0,
            pull: dict[str, Any] | None = None,
-           live: Callable[[], list[str]] = list) -> str:
+           live: Callable[[], list[str]] = list, challenge: str = "") -> str:
     """Run the router as a global service publishing ``port`` (and ``tls_port``) on every
     node (host mode) that meets ``constraints`` (those holding Roost's images), on
     ``networks``, its configuration fetched again through ``pull`` when given; the URL the
@@ -194,7 +194,9 @@ def ensure(client: Any, image: str, networks: list[str], base_domain: str, port:
 
     The service is replaced when what it serves changes, and when the control-plane host
     it pulls from is no longer among the ``live`` ones (addresses); not merely because
-    another host started (each one would otherwise restart every router)."""
+    another host started (each one would otherwise restart every router). A router boots
+    with ``challenge`` (this host's ACME challenge address) in its configuration, so a
+    challenge in its first seconds, before its first pull, reaches the issuer too."""
     import docker.errors
     from docker.types import (
         ContainerSpec,
@@ -217,7 +219,7 @@ def ensure(client: Any, image: str, networks: list[str], base_domain: str, port:
             pulls_from == url or urlsplit(pulls_from).netloc in live()):
         attach(client, networks)
         return pulls_from
-    boot = caddy_config(base_domain, port, tls_port, pull)
+    boot = caddy_config(base_domain, port, tls_port, pull, challenge=challenge)
     name = config_name(boot)  # a secret: the pull's token opens the certificates' keys
     try:
         found = client.secrets.get(name)

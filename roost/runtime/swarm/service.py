@@ -157,7 +157,8 @@ class SwarmRuntime:
                                    [self.network, *networks.ensure_pool(self.client)],
                                    self.base_domain, int(self.router_port),
                                    self.setup.constraints, self.tls_port, pull,
-                                   self.slugs.live_peers)
+                                   self.slugs.live_peers,
+                                   self.tls.boot_challenge() if self.tls is not None else "")
         if self.tls is not None and not self.tls.begin(pulls_from):
             self.tls = None  # another live host issues the routers' certificates
         if self.node_docker:
