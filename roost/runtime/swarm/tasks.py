@@ -109,7 +109,8 @@ def task_template(setup: TaskSetup, app: str, ptype: str, secret: tuple[str, str
     # for each web task for its whole life. Every 2 s rather than every second: deploys take
     # about half a second longer to see a new task healthy, and on a busy node the requests
     # served during deploys had a p99 of 4.4x, 1.3x and 1.45x the steady one in three runs
-    # of bench/swarm_restart.py (7.6x with checks every second). Docker 20.10 (Debian's)
+    # of bench/swarm_restart.py (7.6x with checks every second), ratios made smaller then by
+    # its app's 40 ms of Nagle and delayed ACK on every request. Docker 20.10 (Debian's)
     # has no faster interval for the start period alone (start_interval is Engine 25).
     check = None
     if ptype == "web" and not once:
