@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
-from roost.mail.queue import Outcome
+from roost.mail.outcomes import Outcome
 
 TIMEOUT = 30.0
 DOTS = re.compile(rb"(?m)^\.")

@@ -34,8 +34,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from roost.mail import queue, writes
-from roost.mail.queue import Job, Outcome
+from roost.mail import outcomes, queue, writes
+from roost.mail.outcomes import Outcome
+from roost.mail.queue import Job
 from roost.store.models.mail import MailDelivery, MailDomain, MailMessage
 
 log = logging.getLogger("roost.mail")
@@ -173,6 +174,6 @@ def _apply(factory: sessionmaker[Session], entries: dict[tuple[int, str], str]) 
                 Outcome("delivered", 0, ASSUMED)
             if state != "ok":
                 log.warning("mail: delivery %s to %s: %s", row.id, row.recipient, ASSUMED)
-            if queue.finish(session, job, outcome, domain=domain, webhook=bool(webhook_url)):
+            if outcomes.finish(session, job, outcome, domain=domain, webhook=bool(webhook_url)):
                 done += 1
     return done

@@ -19,9 +19,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from roost.mail import queue, writes
+from roost.mail import outcomes, writes
 from roost.mail.journal import Journal
-from roost.mail.queue import Job, Outcome
+from roost.mail.outcomes import Outcome
+from roost.mail.queue import Job
 
 log = logging.getLogger("roost.mail")
 MAX_GROUP = 500
@@ -86,7 +87,7 @@ class Recorder:
         kept: list[bool | None]
         try:
             with writes.writing(self.sessions) as session:
-                kept = list(queue.finish_many(session, group))
+                kept = list(outcomes.finish_many(session, group))
         except Exception:
             log.exception("storing %d delivery outcomes together failed; one by one",
                           len(group))
@@ -107,7 +108,7 @@ class Recorder:
 
     @staticmethod
     def _finish(session: Session, r: Result) -> bool:
-        return queue.finish(session, r.job, r.outcome, domain=r.domain, webhook=r.webhook,
+        return outcomes.finish(session, r.job, r.outcome, domain=r.domain, webhook=r.webhook,
                             dkim_header=r.dkim_header, now=r.now)
 
     @staticmethod

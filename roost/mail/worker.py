@@ -20,10 +20,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from roost.core.secrets import Cipher
-from roost.mail import dkim, domains, queue, writes
+from roost.mail import dkim, domains, outcomes, queue, writes
 from roost.mail.deliver import Transport
 from roost.mail.journal import Journal
-from roost.mail.queue import Job, Outcome
+from roost.mail.outcomes import Outcome
+from roost.mail.queue import Job
 from roost.mail.ratelimit import Buckets
 from roost.mail.recorder import Recorder, Result
 from roost.store.base import utcnow
@@ -211,7 +212,7 @@ class Deliverer:
             self.recorder.put(result)
             return
         with writes.writing(self.sessions) as session:  # no threads started: store it now
-            kept = queue.finish(session, job, outcome, domain=message.domain,
+            kept = outcomes.finish(session, job, outcome, domain=message.domain,
                                 webhook=webhook, dkim_header=header, now=now)
         if gen is not None and self.journal is not None:
             self.journal.stored(gen)

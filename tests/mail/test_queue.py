@@ -15,8 +15,9 @@ from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import sessionmaker
 
 from roost.core.secrets import Cipher
-from roost.mail import bounces, dkim, domains, queue, writes
-from roost.mail.queue import Outcome, Submission
+from roost.mail import bounces, dkim, domains, outcomes, queue, writes
+from roost.mail.outcomes import Outcome
+from roost.mail.queue import Submission
 from roost.mail.ratelimit import Buckets
 from roost.mail.recorder import Result
 from roost.store.base import utcnow
@@ -45,9 +46,9 @@ def test_an_expired_lease_is_claimed_again_and_a_stale_worker_cannot_finish(
     again = queue.claim(sessions, "other", lease_s=60, now=now + timedelta(seconds=61))
     assert [j.id for j in again] == [first[0].id] and again[0].attempts == 2
     with transaction(sessions) as session:  # the first worker comes back too late
-        assert not queue.finish(session, first[0], Outcome("delivered", 250), domain=DOMAIN,
+        assert not outcomes.finish(session, first[0], Outcome("delivered", 250), domain=DOMAIN,
                                 webhook=False)
-        assert queue.finish(session, again[0], Outcome("delivered", 250), domain=DOMAIN,
+        assert outcomes.finish(session, again[0], Outcome("delivered", 250), domain=DOMAIN,
                             webhook=False)
     with sessions() as session:
         assert session.scalar(select(MailDelivery.status)) == "delivered"
@@ -65,7 +66,7 @@ def test_a_bounce_stored_before_the_delivery_outcome_is_not_undone_by_it(
     with transaction(sessions) as session:
         session.get(MailDelivery, job.id).status = "failed"  # type: ignore[union-attr]
     with transaction(sessions) as session:
-        assert not queue.finish(session, job, Outcome("delivered", 250), domain=DOMAIN,
+        assert not outcomes.finish(session, job, Outcome("delivered", 250), domain=DOMAIN,
                                 webhook=False)
     with sessions() as session:
         assert session.scalar(select(MailDelivery.status)) == "failed"
@@ -87,7 +88,7 @@ def test_a_group_of_outcomes_keeps_only_the_deliveries_still_held(engine: Engine
              Result(cy, Outcome("temporary", 451, "451 later"), DOMAIN, "<1@x>", False),
              Result(stale, Outcome("delivered", 250), DOMAIN, "<1@x>", False)]
     with transaction(sessions) as session:
-        assert queue.finish_many(session, group) == [True, False, True, False]
+        assert outcomes.finish_many(session, group) == [True, False, True, False]
     with sessions() as session:
         status = dict(session.execute(select(MailDelivery.recipient, MailDelivery.status)).all())
         assert status == {"ann@example.org": "delivered", "bob@example.org": "failed",
@@ -105,13 +106,13 @@ def test_temporary_failures_back_off_then_give_up_after_three_days(engine: Engin
     now = utcnow()
     job = queue.claim(sessions, "w", lease_s=60, now=now)[0]
     with transaction(sessions) as session:
-        queue.finish(session, job, Outcome("temporary", 451, "451 try later"), domain=DOMAIN,
+        outcomes.finish(session, job, Outcome("temporary", 451, "451 try later"), domain=DOMAIN,
                      webhook=False, now=now)
     assert queue.claim(sessions, "w", lease_s=60, now=now + timedelta(seconds=59)) == []
     job = queue.claim(sessions, "w", lease_s=60, now=now + timedelta(seconds=61))[0]
-    late = job.created_at + queue.GIVE_UP
+    late = job.created_at + outcomes.GIVE_UP
     with transaction(sessions) as session:
-        queue.finish(session, job, Outcome("temporary", 451, "451 try later"), domain=DOMAIN,
+        outcomes.finish(session, job, Outcome("temporary", 451, "451 try later"), domain=DOMAIN,
                      webhook=False, now=late)
     with sessions() as session:
         assert session.scalar(select(MailDelivery.status)) == "failed"
@@ -128,7 +129,7 @@ def test_deferral_by_rate_limit_does_not_count_as_an_attempt(engine: Engine) -> 
     now = utcnow()
     job = queue.claim(sessions, "w", lease_s=60, now=now)[0]
     with transaction(sessions) as session:
-        queue.finish(session, job, Outcome("deferred", delay=2.0), domain=DOMAIN,
+        outcomes.finish(session, job, Outcome("deferred", delay=2.0), domain=DOMAIN,
                      webhook=False, now=now)
     with sessions() as session:
         row = session.scalar(select(MailDelivery))
@@ -190,7 +191,7 @@ def test_an_outcome_stored_while_a_bounce_is_being_stored_waits_and_then_yields(
 
     def store_outcome() -> None:
         with writes.writing(sessions) as session:
-            stored.append(queue.finish(session, job, Outcome("delivered", 250),
+            stored.append(outcomes.finish(session, job, Outcome("delivered", 250),
                                        domain=DOMAIN, webhook=False))
 
     def waiting_on_a_lock() -> bool:
