@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
 
+from roost.mail import mime
 from roost.mail.queue import Refused
 
 TRUE = {"yes", "true", "1", "on"}
@@ -53,49 +54,82 @@ def addresses(values: list[str]) -> list[str]:
     return [addr for _, addr in email.utils.getaddresses(values) if addr]
 
 
-def compose(fields: list[tuple[str, str]], uploads: list[Upload]) -> Composed:
-    """The message the fields describe; refused with Mailgun's wording when incomplete."""
-    sender_values = _all(fields, "from")
-    if not sender_values:
+@dataclass(frozen=True)
+class Content:
+    """What the message says: its headers in order, and its text and HTML bodies."""
+
+    headers: list[tuple[str, str]]
+    text: str | None
+    html: str | None
+
+
+def content(fields: list[tuple[str, str]]) -> Content:
+    """The headers and bodies the fields describe; refused with Mailgun's wording when
+    incomplete."""
+    sender = _all(fields, "from")
+    if not sender:
         raise Refused("from parameter is missing")
-    to, cc, bcc = _all(fields, "to"), _all(fields, "cc"), _all(fields, "bcc")
+    to, cc = _all(fields, "to"), _all(fields, "cc")
     if not to:
         raise Refused("to parameter is missing")
     text, html = _all(fields, "text"), _all(fields, "html")
     if not text and not html:
         raise Refused("Need at least one of 'text' or 'html' parameters specified")
-    msg = EmailMessage(policy=SMTP)
-    msg["From"] = sender_values[0]
-    msg["To"] = ", ".join(to)
-    if cc:
-        msg["Cc"] = ", ".join(cc)
     subject = _all(fields, "subject")
-    msg["Subject"] = subject[0] if subject else ""
-    variables = {key[2:]: value for key, value in fields if key.startswith("v:")}
-    tags = [value for key, value in fields if key == "o:tag"][:3]
+    headers = [("From", sender[0]), ("To", ", ".join(to))]
+    if cc:
+        headers.append(("Cc", ", ".join(cc)))
+    headers.append(("Subject", subject[0] if subject else ""))
     for key, value in fields:
         if key.startswith("h:"):
             name = key[2:].strip()
             if not name or name.lower() in RESERVED or any(c in name for c in ": \r\n"):
                 raise Refused(f"header {key!r} cannot be set this way")
-            msg[name] = value.replace("\r", " ").replace("\n", " ")
+            headers.append((name, value.replace("\r", " ").replace("\n", " ")))
+    variables = _variables(fields)
     if variables:
-        msg["X-Mailgun-Variables"] = json.dumps(variables)
-    for tag in tags:
-        msg["X-Mailgun-Tag"] = tag
-    if text:
-        msg.set_content(text[0])
-    if html:
-        if text:
-            msg.add_alternative(html[0], subtype="html")
+        headers.append(("X-Mailgun-Variables", json.dumps(variables)))
+    headers += [("X-Mailgun-Tag", tag) for tag in _tags(fields)]
+    return Content(headers, text[0] if text else None, html[0] if html else None)
+
+
+def _variables(fields: list[tuple[str, str]]) -> dict[str, str]:
+    return {key[2:]: value for key, value in fields if key.startswith("v:")}
+
+
+def _tags(fields: list[tuple[str, str]]) -> list[str]:
+    return [value for key, value in fields if key == "o:tag"][:3]
+
+
+def compose(fields: list[tuple[str, str]], uploads: list[Upload]) -> Composed:
+    """The message the fields describe; refused with Mailgun's wording when incomplete."""
+    made = content(fields)
+    raw = mime.plain(made.headers, made.text, made.html, uploads) or \
+        rich(made.headers, made.text, made.html, uploads)
+    sender = email.utils.parseaddr(_all(fields, "from")[0])[1]
+    recipients = addresses(_all(fields, "to") + _all(fields, "cc") + _all(fields, "bcc"))
+    testmode = any(v.strip().lower() in TRUE for v in _all(fields, "o:testmode"))
+    return Composed(raw=raw, sender=sender, recipients=recipients, tags=_tags(fields),
+                    variables=_variables(fields), testmode=testmode)
+
+
+def rich(headers: list[tuple[str, str]], text: str | None, html: str | None,
+          uploads: list[Upload]) -> bytes:
+    """The message built by the email package's modern API, which encodes anything (words
+    outside ASCII in headers, file names, long header values) as RFCs 2047 and 2231 say."""
+    msg = EmailMessage(policy=SMTP)
+    for name, value in headers:
+        msg[name] = value
+    if text is not None:
+        msg.set_content(text)
+    if html is not None:
+        if text is not None:
+            msg.add_alternative(html, subtype="html")
         else:
-            msg.set_content(html[0], subtype="html")
+            msg.set_content(html, subtype="html")
     for upload in uploads:
         maintype, _, subtype = (upload.content_type or "application/octet-stream").partition("/")
         msg.add_attachment(upload.data, maintype=maintype or "application",
                            subtype=subtype or "octet-stream", filename=upload.filename,
                            disposition="inline" if upload.inline else "attachment")
-    sender = email.utils.parseaddr(sender_values[0])[1]
-    testmode = any(v.strip().lower() in TRUE for v in _all(fields, "o:testmode"))
-    return Composed(raw=msg.as_bytes(), sender=sender, recipients=addresses(to + cc + bcc),
-                    tags=tags, variables=variables, testmode=testmode)
+    return msg.as_bytes()
