@@ -149,9 +149,11 @@ def test_routers_boot_sending_acme_challenges_to_the_issuer(
     issuer = (acme_server.home / "swarm-certs" / "challenge-address").read_text().strip()
     client = cluster.manager.client()
 
+    service = client.services.get("roost-router").id  # not an earlier one still stopping
+
     def routers() -> list[Any]:
         return [c for c in client.containers.list()
-                if c.labels.get("com.docker.swarm.service.name") == "roost-router"]
+                if c.labels.get("com.docker.swarm.service.id") == service]
 
     wait_until(routers, timeout=60)
     router = routers()[0]
