@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,8 +63,9 @@ def test_create_list_pause_resume_remove(factory: sessionmaker[Session]) -> None
         monitors.get(s, t.id)
 
 
-def _result(mid: int, ok: bool, at_s: float, status: int | None = None) -> ProbeResult:
-    return ProbeResult(monitor_id=mid, at=utcnow() + timedelta(seconds=at_s), ok=ok,
+def _result(mid: int, ok: bool, at_s: float, status: int | None = None,
+            base: datetime | None = None) -> ProbeResult:
+    return ProbeResult(monitor_id=mid, at=(base or utcnow()) + timedelta(seconds=at_s), ok=ok,
                        status=status or (200 if ok else 500), latency_ms=12.0,
                        error=None if ok else "HTTP 500")
 
@@ -73,9 +74,13 @@ def test_state_machine_uptime_and_info(factory: sessionmaker[Session]) -> None:
     with transaction(factory) as s:
         mid = monitors.create(s, "shop", URL).id
     outcomes = [True, True, False, True, False, False, False, True, True, True]
+    # The ten checks end before now and fall on one UTC day, also when run around midnight.
+    base = utcnow() - timedelta(seconds=20)
+    if (base + timedelta(seconds=10)).date() != base.date():
+        base = (base + timedelta(seconds=10)).replace(hour=0, minute=0, second=0, microsecond=0)
     for n, ok in enumerate(outcomes):
         with transaction(factory) as s:
-            engine.report_results(s, "local", [_result(mid, ok, n)])
+            engine.report_results(s, "local", [_result(mid, ok, n, base=base)])
     with transaction(factory) as s:
         info = monitors.info(s, mid, checks=3)
         [inc] = incidents.list_incidents(s, "shop")
@@ -85,7 +90,7 @@ def test_state_machine_uptime_and_info(factory: sessionmaker[Session]) -> None:
     assert inc.confirmed_at is not None and inc.ended_at is not None and inc.cause == "HTTP 500"
     assert inc.probes == ["local"] and inc.evidence["status"] == 500
     with transaction(factory) as s:
-        bars = stats.daily_bars(s, mid, days=90)
+        bars = stats.daily_bars(s, mid, days=90, now=base + timedelta(seconds=10))
         assert len(bars) == 90 and bars[-1].checks == 10 and bars[0].uptime is None
         assert stats.prune(s, timedelta(seconds=0), now=utcnow() + timedelta(minutes=1)) == 10
         assert monitors.info(s, mid).uptime["24h"] == 60.0  # rollups outlive raw rows
