@@ -9,6 +9,7 @@ import pytest
 from roost.runtime import sandbox, spawn
 from roost.runtime.model import ReleaseSpec
 from roost.runtime.oneoff import run
+from tests.conftest import wait_for
 
 
 def test_the_platform_writes_into_a_release_through_no_link(tmp_path: Path) -> None:
@@ -46,6 +47,7 @@ def test_sockets_reach_the_app_at_fd_3_with_its_own_listen_pid(tmp_path: Path) -
                        tmp_path, spawn.environment({}, {}, tmp_path), [listener], lines.append,
                        jail)
     assert proc.wait(timeout=30) == 0
+    wait_for(lambda: len(lines) >= 2, timeout=10)  # the output's reader may still be at work
     spawn_pid = lines[0].split()[1]
     assert lines[0].split() == ["1", spawn_pid, spawn_pid, "/app"]
     assert int(spawn_pid) < 10  # a pid of the sandbox's own namespace
@@ -73,6 +75,7 @@ def test_sockets_at_any_descriptor_number_reach_the_app_in_order(tmp_path: Path)
                        tmp_path, spawn.environment({}, {}, tmp_path), placed, lines.append,
                        jail)
     assert proc.wait(timeout=30) == 0, lines
+    wait_for(lambda: lines, timeout=10)  # the output's reader thread may still be at work
     assert lines == [f"{web.getsockname()[1]} {health.getsockname()[1]}"]
     for each in (*placed, web, health):
         each.close()
@@ -88,4 +91,5 @@ def test_config_vars_cannot_make_a_process_without_sockets_move_descriptors(
                        spawn.environment(config, {}, tmp_path), [], lines.append,
                        sandbox.for_release(True, tmp_path, None))
     assert proc.wait(timeout=30) == 0, lines
+    wait_for(lambda: lines, timeout=10)  # the output's reader thread may still be at work
     assert lines == ["out ok none"]
