@@ -56,11 +56,14 @@ def addresses(values: list[str]) -> list[str]:
 
 @dataclass(frozen=True)
 class Content:
-    """What the message says: its headers in order, and its text and HTML bodies."""
+    """What the message says: its headers in order, its text and HTML bodies, and the
+    Mailgun variables and tags among its headers."""
 
     headers: list[tuple[str, str]]
     text: str | None
     html: str | None
+    variables: dict[str, str]
+    tags: list[str]
 
 
 def content(fields: list[tuple[str, str]]) -> Content:
@@ -86,19 +89,13 @@ def content(fields: list[tuple[str, str]]) -> Content:
             if not name or name.lower() in RESERVED or any(c in name for c in ": \r\n"):
                 raise Refused(f"header {key!r} cannot be set this way")
             headers.append((name, value.replace("\r", " ").replace("\n", " ")))
-    variables = _variables(fields)
+    variables = {key[2:]: value for key, value in fields if key.startswith("v:")}
     if variables:
         headers.append(("X-Mailgun-Variables", json.dumps(variables)))
-    headers += [("X-Mailgun-Tag", tag) for tag in _tags(fields)]
-    return Content(headers, text[0] if text else None, html[0] if html else None)
-
-
-def _variables(fields: list[tuple[str, str]]) -> dict[str, str]:
-    return {key[2:]: value for key, value in fields if key.startswith("v:")}
-
-
-def _tags(fields: list[tuple[str, str]]) -> list[str]:
-    return [value for key, value in fields if key == "o:tag"][:3]
+    tags = [value for key, value in fields if key == "o:tag"][:3]
+    headers += [("X-Mailgun-Tag", tag) for tag in tags]
+    return Content(headers, text[0] if text else None, html[0] if html else None, variables,
+                   tags)
 
 
 def compose(fields: list[tuple[str, str]], uploads: list[Upload]) -> Composed:
@@ -109,8 +106,8 @@ def compose(fields: list[tuple[str, str]], uploads: list[Upload]) -> Composed:
     sender = email.utils.parseaddr(_all(fields, "from")[0])[1]
     recipients = addresses(_all(fields, "to") + _all(fields, "cc") + _all(fields, "bcc"))
     testmode = any(v.strip().lower() in TRUE for v in _all(fields, "o:testmode"))
-    return Composed(raw=raw, sender=sender, recipients=recipients, tags=_tags(fields),
-                    variables=_variables(fields), testmode=testmode)
+    return Composed(raw=raw, sender=sender, recipients=recipients, tags=made.tags,
+                    variables=made.variables, testmode=testmode)
 
 
 def rich(headers: list[tuple[str, str]], text: str | None, html: str | None,

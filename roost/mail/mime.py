@@ -21,6 +21,7 @@ from typing import Protocol
 MAX_LINE = 998  # SMTP's limit on a line, CRLF excluded
 TEXT_LINE = 78  # longer text lines are sent quoted-printable, as the email package does
 _TOKEN = re.compile(r"^[A-Za-z0-9!#$&^_.+-]{1,64}$")  # a MIME type's or subtype's characters
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")  # never in a 7bit part: quoted-printable
 _FILENAME = re.compile(r'^[\x20-\x7e]{1,200}$')
 
 
@@ -40,7 +41,8 @@ class Attachment(Protocol):
 def _text(body: str, subtype: str) -> bytes:
     """A text part: 7bit when it is short-lined ASCII, else UTF-8 quoted-printable."""
     lines = body.splitlines()
-    if body.isascii() and all(len(line) <= TEXT_LINE for line in lines):
+    if body.isascii() and not _CONTROL.search(body) and \
+            all(len(line) <= TEXT_LINE for line in lines):
         head = f'Content-Type: text/{subtype}; charset="us-ascii"\r\n' \
                "Content-Transfer-Encoding: 7bit\r\n\r\n"
         return head.encode() + "\r\n".join(lines).encode() + b"\r\n"

@@ -25,8 +25,8 @@ from typing import Any
 
 import httpx
 
-from roost.errors import RuntimeFailure
-from roost.runtime import layout, users
+from roost.errors import ConfigError, RuntimeFailure
+from roost.runtime import layout, ports, users
 from roost.runtime.caddyproc import (
     SOCKET_PATH_MAX,
     Issuer,
@@ -44,27 +44,22 @@ from roost.runtime.swarm.slugserve import ROUTER_CONFIG_PATH, SlugServer
 log = logging.getLogger("roost.swarm.certs")
 
 
-def _bind_once(host: str, port: int) -> int:
-    """Bind ``port`` of ``host`` (0: any) and let it go again; the port bound."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host.strip("[]"), port))
-        return int(sock.getsockname()[1])
-
-
 def free_address(host: str) -> str:
     """``HOST:PORT`` with a port of ``host`` that is free now."""
     try:
-        return f"{host}:{_bind_once(host, 0)}"
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.bind((host.strip("[]"), 0))
+            return f"{host}:{sock.getsockname()[1]}"
     except OSError as exc:
         raise RuntimeFailure(f"cannot listen on {host} for ACME challenges: {exc} (it is "
                              "ROOST_SWARM_SLUG_LISTEN's host: an address of this host)") from exc
 
 
-def _bindable(host: str, port: int) -> bool:
-    """Whether ``port`` of ``host`` is free to listen on now."""
+def _free(address: str) -> bool:
+    """Whether ``address`` (HOST:PORT) can be listened on now."""
     try:
-        _bind_once(host, port)
-    except OSError:
+        ports.ensure_free(address, "the certificate issuer's challenge address")
+    except (ConfigError, ValueError):
         return False
     return True
 
@@ -122,15 +117,16 @@ class CertIssuer:
         after a restart of `roost up`), else a new one, kept for the next run."""
         if self.challenge_address:
             return self.challenge_address
+        # The directory belongs to the issuer's Caddy (ROOST_ROUTER_USER): a link it put here
+        # is neither followed nor written through.
         kept = self.directory / "challenge-address"
-        previous = kept.read_text().strip() if kept.is_file() else ""
-        host, _, port = previous.rpartition(":")
-        if host == self.challenge_host and port.isdigit() and _bindable(host, int(port)):
+        previous = kept.read_text().strip() if kept.is_file() and not kept.is_symlink() else ""
+        if previous.rpartition(":")[0] == self.challenge_host and _free(previous):
             self.challenge_address = previous
         else:
             self.challenge_address = free_address(self.challenge_host)
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-            kept.write_text(self.challenge_address + "\n")
+            private_dir(self.directory, None)
+            write_private_file(kept, self.challenge_address + "\n", None)
         return self.challenge_address
 
     def stop(self) -> None:
