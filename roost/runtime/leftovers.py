@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,9 +41,24 @@ def identify(pid: int) -> Recorded | None:
     return Recorded(pid, start, cmdline.decode("utf-8", "replace"))
 
 
+def settled(pid: int, timeout: float = 1.0) -> Recorded | None:
+    """``identify(pid)`` once the process has finished its exec.
+
+    A parent learns that exec succeeded when the kernel closes the child's close-on-exec
+    descriptors, a moment before it sets the new program's arguments: read in between,
+    the command line is empty, and a record of that would never match the process again.
+    """
+    deadline = time.monotonic() + timeout
+    now = identify(pid)
+    while now is not None and not now.cmdline and time.monotonic() < deadline:
+        time.sleep(0.001)
+        now = identify(pid)
+    return now
+
+
 def record(path: Path, pids: list[int]) -> None:
     """Write the identity of each live process in ``pids`` to ``path``."""
-    found = [asdict(r) for r in (identify(pid) for pid in pids) if r is not None]
+    found = [asdict(r) for r in (settled(pid) for pid in pids) if r is not None]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(found))

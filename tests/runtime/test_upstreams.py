@@ -143,7 +143,7 @@ def test_a_crashed_roost_leaves_the_router_serving_its_last_upstreams(
     listen, refresh, pids = receive.recv()
     # Who they are now: at the end, only these are killed, never a process given one of
     # their numbers after they were gone.
-    known = [asdict(r) for r in (leftovers.identify(pid) for pid in pids) if r is not None]
+    known = [asdict(r) for r in (leftovers.settled(pid) for pid in pids) if r is not None]
     try:
         os.kill(roost.pid, signal.SIGKILL)
         roost.join()

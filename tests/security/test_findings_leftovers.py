@@ -53,7 +53,7 @@ def test_restart_after_a_crash_ends_leftovers_and_spares_reused_pids(
 def test_only_an_exact_match_is_killed(sleepers: list[subprocess.Popen[bytes]],
                                        tmp_path: Path) -> None:
     proc = sleepers[0]
-    now = leftovers.identify(proc.pid)
+    now = leftovers.settled(proc.pid)
     assert now is not None and now.cmdline == "sleep\x00600\x00"
     pidfile = tmp_path / "app-pids.json"
     for changed in (replace(now, start=now.start + 1), replace(now, cmdline="sleep\x00601\x00")):
