@@ -11,6 +11,8 @@ Peer, in the same run: the same app as a plain swarm service published through t
 mesh (ingress, virtual IP), updated DEPLOYS times with ``--update-order start-first``, under
 the same load. Targets: Roost 0 failed, p99 during deploys <= 1.5x steady; the peer's
 failures counted. ``LOAD_SCALE=0.25`` offers a quarter of the load (a busy machine).
+The engines run with the CPU weight the docker-node recipe gives them (ENGINE_CPU_WEIGHT):
+on this machine both nodes, the control plane and the load share two CPUs.
 Run as root (it makes network namespaces): ``python -m bench.swarm_restart``.
 """
 
@@ -29,6 +31,7 @@ import httpx
 
 from bench import hot_restart
 from bench.hot_restart import Run, Sample, report
+from roost.hosts.recipebook import ENGINE_CPU_WEIGHT
 from tests.conftest import free_port
 from tests.e2e.conftest import Server, home_for, start_server, stop_server
 from tests.swarm.cluster import Cluster, why_not
@@ -141,7 +144,8 @@ def main() -> None:
     reason = why_not()
     if reason:
         raise SystemExit(f"swarm_restart: {reason}")
-    cluster = Cluster()
+    # The nodes as the docker-node recipe sets them up: the engines behind the apps for CPU.
+    cluster = Cluster(engine_weight=ENGINE_CPU_WEIGHT)
     root = Path(tempfile.mkdtemp(prefix="rsw", dir="/tmp"))
     tmp = Path(tempfile.mkdtemp(prefix="roost-bench-swarm-"))
     server: Server | None = None

@@ -119,6 +119,21 @@ class SwarmState(FactBase[dict[str, Any]]):
                 "manager": bool(data.get("ControlAvailable"))}
 
 
+class UnitCpuWeight(FactBase[dict[str, Any]]):
+    """A systemd unit's load state and CPU weight (``None`` while it has the default)."""
+
+    def command(self, unit: str) -> str:
+        """systemctl's view of the unit."""
+        return f"systemctl show -p LoadState -p CPUWeight {shlex.quote(unit)} 2>/dev/null || true"
+
+    def process(self, output: list[str]) -> dict[str, Any]:
+        """``loaded`` (whether the unit exists) and ``weight``."""
+        found = dict(line.partition("=")[::2] for line in output if "=" in line)
+        weight = found.get("CPUWeight", "")
+        return {"loaded": found.get("LoadState") == "loaded",
+                "weight": int(weight) if weight.isdigit() else None}
+
+
 class Account(FactBase[dict[str, str]]):
     """One user's passwd entry (``getent passwd USER``), empty when there is none: far
     cheaper than pyinfra's ``Users``, which lists every user with their groups."""

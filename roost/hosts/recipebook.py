@@ -30,6 +30,12 @@ ROLE_PORTS: dict[str, dict[str, list[int]]] = {
 # ``docker-node`` recipe.
 SWARM_ROLES = {"docker-node": False, "docker-manager": True}
 RECIPE_OF_ROLE = {"docker-manager": "docker-node"}
+# The CPU weight (systemd's scale: 100 is every unit's default) the docker-node recipe gives
+# the container engine's daemons: starting and stopping containers, health-check execs and
+# the engine's DNS then take the CPU only when the apps and the router leave it free, so a
+# deploy does not slow the requests served meanwhile (bench/swarm_restart.py).
+ENGINE_CPU_WEIGHT = 10
+ENGINE_UNITS = ("containerd.service", "docker.service")
 
 
 def swarm_membership(roles: list[str]) -> bool | None:

@@ -92,3 +92,17 @@ def test_swarm_roles_join_as_worker_or_manager_and_share_one_recipe() -> None:
              recipebook.recipe_order(["docker-manager", "docker-node"], None)]
     assert order == ["base.py", "docker-node.py"]
     assert recipebook.ROLE_PORTS["docker-manager"]["tcp"] == [2377, 7946]
+
+
+def test_the_engines_cpu_weight_is_read_as_systemctl_shows_it() -> None:
+    """The docker-node recipe sets the engine units' CPUWeight only where it differs: the
+    fact reads `systemctl show`'s lines (a unit on its default says "[not set]")."""
+    from roost.hosts.facts import UnitCpuWeight
+
+    fact = UnitCpuWeight()
+    assert fact.process(["LoadState=loaded", "CPUWeight=[not set]"]) == \
+        {"loaded": True, "weight": None}
+    assert fact.process(["CPUWeight=10", "LoadState=loaded"]) == {"loaded": True, "weight": 10}
+    assert fact.process(["LoadState=not-found", "CPUWeight=[not set]"])["loaded"] is False
+    assert fact.process([]) == {"loaded": False, "weight": None}  # no systemd there
+    assert "'docker.service'" not in fact.command("docker.service")  # quoted only if needed

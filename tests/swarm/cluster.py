@@ -9,6 +9,7 @@ only traffic is between addresses of that /24.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -51,6 +52,7 @@ class Node:
     address: str
     root: Path
     proc: subprocess.Popen[bytes] | None = None
+    cgroup: Path | None = None  # cgroup.procs of the CPU cgroup the engine runs in
 
     @property
     def hostname(self) -> str:
@@ -75,8 +77,11 @@ class Node:
         self.proc = subprocess.Popen(
             # Its own host name (a UTS namespace) so `roost ps` tells the nodes apart; only
             # the network namespace otherwise (`ip netns exec` would hide the cgroup mounts).
+            # In `cgroup` when given (containerd and the shims with it; runc puts each
+            # container in a cgroup of its own).
             ["unshare", "--uts", "--", "nsenter", f"--net=/run/netns/{self.netns}", "sh", "-c",
-             'hostname "$0" && exec dockerd "$@"', self.hostname,
+             'cg=$1; shift; { [ -z "$cg" ] || echo $$ > "$cg"; } && hostname "$0" && '
+             'exec dockerd "$@"', self.hostname, str(self.cgroup or ""),
              "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "x"),
              "--pidfile", str(self.root / "pid"), "-H", self.socket,
              "--storage-driver", "overlay2"],
@@ -115,6 +120,14 @@ class Cluster:
     k: int = field(default_factory=lambda: 100 + os.getpid() % 100)
     nodes: list[Node] = field(default_factory=list)
     root: Path = Path("/nonexistent")
+    # The engines' CPU weight (systemd's scale, 100 the default): 0 leaves them where this
+    # process is; the docker-node recipe gives nodes recipebook.ENGINE_CPU_WEIGHT.
+    engine_weight: int = 0
+
+    @property
+    def engine_group(self) -> str:
+        """The name of the CPU cgroup the engines run in (with ``engine_weight``)."""
+        return f"roost-sw{self.k}-engines"
 
     @property
     def bridge(self) -> str:
@@ -161,7 +174,9 @@ class Cluster:
         sh("ip", "-n", netns, "addr", "add", f"{address}/24", "dev", "eth0")
         sh("ip", "-n", netns, "link", "set", "eth0", "up")
         sh("ip", "-n", netns, "route", "add", "default", "via", self.host_address)
-        node = Node(name, netns, address, self.root / name[0])
+        node = Node(name, netns, address, self.root / name[0],
+                    cgroup=cpu_cgroup(self.engine_group, self.engine_weight)
+                    if self.engine_weight else None)
         self.nodes.append(node)
         node.start()
         # Each engine by host name, for ROOST_SWARM_NODE_DOCKER (``node_docker``).
@@ -225,6 +240,27 @@ class Cluster:
         for name in ("m", "w", "l"):
             sh("ip", "netns", "del", f"roost-sw{self.k}{name}", check=False)
         sh("ip", "link", "del", self.bridge, check=False)
+        for base in CPU_CGROUP_ROOTS:
+            with contextlib.suppress(OSError):  # absent, or a process still in it
+                (base / self.engine_group).rmdir()
+
+
+CPU_CGROUP_ROOTS = (Path("/sys/fs/cgroup/cpu"), Path("/sys/fs/cgroup"))  # v1, v2
+
+
+def cpu_cgroup(name: str, weight: int) -> Path:
+    """The ``cgroup.procs`` of CPU cgroup ``name`` with ``weight`` (as systemd's CPUWeight
+    sets it: cpu.shares on cgroup v1, cpu.weight on v2), made when missing."""
+    v1, v2 = CPU_CGROUP_ROOTS
+    if (v1 / "cpu.shares").exists():
+        group, knob, value = v1 / name, "cpu.shares", max(2, weight * 1024 // 100)
+    elif "cpu" in (v2 / "cgroup.subtree_control").read_text().split():
+        group, knob, value = v2 / name, "cpu.weight", weight
+    else:
+        raise RuntimeError("this kernel has no CPU controller to weigh the engines with")
+    group.mkdir(exist_ok=True)
+    (group / knob).write_text(str(value))
+    return group / "cgroup.procs"
 
 
 def wait_until(cond: Any, timeout: float = 60.0) -> Any:

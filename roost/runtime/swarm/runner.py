@@ -141,7 +141,8 @@ def watch_health(path: str, child: subprocess.Popen[bytes]) -> None:
     container's health check only tests for the file (no interpreter started each time)."""
     while child.poll() is None:
         if health(path) == 0:
-            HEALTHY.touch()
+            if not HEALTHY.exists():  # a touch each time would be a disk write each time
+                HEALTHY.touch()
         else:
             HEALTHY.unlink(missing_ok=True)
         time.sleep(0.5)
