@@ -230,3 +230,22 @@ def shared(home: Path | None) -> Cgroups:
         if found is None:
             found = _shared[key] = Cgroups(home)
         return found
+
+
+def release(home: Path | None) -> None:
+    """Remove ``home``'s groups that no process is in any more, its parent groups with
+    them (when `roost up` stops): a stopped Roost leaves nothing in the hierarchy."""
+    with _shared_lock:
+        found = _shared.pop(str(home or ""), None)
+    if found is None:
+        return
+    for base in found.bases:
+        for leaf in sorted(base.glob("*/*"), reverse=True):  # an app's groups, then the app
+            with contextlib.suppress(OSError):
+                leaf.rmdir()
+        for directory in base.glob("*"):
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+    for directory in [*found.bases, *found.joined]:
+        with contextlib.suppress(OSError):  # a process still in it keeps it
+            directory.rmdir()

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from roost.errors import InvalidInput, RuntimeFailure
 from roost.objectstore import ObjectStore
-from roost.runtime import layout, leftovers, oneoff, sandbox, spawn, users
+from roost.runtime import cgroups, layout, leftovers, oneoff, sandbox, spawn, users
 from roost.runtime.interface import TaskBuilds
 from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec, describe_formation
@@ -78,6 +78,7 @@ class Runtime:
         self.supervisor.stop()
         self.router.stop()
         self._pidfile.unlink(missing_ok=True)
+        cgroups.release(self.home)
 
     # -- addresses ---------------------------------------------------------------------
     def hosts(self, app: App) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -93,3 +94,28 @@ def test_bad_limit_and_sandbox_settings_stop_start_up(tmp_path: Path, env: dict[
     ok = load_settings({"ROOST_HOME": str(tmp_path), "ROOST_DEFAULT_MEMORY": "1G",
                         "ROOST_SANDBOX_PATHS": "/opt/a,/opt/b"})
     assert ok.default_memory == "1G" and ok.sandbox_paths == ["/opt/a", "/opt/b"]
+
+
+@needs_cgroups
+def test_a_stopped_roost_leaves_no_group_behind(tmp_path: Path) -> None:
+    """`roost up` makes a parent group per ROOST_HOME; its stop removes it with the empty
+    groups of its apps, and keeps a group a process is still in."""
+    from roost.runtime import cgroups
+
+    groups = cgroups.shared(tmp_path)
+    done = groups.create("gone", "web", ResourceLimits())
+    busy = groups.create("shop", "worker", ResourceLimits())
+    assert done is not None and busy is not None
+    done.remove()
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        Path(busy.procs_files[0]).write_text(str(sleeper.pid))
+        cgroups.release(tmp_path)
+        assert busy.dirs[0].is_dir(), "a group with a process in it was removed"
+        assert not done.dirs[0].parent.exists(), "an app's empty group was left"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    groups = cgroups.shared(tmp_path)  # the next start of the same home, then its stop
+    cgroups.release(tmp_path)
+    assert [b for b in groups.bases + groups.joined if b.exists()] == []
