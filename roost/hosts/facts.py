@@ -126,6 +126,11 @@ class UnitCpuWeight(FactBase[dict[str, Any]]):
         """systemctl's view of the unit."""
         return f"systemctl show -p LoadState -p CPUWeight {shlex.quote(unit)} 2>/dev/null || true"
 
+    @staticmethod
+    def default() -> dict[str, Any]:
+        """No output (no systemd there): no such unit."""
+        return {"loaded": False, "weight": None}
+
     def process(self, output: list[str]) -> dict[str, Any]:
         """``loaded`` (whether the unit exists) and ``weight``."""
         found = dict(line.partition("=")[::2] for line in output if "=" in line)

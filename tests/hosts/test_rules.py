@@ -104,5 +104,21 @@ def test_the_engines_cpu_weight_is_read_as_systemctl_shows_it() -> None:
         {"loaded": True, "weight": None}
     assert fact.process(["CPUWeight=10", "LoadState=loaded"]) == {"loaded": True, "weight": 10}
     assert fact.process(["LoadState=not-found", "CPUWeight=[not set]"])["loaded"] is False
-    assert fact.process([]) == {"loaded": False, "weight": None}  # no systemd there
     assert "'docker.service'" not in fact.command("docker.service")  # quoted only if needed
+
+
+def test_a_host_without_systemd_has_no_engine_units_to_weigh() -> None:
+    """Read through pyinfra on this machine (its init is not systemd): no output, and the
+    recipe sees an unloaded unit rather than failing."""
+    from pyinfra.api import Config, Inventory, State
+    from pyinfra.api.connect import connect_all
+
+    from roost.hosts.facts import SystemdRunning, UnitCpuWeight
+
+    inventory = Inventory((["@local"], {}))
+    connect_all(State(inventory, Config()))
+    host = inventory.get_host("@local")
+    if host.get_fact(SystemdRunning):
+        pytest.skip("this machine runs systemd")
+    assert host.get_fact(UnitCpuWeight, unit="docker.service") == \
+        {"loaded": False, "weight": None}
