@@ -107,7 +107,13 @@ def test_log_tab_follows_new_lines_of_one_source(watched: Watched, roost: Server
     expect(page.locator("#log-state")).to_have_text("live")
     marker = f"/dashboard-live-{time.monotonic_ns()}"
     router = "http://" + roost.env["ROOST_ROUTER_LISTEN"]
-    httpx.get(router + marker, headers={"Host": f"{deployed}.localhost"}, timeout=30)
+
+    def reached_the_app() -> bool:  # a test before may have left the app restarting
+        answer = httpx.get(router + marker, headers={"Host": f"{deployed}.localhost"},
+                           timeout=30)
+        return answer.status_code < 500
+
+    wait_for(reached_the_app, timeout=60, interval=0.5)
     expect(log).to_contain_text(marker, timeout=30_000)  # arrived over SSE, no reload
     watched.shot("logs")
     lines = [line for line in log.inner_text().splitlines() if line.strip()]
