@@ -32,6 +32,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stale_connection(exc: Exception) -> bool:
+    """Whether a request failed on a kept-alive connection the server had just closed (as
+    a router does with its idle connections when it reloads): no byte of answer came, so
+    the request was never processed and a browser resends it at once."""
+    text = str(exc)
+    return "without sending a response" in text or "Connection reset by peer" in text
+
+
 def self_signed(name: str, days: int = 1) -> tuple[str, str]:
     """A self-signed certificate for ``name`` (also its subjectAltName), valid from a day
     ago for ``days`` days, and its key: both PEM."""

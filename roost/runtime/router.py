@@ -138,7 +138,7 @@ class Router:
             for app, route in self.routes.items():
                 self.resolver.set(app, route.upstreams)
                 self.resolver.set_hosts(app, route.hosts)
-        self.pages = (_loopback_address(), _loopback_address())
+        self.pages = _page_addresses(avoid={self.listen, self.tls_listen})
         self.resolver.set_fallback(*self.pages)
         boot = self.run_dir / "caddy-boot.json"
         write_private_file(boot, json.dumps({"admin": {"listen": self.admin}}), ids)
@@ -331,8 +331,22 @@ def _page_server(address: str, page: dict[str, Any]) -> dict[str, Any]:
 
 
 
-def _loopback_address() -> str:
-    """A free ``127.0.0.1:port`` for one of the router's page servers."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
+def _page_addresses(avoid: set[str | None]) -> tuple[str, str]:
+    """Two distinct free ``127.0.0.1:port`` addresses for the router's page servers, neither
+    one in ``avoid``: the router's own listen addresses are free until Caddy binds them, so
+    the kernel may hand them out."""
+    avoided = {a.rsplit(":", 1)[1] for a in avoid if a}
+    held: list[socket.socket] = []  # each pick stays bound until the end, so none repeats
+    ports: list[int] = []
+    try:
+        while len(ports) < 2:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            if str(port) not in avoided:
+                ports.append(port)
+        return f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"
+    finally:
+        for sock in held:
+            sock.close()

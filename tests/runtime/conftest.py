@@ -16,7 +16,7 @@ from roost.runtime.logs import AppLogs
 from roost.runtime.model import ReleaseSpec
 from roost.runtime.router import Router
 from roost.runtime.supervisor import Limits, Supervisor
-from tests.conftest import free_port
+from tests.conftest import free_port, stale_connection
 
 BIN = Path(sys.executable).parent
 # The test venv and its interpreter, which the sandboxed test apps run from (read-only).
@@ -87,12 +87,6 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
     yield Platform(router, sup, logs, port, tmp_path / "apps")
     sup.stop()
     router.stop()
-
-
-def stale_connection(exc: Exception) -> bool:
-    """Whether a request failed on a kept-alive connection the server had just closed."""
-    text = str(exc)
-    return "without sending a response" in text or "Connection reset by peer" in text
 
 
 @dataclass

@@ -26,7 +26,7 @@ import httpx
 import pytest
 
 from roost.runtime.swarm.nodeimages import LABEL
-from tests.conftest import free_port, https_get
+from tests.conftest import free_port, https_get, stale_connection
 from tests.e2e.conftest import Server
 from tests.hosts.sshhosts import TestHost, usable
 from tests.objectstore.conftest import moto_endpoint  # noqa: F401
@@ -77,6 +77,7 @@ class Load:
     """Requests through both routers, keep-alive and fresh connections, until stopped."""
 
     done: int = 0
+    resent: int = 0  # requests met by a kept-alive connection a reloading router closed
     failures: list[str] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -89,14 +90,22 @@ def load(server: Server, addresses: list[str]) -> Iterator[Load]:
     def worker(address: str, keepalive: bool) -> None:
         client = httpx.Client(timeout=15) if keepalive else None
         while not state.stop.is_set():
+            kind = "keep-alive" if client else "fresh"
             try:
-                response = get(server, address, client)
+                try:
+                    response = get(server, address, client)
+                except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                    if client is None or not stale_connection(exc):
+                        raise
+                    state.resent += 1
+                    response = get(server, address, client)
                 if response.status_code != 200:
-                    state.failures.append(f"{address}: {response.status_code} {response.text}")
+                    state.failures.append(f"{address} {kind}: {response.status_code} "
+                                          f"{response.text}")
                 else:
                     state.answers.append(response.text)
             except httpx.HTTPError as exc:
-                state.failures.append(f"{address}: {exc!r}")
+                state.failures.append(f"{address} {kind}: {exc!r}")
             state.done += 1
 
     threads = [threading.Thread(target=worker, args=(a, k), daemon=True)
