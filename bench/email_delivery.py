@@ -209,6 +209,9 @@ class Roost:
         url = f"http://127.0.0.1:{self.port}/api/v1/health"
 
         def up() -> bool:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"`roost up` exited with {self.proc.returncode} while "
+                                 f"starting: {self.log.read_text(errors='replace')[-2000:]}")
             try:
                 return httpx.get(url, timeout=2).status_code == 200
             except httpx.HTTPError:
