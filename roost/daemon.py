@@ -87,6 +87,11 @@ def serve(
     """Run the platform in the foreground until SIGINT or SIGTERM."""
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request at INFO (each uptime check, the example's health check every
+    # 30 s): the console keeps only its warnings, unless debugging.
+    if settings.log_level.lower() != "debug":
+        for noisy in ("httpx", "httpcore"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     ensure_free(settings.listen, "ROOST_LISTEN")  # before anything starts (runtime/ports.py)
     ctx, app = build(settings, announce, deploy_example)
     host, port = settings.listen_host_port
