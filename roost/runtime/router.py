@@ -240,6 +240,9 @@ class Router:
             raise RuntimeFailure(f"the router refused its configuration: {r.text[:300]}")
         self._loaded = text
         self.loads += 1
+        # A load restarts Caddy's listeners, which closes idle keep-alive connections: said,
+        # as deploys must not cause one (tests/e2e/test_assets.py counts these lines).
+        log.info("loaded configuration %d into Caddy (%d apps)", self.loads, len(self.routes))
 
     def config(self) -> dict[str, Any]:
         """The full Caddy JSON configuration."""
