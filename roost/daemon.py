@@ -16,7 +16,7 @@ from roost.api.app import create_app
 from roost.errors import RoostError
 from roost.orchestration import deploys, mailflow, services
 from roost.orchestration.platform import Platform, ensure_local_credentials, open_platform
-from roost.runtime.ports import ensure_free
+from roost.runtime.ports import bound_socket
 from roost.settings import Settings
 
 log = logging.getLogger("roost")
@@ -92,7 +92,9 @@ def serve(
     if settings.log_level.lower() != "debug":
         for noisy in ("httpx", "httpcore"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    ensure_free(settings.listen, "ROOST_LISTEN")  # before anything starts (runtime/ports.py)
+    # Bound before anything starts and held until uvicorn listens on it: nothing else can
+    # take the port while Roost starts (a check alone left a second for that).
+    listener = bound_socket(settings.listen, "ROOST_LISTEN")
     ctx, app = build(settings, announce, deploy_example)
     host, port = settings.listen_host_port
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level,
@@ -104,10 +106,12 @@ def serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: None)
     try:
-        asyncio.run(server.serve())
+        asyncio.run(server.serve(sockets=[listener]))
     except SystemExit:  # uvicorn exits when the start-up failed: say why in one line
         errors = app.state.startup_errors
         if errors:
             raise errors[0] from None
         raise
+    finally:
+        listener.close()
     announce("Roost stopped")

@@ -23,16 +23,24 @@ def split(address: str) -> tuple[str, int]:
 
 def ensure_free(address: str, setting: str) -> None:
     """Raise ConfigError naming ``setting`` when ``address`` is already taken."""
+    bound_socket(address, setting).close()
+
+
+def bound_socket(address: str, setting: str) -> socket.socket:
+    """A socket bound (not yet listening) to ``address``, which holds the port from now on;
+    ConfigError naming ``setting`` when the address is taken or cannot be used."""
     host, port = split(address)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise ConfigError(
-                    f"port {port} ({address}) is already in use, perhaps by another Roost on "
-                    f"this host: set {setting} to a free address") from exc
-            raise ConfigError(f"cannot listen on {address} ({setting}): "
-                              f"{exc.strerror or exc}") from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} ({address}) is already in use, perhaps by another Roost on "
+                f"this host: set {setting} to a free address") from exc
+        raise ConfigError(f"cannot listen on {address} ({setting}): "
+                          f"{exc.strerror or exc}") from exc
+    return sock
