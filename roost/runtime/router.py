@@ -330,15 +330,11 @@ def _page_server(address: str, page: dict[str, Any]) -> dict[str, Any]:
             "automatic_https": {"disable": True}}
 
 
-
-
-
-
 def _page_addresses(avoid: set[str | None]) -> tuple[str, str]:
     """Two distinct free ``127.0.0.1:port`` addresses for the router's page servers, neither
     one in ``avoid``: the router's own listen addresses are free until Caddy binds them, so
     the kernel may hand them out."""
-    avoided = {a.rsplit(":", 1)[1] for a in avoid if a}
+    avoided = {split(a)[1] for a in avoid if a}
     held: list[socket.socket] = []  # each pick stays bound until the end, so none repeats
     ports: list[int] = []
     try:
@@ -347,7 +343,7 @@ def _page_addresses(avoid: set[str | None]) -> tuple[str, str]:
             held.append(sock)
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-            if str(port) not in avoided:
+            if port not in avoided:
                 ports.append(port)
         return f"127.0.0.1:{ports[0]}", f"127.0.0.1:{ports[1]}"
     finally:
