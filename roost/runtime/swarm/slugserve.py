@@ -125,6 +125,10 @@ class SlugServer:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Headers and body go out in separate writes: with Nagle's algorithm on, the
+            # body would wait for the ACK of the headers (up to 40 ms of delayed ACK).
+            disable_nagle_algorithm = True
+
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 if parts.path == ROUTER_CONFIG_PATH:
