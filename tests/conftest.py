@@ -32,6 +32,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture
+def closed_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses connections for the whole test: held by a socket that
+    never listens, so no server started meanwhile (by this test or another worker's) can take
+    it, as it can take a port merely found free."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
+
+
 def stale_connection(exc: Exception) -> bool:
     """Whether a request failed on a kept-alive connection the server had just closed (as
     a router does with its idle connections when it reloads): no byte of answer came, so

@@ -141,8 +141,8 @@ def test_asgi_route_and_sqlalchemy_spans_on_uvicorn(sink: Sink) -> None:
     assert all("SELECT" in str(q.attrs["db.statement"]) for q in queries)
 
 
-def test_unreachable_roost_drops_instead_of_blocking_or_growing() -> None:
-    agent = Agent(endpoint=f"http://127.0.0.1:{free_port()}", max_queue=100, batch_size=50,
+def test_unreachable_roost_drops_instead_of_blocking_or_growing(closed_port: int) -> None:
+    agent = Agent(endpoint=f"http://127.0.0.1:{closed_port}", max_queue=100, batch_size=50,
                   interval=0.01, timeout=0.5)
     app = WSGIMiddleware(_wsgi, agent)
     worst = 0

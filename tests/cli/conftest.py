@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
-
 # Runs the CLI's entry point as the console script does, then prints the names of the
 # modules it imported on a last line of its own.
 PROBE = """
@@ -41,11 +39,11 @@ class Run:
 
 
 @pytest.fixture
-def offline_env(tmp_path: Path) -> dict[str, str]:
+def offline_env(tmp_path: Path, closed_port: int) -> dict[str, str]:
     """An environment that points the CLI at a closed port on 127.0.0.1: a command that
     sends a request fails to connect, one refused locally never gets that far."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
-    env.update({"ROOST_HOME": str(tmp_path), "ROOST_API_URL": f"http://127.0.0.1:{free_port()}",
+    env.update({"ROOST_HOME": str(tmp_path), "ROOST_API_URL": f"http://127.0.0.1:{closed_port}",
                 "ROOST_TOKEN": "t", "NO_COLOR": "1"})
     return env
 

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind
 from playwright.sync_api import BrowserContext, Page, expect
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.dashboard.conftest import Watched, cli_ok
 from tests.e2e.conftest import Server
 
@@ -120,9 +120,10 @@ def test_log_tab_follows_new_lines_of_one_source(watched: Watched, roost: Server
     assert lines and all(" app[web." in line for line in lines)  # only the web processes
 
 
-def test_acknowledge_an_incident(watched: Watched, roost: Server, web: str) -> None:
+def test_acknowledge_an_incident(watched: Watched, roost: Server, web: str,
+                                closed_port: int) -> None:
     page = watched.page
-    closed = f"http://127.0.0.1:{free_port()}/"
+    closed = f"http://127.0.0.1:{closed_port}/"
     cli_ok(roost, "monitors", "add", web, "--url", closed, "--interval", "10", "--confirm", "1")
 
     def open_incident() -> list[dict[str, object]]:

@@ -66,8 +66,8 @@ def test_twilio_errors_classified(receiver: Receiver, status: int, permanent: bo
     assert caught.value.permanent is permanent and str(status) in str(caught.value)
 
 
-def test_twilio_unreachable_is_temporary() -> None:
-    url = f"twilio://AC1:tok@+15550000000?api=http://127.0.0.1:{free_port()}"
+def test_twilio_unreachable_is_temporary(closed_port: int) -> None:
+    url = f"twilio://AC1:tok@+15550000000?api=http://127.0.0.1:{closed_port}"
     with pytest.raises(DeliveryError) as caught:
         _send(Deliverer(url), "sms", "+15550100001", "x")
     assert caught.value.permanent is False
@@ -108,9 +108,9 @@ def test_apprise_json_url(receiver: Receiver) -> None:
     assert post["path"] == "/chat" and post["message"] == "vulnerability found"
 
 
-def test_apprise_failure_is_temporary_and_bad_scheme_permanent() -> None:
+def test_apprise_failure_is_temporary_and_bad_scheme_permanent(closed_port: int) -> None:
     with pytest.raises(DeliveryError) as caught:
-        _send(Deliverer(), "apprise", f"json://127.0.0.1:{free_port()}/x", "m")
+        _send(Deliverer(), "apprise", f"json://127.0.0.1:{closed_port}/x", "m")
     assert caught.value.permanent is False
     with pytest.raises(DeliveryError) as caught:
         _send(Deliverer(), "apprise", "nosuchscheme://x", "m")

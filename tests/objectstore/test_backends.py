@@ -55,12 +55,11 @@ def test_s3_missing_bucket_is_one_clear_line(s3_env: str) -> None:
     assert "does not exist" in str(err.value) and "\n" not in str(err.value)
 
 
-def test_s3_unreachable_endpoint_is_translated(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.conftest import free_port
-
+def test_s3_unreachable_endpoint_is_translated(monkeypatch: pytest.MonkeyPatch,
+                                               closed_port: int) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    st = open_store(f"s3://b?endpoint_url=http://127.0.0.1:{free_port()}")
+    st = open_store(f"s3://b?endpoint_url=http://127.0.0.1:{closed_port}")
     st.client.meta.config.retries = {"max_attempts": 1}
     with pytest.raises(ObjectStoreError, match="failed"):
         st.head("x")

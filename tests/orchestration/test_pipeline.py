@@ -173,11 +173,10 @@ def test_alerts_go_out_without_uptime_monitoring(plat: Platform, client: TestCli
 
 
 def test_maintainers_show_each_channels_last_error(plat: Platform, client: TestClient,
-                                                   receiver: Receiver) -> None:
-    from tests.conftest import free_port
-
+                                                   receiver: Receiver,
+                                                   closed_port: int) -> None:
     client.post("/api/v1/apps", json={"name": "shop"})
-    dead = f"json://127.0.0.1:{free_port()}/hook"  # nothing listens there
+    dead = f"json://127.0.0.1:{closed_port}/hook"  # nothing listens there
     with plat.sessions.begin() as s:
         maintainers.add(s, "shop", "Ada", "ada@example.com", None,
                         [receiver.json_url("ada")], "t")

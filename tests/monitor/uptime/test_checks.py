@@ -63,8 +63,8 @@ def test_http_slow_and_timeout(target: Target) -> None:
     assert timed_out.error == "timeout after 0.1s"
 
 
-def test_http_refused_and_tcp() -> None:
-    port = free_port()
+def test_http_refused_and_tcp(closed_port: int) -> None:
+    port = closed_port
     assert run(http(f"http://127.0.0.1:{port}/")).error == "connection refused"
     tcp = MonitorSpec(id=1, kind="tcp", target=f"127.0.0.1:{port}", timeout_s=1.0)
     assert run(tcp).error == "connection refused"

@@ -20,7 +20,7 @@ from roost.monitor.uptime.checks import Checker, Outcome
 from roost.monitor.uptime.specs import MonitorSpec
 from roost.store.session import transaction
 from tests.addons.postgres.conftest import managed_home, scram_server  # noqa: F401
-from tests.conftest import free_port, wait_for
+from tests.conftest import wait_for
 from tests.monitor.uptime.conftest import TIMEOUT, People, Running, add_monitor, person
 from tests.notify.receivers import Receiver
 
@@ -51,7 +51,7 @@ def check(target: str) -> Outcome:
     return asyncio.run(run())
 
 
-def test_logs_in_runs_select_1_and_says_why_not(database: str) -> None:
+def test_logs_in_runs_select_1_and_says_why_not(database: str, closed_port: int) -> None:
     assert check(database).ok
     parts = urlsplit(database)
     wrong = database.replace(f":{parts.password}@", ":nope@")
@@ -59,7 +59,7 @@ def test_logs_in_runs_select_1_and_says_why_not(database: str) -> None:
                                   f'"{parts.username}"')
     missing = database.rsplit("/", 1)[0] + "/nosuchdb"
     assert check(missing).error == 'database "nosuchdb" does not exist'
-    closed = database.replace(f":{parts.port}/", f":{free_port()}/")
+    closed = database.replace(f":{parts.port}/", f":{closed_port}/")
     assert check(closed).error == "connection refused"
     for outcome in (check(wrong), check(missing)):
         assert parts.password not in (outcome.error or "")
