@@ -96,9 +96,9 @@ def serve(
     # take the port while Roost starts (a check alone left a second for that).
     listener = bound_socket(settings.listen, "ROOST_LISTEN")
     ctx, app = build(settings, announce, deploy_example)
-    host, port = settings.listen_host_port
-    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level,
-                            access_log=False, lifespan="on")
+    # No host or port: uvicorn serves the socket bound above.
+    config = uvicorn.Config(app, log_level=settings.log_level, access_log=False,
+                            lifespan="on")
     server = uvicorn.Server(config)
     announce(f"Roost control plane: {settings.api_url}  (dashboard at {settings.api_url}/)")
     # uvicorn re-raises the stop signal once it has shut down; with these no-op handlers in

@@ -1,21 +1,15 @@
-"""App output is read in bounded pieces, and the ports Roost listens on are checked free."""
+"""App output is read in bounded pieces."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-import pytest
-
 from roost.build.proc import run_step
-from roost.errors import ConfigError
 from roost.lines import CONTINUES, MAX_LINE, bounded_lines
-from roost.runtime.ports import bound_socket, ensure_free
 from roost.runtime.spawn import spawn
 from tests.conftest import wait_for
 
@@ -66,40 +60,3 @@ def test_output_ending_without_a_newline_is_not_marked() -> None:
     assert proc.stdout is not None
     assert list(bounded_lines(proc.stdout)) == ["one", "two"]
     proc.wait()
-
-
-def test_a_taken_port_is_refused_even_when_its_holder_shares_it() -> None:
-    holder = socket.socket()
-    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)  # as Caddy binds
-    holder.bind(("127.0.0.1", 0))
-    holder.listen()
-    address = f"127.0.0.1:{holder.getsockname()[1]}"
-    with pytest.raises(ConfigError, match=f"{address}.*ROOST_ROUTER_LISTEN"):
-        ensure_free(address, "ROOST_ROUTER_LISTEN")
-    holder.close()
-    ensure_free(address, "ROOST_ROUTER_LISTEN")  # free again: no complaint
-
-
-def test_connections_to_the_api_socket_send_without_waiting_for_acks() -> None:
-    """`roost up` serves its API on a socket it bound itself (asyncio's create_server with
-    sock=): its connections must have Nagle's algorithm off, or every answer written in two
-    pieces waits for the client's delayed ACK (it cut the mail API to 190 messages/s)."""
-    listener = bound_socket("127.0.0.1:0", "ROOST_LISTEN")
-    port = listener.getsockname()[1]
-
-    async def accepted_nodelay() -> int:
-        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-
-        async def on_connect(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            sock = writer.get_extra_info("socket")
-            seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
-            writer.close()
-
-        server = await asyncio.start_server(on_connect, sock=listener)
-        async with server:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            value = await asyncio.wait_for(seen, 10)
-            writer.close()
-        return value
-
-    assert asyncio.run(accepted_nodelay()) != 0
