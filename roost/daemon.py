@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -95,7 +96,17 @@ def serve(
     # Bound before anything starts and held until uvicorn listens on it: nothing else can
     # take the port while Roost starts (a check alone left a second for that).
     listener = bound_socket(settings.listen, "ROOST_LISTEN")
-    ctx, app = build(settings, announce, deploy_example)
+    try:
+        _serve_on(listener, settings, announce, deploy_example)
+    finally:  # also when the start-up fails: the port is not held past it
+        listener.close()
+    announce("Roost stopped")
+
+
+def _serve_on(listener: socket.socket, settings: Settings, announce: Callable[[str], None],
+              deploy_example: bool) -> None:
+    """Build the platform and serve its API on ``listener`` until stopped."""
+    _, app = build(settings, announce, deploy_example)
     # No host or port: uvicorn serves the socket bound above.
     config = uvicorn.Config(app, log_level=settings.log_level, access_log=False,
                             lifespan="on")
@@ -112,6 +123,3 @@ def serve(
         if errors:
             raise errors[0] from None
         raise
-    finally:
-        listener.close()
-    announce("Roost stopped")
